@@ -1,0 +1,38 @@
+# Thin wrapper over CMake/CTest. See README.md.
+#   make          build (release with debug info) into build/
+#   make test     build and run the whole suite: sanitizer build (ASan+UBSan),
+#                 portable build (no pidfd, no splice), valgrind subset
+#   make demo     the main job: a short real demonstration
+#   make bench    benchmarks; results in bench/results/, docs/performance.md
+#   make install  PREFIX=/usr/local by default
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all build deps test demo bench install clean fuzz
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS)
+
+test:
+	@scripts/deps.sh test
+	@scripts/test.sh
+
+demo: build
+	@scripts/demo.sh
+
+bench:
+	@scripts/deps.sh bench
+	@scripts/bench.sh
+
+install: build
+	@cmake --install build
+
+clean:
+	rm -rf build build-*

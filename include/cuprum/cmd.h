@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file cuprum/cmd.h
+ * @brief Typed command builder: a program from a catalogue plus its argv.
+ *
+ * A cu_cmd is built from a catalogued program and arguments appended one at a
+ * time. There is no shell anywhere: every argument reaches the child's argv
+ * exactly as given.
+ *
+ * Errors are sticky: the first failing builder call records its code in the
+ * command, later builder calls return it without doing anything, and cu_run()
+ * refuses to run the command with that code. So a chain of builder calls may
+ * be checked once, at the end, with cu_cmd_status() or the run's return.
+ *
+ * Thread-safety: a cu_cmd may be used by one thread at a time while it is
+ * being built; once built it may be run from many threads at once (runs only
+ * read it).
+ */
+#ifndef CUPRUM_CMD_H
+#define CUPRUM_CMD_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "catalogue.h"
+#include "program.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cu_cmd cu_cmd;
+
+/**
+ * Start a command for `program`, checked against `cat` (NULL = default
+ * catalogue) at build time, and resolved to an absolute path.
+ * Errors: CU_EUNKNOWN_PROGRAM (message names the program), CU_ENOTFOUND,
+ * CU_EINVAL, CU_ENOMEM. On error *ret is untouched.
+ */
+int cu_cmd_new(const cu_catalogue *cat, cu_program program, cu_cmd **ret);
+
+/** Append one argument (copied). NULL → CU_EINVAL. */
+int cu_cmd_arg(cu_cmd *cmd, const char *arg);
+
+/** Append a length-delimited argument; a NUL byte in it → CU_ENULARG. */
+int cu_cmd_argn(cu_cmd *cmd, const char *arg, size_t len);
+
+/** Append several arguments; the list ends with NULL. */
+int cu_cmd_args(cu_cmd *cmd, ...) __attribute__((sentinel));
+
+/** va_list form of cu_cmd_args(). */
+int cu_cmd_vargs(cu_cmd *cmd, va_list ap);
+
+/** Append one argument made with printf-style formatting. */
+int cu_cmd_argf(cu_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/**
+ * Append a long option: cu_cmd_flag(c, "max_count", "3") → "--max-count=3";
+ * value NULL → "--max-count". Underscores in the name become hyphens; a name
+ * that is empty, starts with '-', or contains '=' or whitespace is CU_EINVAL.
+ */
+int cu_cmd_flag(cu_cmd *cmd, const char *name, const char *value);
+
+/** Append a decimal integer argument. */
+int cu_cmd_arg_int(cu_cmd *cmd, long long value);
+
+/** cu_cmd_flag() with a decimal integer value. */
+int cu_cmd_flag_int(cu_cmd *cmd, const char *name, long long value);
+
+/** The command's sticky error: 0 if every builder call succeeded. */
+int cu_cmd_status(const cu_cmd *cmd);
+
+/** The program this command runs. */
+cu_program cu_cmd_program(const cu_cmd *cmd);
+
+/** The resolved absolute path that the child will execve(). */
+const char *cu_cmd_path(const cu_cmd *cmd);
+
+/** The project owning the program (NULL for unsafe commands). */
+const cu_project *cu_cmd_project(const cu_cmd *cmd);
+
+/** Number of argv entries, argv[0] (the program name) included. */
+size_t cu_cmd_argc(const cu_cmd *cmd);
+
+/** NULL-terminated argv, argv[0] = program name. Owned by the command. */
+const char *const *cu_cmd_argv(const cu_cmd *cmd);
+
+/**
+ * Render the command as one shell-quoted line for logs (`set -x` style):
+ * arguments needing it are single-quoted, so the line pastes back into a
+ * shell as the same argv. Writes a malloc'd string the caller frees.
+ * Errors: CU_EINVAL, CU_ENOMEM.
+ */
+int cu_cmd_render(const cu_cmd *cmd, char **ret);
+
+/** Release a command (NULL is ignored). Returns NULL. */
+cu_cmd *cu_cmd_free(cu_cmd *cmd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CUPRUM_CMD_H */

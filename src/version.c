@@ -1,0 +1,4 @@
+/* SPDX-License-Identifier: MIT */
+#include "internal.h"
+
+const char *cu_version(void) { return CUPRUM_VERSION_STRING; }

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *cut_helper(const char *name) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s/%s", CU_TEST_HELPER_DIR, name);
+  char *p = strdup(buf); /* intentionally interned for the process life */
+  assert_non_null(p);
+  return p;
+}
+
+const char *cut_cli(void) { return CU_TEST_BINARY_DIR "/cuprum"; }
+
+int cut_fd_count(void) {
+  DIR *d = opendir("/proc/self/fd");
+  assert_non_null(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n - 1; /* the DIR's own fd */
+}
+
+void cut_assert_no_children(void) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int rc = waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT);
+  if (rc == 0 && si.si_pid != 0)
+    fail_msg("a child is left behind: pid %d", (int)si.si_pid);
+  if (rc == 0) {
+    /* children exist but none has changed state: still running */
+    fail_msg("a running child is left behind");
+  }
+  assert_int_equal(errno, ECHILD);
+}
+
+int cut_pid_alive(pid_t pid) {
+  return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+int64_t cut_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cut_main(int argc, char **argv, const struct CMUnitTest *tests, size_t n,
+             const char *group) {
+  if (argc > 1)
+    cmocka_set_test_filter(argv[1]);
+  const char *slash = strrchr(group, '/');
+  return _cmocka_run_group_tests(slash ? slash + 1 : group, tests, n, NULL,
+                                 NULL);
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test harness shared by every test executable: cmocka, helper programs,
+ * a catalogue that allows them, and leak checks (fds, children).
+ *
+ * Every test executable's main() is CU_TEST_MAIN(tests): run with no
+ * argument it runs all its tests; with one argument it runs only the test of
+ * that name (ctest registers one entry per test this way, so each test runs
+ * in its own process with its own timeout).
+ */
+#ifndef CU_TEST_HARNESS_H
+#define CU_TEST_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the above first */
+#include <cmocka.h>
+
+#include <cuprum/cuprum.h>
+
+/* Absolute path of a helper program built by the suite (static buffer per
+ * call site is not needed: the result is interned and lives forever). */
+const char *cut_helper(const char *name);
+
+/* Path of the built cuprum CLI. */
+const char *cut_cli(void);
+
+/* A catalogue = default catalogue + project "test-helpers" pinning every
+ * helper program by absolute path (program name = helper file name).
+ * Built once per process; never freed. */
+const cu_catalogue *cut_catalogue(void);
+
+/* Make a command for a helper with arguments (NULL-terminated). Asserts. */
+cu_cmd *cut_cmd(const char *helper, ...) __attribute__((sentinel));
+
+/* Number of open fds in this process. */
+int cut_fd_count(void);
+
+/* Assert this process has no children at all (running or zombie). */
+void cut_assert_no_children(void);
+
+/* Whether a pid exists (kill(pid, 0) succeeds or EPERM). */
+int cut_pid_alive(pid_t pid);
+
+/* Monotonic milliseconds. */
+int64_t cut_now_ms(void);
+
+/* Run all tests, or the one named by argv[1]. */
+int cut_main(int argc, char **argv, const struct CMUnitTest *tests,
+             size_t n, const char *group);
+
+#define CU_TEST_MAIN(tests)                                                    \
+  int main(int argc, char **argv) {                                            \
+    return cut_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]),      \
+                    __FILE__);                                                 \
+  }
+
+#endif

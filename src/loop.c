@@ -6,6 +6,8 @@
  * again. Tasks are the public handles on jobs.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -133,6 +135,46 @@ static void on_wake(cu_loop *loop, cu__job **dirty) {
   }
 }
 
+/*
+ * Writing to a pipe whose reader has gone raises SIGPIPE, which would kill
+ * the caller's process by default. Without touching dispositions (that is
+ * process-wide), the loop blocks SIGPIPE in its own thread while it moves
+ * bytes, consumes any SIGPIPE its writes raised, and restores the mask.
+ */
+typedef struct pipe_guard {
+  bool active;
+  bool was_pending;
+  sigset_t old;
+} pipe_guard;
+
+static void guard_on(pipe_guard *g) {
+  if (g->active)
+    return;
+  sigset_t set, pending;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, &g->old);
+  sigpending(&pending);
+  g->was_pending = sigismember(&pending, SIGPIPE);
+  g->active = true;
+}
+
+static void guard_off(pipe_guard *g) {
+  if (!g->active)
+    return;
+  sigset_t set, pending;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  sigpending(&pending);
+  if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+    const struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+  g->active = false;
+}
+
 int cu_loop_step(cu_loop *loop, int timeout_ms) {
   if (!loop)
     return cu__fail(CU_EINVAL, "cu_loop_step: loop is NULL");
@@ -141,6 +183,7 @@ int cu_loop_step(cu_loop *loop, int timeout_ms) {
   if (n < 0)
     return errno == EINTR ? 0 : cu__fail_errno(CU_ESYS, errno, "epoll_wait");
   cu__job *dirty = NULL;
+  pipe_guard guard = {0};
   loop->completed = 0;
   for (int i = 0; i < n; i++) {
     cu__watch *w = evs[i].data.ptr;
@@ -151,8 +194,11 @@ int cu_loop_step(cu_loop *loop, int timeout_ms) {
     if (!w->armed)
       continue; /* closed earlier in this batch */
     mark_dirty(&dirty, w->job);
+    if (w->kind == CU__W_IN || w->kind == CU__W_OUT || w->kind == CU__W_ERR)
+      guard_on(&guard);
     cu__job_on_event(w->job, w, evs[i].events);
   }
+  guard_off(&guard);
   while (dirty) {
     cu__job *job = dirty;
     dirty = job->dirty_next;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The typed command builder: construction, arguments, flags, sticky errors,
- * rendering. */
+ * rendering. ctest-labels: threads */
 #include "harness.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,40 @@ static void test_harness_cmd(void **state) {
   cu_cmd_free(cmd);
 }
 
+static void *build_many(void *arg) {
+  const cu_catalogue *cat = arg;
+  for (int i = 0; i < 200; i++) {
+    cu_cmd *cmd = NULL;
+    if (cu_cmd_new(cat, CU_ECHO, &cmd) != 0 || cu_cmd_arg_int(cmd, i) != 0)
+      return (void *)1;
+    cu_cmd_free(cmd);
+  }
+  return NULL;
+}
+
+/* Commands made and freed from many threads share one catalogue; the last
+ * reference, not the creator's free, releases it. */
+static void test_concurrent_builds_threads(void **state) {
+  (void)state;
+  enum { N = 8 };
+  cu_catalogue *cat = NULL;
+  assert_int_equal(cu_catalogue_new(&cat), 0);
+  assert_int_equal(cu_catalogue_allow(cat, CU_ECHO, NULL), 0);
+  cu_cmd *keeper = NULL;
+  assert_int_equal(cu_cmd_new(cat, CU_ECHO, &keeper), 0);
+  pthread_t tid[N];
+  for (int i = 0; i < N; i++)
+    assert_int_equal(pthread_create(&tid[i], NULL, build_many, cat), 0);
+  for (int i = 0; i < N; i++) {
+    void *failed = NULL;
+    pthread_join(tid[i], &failed);
+    assert_null(failed);
+  }
+  cu_catalogue_free(cat);
+  assert_string_equal(cu_project_name(cu_cmd_project(keeper)), "allowed");
+  cu_cmd_free(keeper);
+}
+
 /* What the builder appends is exactly what the child receives. */
 static void test_child_receives_argv_exactly(void **state) {
   (void)state;
@@ -370,6 +405,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_render_quoting),
     cmocka_unit_test(test_render_round_trips_through_sh),
     cmocka_unit_test(test_harness_cmd),
+    cmocka_unit_test(test_concurrent_builds_threads),
     cmocka_unit_test(test_child_receives_argv_exactly),
     cmocka_unit_test(test_run_refuses_sticky_error),
 };

@@ -105,10 +105,7 @@ static int preflight(const cu__job_spec *spec, cu__ctx *ctx,
     const cu_cmd *cmd = spec->cmds[i];
     if (!cmd)
       rc = cu__fail(CU_EINVAL, "command %zu is NULL", i);
-    else if (cmd->status != 0)
-      rc = cu__fail(cmd->status, "command '%s' has a builder error: %s",
-                    cmd->program.name, cu_strerror(cmd->status));
-    else
+    else if ((rc = cu__cmd_check(cmd)) == 0)
       rc = cu__ctx_check(ctx, cmd);
   }
   if (rc == 0)

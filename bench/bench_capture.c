@@ -33,22 +33,8 @@ static void run_raw_capture(void) {
   if (rc != 0)
     bu_die("posix_spawn: %s", strerror(rc));
   close(p[1]);
-  size_t cap = 65536, len = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (!buf)
-      bu_die("out of memory");
-    if (len == cap)
-      buf = realloc(buf, cap *= 2);
-    ssize_t n = read(p[0], buf + len, cap - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      bu_die("read: %s", strerror(errno));
-    if (n == 0)
-      break;
-    len += (size_t)n;
-  }
+  size_t len;
+  char *buf = bu_read_all(p[0], &len);
   close(p[0]);
   waitpid(pid, NULL, 0);
   if (len != payload_len)

@@ -8,6 +8,9 @@
  * tables; posix_spawn uses clone(CLONE_VM|CLONE_VFORK) and does not).
  *
  *   bench_spawn [RESULT.json]
+ * Each round runs a batch of every small-parent variant, then (in the
+ * first 13 rounds) touches 1 GiB, runs a batch of every 1 GiB variant and
+ * frees it; ratios are medians of same-round ratios.
  * Env: CUPRUM_BENCH_SCALE (percent of the default repetitions),
  *      CUPRUM_BENCH_NO_GIB=1 (skip the 1 GiB part).
  */
@@ -70,37 +73,8 @@ typedef struct variant {
   variant_fn fn;
   size_t per_batch;
   double samples[BU_MAX_SAMPLES];
-  double paired; /* median over rounds of this / v[0] in the same round */
 } variant;
 
-/*
- * Run `batches` rounds; in each round every variant runs one batch, the
- * order rotating from round to round so no variant always goes first.
- * A sample is the mean per-run time of one batch, in microseconds.
- */
-static void interleave(variant *v, size_t nv, size_t batches) {
-  for (size_t i = 0; i < nv; i++) /* warm up: page cache, allocator */
-    v[i].fn();
-  for (size_t b = 0; b < batches; b++) {
-    for (size_t k = 0; k < nv; k++) {
-      variant *x = &v[(b + k) % nv];
-      double t0 = bu_now();
-      for (size_t j = 0; j < x->per_batch; j++)
-        x->fn();
-      x->samples[b] = (bu_now() - t0) * 1e6 / (double)x->per_batch;
-    }
-  }
-  double ratio[BU_MAX_SAMPLES];
-  for (size_t i = 1; i < nv; i++) {
-    for (size_t b = 0; b < batches; b++)
-      ratio[b] = v[i].samples[b] / v[0].samples[b];
-    v[i].paired = bu_median(ratio, batches);
-  }
-  for (size_t i = 0; i < nv; i++)
-    bu_record(v[i].name, "us", v[i].samples, batches);
-}
-
-/* The first variant of each group is the baseline of its paired ratios. */
 static variant small[] = {
     {.name = "raw_posix_spawn", .fn = run_raw_spawn, .per_batch = 20},
     {.name = "cu_run_inherit", .fn = run_cu_inherit, .per_batch = 20},
@@ -114,54 +88,101 @@ static variant big[] = {
     {.name = "gib_fork_exec", .fn = run_fork_exec, .per_batch = 2},
 };
 
-static void spawn_big_parent(void) {
-  size_t gib = (size_t)1 << 30;
-  char *mem = malloc(gib);
+#define N_SMALL (sizeof small / sizeof *small)
+#define N_BIG (sizeof big / sizeof *big)
+
+/*
+ * One batch of every variant of a group, the order rotating with the round
+ * so no variant always goes first. A sample is the mean per-run time of
+ * one batch, in microseconds.
+ */
+static void run_group(variant *v, size_t nv, size_t round) {
+  for (size_t k = 0; k < nv; k++) {
+    variant *x = &v[(round + k) % nv];
+    double t0 = bu_now();
+    for (size_t j = 0; j < x->per_batch; j++)
+      x->fn();
+    x->samples[round] = (bu_now() - t0) * 1e6 / (double)x->per_batch;
+  }
+}
+
+/* Allocate and touch 1 GiB: 262144 mapped 4 KiB pages for fork to copy. */
+static char *hold_gib(void) {
+  char *mem = malloc((size_t)1 << 30);
   if (!mem)
     bu_die("cannot allocate 1 GiB");
-  memset(mem, 0x5a, gib); /* touch every page: 262144 mapped 4 KiB pages */
+  memset(mem, 0x5a, (size_t)1 << 30);
   /* Make the stores observable, or the compiler drops the memset. */
   __asm__ volatile("" : : "r"(mem) : "memory");
-  printf("per-run cost of %s, parent holding 1 GiB touched:\n", true_path);
-  interleave(big, 4, bu_reps(21));
-  __asm__ volatile("" : : "r"(mem) : "memory");
-  free(mem);
+  return mem;
 }
 
 /*
- * Ratios: "paired" is the median over rounds of the two batches' ratio in
- * the same round (drift cancels out); "of medians" compares groups run at
- * different times (small parent against 1 GiB parent).
+ * Every round runs the small-parent group, then touches 1 GiB, runs the
+ * big-parent group and frees it: so the two parents are compared round by
+ * round in the same run, not minutes apart.
  */
-static void derive(void) {
+static void run_rounds(size_t rounds, size_t gib_rounds) {
+  for (size_t i = 0; i < N_SMALL; i++) /* warm up: page cache, allocator */
+    small[i].fn();
+  for (size_t r = 0; r < rounds; r++) {
+    run_group(small, N_SMALL, r);
+    if (r >= gib_rounds)
+      continue;
+    char *mem = hold_gib();
+    run_group(big, N_BIG, r);
+    __asm__ volatile("" : : "r"(mem) : "memory");
+    free(mem);
+  }
+}
+
+/* Median over rounds of a's sample / b's sample in the same round. */
+static double paired(const variant *a, const variant *b, size_t n) {
+  double q[BU_MAX_SAMPLES];
+  for (size_t r = 0; r < n; r++)
+    q[r] = a->samples[r] / b->samples[r];
+  return bu_median(q, n);
+}
+
+static void derive(size_t n, size_t ng) {
   printf("derived (paired = median of same-round ratios):\n");
-  bu_derive("cu_run_inherit / raw_posix_spawn (paired)", small[1].paired,
-            "<=", 1.05);
-  bu_derive("cu_run_capture / raw_posix_spawn (paired)", small[2].paired,
-            NULL, 0);
-  if (getenv("CUPRUM_BENCH_NO_GIB"))
+  bu_derive("cu_run_inherit / raw_posix_spawn (paired)",
+            paired(&small[1], &small[0], n), "<=", 1.05);
+  bu_derive("cu_run_capture / raw_posix_spawn (paired)",
+            paired(&small[2], &small[0], n), NULL, 0);
+  if (ng == 0)
     return;
-  bu_derive("gib: cu_run_inherit / raw_posix_spawn (paired)", big[1].paired,
-            "<=", 1.05);
-  bu_derive("gib: cu_run_capture / raw_posix_spawn (paired)", big[2].paired,
-            NULL, 0);
-  bu_derive("gib_cu_run_capture / cu_run_capture (of medians)",
-            bu_get("gib_cu_run_capture") / bu_get("cu_run_capture"), "<=", 1.10);
-  bu_derive("gib_raw_posix_spawn / raw_posix_spawn (of medians)",
-            bu_get("gib_raw_posix_spawn") / bu_get("raw_posix_spawn"), NULL, 0);
+  bu_derive("gib: cu_run_inherit / raw_posix_spawn (paired)",
+            paired(&big[1], &big[0], ng), "<=", 1.05);
+  bu_derive("gib: cu_run_capture / raw_posix_spawn (paired)",
+            paired(&big[2], &big[0], ng), NULL, 0);
+  bu_derive("gib_cu_run_capture / cu_run_capture (paired)",
+            paired(&big[2], &small[2], ng), "<=", 1.10);
+  bu_derive("gib_cu_run_inherit / cu_run_inherit (paired)",
+            paired(&big[1], &small[1], ng), "<=", 1.10);
+  bu_derive("gib_raw_posix_spawn / raw_posix_spawn (paired)",
+            paired(&big[0], &small[0], ng), NULL, 0);
   bu_derive("gib: fork_exec / cu_run_capture (paired)",
-            big[3].paired / big[2].paired, NULL, 0);
+            paired(&big[3], &big[2], ng), NULL, 0);
+}
+
+static void record(variant *v, size_t nv, size_t n) {
+  for (size_t i = 0; i < nv; i++)
+    bu_record(v[i].name, "us", v[i].samples, n);
 }
 
 int main(int argc, char **argv) {
   bu_check(cu_cmd_new(NULL, CU_TRUE, &true_cmd), "cu_cmd_new(true)");
   true_path = cu_cmd_path(true_cmd);
   printf("bench_spawn: backend %s\n", bu_backend());
-  printf("per-run cost of %s, parent small (median of batches):\n", true_path);
-  interleave(small, 3, bu_reps(41));
-  if (!getenv("CUPRUM_BENCH_NO_GIB"))
-    spawn_big_parent();
-  derive();
+  size_t rounds = bu_reps(31);
+  size_t gib_rounds = getenv("CUPRUM_BENCH_NO_GIB") ? 0 : bu_reps(13);
+  run_rounds(rounds, gib_rounds);
+  derive(rounds, gib_rounds); /* before recording: that sorts the samples */
+  printf("per-run cost of %s (median of batches of 20; fork: of 2):\n",
+         true_path);
+  record(small, N_SMALL, rounds);
+  record(big, N_BIG, gib_rounds);
   bu_write_json(argc > 1 ? argv[1] : NULL, "spawn");
   cu_cmd_free(true_cmd);
   return 0;

@@ -252,6 +252,29 @@ BU_FN int bu_spawn_wait(char *const argv[], const char *in_path, int quiet) {
   return status;
 }
 
+/* Read fd to EOF into a doubling malloc'd buffer, as a hand-written
+ * capture would; returns the buffer (caller frees) and its length. */
+BU_FN char *bu_read_all(int fd, size_t *ret_len) {
+  size_t cap = 65536, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (!buf)
+      bu_die("out of memory");
+    if (len == cap)
+      buf = realloc(buf, cap *= 2);
+    ssize_t n = read(fd, buf + len, cap - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      bu_die("read: %s", strerror(errno));
+    if (n == 0)
+      break;
+    len += (size_t)n;
+  }
+  *ret_len = len;
+  return buf;
+}
+
 /* The payload size in MiB: env CUPRUM_BENCH_MIB (default 100). */
 BU_FN size_t bu_payload_bytes(void) {
   const char *s = getenv("CUPRUM_BENCH_MIB");

@@ -45,20 +45,8 @@ static void lp_two_capture(void) {
   pipeline_want_out(p, -1);
   pipeline_start(p);
   int fd = fileno(pipeline_get_outfile(p));
-  size_t cap = 65536, len = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (!buf)
-      bu_die("out of memory");
-    if (len == cap)
-      buf = realloc(buf, cap *= 2);
-    ssize_t n = read(fd, buf + len, cap - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    len += (size_t)n;
-  }
+  size_t len;
+  char *buf = bu_read_all(fd, &len);
   if (pipeline_wait(p) != 0 || len != payload_len)
     bu_die("libpipeline: capture got %zu bytes", len);
   pipeline_free(p);

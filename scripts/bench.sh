@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The benchmarks, as `make bench` runs them (docs/performance.md explains
+# the method). Builds a Release tree in build-bench/, then in one run:
+#   1. Cuprum's end-to-end programs (bench/bench_*.c), each interleaving its
+#      variants with raw or shell peers: spawn, capture, pipelines, batches
+#   2. the stream micro-benchmarks, when built (bench/CMakeLists.txt)
+#   3. peers: libpipeline (compiled here when pkg-config finds it), Python's
+#      subprocess (python3 on PATH and Python 3.12 when found), the Python
+#      cuprum (leynos/cuprum, extracted to a temporary directory, when it runs)
+#   4. end-to-end command timings with hyperfine (bash, xargs, Python)
+# and writes JSON under bench/results/, a table in bench/results/summary.md
+# and the results section of docs/performance.md.
+# Env: CUPRUM_BENCH_SCALE=PCT   repetitions, percent of the default (100)
+#      CUPRUM_BENCH_MIB=N       payload size (default 100 MiB)
+#      PYCUPRUM_SRC=DIR         a checkout of leynos/cuprum (else a git mirror
+#                               or a shallow clone is tried; skipped offline)
+#      PYTHON312=PATH           the Python 3.12 to use for the Python cuprum
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=$ROOT/build-bench
+OUT=$ROOT/bench/results
+MIB=${CUPRUM_BENCH_MIB:-100}
+PAYLOAD=/tmp/cuprum-bench-${MIB}m.txt
+JOBS=2 # the benchmark machine has two cores; do not starve the runs
+mkdir -p "$OUT"
+TMP=$(mktemp -d /tmp/cuprum-bench.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+say() { printf '\n=== %s\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+say "build (Release) in build-bench/"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCUPRUM_BUILD_TESTS=OFF \
+  >/dev/null || exit 1
+cmake --build "$BUILD" -j "$JOBS" >"$TMP/build.log" 2>&1 ||
+  { cat "$TMP/build.log"; echo "bench.sh: build failed"; exit 1; }
+
+# ------------------------------------------------------------ metadata
+engine=stub
+[ -f src/stream_stub.c ] || engine=engine
+python3 - "$OUT/meta.json" "$engine" <<'EOF'
+import json, os, platform, subprocess, sys, datetime
+def sh(*a):
+    try:
+        return subprocess.run(a, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+cpu = ""
+try:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip(); break
+except OSError:
+    pass
+json.dump({"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "commit": sh("git", "rev-parse", "--short", "HEAD"),
+           "kernel": platform.release(), "cpu": cpu, "ncpu": os.cpu_count(),
+           "loadavg": os.getloadavg()[0], "stream_engine": sys.argv[2],
+           "hyperfine": sh("hyperfine", "--version")},
+          open(sys.argv[1], "w"), indent=2)
+EOF
+
+status=0
+run() { # name, command...: run one benchmark program, keep going on failure
+  local name=$1; shift
+  say "$name"
+  "$@" || { echo "bench.sh: $name failed"; status=1; }
+}
+
+# ------------------------------------------------------------ Cuprum
+run capture "$BUILD/bench/bench_capture" "$OUT/capture.json" # makes PAYLOAD
+run spawn "$BUILD/bench/bench_spawn" "$OUT/spawn.json"
+run pipeline "$BUILD/bench/bench_pipeline" "$OUT/pipeline.json"
+if [ -x "$BUILD/bench/micro_stream" ]; then
+  run micro_stream "$BUILD/bench/micro_stream" "$OUT/micro_stream.json"
+fi
+
+# ------------------------------------------------------------ libpipeline
+if pkg-config --exists libpipeline 2>/dev/null; then
+  # shellcheck disable=SC2046
+  if cc -O2 -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Werror -I include \
+       bench/peer_libpipeline.c "$BUILD/libcuprum.a" \
+       $(pkg-config --cflags --libs libpipeline) -lpthread \
+       -o "$BUILD/bench/peer_libpipeline"; then
+    run libpipeline "$BUILD/bench/peer_libpipeline" "$OUT/peer_libpipeline.json"
+  else
+    echo "bench.sh: peer_libpipeline did not compile"; status=1
+  fi
+else
+  echo "bench.sh: libpipeline not found (apt-get install libpipeline-dev); skipped"
+fi
+
+# ------------------------------------------------------------ Python
+find_python312() {
+  if [ -n "${PYTHON312:-}" ]; then echo "$PYTHON312"; return; fi
+  # a pyenv shim may exist without working, so ask each candidate
+  for p in python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12.*/bin/python3 \
+           /root/.pyenv/versions/3.12.*/bin/python3; do
+    if "$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' \
+         >/dev/null 2>&1; then
+      command -v "$p"; return
+    fi
+  done
+}
+PY312=$(find_python312)
+rm -f "$OUT"/peer_python-*.json
+for py in python3 $PY312; do
+  ver=$("$py" -c 'import platform; print(platform.python_version())') || continue
+  [ -f "$OUT/peer_python-$ver.json" ] && continue
+  run "python $ver subprocess" "$py" bench/peer_python.py "$PAYLOAD" \
+    "$OUT/peer_python-$ver.json"
+done
+
+# The Python cuprum: read-only, extracted outside the repository, never
+# copied into it. Runs only if it imports with the standard library alone.
+pycuprum_src() {
+  if [ -n "${PYCUPRUM_SRC:-}" ] && [ -d "$PYCUPRUM_SRC/cuprum" ]; then
+    cp -r "$PYCUPRUM_SRC/cuprum" "$TMP/pycuprum/"; return; fi
+  for mirror in /work/.mirror/leynos+cuprum/repo; do
+    if git -C "$mirror" rev-parse HEAD >/dev/null 2>&1; then
+      git -C "$mirror" archive HEAD cuprum | tar -x -C "$TMP/pycuprum"; return
+    fi
+  done
+  timeout 60 git clone -q --depth 1 https://github.com/leynos/cuprum \
+    "$TMP/pycuprum-clone" 2>/dev/null &&
+    cp -r "$TMP/pycuprum-clone/cuprum" "$TMP/pycuprum/"
+}
+rm -f "$OUT/peer_pycuprum.json"
+mkdir -p "$TMP/pycuprum"
+if [ -z "$PY312" ]; then
+  echo "bench.sh: no Python 3.12 found; the Python cuprum is skipped"
+elif pycuprum_src && [ -d "$TMP/pycuprum/cuprum" ]; then
+  run "Python cuprum" env PYTHONPATH="$TMP/pycuprum" "$PY312" \
+    bench/peer_pycuprum.py "$PAYLOAD" "$OUT/peer_pycuprum.json"
+else
+  echo "bench.sh: leynos/cuprum not available (set PYCUPRUM_SRC); skipped"
+fi
+
+# ------------------------------------------------------------ hyperfine
+# End-to-end command timings (process start-up included) for the shell
+# peers; the in-process figures above are the ones the goals use.
+if have hyperfine; then
+  seq 1 1000 >"$TMP/lines"
+  cmds=(-n "bash: cat|cat|cat|cat > /dev/null"
+        "bash -c 'cat $PAYLOAD | cat | cat | cat > /dev/null'"
+        -n "xargs -P2 -n1 true (1,000)"
+        "xargs -P2 -n1 /bin/true < $TMP/lines"
+        -n "python3: Popen cat|cat captured"
+        "python3 -c 'import subprocess as s; a=s.Popen([\"cat\",\"$PAYLOAD\"],stdout=s.PIPE); b=s.Popen([\"cat\"],stdin=a.stdout,stdout=s.PIPE); a.stdout.close(); b.communicate(); a.wait()'")
+  CLI=$BUILD/cuprum
+  if [ -x "$CLI" ] && "$CLI" run --quiet -- cat /dev/null '|' cat >/dev/null 2>&1; then
+    cmds+=(-n "cuprum CLI: cat|cat|cat|cat" \
+           "$CLI run -- cat $PAYLOAD '|' cat '|' cat '|' cat")
+  fi
+  say "hyperfine (end to end)"
+  hyperfine --warmup 1 --runs "$(( ${CUPRUM_BENCH_SCALE:-100} >= 100 ? 10 : 3 ))" \
+    --style basic --export-json "$OUT/hyperfine_e2e.json" "${cmds[@]}" ||
+    { echo "bench.sh: hyperfine failed"; status=1; }
+else
+  echo "bench.sh: hyperfine not found (apt-get install hyperfine); skipped"
+fi
+
+say "report"
+python3 scripts/bench_report.py "$OUT" docs/performance.md || status=1
+exit $status

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Turn bench/results/*.json into markdown tables.
+
+  bench_report.py RESULTS_DIR [PERFORMANCE_MD]
+
+Writes RESULTS_DIR/summary.md, and when PERFORMANCE_MD is given replaces
+the text between its "<!-- bench:begin -->" and "<!-- bench:end -->"
+markers with the same tables. Each goal row is computed from figures of
+the same `make bench` run: a ratio from one program is a paired ratio
+(median of same-round ratios); a ratio across programs (Cuprum against
+Python) is a ratio of medians.
+"""
+import glob
+import json
+import os
+import sys
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def load(results):
+    data = {}
+    for path in sorted(glob.glob(os.path.join(results, "*.json"))):
+        try:
+            with open(path) as f:
+                data[os.path.basename(path)[:-5]] = json.load(f)
+        except (OSError, ValueError) as e:
+            print(f"bench_report: {path}: {e}", file=sys.stderr)
+    return data
+
+
+def figure(data, bench, name):
+    for fig in data.get(bench, {}).get("figures", []):
+        if fig["name"] == name:
+            return fig["median"]
+    return None
+
+
+def derived(data, bench, prefix):
+    for d in data.get(bench, {}).get("derived", []):
+        if d["name"].startswith(prefix):
+            return d["value"]
+    return None
+
+
+def python_peer(data, prefer="3.12"):
+    """The Python subprocess results: 3.12 when present, else any."""
+    names = sorted(k for k in data if k.startswith("peer_python-"))
+    for k in names:
+        if k.split("-", 1)[1].startswith(prefer):
+            return k
+    return names[0] if names else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b not in (None, 0) else None
+
+
+def goal_rows(data):
+    py = python_peer(data)
+    pyv = py.split("-", 1)[1] if py else "?"
+    sp, cap, pip = "spawn", "capture", "pipeline"
+    rows = [
+        ("Spawn /bin/true: cu_run (inherit) / raw posix_spawn", "<= 1.05",
+         derived(data, sp, "cu_run_inherit / raw"), "x"),
+        ("Spawn: cu_run (default capture) / raw posix_spawn", "",
+         derived(data, sp, "cu_run_capture / raw"), "x"),
+        ("Spawn, parent 1 GiB: cu_run (inherit) / raw posix_spawn", "<= 1.05",
+         derived(data, sp, "gib: cu_run_inherit"), "x"),
+        ("Spawn, 1 GiB parent / small parent: cu_run capture", "<= 1.10",
+         derived(data, sp, "gib_cu_run_capture / cu_run_capture"), "x"),
+        ("Spawn, parent 1 GiB: fork+exec+waitpid, ms", "(contrast)",
+         ratio(figure(data, sp, "gib_fork_exec"), 1000.0), "ms"),
+        ("Spawn, parent 1 GiB: cu_run capture, ms", "",
+         ratio(figure(data, sp, "gib_cu_run_capture"), 1000.0), "ms"),
+        (f"Spawn: Python {pyv} subprocess.run(capture_output) / cu_run capture",
+         "", ratio(figure(data, py, "py_subprocess_run_true_capture"),
+                   figure(data, sp, "cu_run_capture")), "x"),
+        ("Capture 100 MiB from cat, GB/s", ">= 1.0",
+         figure(data, cap, "cu_run_capture"), "GB/s"),
+        (f"Capture: cu_run / Python {pyv} subprocess.run(capture_output)",
+         ">= 1.5", ratio(figure(data, cap, "cu_run_capture"),
+                         figure(data, py, "py_capture_cat")), "x"),
+        ("Capture with one no-op line observer: time / without", "<= 1.5",
+         derived(data, cap, "line observer"), "x"),
+        ("4-stage cat, kernel 64 KiB pipes, vs bash (speed)", ">= 0.95",
+         derived(data, pip, "cu_4stage_discard_kernel64k vs bash"), "x"),
+        ("4-stage cat, 256 KiB pipes, vs bash (speed)", ">= 0.95",
+         derived(data, pip, "cu_4stage_discard_256k vs bash"), "x"),
+        ("4-stage cat, 1 MiB pipes (default), vs bash (speed)", ">= 0.95",
+         derived(data, pip, "cu_4stage_discard_1m vs bash"), "x"),
+        ("4-stage cat, captured, 1 MiB pipes, GB/s", "",
+         figure(data, pip, "cu_4stage_capture_1m"), "GB/s"),
+        (f"2-stage captured (1 MiB) / Python {pyv} Popen (kernel pipe)",
+         ">= 1.5", ratio(figure(data, pip, "cu_2stage_capture_1m"),
+                         figure(data, py, "py_popen_2stage_capture")), "x"),
+        ("2-stage captured (1 MiB) / Python cuprum pipeline", ">= 10",
+         ratio(figure(data, pip, "cu_2stage_capture_1m"),
+               figure(data, "peer_pycuprum", "pycuprum_2stage_capture")), "x"),
+        ("4-stage cat to /dev/null vs libpipeline (speed)", "",
+         derived(data, "peer_libpipeline", "cu 4stage"), "x"),
+        ("2-stage captured vs libpipeline (speed)", "",
+         derived(data, "peer_libpipeline", "cu 2stage"), "x"),
+        ("1,000 /bin/true, limit 2: cu_parallel_run vs xargs -P2 (speed)",
+         ">= 1", derived(data, pip, "cu_parallel vs xargs"), "x"),
+    ]
+    return rows
+
+
+def met(goal, value):
+    if value is None:
+        return "not measured"
+    if not goal or goal.startswith("("):
+        return ""
+    op, bound = goal.split()
+    ok = value <= float(bound) if op == "<=" else value >= float(bound)
+    return "met" if ok else "**not met**"
+
+
+def fmt(value, unit):
+    if value is None:
+        return "—"
+    if unit == "x":
+        return f"{value:.2f}×"
+    return f"{value:.3g} {unit}"
+
+
+def goals_table(data):
+    out = ["| Measure | Goal | Measured | Status |",
+           "|---|---|---|---|"]
+    for name, goal, value, unit in goal_rows(data):
+        out.append(f"| {name} | {goal.replace('<=', '≤').replace('>=', '≥')} "
+                   f"| {fmt(value, unit)} | {met(goal, value)} |")
+    return out
+
+
+def figures_table(data):
+    out = ["| Program | Figure | Median | Min | Max | n |",
+           "|---|---|---|---|---|---|"]
+    for bench, d in data.items():
+        for fig in d.get("figures", []):
+            out.append(f"| {bench} | {fig['name']} | {fig['median']:.4g} "
+                       f"{fig['unit']} | {fig['min']:.4g} | {fig['max']:.4g} "
+                       f"| {fig['n']} |")
+    return out
+
+
+def hyperfine_table(data):
+    hf = data.get("hyperfine_e2e")
+    if not hf:
+        return []
+    out = ["| Command (end to end, hyperfine) | Median | Mean ± σ | Runs |",
+           "|---|---|---|---|"]
+    for r in hf.get("results", []):
+        out.append(f"| {r['command']} | {r['median'] * 1e3:.1f} ms | "
+                   f"{r['mean'] * 1e3:.1f} ± {r['stddev'] * 1e3:.1f} ms | "
+                   f"{len(r.get('times', []))} |")
+    return out
+
+
+def meta_line(data):
+    m = data.get("meta", {})
+    backends = sorted({d.get("backend") for d in data.values()
+                       if d.get("backend")})
+    engine = m.get("stream_engine", "?")
+    return (f"Run {m.get('date', '?')} at commit {m.get('commit', '?')}: "
+            f"{m.get('cpu', '?')}, {m.get('ncpu', '?')} CPUs, kernel "
+            f"{m.get('kernel', '?')}, load average {m.get('loadavg', 0):.1f} "
+            f"at the start. Stream backend: {', '.join(backends) or '?'}"
+            f"{' (stub engine)' if engine == 'stub' else ''}.")
+
+
+def render(data):
+    lines = [meta_line(data), "", "### Goals", ""] + goals_table(data)
+    lines += ["", "### Every figure", ""] + figures_table(data)
+    hf = hyperfine_table(data)
+    if hf:
+        lines += ["", "### End to end (hyperfine)", ""] + hf
+    return "\n".join(lines) + "\n"
+
+
+def splice_into(path, text):
+    with open(path) as f:
+        doc = f.read()
+    if BEGIN not in doc or END not in doc:
+        print(f"bench_report: no {BEGIN} … {END} markers in {path}",
+              file=sys.stderr)
+        return False
+    head, rest = doc.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(path, "w") as f:
+        f.write(head + BEGIN + "\n" + text + END + tail)
+    return True
+
+
+def main():
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    data = load(sys.argv[1])
+    text = render(data)
+    with open(os.path.join(sys.argv[1], "summary.md"), "w") as f:
+        f.write(text)
+    print(text)
+    if len(sys.argv) > 2 and not splice_into(sys.argv[2], text):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

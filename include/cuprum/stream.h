@@ -82,7 +82,7 @@ typedef struct cu_stream_backend_info {
   cu_stream_backend requested; /**< the value that decided it */
   const char *source;          /**< "override", "environment" or "default" */
   bool splice_available;       /**< kernel supports splice and it is built */
-  char reason[160];            /**< one sentence, e.g. why splice is absent */
+  char reason[256];            /**< one sentence, e.g. why splice is absent */
 } cu_stream_backend_info;
 
 /**

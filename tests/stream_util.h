@@ -125,4 +125,39 @@ static inline void st_write_all(int fd, const void *p, size_t n) {
   }
 }
 
+/* A thread that reads fd to EOF (or stop_after bytes) into buf, reading
+ * `chunk` bytes at a time (0 = 64 KiB) and napping between reads. */
+typedef struct st_sink {
+  int fd;
+  unsigned char *buf;
+  size_t len, cap;
+  size_t chunk;
+  useconds_t nap;
+  size_t stop_after; /* close early after this many bytes (0 = never) */
+} st_sink;
+
+static inline void *st_sink_main(void *arg) {
+  st_sink *r = arg;
+  size_t chunk = r->chunk ? r->chunk : 65536;
+  for (;;) {
+    if (r->len + chunk > r->cap) {
+      r->cap = (r->cap + chunk) * 2;
+      r->buf = realloc(r->buf, r->cap);
+      assert_non_null(r->buf);
+    }
+    ssize_t n = read(r->fd, r->buf + r->len, chunk);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    r->len += (size_t)n;
+    if (r->stop_after && r->len >= r->stop_after)
+      break;
+    if (r->nap)
+      usleep(r->nap);
+  }
+  close(r->fd);
+  return NULL;
+}
+
 #endif

@@ -34,37 +34,6 @@ static void *src_main(void *arg) {
   return NULL;
 }
 
-typedef struct sink {
-  int fd;
-  unsigned char *buf;
-  size_t len, cap;
-  useconds_t nap;
-  size_t stop_after; /* close early after this many bytes (0 = never) */
-} sink;
-
-static void *sink_main(void *arg) {
-  sink *r = arg;
-  for (;;) {
-    if (r->len + 65536 > r->cap) {
-      r->cap = (r->cap + 65536) * 2;
-      r->buf = realloc(r->buf, r->cap);
-      assert_non_null(r->buf);
-    }
-    ssize_t n = read(r->fd, r->buf + r->len, 65536);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    r->len += (size_t)n;
-    if (r->stop_after && r->len >= r->stop_after)
-      break;
-    if (r->nap)
-      usleep(r->nap);
-  }
-  close(r->fd);
-  return NULL;
-}
-
 typedef struct lines {
   unsigned char *buf; /* "flags len bytes" records, like the fuzz target */
   size_t len, cap;
@@ -220,9 +189,9 @@ static void echo_to_pipe(cu_stream_backend b, bool capture, bool nonblock,
   st_pipe(e);
   if (nonblock)
     fcntl(e[1], F_SETFL, O_NONBLOCK);
-  sink k = {.fd = e[0], .nap = nap};
+  st_sink k = {.fd = e[0], .nap = nap};
   pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, sink_main, &k), 0);
+  assert_int_equal(pthread_create(&t, NULL, st_sink_main, &k), 0);
   cu__outstream_cfg c = base(b);
   c.capture = capture;
   c.echo_fd = e[1];
@@ -290,9 +259,9 @@ ST_BOTH(echo_epipe_keeps_draining) {
   for (int capture = 0; capture < 2; capture++) {
     int e[2];
     st_pipe(e);
-    sink k = {.fd = e[0], .stop_after = 1000};
+    st_sink k = {.fd = e[0], .stop_after = 1000};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, sink_main, &k), 0);
+    assert_int_equal(pthread_create(&t, NULL, st_sink_main, &k), 0);
     cu__outstream_cfg c = base(b);
     c.capture = capture;
     c.echo_fd = e[1];
@@ -374,9 +343,9 @@ ST_BOTH(random_combinations) {
     c.line_data = &got;
     int e[2];
     st_pipe(e);
-    sink k = {.fd = e[0]};
+    st_sink k = {.fd = e[0]};
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, sink_main, &k), 0);
+    assert_int_equal(pthread_create(&t, NULL, st_sink_main, &k), 0);
     c.echo_fd = e[1];
     run r = run_stream(c, p, n, st_range(&g, 1, 100000));
     close(e[1]);
@@ -456,9 +425,9 @@ ST_BOTH(feeder_writes_everything) {
   int a[2];
   st_pipe(a);
   fcntl(a[1], F_SETFL, O_NONBLOCK);
-  sink k = {.fd = a[0], .nap = 100};
+  st_sink k = {.fd = a[0], .nap = 100};
   pthread_t t;
-  assert_int_equal(pthread_create(&t, NULL, sink_main, &k), 0);
+  assert_int_equal(pthread_create(&t, NULL, st_sink_main, &k), 0);
   cu__feeder f = {.data = p, .len = n, .backend = b};
   int rc, err = 0;
   while ((rc = cu__feeder_pump(&f, a[1], &err)) == 0) {

@@ -32,36 +32,6 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-typedef struct reader {
-  int fd;
-  unsigned char *buf;
-  size_t len, cap;
-  size_t chunk;    /* read size */
-  useconds_t nap;  /* sleep between reads: a slow reader */
-} reader;
-
-static void *reader_main(void *arg) {
-  reader *r = arg;
-  for (;;) {
-    if (r->len + r->chunk > r->cap) {
-      r->cap = (r->cap + r->chunk) * 2;
-      r->buf = realloc(r->buf, r->cap);
-      assert_non_null(r->buf);
-    }
-    ssize_t n = read(r->fd, r->buf + r->len, r->chunk);
-    if (n < 0 && errno == EINTR)
-      continue;
-    assert_true(n >= 0);
-    if (n == 0)
-      break;
-    r->len += (size_t)n;
-    if (r->nap)
-      usleep(r->nap);
-  }
-  close(r->fd);
-  return NULL;
-}
-
 typedef struct pump_case {
   cu_stream_backend backend;
   const unsigned char *data;
@@ -82,11 +52,11 @@ static void run_pipe_case(const pump_case *c) {
   if (c->nonblock_in)
     fcntl(a[0], F_SETFL, fcntl(a[0], F_GETFL) | O_NONBLOCK);
   writer w = {a[1], c->data, c->len, c->write_chunk, 7};
-  reader r = {.fd = b[0], .chunk = c->read_chunk ? c->read_chunk : 65536,
+  st_sink r = {.fd = b[0], .chunk = c->read_chunk ? c->read_chunk : 65536,
               .nap = c->nap};
   pthread_t tw, tr;
   assert_int_equal(pthread_create(&tw, NULL, writer_main, &w), 0);
-  assert_int_equal(pthread_create(&tr, NULL, reader_main, &r), 0);
+  assert_int_equal(pthread_create(&tr, NULL, st_sink_main, &r), 0);
   cu_pump_opts o = {.backend = c->backend, .buffer_size = c->buffer_size,
                     .pipe_size = c->pipe_size};
   uint64_t moved = 0;
@@ -211,9 +181,9 @@ ST_BOTH(file_to_pipe_and_pipe_to_file) {
   int in = temp_file(p, n), out = temp_file("", 0);
   int a[2];
   st_pipe(a);
-  reader r = {.fd = a[0], .chunk = 65536};
+  st_sink r = {.fd = a[0], .chunk = 65536};
   pthread_t tr;
-  assert_int_equal(pthread_create(&tr, NULL, reader_main, &r), 0);
+  assert_int_equal(pthread_create(&tr, NULL, st_sink_main, &r), 0);
   uint64_t moved = 0;
   assert_int_equal(cu_pump(in, a[1], &(cu_pump_opts){.backend = b}, &moved), 0);
   close(a[1]);

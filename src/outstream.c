@@ -198,8 +198,8 @@ static ssize_t read_exact(int fd, char *p, size_t n) {
 /* One read step: 1 at EOF, 0 on EAGAIN, >1 never; bytes added to *moved. */
 static int read_step(cu__outstream *s, int fd, size_t budget, size_t *moved,
                      bool *epipe) {
-  char *into;
-  bool captured;
+  char *into = NULL;
+  bool captured = false;
   ssize_t room = read_target(s, &into, &captured);
   if (room < 0)
     return (int)room;

@@ -70,24 +70,44 @@ static char *put_repl(char *o) {
   return o + 3;
 }
 
-/* Copy the ASCII run at the start of [p, end); returns its length. Eight
- * bytes at a time while the high bits are clear. */
-static size_t ascii_run(const unsigned char *p, const unsigned char *end,
-                        char *o) {
-  const unsigned char *s = p;
-  while ((size_t)(end - p) >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    if (w & 0x8080808080808080ull)
+static bool is_cont(unsigned char c) { return (c & 0xC0u) == 0x80u; }
+
+/* Lead byte -> sequence length, and the second byte's bounds: the same
+ * facts as lead_info() as tables, for the hot loop. */
+static const unsigned char seq_len[256] = {
+    [0xC2 ... 0xDF] = 2, [0xE0 ... 0xEF] = 3, [0xF0 ... 0xF4] = 4};
+static const unsigned char second_lo[256] = {
+    [0xC2 ... 0xDF] = 0x80, [0xE0] = 0xA0, [0xE1 ... 0xEF] = 0x80,
+    [0xF0] = 0x90, [0xF1 ... 0xF4] = 0x80};
+static const unsigned char second_hi[256] = {
+    [0xC2 ... 0xEC] = 0xBF, [0xED] = 0x9F, [0xEE ... 0xF3] = 0xBF,
+    [0xF4] = 0x8F};
+
+/* Length of the longest well-formed prefix of p[0..n) that ends on a
+ * character boundary. Validation only, so the caller copies whole runs with
+ * one memcpy: ASCII is checked eight bytes at a time and multi-byte forms
+ * through the tables, without per-character calls. */
+static size_t valid_prefix(const unsigned char *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      uint64_t w;
+      while (n - i >= 8 && (memcpy(&w, p + i, 8), !(w & 0x8080808080808080ull)))
+        i += 8;
+      while (i < n && p[i] < 0x80)
+        i++;
+      continue;
+    }
+    size_t len = seq_len[c];
+    if (len == 0 || n - i < len || p[i + 1] < second_lo[c] ||
+        p[i + 1] > second_hi[c])
       break;
-    memcpy(o + (p - s), p, 8);
-    p += 8;
+    if (len >= 3 && (!is_cont(p[i + 2]) || (len == 4 && !is_cont(p[i + 3]))))
+      break;
+    i += len;
   }
-  while (p < end && *p < 0x80) {
-    o[p - s] = (char)*p;
-    p++;
-  }
-  return (size_t)(p - s);
+  return i;
 }
 
 /* Complete a sequence left pending by the previous chunk. Returns the
@@ -134,7 +154,8 @@ size_t cu_utf8_decode(cu_utf8_decoder *d, const void *in, size_t len,
       return (size_t)(o - out);
   }
   while (p < end) {
-    size_t a = ascii_run(p, end, o);
+    size_t a = valid_prefix(p, (size_t)(end - p));
+    memcpy(o, p, a);
     p += a;
     o += a;
     if (p == end)

@@ -42,6 +42,8 @@ typedef struct pump_case {
   size_t buffer_size;
   size_t pipe_size;
   bool nonblock_in;
+  bool keep_pipe_size;
+  int want_pipe_size; /* >0: F_GETPIPE_SZ of the output afterwards */
 } pump_case;
 
 /* writer -> pipe A -> cu_pump -> pipe B -> reader; checks the bytes. */
@@ -58,11 +60,14 @@ static void run_pipe_case(const pump_case *c) {
   assert_int_equal(pthread_create(&tw, NULL, writer_main, &w), 0);
   assert_int_equal(pthread_create(&tr, NULL, st_sink_main, &r), 0);
   cu_pump_opts o = {.backend = c->backend, .buffer_size = c->buffer_size,
-                    .pipe_size = c->pipe_size};
+                    .pipe_size = c->pipe_size,
+                    .keep_pipe_size = c->keep_pipe_size};
   uint64_t moved = 0;
   int rc = cu_pump(a[0], b[1], &o, &moved);
   if (c->pipe_size)
     assert_true(fcntl(b[1], F_GETPIPE_SZ) >= (int)c->pipe_size);
+  if (c->want_pipe_size)
+    assert_int_equal(fcntl(b[1], F_GETPIPE_SZ), c->want_pipe_size);
   close(a[0]);
   close(b[1]);
   pthread_join(tw, NULL);
@@ -117,6 +122,32 @@ ST_BOTH(tiny_buffer_and_big_pipes) {
   unsigned char *p = random_payload(300000, 4);
   pump_case c = {.backend = b, .data = p, .len = 300000, .write_chunk = 5000,
                  .buffer_size = 7, .pipe_size = 1 << 20};
+  run_pipe_case(&c);
+  free(p);
+}
+
+/* Bulk pumps raise the pipes to 1 MiB; keep_pipe_size and short pumps
+ * leave them alone. */
+ST_BOTH(auto_pipe_raise) {
+  int probe[2];
+  st_pipe(probe);
+  int raised = fcntl(probe[1], F_SETPIPE_SZ, 1 << 20);
+  int dflt = 65536;
+  close(probe[0]);
+  close(probe[1]);
+  if (raised < (1 << 20)) {
+    printf("[ SKIPPED  ] cannot raise a pipe to 1 MiB here\n");
+    skip();
+  }
+  unsigned char *p = random_payload(3 << 20, 12);
+  pump_case c = {.backend = b, .data = p, .len = 3 << 20,
+                 .want_pipe_size = 1 << 20};
+  run_pipe_case(&c);
+  c.keep_pipe_size = true;
+  c.want_pipe_size = dflt;
+  run_pipe_case(&c);
+  c = (pump_case){.backend = b, .data = p, .len = 1000,
+                  .want_pipe_size = dflt};
   run_pipe_case(&c);
   free(p);
 }
@@ -361,6 +392,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(slow_writer_nonblocking_input_readwrite),
     cmocka_unit_test(tiny_buffer_and_big_pipes_splice),
     cmocka_unit_test(tiny_buffer_and_big_pipes_readwrite),
+    cmocka_unit_test(auto_pipe_raise_splice),
+    cmocka_unit_test(auto_pipe_raise_readwrite),
     cmocka_unit_test(random_payloads_splice),
     cmocka_unit_test(random_payloads_readwrite),
     cmocka_unit_test(file_to_file_fallback_splice),

@@ -108,8 +108,9 @@ const char *cu_stream_splice_why(void);
 typedef struct cu_pump_opts {
   cu_stream_backend backend; /**< AUTO = resolve as documented above */
   size_t buffer_size;        /**< readwrite buffer; 0 = 64 KiB */
-  size_t pipe_size;          /**< >0: raise pipe buffers (F_SETPIPE_SZ) of
-                                  pipe fds to this; best effort */
+  size_t pipe_size;          /**< >0: raise pipe fds' buffers to this
+                                  (F_SETPIPE_SZ) up front; best effort */
+  bool keep_pipe_size;       /**< never resize pipes (see below) */
 } cu_pump_opts;
 
 /**
@@ -119,6 +120,9 @@ typedef struct cu_pump_opts {
  * a pipe); no byte is lost or duplicated. SIGPIPE is blocked on the calling
  * thread during the call (a pending SIGPIPE caused by the pump is consumed),
  * so a closed reader yields CU_EIO with EPIPE rather than a signal.
+ * By default, once 1 MiB has moved, pipe fds are raised to 1 MiB buffers
+ * (best effort): bulk transfers then need far fewer system calls, while
+ * short messages pay nothing. `pipe_size` or `keep_pipe_size` turn that off.
  * `opts` NULL = defaults. On success `*ret_bytes` (may be NULL) = bytes
  * moved. Errors: CU_EINVAL, CU_EBACKEND, CU_ENOMEM, CU_EIO (operation and
  * errno in the message; bytes already moved stay moved).

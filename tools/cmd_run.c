@@ -184,11 +184,13 @@ static int build_command(const cu_catalogue *cat, const run_args *a,
     return CLI_EXIT_FAILURE;
   }
   int rc = cu_cmd_new(cat, CU_PROGRAM(name), ret);
+  if (rc == CU_EUNKNOWN_PROGRAM) {
+    cli_error("%s; refusing to run it (allow it with --allow %s or a "
+              "--catalogue file)", cu_last_error(), name);
+    return CLI_EXIT_FAILURE;
+  }
   if (rc != 0) {
     cli_error("%s", cu_last_error());
-    if (rc == CU_EUNKNOWN_PROGRAM)
-      cli_error("refusing to run '%s': allow it with --allow or a "
-                "--catalogue file", name);
     return cli_exit_for_error(rc);
   }
   for (int i = 1; i < a->n_command; i++)

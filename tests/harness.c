@@ -48,7 +48,22 @@ void cut_assert_no_children(void) {
 }
 
 int cut_pid_alive(pid_t pid) {
-  return kill(pid, 0) == 0 || errno == EPERM;
+  if (!(kill(pid, 0) == 0 || errno == EPERM))
+    return 0;
+  /* A zombie waiting for a (possibly absent) reaper is not running. */
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *close_paren = strrchr(buf, ')');
+  if (close_paren && close_paren[1] == ' ' &&
+      (close_paren[2] == 'Z' || close_paren[2] == 'X'))
+    return 0;
+  return 1;
 }
 
 int64_t cut_now_ms(void) {

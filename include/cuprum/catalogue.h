@@ -83,8 +83,13 @@ int cu_catalogue_clone(const cu_catalogue *cat, cu_catalogue **ret);
 
 /**
  * Add a project. Validates everything before changing the catalogue.
+ * Program names must be non-empty, without '/', whitespace or control
+ * characters. Pinned paths must be absolute; they are checked to exist at
+ * resolution (CU_ENOTFOUND naming program and path), and whether they can
+ * be executed is left to the spawn (CU_EACCES / CU_ENOEXEC).
  * Errors: CU_EINVAL (missing name, empty program name, relative pinned
- * path, bad regular expression: the message gives the pattern and reason),
+ * path, bad regular expression: the message gives the pattern and reason,
+ * the default catalogue),
  * CU_EDUPLICATE_PROJECT, CU_EPROGRAM_CONFLICT (a program already owned by
  * another project, or listed twice), CU_ENOMEM.
  */
@@ -93,14 +98,20 @@ int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *spec);
 /**
  * Explicitly widen a catalogue with one program, owned by the project
  * named "allowed" (created on first use). Path NULL = PATH search.
- * Errors as for cu_catalogue_add_project().
+ * Allowing a program the catalogue already has is a no-op when `path` is
+ * NULL or equals its pinned path (so "--allow ls" next to the default
+ * catalogue is harmless); with a different pinned path it is
+ * CU_EPROGRAM_CONFLICT. The default catalogue itself cannot be changed
+ * (CU_EINVAL); clone it first. Errors as for cu_catalogue_add_project().
  */
 int cu_catalogue_allow(cu_catalogue *cat, cu_program program,
                        const char *path);
 
 /**
  * Look a program up and resolve it. On success writes the owning project
- * and the absolute path (both owned by the catalogue). Errors:
+ * and the absolute path (both owned by the catalogue; either ret may be
+ * NULL). Resolution happens once per program and catalogue, on first use;
+ * its outcome, failure included, is kept. Errors:
  * CU_EUNKNOWN_PROGRAM (message names the program), CU_ENOTFOUND (allowed
  * but no executable found; message names the program), CU_EINVAL.
  */
@@ -114,8 +125,9 @@ bool cu_catalogue_contains(const cu_catalogue *cat, cu_program program);
 size_t cu_catalogue_count(const cu_catalogue *cat);
 
 /**
- * The i-th entry in a stable order (project insertion order, then program
- * insertion order); resolves the program. Errors: CU_EINVAL (i out of range).
+ * The i-th entry in a stable order (the order programs were added); resolves
+ * the program. A resolution failure is not an error here: it is reported in
+ * ret->resolve_error with ret->path NULL. Errors: CU_EINVAL (i out of range).
  */
 int cu_catalogue_entry_at(const cu_catalogue *cat, size_t i,
                           cu_catalogue_entry *ret);
@@ -134,8 +146,9 @@ const char *cu_project_name(const cu_project *project);
 size_t cu_project_docs_count(const cu_project *project);
 const char *cu_project_doc(const cu_project *project, size_t i);
 
-/** Number of noise rules. */
+/** Number of noise rules, and the i-th one as given (NULL if absent). */
 size_t cu_project_noise_count(const cu_project *project);
+const char *cu_project_noise_rule(const cu_project *project, size_t i);
 
 /**
  * Whether a line (without its terminator; need not be NUL-terminated)

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -119,6 +120,7 @@ typedef struct cu_run_opts {
   const cu_tag *tags;          /**< copied into the result */
   size_t n_tags;
   cu_cancel *cancel;           /**< optional cancellation token */
+  cu_stream_backend backend;   /**< AUTO = thread override / env / best */
 } cu_run_opts;
 
 /** Where a spawn failed. */

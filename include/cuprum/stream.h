@@ -9,6 +9,8 @@
 #ifndef CUPRUM_STREAM_H
 #define CUPRUM_STREAM_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,6 +30,11 @@ typedef enum cu_stream_backend {
  */
 int cu_stream_backend_resolve(cu_stream_backend requested,
                               cu_stream_backend *ret);
+
+/** Decode a whole buffer to a malloc'd NUL-terminated UTF-8 string with
+ * U+FFFD replacement (stub contract; the stream engine defines it). */
+int cu_utf8_decode_alloc(const void *data, size_t len, char **ret,
+                         size_t *ret_len);
 
 /** "auto", "splice" or "readwrite". */
 const char *cu_stream_backend_name(cu_stream_backend b);

@@ -84,9 +84,10 @@ expect "exit status" 0 $?
 step "6. The active catalogue (the default one: first lines)"
 show "cuprum catalogue | head -n 8"
 listing=$("$CUPRUM" catalogue)
-expect "exit status" 0 $?
+status=$?
 head -n 8 <<<"$listing"
 echo "... $(($(wc -l <<<"$listing") - 1)) programs in all"
+expect "exit status" 0 $status
 
 echo
 if [ "$failures" -ne 0 ]; then

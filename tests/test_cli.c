@@ -455,17 +455,17 @@ static void test_exit_125_bad_catalogue_content(void **state) {
       {"{\"projects\": [{\"name\": \"a\", \"program\": [\"ls\"]}]}",
        "projects[0] 'a': unknown key 'program'"},
       {"{\"projects\": [{\"name\": \"a\"}, {\"name\": \"a\"}]}",
-       "projects[1] 'a'"},
+       "projects[1]: project 'a'"},
       {"{\"projects\": [{\"name\": \"a\", \"programs\": [\"ls\"]},"
        " {\"name\": \"b\", \"programs\": [\"ls\"]}]}",
        "projects[1] 'b'"},
       {"{\"projects\": [{\"name\": \"a\", \"noise\": [\"([\"]}]}",
-       "projects[0] 'a'"},
+       "project 'a'"},
       {"{\"projects\": [{\"name\": \"a\", \"programs\": [7]}]}",
        "programs[0] must be"},
       {"{\"projects\": [{\"name\": \"a\", \"programs\": "
        "[{\"name\": \"x\", \"path\": \"rel/x\"}]}]}",
-       "projects[0] 'a'"},
+       "project 'a'"},
       {"{\"projects\": [], \"projects\": []}", "duplicate"},
   };
   char bad[PATH_MAX];

@@ -164,9 +164,14 @@ static int add_project(const loader *l, json_t *project, size_t index) {
     spec.noise_rules = noise;
     /* The library validates the rest (duplicates, conflicts, regular
      * expressions, relative paths) and says what is wrong. */
-    rc = cu_catalogue_add_project(l->cat, &spec) == 0
-             ? 0
-             : fail(l, where, "%s", cu_last_error());
+    rc = cu_catalogue_add_project(l->cat, &spec);
+    if (rc != 0) {
+      /* Most library messages name the project already; say it once. */
+      const char *msg = cu_last_error();
+      if (strncmp(msg, "project '", 9) == 0)
+        snprintf(where, sizeof where, "projects[%zu]", index);
+      rc = fail(l, where, "%s", msg);
+    }
   }
   free(programs);
   free(docs);

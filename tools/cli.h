@@ -39,8 +39,9 @@ int cli_exit_for_error(int err);
 /* Parse a strictly decimal number of seconds ("2", "0.25", ".5") into
  * milliseconds, rounding a non-zero value up to at least 1 ms. Rejects signs,
  * exponents, "inf"/"nan", junk and anything above CU_TIMEOUT_MAX_MS.
- * Returns 0, or -1 after printing a message naming `option`. */
-int cli_parse_seconds(const char *option, const char *text, int64_t *ret_ms);
+ * Returns 0, or -1 with *ret_reason saying why (to follow the value). */
+int cli_parse_seconds(const char *text, int64_t *ret_ms,
+                      const char **ret_reason);
 
 /* --catalogue FILE and --allow PROG, shared by every subcommand that runs or
  * lists programs. */

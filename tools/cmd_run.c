@@ -110,6 +110,14 @@ static int parse_unset(run_args *a, const char *name) {
   return add_env(a, name, strlen(name), NULL);
 }
 
+static int parse_seconds(const char *option, const char *text,
+                         int64_t *ret_ms) {
+  const char *reason;
+  if (cli_parse_seconds(text, ret_ms, &reason) == 0)
+    return 0;
+  return cli_usage_error(SUB, "%s: '%s' %s", option, text, reason);
+}
+
 /* One option. Returns 0, or the exit status to stop with. */
 static int parse_option(run_args *a, int opt, const char *arg) {
   switch (opt) {
@@ -120,13 +128,9 @@ static int parse_option(run_args *a, int opt, const char *arg) {
     return cli_catalogue_opts_allow(&a->cat, arg);
   case OPT_TIMEOUT:
     a->timeout_text = arg;
-    return cli_parse_seconds("--timeout", arg, &a->timeout_ms) == 0
-               ? 0
-               : CLI_EXIT_FAILURE;
+    return parse_seconds("--timeout", arg, &a->timeout_ms);
   case OPT_GRACE:
-    return cli_parse_seconds("--grace", arg, &a->grace_ms) == 0
-               ? 0
-               : CLI_EXIT_FAILURE;
+    return parse_seconds("--grace", arg, &a->grace_ms);
   case OPT_CWD:
     a->cwd = arg;
     return 0;

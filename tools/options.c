@@ -12,13 +12,15 @@
 
 /* Parse "SECONDS[.FRACTION]" by hand: strtod() would accept "inf", "nan",
  * "1e3", hex floats and leading blanks, and would round 0.1 inexactly. */
-int cli_parse_seconds(const char *option, const char *text, int64_t *ret_ms) {
+int cli_parse_seconds(const char *text, int64_t *ret_ms,
+                      const char **ret_reason) {
   const int64_t max_s = CU_TIMEOUT_MAX_MS / 1000;
   const char *p = text;
   int64_t sec = 0, frac_ns = 0, scale = 100000000LL; /* 0.1 s in ns */
   bool digits = false, round_up = false;
+  *ret_reason = "is not a number of seconds (expected e.g. 2 or 0.5)";
   if (*p == '-') {
-    cli_error("%s: '%s' is negative; expected seconds >= 0", option, text);
+    *ret_reason = "is negative";
     return -1;
   }
   for (; isdigit((unsigned char)*p); p++, digits = true) {
@@ -35,11 +37,8 @@ int cli_parse_seconds(const char *option, const char *text, int64_t *ret_ms) {
       scale /= 10;
     }
   }
-  if (!digits || *p != '\0') {
-    cli_error("%s: '%s' is not a number of seconds (expected e.g. 2, 0.5)",
-              option, text);
+  if (!digits || *p != '\0')
     return -1;
-  }
   int64_t ms = sec * 1000 + (frac_ns + NS_PER_MS - 1) / NS_PER_MS;
   if (ms == 0 && (frac_ns > 0 || round_up))
     ms = 1; /* a tiny positive duration must not turn into "none" */
@@ -48,8 +47,7 @@ int cli_parse_seconds(const char *option, const char *text, int64_t *ret_ms) {
   *ret_ms = ms;
   return 0;
 too_big:
-  cli_error("%s: '%s' is more than one year (%lld seconds)", option, text,
-            (long long)max_s);
+  *ret_reason = "is more than one year (31536000 seconds)";
   return -1;
 }
 

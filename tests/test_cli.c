@@ -679,6 +679,23 @@ static void test_streams_both_outputs(void **state) {
   cli_free(&r);
 }
 
+/* When the reader of cuprum's output goes away (`cuprum run -- yes | head`),
+ * the run stops and cuprum reports SIGPIPE like a shell filter, instead of
+ * draining an endless producer for ever. */
+static void test_closed_output_stops_the_run(void **state) {
+  (void)state;
+  cli_proc p;
+  cli_start(&p, false, -1, ARGS("run", "--", "yes", "cuprum"));
+  cli_wait_for(&p, "cuprum\n");
+  close(p.out);
+  p.out = -1;
+  int64_t t0 = cut_now_ms();
+  cli_result r = cli_finish(&p);
+  assert_status(r, 128 + SIGPIPE);
+  assert_true(cut_now_ms() - t0 < 5000);
+  cli_free(&r);
+}
+
 /* ^C or kill sent to cuprum cancels the command's whole process group, and
  * cuprum exits 128+N like a shell would report it. */
 static void test_signal_to_cuprum_cancels_the_run(void **state) {
@@ -807,6 +824,8 @@ static const struct CMUnitTest tests[] = {
                                     setup, teardown),
     cmocka_unit_test_setup_teardown(test_quiet, setup, teardown),
     cmocka_unit_test_setup_teardown(test_streams_both_outputs, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_closed_output_stops_the_run, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(test_signal_to_cuprum_cancels_the_run,
                                     setup, teardown),

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* `cuprum run [OPTIONS] [--] PROGRAM [ARG...]`: one allowlisted command. */
+#include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,14 +209,57 @@ static int build_command(const cu_catalogue *cat, const run_args *a,
   return 0;
 }
 
-static cu_run_opts make_run_opts(const run_args *a) {
+/* SIGINT/SIGTERM/SIGHUP sent to cuprum cancel the run: the command is in a
+ * process group of its own and would not see a terminal's ^C otherwise.
+ * This state exists only for the signal handler. */
+static cu_cancel *cancel_token;
+static volatile sig_atomic_t caught_signal;
+
+static void on_signal(int sig) {
+  caught_signal = sig;
+  cu_cancel_trigger(cancel_token); /* async-signal-safe by contract */
+}
+
+/* Where the command's output is echoed: cuprum's own stdout or stderr. */
+typedef struct echo_sink {
+  int fd;
+  bool broken; /* the reader went away (EPIPE) */
+} echo_sink;
+
+/* Echo through a callback rather than the library's fd echo, to notice a
+ * reader that went away (`cuprum run -- yes | head -n1`): like any Unix
+ * filter we then stop, cancelling the run instead of draining for ever. */
+static int echo_to(void *data, const void *buf, size_t len) {
+  echo_sink *sink = data;
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(sink->fd, p, len);
+    if (n < 0 && errno == EAGAIN) { /* an O_NONBLOCK fd we inherited */
+      struct pollfd pfd = {.fd = sink->fd, .events = POLLOUT};
+      poll(&pfd, 1, -1);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      sink->broken = true;
+      cu_cancel_trigger(cancel_token);
+      return 1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static cu_run_opts make_run_opts(const run_args *a, echo_sink sinks[2]) {
   /* Echo (not inherit): bytes pass through cuprum, so the command's process
    * group owns no descriptor of ours and a killed tree cannot keep our
    * terminal busy; observers of output lines see them too. */
   cu_stream_mode mode = a->quiet ? CU_STREAM_DISCARD : CU_STREAM_ECHO;
   cu_run_opts o = {
-      .out = {.mode = mode},
-      .err = {.mode = mode},
+      .out = {.mode = mode, .sink = echo_to, .sink_data = &sinks[0]},
+      .err = {.mode = mode, .sink = echo_to, .sink_data = &sinks[1]},
       .env = a->env,
       .n_env = a->n_env,
       .cwd = a->cwd,
@@ -232,17 +277,6 @@ static cu_run_opts make_run_opts(const run_args *a) {
   else if (isatty(STDIN_FILENO))
     o.in.mode = CU_STDIN_NULL;
   return o;
-}
-
-/* SIGINT/SIGTERM/SIGHUP sent to cuprum cancel the run: the command is in a
- * process group of its own and would not see a terminal's ^C otherwise.
- * This state exists only for the signal handler. */
-static cu_cancel *cancel_token;
-static volatile sig_atomic_t caught_signal;
-
-static void on_signal(int sig) {
-  caught_signal = sig;
-  cu_cancel_trigger(cancel_token); /* async-signal-safe by contract */
 }
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP};
@@ -266,13 +300,16 @@ static void restore_signals(void) {
       sigaction(forwarded[i], &saved[i], NULL);
 }
 
-static int exit_status(const run_args *a, const cu_result *r) {
+static int exit_status(const run_args *a, const cu_result *r,
+                       const echo_sink sinks[2]) {
   if (r->timed_out) {
     cli_error("'%s' timed out after %s s; its process group was %s",
               a->command[0], a->timeout_text,
               r->sent_kill ? "killed" : "terminated");
     return CLI_EXIT_TIMEOUT;
   }
+  if (sinks[0].broken || sinks[1].broken)
+    return CLI_EXIT_SIGNAL_BASE + SIGPIPE; /* what a shell reports for cat */
   if (r->cancelled && caught_signal)
     return CLI_EXIT_SIGNAL_BASE + caught_signal;
   if (r->term_signal > 0)
@@ -292,7 +329,8 @@ static int run_command(const run_args *a) {
     cu_catalogue_free(cat);
     return status;
   }
-  cu_run_opts opts = make_run_opts(a);
+  echo_sink sinks[2] = {{.fd = STDOUT_FILENO}, {.fd = STDERR_FILENO}};
+  cu_run_opts opts = make_run_opts(a, sinks);
   cu_result result;
   int rc = cu_cancel_new(&cancel_token);
   if (rc == 0) {
@@ -301,7 +339,7 @@ static int run_command(const run_args *a) {
     rc = cu_run(cmd, &opts, &result);
     restore_signals();
     if (rc == 0) {
-      status = exit_status(a, &result);
+      status = exit_status(a, &result, sinks);
     } else if (rc == CU_ECANCELED && caught_signal) {
       status = CLI_EXIT_SIGNAL_BASE + caught_signal;
     } else {

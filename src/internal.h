@@ -69,6 +69,9 @@ int cu__cmd_check(const cu_cmd *cmd);
 /* Release per-command hooks (context.c; NULL is ignored). */
 void cu__hooks_free(struct cu__hooks *hooks);
 
+/* Stage i of a pipeline (pipeline.c). */
+const cu_cmd *cu__pipeline_stage(const cu_pipeline *p, size_t i);
+
 /* Catalogue reference counting (catalogue.c). */
 cu_catalogue *cu__catalogue_ref(const cu_catalogue *cat);
 void cu__catalogue_unref(cu_catalogue *cat);

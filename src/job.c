@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "job_internal.h"
 #include "proc.h"
+#include "cuprum/pipeline.h"
 
 /* After SIGKILL, how long to keep waiting for EOF once every stage has
  * exited: a descendant that left the process group may hold our pipes. */
@@ -352,6 +353,7 @@ static void fill_result(const cu__job *job, const cu__stage *st,
   r->overflowed = job->overflowed;
   r->sent_term = job->sent_term;
   r->sent_kill = job->sent_kill;
+  r->terminated = st->terminated;
   r->error = job->error;
 }
 
@@ -388,6 +390,36 @@ void cu__job_take_result(cu__job *job, cu_result *ret) {
   if (cu__job_stage_result(job, 0, true, ret) != 0)
     ret->error = CU_ENOMEM;
   cu__ctx_after(job->ctx, job->stages[0].cmd, ret);
+}
+
+void cu__job_take_pipeline_result(cu__job *job, cu_pipeline_result *ret) {
+  memset(ret, 0, sizeof *ret);
+  ret->fail_index = job->fail_index;
+  ret->spawn_index = -1;
+  ret->error = job->error;
+  ret->timed_out = job->timed_out;
+  ret->cancelled = job->cancelled;
+  ret->start_mono = job->start_mono;
+  ret->end_mono = job->end_mono;
+  ret->duration_ns = cu__ts_ns(job->end_mono) - cu__ts_ns(job->start_mono);
+  ret->stages = calloc(job->n, sizeof *ret->stages);
+  if (!ret->stages) {
+    ret->error = CU_ENOMEM;
+    return;
+  }
+  ret->n = job->n;
+  for (size_t i = 0; i < job->n; i++) {
+    cu_result *r = &ret->stages[i];
+    if (cu__job_stage_result(job, i, i + 1 == job->n, r) != 0)
+      ret->error = CU_ENOMEM;
+    /* A stage is ok when it did not fail under the policy. */
+    r->ok = !job->stages[i].failed && !r->timed_out && !r->cancelled &&
+            !r->overflowed && r->error == 0 &&
+            (r->exit_code == 0 || r->term_signal == SIGPIPE);
+    cu__ctx_after(job->ctx, job->stages[i].cmd, r);
+  }
+  ret->ok = ret->fail_index < 0 && !job->timed_out && !job->cancelled &&
+            !job->overflowed && ret->error == 0;
 }
 
 void cu__job_free(cu__job *job) {

@@ -87,7 +87,8 @@ typedef struct cu__job_spec {
   const cu_run_opts *opts; /* never NULL here */
   cu__fail_mode fail_mode;
   bool sigpipe_fails;      /* SIGPIPE death of a non-final stage = failure */
-  int pipe_size;           /* F_SETPIPE_SZ between stages; 0 = default */
+  int pipe_size;           /* F_SETPIPE_SZ between stages; <= 0 = kernel's */
+  int *ret_failed_index;   /* optional: the stage whose spawn failed */
 } cu__job_spec;
 
 typedef void (*cu__job_done_fn)(struct cu__job *job, void *userdata);
@@ -121,6 +122,7 @@ typedef struct cu__job {
   int fail_index;               /* first failing stage or -1 */
   cu__fail_mode fail_mode;
   bool sigpipe_fails;
+  int *ret_failed_index;
   int error;                    /* CU_E* that ended the job, or 0 */
   char *cwd;                    /* copies for events */
   cu_env_var *env;
@@ -155,6 +157,12 @@ void cu__job_cancel(cu__job *job);
 int cu__job_stage_result(cu__job *job, size_t i, bool take_out,
                          cu_result *r);
 
+/* Fill a pipeline result (moves buffers out), running after hooks per
+ * stage. */
+struct cu_pipeline_result;
+void cu__job_take_pipeline_result(cu__job *job,
+                                  struct cu_pipeline_result *ret);
+
 /* Fill a single-command result from stage 0 (moves buffers out) and run
  * the after hooks on it. */
 void cu__job_take_result(cu__job *job, cu_result *ret);
@@ -165,7 +173,8 @@ void cu__job_free(cu__job *job);
 /* Start a job on a loop behind a new task (loop.c). */
 struct cu_task;
 int cu__loop_start_job(struct cu_loop *loop, const cu__job_spec *spec,
-                       struct cu_task **ret, cu_result *failed);
+                       bool pipeline, struct cu_task **ret,
+                       cu_result *failed);
 
 /* Loop services used by jobs (loop.c). */
 int cu__loop_watch(struct cu_loop *loop, cu__watch *w, uint32_t events);

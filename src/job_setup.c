@@ -105,10 +105,7 @@ static int preflight(const cu__job_spec *spec, cu__ctx *ctx,
     const cu_cmd *cmd = spec->cmds[i];
     if (!cmd)
       rc = cu__fail(CU_EINVAL, "command %zu is NULL", i);
-    else if (cmd->status != 0)
-      rc = cu__fail(cmd->status, "command '%s' has a builder error: %s",
-                    cmd->program.name, cu_strerror(cmd->status));
-    else
+    else if ((rc = cu__cmd_check(cmd)) == 0)
       rc = cu__ctx_check(ctx, cmd);
   }
   if (rc == 0)
@@ -300,6 +297,8 @@ static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
       }
     }
     if (rc != 0) {
+      if (job->ret_failed_index)
+        *job->ret_failed_index = (int)i;
       cu__job_emit_spawn_failed(job, st, rc, err_no);
       abort_spawned(job, i);
       return fail_stage(failed, rc, where, err_no);
@@ -325,6 +324,7 @@ static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
   job->fail_index = -1;
   job->fail_mode = spec->fail_mode;
   job->sigpipe_fails = spec->sigpipe_fails;
+  job->ret_failed_index = spec->ret_failed_index;
   job->w_out = (cu__watch){.job = job, .fd = -1, .kind = CU__W_OUT};
   job->w_in = (cu__watch){.job = job, .fd = -1, .kind = CU__W_IN};
   job->w_timer = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TIMER};

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "cuprum/pipeline.h"
 #include "job.h"
 
 #define CU__MAX_EVENTS 64
@@ -33,6 +34,8 @@ struct cu_task {
   cu_loop *loop;
   cu__job *job; /* NULL once freed after completion */
   cu_result result;
+  cu_pipeline_result presult;
+  bool pipeline;
   bool done;
   bool orphaned; /* freed by the user before completion */
   int error;
@@ -220,27 +223,46 @@ int cu_loop_run(cu_loop *loop) {
 
 /* ------------------------------------------------------------ tasks */
 
+static void task_release(cu_task *task) {
+  cu_result_free(&task->result);
+  cu_pipeline_result_free(&task->presult);
+  free(task);
+}
+
 static void task_done(cu__job *job, void *data) {
   cu_task *task = data;
-  cu__job_take_result(job, &task->result);
-  task->error = task->result.error;
+  if (task->pipeline) {
+    cu__job_take_pipeline_result(job, &task->presult);
+    task->error = task->presult.error;
+    /* The summary view: the last stage, as a single result. */
+    if (task->presult.n > 0)
+      task->result = (cu_result){
+          .exit_code = task->presult.stages[task->presult.n - 1].exit_code,
+          .term_signal = task->presult.stages[task->presult.n - 1].term_signal,
+          .ok = task->presult.ok,
+          .timed_out = task->presult.timed_out,
+          .cancelled = task->presult.cancelled,
+          .error = task->presult.error};
+  } else {
+    cu__job_take_result(job, &task->result);
+    task->error = task->result.error;
+  }
   task->done = true;
   task->job = NULL;
   cu__job_free(job);
   if (task->fn)
     task->fn(task, &task->result, task->fn_data);
-  if (task->orphaned) {
-    cu_result_free(&task->result);
-    free(task);
-  }
+  if (task->orphaned)
+    task_release(task);
 }
 
-int cu__loop_start_job(cu_loop *loop, const cu__job_spec *spec,
+int cu__loop_start_job(cu_loop *loop, const cu__job_spec *spec, bool pipeline,
                        cu_task **ret, cu_result *failed) {
   cu_task *task = calloc(1, sizeof *task);
   if (!task)
     return cu__fail(CU_ENOMEM, "allocating a task");
   task->loop = loop;
+  task->pipeline = pipeline;
   cu__job *job = NULL;
   int rc = cu__job_start(loop, spec, &job, failed);
   if (rc != 0) {
@@ -261,7 +283,7 @@ int cu_loop_spawn(cu_loop *loop, const cu_cmd *cmd, const cu_run_opts *opts,
   static const cu_run_opts defaults;
   const cu_cmd *cmds[1] = {cmd};
   cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = opts ? opts : &defaults};
-  return cu__loop_start_job(loop, &spec, ret, NULL);
+  return cu__loop_start_job(loop, &spec, false, ret, NULL);
 }
 
 void cu_task_on_done(cu_task *task, cu_task_done_fn fn, void *userdata) {
@@ -284,14 +306,40 @@ void cu_task_cancel(cu_task *task) {
   cu_loop_wake(task->loop);
 }
 
-int cu_task_wait(cu_task *task, cu_result *ret) {
-  if (!task || !ret)
-    return cu__fail(CU_EINVAL, "cu_task_wait: task and ret are required");
+static int drive_until_done(cu_task *task) {
   while (!task->done) {
     int rc = cu_loop_step(task->loop, -1);
     if (rc < 0)
       return rc;
   }
+  return 0;
+}
+
+int cu_task_wait_pipeline(cu_task *task, cu_pipeline_result *ret) {
+  if (!task || !ret || !task->pipeline)
+    return cu__fail(CU_EINVAL, "cu_task_wait_pipeline: needs a pipeline task");
+  int rc = drive_until_done(task);
+  if (rc < 0)
+    return rc;
+  *ret = task->presult;
+  task->presult = (cu_pipeline_result){.fail_index = ret->fail_index,
+                                       .ok = ret->ok};
+  return task->error;
+}
+
+const cu_pipeline_result *cu_task_pipeline_result(const cu_task *task) {
+  return task && task->done && task->pipeline ? &task->presult : NULL;
+}
+
+int cu_task_wait(cu_task *task, cu_result *ret) {
+  if (!task || !ret)
+    return cu__fail(CU_EINVAL, "cu_task_wait: task and ret are required");
+  if (task->pipeline)
+    return cu__fail(CU_EINVAL, "cu_task_wait: use cu_task_wait_pipeline for "
+                               "a pipeline task");
+  int rc = drive_until_done(task);
+  if (rc < 0)
+    return rc;
   *ret = task->result;
   task->result = (cu_result){0};
   /* The copy owns the buffers now; keep a view for cu_task_result(). */
@@ -306,8 +354,7 @@ cu_task *cu_task_free(cu_task *task) {
   if (!task)
     return NULL;
   if (task->done) {
-    cu_result_free(&task->result);
-    free(task);
+    task_release(task);
     return NULL;
   }
   /* Still running: cancel; the loop frees it when the job completes. */

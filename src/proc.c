@@ -113,8 +113,35 @@ static int build_attr(const cu__spawn_req *req, posix_spawnattr_t *attr) {
   return rc;
 }
 
+static bool spawn_reliable;
+static pthread_once_t spawn_once = PTHREAD_ONCE_INIT;
+
+/* Does a failing exec come back from posix_spawn as an error? Under
+ * valgrind it does not (the child just exits 127), so probe once. */
+static void probe_spawn(void) {
+#ifdef CUPRUM_SPAWN_FORK
+  spawn_reliable = false;
+#else
+  char *const argv[] = {(char *)"cuprum-probe", NULL};
+  char *const envp[] = {NULL};
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, "/nonexistent/cuprum-exec-probe", NULL, NULL,
+                       argv, envp);
+  spawn_reliable = rc != 0;
+  if (rc == 0)
+    cu__reap(pid, -1);
+#endif
+}
+
+bool cu__posix_spawn_reliable(void) {
+  pthread_once(&spawn_once, probe_spawn);
+  return spawn_reliable;
+}
+
 int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
               cu_spawn_stage *ret_stage) {
+  if (!cu__posix_spawn_reliable())
+    return cu__spawn_fork(req, ret_pid, ret_errno, ret_stage);
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   *ret_stage = CU_STAGE_SPAWN;

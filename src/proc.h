@@ -32,6 +32,15 @@ typedef struct cu__spawn_req {
 int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
               cu_spawn_stage *ret_stage);
 
+/* The fork + exec fallback (proc_fork.c); same contract as cu__spawn. */
+int cu__spawn_fork(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
+                   cu_spawn_stage *ret_stage);
+
+/* Whether posix_spawn reports exec failures synchronously here (probed
+ * once; false under valgrind or when CUPRUM_SPAWN_FORK forces the fork
+ * path). cu__spawn() uses the fork path when it does not. */
+bool cu__posix_spawn_reliable(void);
+
 /* Whether pidfds work here (probed once; false under CUPRUM_NO_PIDFD or
  * where pidfd_open answers ENOSYS, as under valgrind). */
 bool cu__pidfd_supported(void);

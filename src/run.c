@@ -74,7 +74,7 @@ int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result *result) {
   int rc = cu_loop_new(&loop);
   cu_task *task = NULL;
   if (rc == 0)
-    rc = cu__loop_start_job(loop, &spec, &task, result);
+    rc = cu__loop_start_job(loop, &spec, false, &task, result);
   if (rc == 0)
     rc = cu_task_wait(task, result);
   else if (result->error == 0)

@@ -10,9 +10,11 @@
  *
  * Program resolution: each program resolves once, in the parent, to an
  * absolute path: either the path the catalogue pins, or the first regular,
- * executable file found on the parent's PATH at first use.  Relative PATH
+ * executable file found on the parent's PATH at first use (the system
+ * default path from confstr(_CS_PATH) when PATH is unset).  Relative PATH
  * entries ("", ".", "bin") are ignored, so a writable current directory cannot
- * hijack a program.  Children only ever execve() the absolute path.
+ * hijack a program.  Children only ever execve() the absolute path.  The
+ * outcome, failure included, is kept for the life of the catalogue.
  *
  * Ownership: a catalogue is reference-counted internally; commands made from
  * it keep it alive, so cu_catalogue_free() may be called while commands still
@@ -71,10 +73,14 @@ typedef struct cu_catalogue_entry {
 int cu_catalogue_new(cu_catalogue **ret);
 
 /**
- * The curated default catalogue (project `core-ops`). Programs that run
- * other programs (sh, bash, env, xargs, sudo, nice, timeout, ...) are never
- * in it. Built on first use; the returned pointer is valid for the life of
- * the process. Errors: CU_EINVAL, CU_ENOMEM.
+ * The curated default catalogue: project `core-ops` (everyday tools, see
+ * cuprum/program.h), plus `vcs` (git), `archive` (tar, gzip) and `sync`
+ * (rsync). Programs that run other programs (sh, bash, env, xargs, sudo,
+ * nice, timeout, find, sed, ...) are never in it; git, tar and rsync have
+ * options that can run commands, so never let untrusted input choose their
+ * options. Programs missing on the machine stay listed and fail lookup with
+ * CU_ENOTFOUND. Built on first use, immutable; the returned pointer is valid
+ * for the life of the process. Errors: CU_EINVAL, CU_ENOMEM.
  */
 int cu_catalogue_default(const cu_catalogue **ret);
 

@@ -16,15 +16,15 @@
 /* Everything the command line asked for. Strings point into argv. */
 typedef struct run_args {
   cli_catalogue_opts cat;
-  cu_env_var *env; /* --env / --unset overlay, in command-line order */
+  cu_env_var *env;          /* --env / --unset overlay, in given order */
   size_t n_env;
-  int64_t timeout_ms;     /* 0 = none */
+  int64_t timeout_ms;       /* 0 = none */
   const char *timeout_text; /* as given, for the timeout message */
-  int64_t grace_ms;       /* -1 = not given (library default) */
+  int64_t grace_ms;         /* -1 = not given (library default) */
   const char *cwd;
   const char *stdin_path;
   bool quiet;
-  char **command; /* PROGRAM [ARG...] */
+  char **command;           /* PROGRAM [ARG...] */
   int n_command;
 } run_args;
 

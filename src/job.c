@@ -181,7 +181,8 @@ static void on_output(cu__job *job, cu__watch *w) {
     job->overflowed = true;
     terminate(job);
   }
-  if (rc != 0) /* EOF, or a read error: nothing more will come */
+  /* EOF, a read error, or nobody wants the bytes any more. */
+  if (rc != 0 || cu__outstream_unwanted(s))
     close_stream(job, w, s);
 }
 

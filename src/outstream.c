@@ -79,6 +79,10 @@ void cu__outstream_free(cu__outstream *s) {
   free(s);
 }
 
+bool cu__outstream_unwanted(const cu__outstream *s) {
+  return s && !s->echo_on && !s->cfg.capture && !s->cfg.on_line;
+}
+
 bool cu__outstream_overflowed(const cu__outstream *s) {
   return s && s->overflowed;
 }

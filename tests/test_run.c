@@ -474,7 +474,52 @@ static void test_parent_ignoring_sigpipe_does_not_leak_into_child(void **state) 
   signal(SIGPIPE, SIG_DFL);
 }
 
+static int stop_sink(void *data, const void *bytes, size_t len) {
+  (void)bytes;
+  size_t *seen = data;
+  *seen += len;
+  return *seen >= 100000 ? -1 : 0; /* enough: stop */
+}
+
+static void test_echo_reader_gone_child_gets_sigpipe(void **state) {
+  (void)state;
+  /* Like `yes | head -c 100000` in a shell: once the only consumer of the
+   * output stops, the producer gets SIGPIPE instead of running forever. */
+  cu_cmd *yes = NULL;
+  assert_int_equal(cu_cmd_new(NULL, CU_YES, &yes), 0);
+  size_t seen = 0;
+  cu_result r;
+  assert_int_equal(cu_run(yes,
+                          &(cu_run_opts){.out = {.mode = CU_STREAM_ECHO,
+                                                 .sink = stop_sink,
+                                                 .sink_data = &seen},
+                                         .timeout_ms = 20000},
+                          &r),
+                   0);
+  assert_false(r.timed_out);
+  assert_int_equal(r.term_signal, SIGPIPE);
+  assert_true(seen >= 100000);
+  cu_result_free(&r);
+  /* A closed echo pipe works the same way. */
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  close(p[0]);
+  assert_int_equal(cu_run(yes,
+                          &(cu_run_opts){.out = {.mode = CU_STREAM_ECHO,
+                                                 .fd = p[1]},
+                                         .timeout_ms = 20000},
+                          &r),
+                   0);
+  assert_false(r.timed_out);
+  assert_int_equal(r.term_signal, SIGPIPE);
+  cu_result_free(&r);
+  close(p[1]);
+  cu_cmd_free(yes);
+  cut_assert_no_children();
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_echo_reader_gone_child_gets_sigpipe),
     cmocka_unit_test(test_exit_code_and_capture),
     cmocka_unit_test(test_nonzero_exit_is_not_an_error),
     cmocka_unit_test(test_signal_decoding),

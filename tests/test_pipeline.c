@@ -174,25 +174,14 @@ static void test_wait_all_policy(void **state) {
 
 static void test_spawn_failure_of_middle_stage(void **state) {
   (void)state;
-  char dir[] = "/tmp/cu-pipe-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char path[256];
-  snprintf(path, sizeof path, "%s/gone", dir);
-  FILE *f = fopen(path, "w");
-  fputs("#!/bin/true\n", f);
-  fclose(f);
-  chmod(path, 0755);
-  cu_catalogue *cat = NULL;
-  assert_int_equal(cu_catalogue_new(&cat), 0);
-  assert_int_equal(cu_catalogue_allow(cat, CU_PROGRAM("gone"), path), 0);
-  cu_cmd *gone = NULL;
-  assert_int_equal(cu_cmd_new(cat, CU_PROGRAM("gone"), &gone), 0);
-  unlink(path);
+  cut_tool gone;
+  cut_tool_make(&gone, "#!/bin/true\n");
+  unlink(gone.path);
   cu_cmd *a = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
   cu_cmd *c = cut_cmd("sleeper", "10000", NULL);
   int fds = cut_fd_count();
   cu_pipeline_result r;
-  assert_int_equal(run3(a, gone, c, NULL, &r), CU_ENOTFOUND);
+  assert_int_equal(run3(a, gone.cmd, c, NULL, &r), CU_ENOTFOUND);
   assert_int_equal(r.spawn_index, 1);
   assert_int_equal(r.spawn_stage, CU_STAGE_EXEC);
   assert_int_equal(r.error, CU_ENOTFOUND);
@@ -201,9 +190,7 @@ static void test_spawn_failure_of_middle_stage(void **state) {
   cu_pipeline_result_free(&r);
   cu_cmd_free(a);
   cu_cmd_free(c);
-  cu_cmd_free(gone);
-  cu_catalogue_free(cat);
-  rmdir(dir);
+  cut_tool_free(&gone);
 }
 
 static void test_builder_error_in_any_stage_spawns_nothing(void **state) {

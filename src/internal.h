@@ -56,6 +56,9 @@ struct cu_cmd {
   struct cu__hooks *hooks;   /* per-command hooks (context.c) */
 };
 
+/* Release per-command hooks (context hooks.c); cu_cmd_free() calls it. */
+void cu__hooks_free(struct cu__hooks *hooks);
+
 /* Catalogue reference counting (catalogue.c). */
 cu_catalogue *cu__catalogue_ref(const cu_catalogue *cat);
 void cu__catalogue_unref(cu_catalogue *cat);

@@ -67,14 +67,4 @@ bool cu__ctx_has_observers(const cu__ctx *ctx);
  * never propagated. */
 void cu__ctx_emit(const cu__ctx *ctx, const cu_event *ev);
 
-/*
- * Additions by the context work (additive):
- *
- * Fill the fields every event shares from `cmd` (program, path, argv,
- * project, unsafe flag), stamp wall and monotonic time, zero the rest
- * (exit_code -1, stage 0 of 1). The runtime then sets exec_id, cwd, env,
- * pid, tags, stage and the phase's own fields. Pointers borrow from cmd.
- */
-void cu__event_init(cu_event *ev, cu_event_phase phase, const cu_cmd *cmd);
-
 #endif /* CUPRUM_CTX_H */

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Event helpers: phase names and the common part of every event. */
-#include <string.h>
-
+/* Event helpers: phase names. */
 #include "ctx.h"
 #include "internal.h"
 
@@ -24,19 +22,4 @@ const char *cu_event_phase_name(cu_event_phase phase) {
   if ((unsigned)phase < CU__ARRAY_LEN(phase_names) && phase_names[phase])
     return phase_names[phase];
   return "unknown";
-}
-
-void cu__event_init(cu_event *ev, cu_event_phase phase, const cu_cmd *cmd) {
-  memset(ev, 0, sizeof *ev);
-  ev->phase = phase;
-  ev->program = cmd->program.name;
-  ev->path = cmd->path;
-  ev->argv = (const char *const *)cmd->argv;
-  ev->argc = cmd->argc;
-  ev->project = cmd->project;
-  ev->unsafe = cmd->unsafe;
-  ev->wall = cu__now(CLOCK_REALTIME);
-  ev->mono = cu__now(CLOCK_MONOTONIC);
-  ev->exit_code = -1;
-  ev->stage_count = 1;
 }

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "catalogue_int.h"
 
 /* 0 when `path` is an executable regular file, else the CU_E* reason. */
 static int executable(const char *path) {
@@ -21,29 +21,6 @@ static int executable(const char *path) {
   if (!S_ISREG(st.st_mode) || access(path, X_OK) != 0)
     return CU_EACCES;
   return 0;
-}
-
-/* PATH search as the catalogue does it: absolute entries only, so a
- * writable current directory cannot hijack the program. */
-static char *search_path(const char *name) {
-  const char *path = getenv("PATH");
-  char fallback[256];
-  if (!path || !path[0]) {
-    size_t n = confstr(_CS_PATH, fallback, sizeof fallback);
-    path = n > 0 && n <= sizeof fallback ? fallback : "/usr/bin:/bin";
-  }
-  for (const char *p = path; *p;) {
-    const char *end = strchrnul(p, ':');
-    if (*p == '/') {
-      char *cand = cu__asprintf("%.*s/%s", (int)(end - p), p, name);
-      if (!cand || executable(cand) == 0)
-        return cand;
-      free(cand);
-    }
-    p = *end ? end + 1 : end;
-  }
-  errno = ENOENT;
-  return NULL;
 }
 
 static int resolve(const char *program, char **ret) {
@@ -62,34 +39,16 @@ static int resolve(const char *program, char **ret) {
                       program);
     *ret = cu__strdup(program);
   } else {
-    errno = 0;
-    *ret = search_path(program);
-    if (!*ret && errno == ENOENT)
-      return cu__fail(CU_ENOTFOUND, "unsafe command: program '%s' not found "
-                                    "on PATH", program);
+    /* The catalogue's PATH search: absolute entries only, so a writable
+     * working directory cannot hijack the program. */
+    int rc = cu__resolve_program(program, NULL, ret);
+    if (rc == CU_ENOTFOUND)
+      return cu__fail(rc, "unsafe command: program '%s' not found in an "
+                          "absolute PATH entry", program);
+    if (rc != 0)
+      return rc;
   }
   return *ret ? 0 : cu__fail(CU_ENOMEM, "out of memory building a command");
-}
-
-static cu_cmd *cmd_alloc(const char *program, char *path, size_t cap) {
-  cu_cmd *cmd = calloc(1, sizeof *cmd);
-  char **argv = calloc(cap + 1, sizeof *argv);
-  char *arg0 = cu__strdup(program);
-  if (!cmd || !argv || !arg0) {
-    free(cmd);
-    free(argv);
-    free(arg0);
-    return NULL;
-  }
-  argv[0] = arg0;
-  cmd->argv = argv;
-  cmd->argc = 1;
-  cmd->cap = cap;
-  cmd->argv_bytes = strlen(arg0) + 1;
-  cmd->program = CU_PROGRAM(arg0);
-  cmd->path = path;
-  cmd->unsafe = true; /* no project, no catalogue: never mixed with them */
-  return cmd;
 }
 
 int cu_unsafe_cmd_new(const char *program, cu_cmd **ret) {
@@ -99,11 +58,13 @@ int cu_unsafe_cmd_new(const char *program, cu_cmd **ret) {
   int rc = resolve(program, &path);
   if (rc != 0)
     return rc;
-  cu_cmd *cmd = cmd_alloc(program, path, 8);
-  if (!cmd) {
-    free(path);
-    return cu__fail(CU_ENOMEM, "out of memory building a command");
-  }
+  /* No project, no catalogue: never mixed with catalogued commands. */
+  cu_cmd *cmd = NULL;
+  rc = cu__cmd_create(program, path, NULL, NULL, &cmd);
+  free(path);
+  if (rc != 0)
+    return rc;
+  cmd->unsafe = true;
   *ret = cmd;
   return 0;
 }

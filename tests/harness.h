@@ -41,7 +41,7 @@ int cut_fd_count(void);
 /* Assert this process has no children at all (running or zombie). */
 void cut_assert_no_children(void);
 
-/* Whether a pid exists (kill(pid, 0) succeeds or EPERM). */
+/* Whether a pid is a running process (zombies count as dead). */
 int cut_pid_alive(pid_t pid);
 
 /* Monotonic milliseconds. */

@@ -574,7 +574,7 @@ static void test_echo_command_policy(void **state) {
 
 static int scoped_return(void) {
   int rc;
-  CU_SCOPE(&(cu_scope_config){.restrict_allow = true}, rc) {
+  CU_SCOPE(rc, &(cu_scope_config){.restrict_allow = true}) {
     assert_int_equal(cu_scope_depth(), 1);
     assert_int_equal(check_name("ls"), CU_EFORBIDDEN);
     return 42; /* early return: the scope must still be popped */
@@ -587,7 +587,7 @@ static void test_scope_macro_pops_on_every_exit(void **state) {
   assert_int_equal(scoped_return(), 42);
   assert_int_equal(cu_scope_depth(), 0);
   int rc = -1, ran = 0;
-  CU_SCOPE(NULL, rc) {
+  CU_SCOPE(rc, NULL) {
     ran++;
     assert_int_equal(cu_scope_push(NULL), 0); /* left open on purpose */
     break;
@@ -596,7 +596,7 @@ static void test_scope_macro_pops_on_every_exit(void **state) {
   assert_int_equal(ran, 1);
   assert_int_equal(cu_scope_depth(), 0);
   /* a failing push skips the body */
-  CU_SCOPE(&(cu_scope_config){.timeout_ms = -5}, rc) { ran++; }
+  CU_SCOPE(rc, &(cu_scope_config){.timeout_ms = -5}) { ran++; }
   assert_int_equal(rc, CU_EINVAL);
   assert_int_equal(ran, 1);
   assert_int_equal(cu_scope_depth(), 0);

@@ -229,16 +229,18 @@ static inline void cu__scope_leave(struct cu__scope_guard *g) {
 /** @endcond */
 
 /**
- * Run a block inside a scope: `int rc; CU_SCOPE(&cfg, rc) { ... }`.
+ * Run a block inside a scope: `int rc; CU_SCOPE(rc, &cfg) { ... }`.
  * `rc` receives cu_scope_push()'s result and the block runs only when it is
- * 0. The scope is popped however the block is left (end, break, return,
+ * 0. The configuration comes last so that a compound literal with commas
+ * may be written in place: `CU_SCOPE(rc, &(cu_scope_config){.a = 1, .b = 2})`.
+ * The scope is popped however the block is left (end, break, return,
  * goto), via the cleanup attribute; scopes pushed inside and left open are
  * popped too. Do not use two CU_SCOPE on one source line.
  */
-#define CU_SCOPE(cfg, rc)                                                      \
+#define CU_SCOPE(rc, ...)                                                      \
   for (struct cu__scope_guard CU__SCOPE_VAR                                    \
            __attribute__((cleanup(cu__scope_leave))) =                         \
-               cu__scope_enter((cfg), &(rc));                                  \
+               cu__scope_enter((__VA_ARGS__), &(rc));                          \
        CU__SCOPE_VAR.once; CU__SCOPE_VAR.once = 0)
 
 #ifdef __cplusplus

@@ -644,22 +644,51 @@ typedef struct submit {
   cu_task *task;
   int rc;
   cu_cmd *cmd; /* borrowed by the task: freed after it ends */
+  int inner_events;
 } submit;
 
-/* Submit from inside a scope, then leave it and end the thread: the task
- * must keep this thread's context (observer, tags) all the same. */
+static int count_events(void *data, const cu_event *ev) {
+  (void)ev;
+  __atomic_add_fetch((int *)data, 1, __ATOMIC_RELAXED);
+  return 0;
+}
+
+/* Submit from inside two nested scopes (the inner one narrowing the
+ * allowlist), then leave them and end the thread: the task must keep this
+ * thread's context (both observers, both tags, in order) all the same. */
 static void *submit_thread(void *arg) {
   submit *s = arg;
-  cu_tag tags[] = {{"submitter", s->tag}};
-  int rc;
-  CU_SCOPE(rc, &(cu_scope_config){.tags = tags, .n_tags = 1}) {
+  cu_tag outer_tags[] = {{"submitter", s->tag}};
+  cu_tag inner_tags[] = {{"level", "inner"}};
+  cu_program only[] = {CU_PROGRAM("sleeper")};
+  int rc, rc2;
+  CU_SCOPE(rc, &(cu_scope_config){.tags = outer_tags, .n_tags = 1}) {
     if (cu_observe(record_fn, 0, s->rec, NULL) != 0)
       return NULL;
-    s->cmd = cut_cmd("sleeper", "50", NULL);
-    cu_run_opts o = {.in = {.mode = CU_STDIN_NULL}};
-    s->rc = cu_loop_spawn(s->loop, s->cmd, &o, &s->task);
+    CU_SCOPE(rc2, &(cu_scope_config){.tags = inner_tags, .n_tags = 1,
+                                     .allow = only, .n_allow = 1}) {
+      if (cu_observe(count_events, 0, &s->inner_events, NULL) != 0)
+        return NULL;
+      s->cmd = cut_cmd("sleeper", "50", NULL);
+      cu_run_opts o = {.in = {.mode = CU_STDIN_NULL}};
+      s->rc = cu_loop_spawn(s->loop, s->cmd, &o, &s->task);
+    }
   }
   return NULL;
+}
+
+static void check_submitter(const submit *s) {
+  char want[64];
+  snprintf(want, sizeof want, "submitter=%s;level=inner;", s->tag);
+  assert_non_null(find(s->rec, CU_EV_START));
+  assert_non_null(find(s->rec, CU_EV_EXIT));
+  uint64_t id = s->rec->ev[0].exec_id;
+  for (int i = 0; i < s->rec->n; i++) {
+    assert_non_null(strstr(s->rec->ev[i].tags, want));
+    assert_int_equal(s->rec->ev[i].exec_id, id);
+  }
+  /* the inner scope's observer saw the same events */
+  assert_int_equal(s->inner_events, s->rec->n);
 }
 
 static void test_tasks_keep_the_submitters_context(void **state) {
@@ -667,8 +696,8 @@ static void test_tasks_keep_the_submitters_context(void **state) {
   cu_loop *loop = NULL;
   assert_int_equal(cu_loop_new(&loop), 0);
   recorder ra = RECORDER_INIT, rb = RECORDER_INIT, rmain = RECORDER_INIT;
-  submit sa = {loop, "A", &ra, NULL, -1, NULL};
-  submit sb = {loop, "B", &rb, NULL, -1, NULL};
+  submit sa = {loop, "A", &ra, NULL, -1, NULL, 0};
+  submit sb = {loop, "B", &rb, NULL, -1, NULL, 0};
   pthread_t ta, tb;
   assert_int_equal(pthread_create(&ta, NULL, submit_thread, &sa), 0);
   pthread_join(ta, NULL);
@@ -682,17 +711,8 @@ static void test_tasks_keep_the_submitters_context(void **state) {
   assert_int_equal(cu_loop_run(loop), 0);
   cu_scope_pop();
   assert_int_equal(rmain.n, 0);
-  for (int k = 0; k < 2; k++) {
-    recorder *r = k ? &rb : &ra;
-    const char *want = k ? "submitter=B;" : "submitter=A;";
-    assert_non_null(find(r, CU_EV_START));
-    assert_non_null(find(r, CU_EV_EXIT));
-    uint64_t id = r->ev[0].exec_id;
-    for (int i = 0; i < r->n; i++) {
-      assert_non_null(strstr(r->ev[i].tags, want));
-      assert_int_equal(r->ev[i].exec_id, id);
-    }
-  }
+  check_submitter(&sa);
+  check_submitter(&sb);
   assert_true(ra.ev[0].exec_id != rb.ev[0].exec_id);
   cu_task_free(sa.task);
   cu_task_free(sb.task);
@@ -714,7 +734,7 @@ static void test_concurrent_runs_nested_scopes(void **state) {
   for (int i = 0; i < N; i++) {
     recs[i] = (recorder)RECORDER_INIT;
     assert_int_equal(cu_loop_new(&loops[i]), 0);
-    s[i] = (submit){loops[i], tags[i], &recs[i], NULL, -1, NULL};
+    s[i] = (submit){loops[i], tags[i], &recs[i], NULL, -1, NULL, 0};
   }
   for (int i = 0; i < N; i++)
     assert_int_equal(pthread_create(&th[i], NULL, submit_thread, &s[i]), 0);
@@ -725,11 +745,7 @@ static void test_concurrent_runs_nested_scopes(void **state) {
     cu_result res;
     assert_int_equal(cu_task_wait(s[i].task, &res), 0);
     cu_result_free(&res);
-    char want[32];
-    snprintf(want, sizeof want, "submitter=%s;", tags[i]);
-    assert_non_null(find(&recs[i], CU_EV_EXIT));
-    for (int j = 0; j < recs[i].n; j++)
-      assert_non_null(strstr(recs[i].ev[j].tags, want));
+    check_submitter(&s[i]);
     cu_task_free(s[i].task);
     cu_cmd_free(s[i].cmd);
     cu_loop_free(loops[i]);

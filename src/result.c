@@ -46,9 +46,14 @@ const char *cu_result_text(cu_result *r, cu_stream_id which) {
   int i = which == CU_STDOUT ? 0 : 1;
   if (!r->text_cache[i]) {
     const cu_bytes *b = i == 0 ? &r->out : &r->err;
-    char *text = NULL;
-    if (cu_utf8_decode_alloc(b->data ? b->data : "", b->len, &text, NULL) != 0)
+    char *text = malloc(CU_UTF8_MAX_OUT(b->len) + 1);
+    if (!text)
       return NULL;
+    cu_utf8_decoder d;
+    cu_utf8_init(&d);
+    size_t n = cu_utf8_decode(&d, b->data ? b->data : "", b->len, text);
+    n += cu_utf8_finish(&d, text + n);
+    text[n] = '\0';
     r->text_cache[i] = text;
   }
   return r->text_cache[i];

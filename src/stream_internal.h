@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by the stream engine's files (backend.c, pump.c,
+ * capture.c, consume.c, outstream.c) and the test-only hooks the stream
+ * tests use. Not installed.
+ */
+#ifndef CUPRUM_STREAM_INTERNAL_H
+#define CUPRUM_STREAM_INTERNAL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cuprum/stream.h"
+
+/* ------------------------------------------------------ test-only hooks */
+
+/* Forget the cached CUPRUM_STREAM_BACKEND so the next resolve re-reads it.
+ * Not thread-safe: tests call it while no other thread resolves. */
+void cu__backend_reset_for_tests(void);
+
+/* Pretend splice is unavailable with reason `why` (NULL = use the real
+ * probe again). Not thread-safe; tests only. */
+void cu__splice_force_unavailable(const char *why);
+
+/* -------------------------------------------------------------- helpers */
+
+/* Default readwrite buffer. */
+#define CU__PUMP_BUF (64u * 1024u)
+
+/* Whether fd is a pipe or FIFO. */
+bool cu__fd_is_pipe(int fd);
+
+/* Block until fd is ready for `events` (POLLIN/POLLOUT); 0 or -errno. */
+int cu__wait_fd(int fd, short events);
+
+/* Write all n bytes (EINTR retried, EAGAIN polled, short writes resumed).
+ * Returns 0 or -errno; *ret_done (may be NULL) = bytes written either way. */
+int cu__write_all(int fd, const void *p, size_t n, size_t *ret_done);
+
+/* SIGPIPE is blocked around writes the engine does, so a closed reader
+ * shows up as EPIPE instead of killing the process; a SIGPIPE the engine
+ * caused is consumed before the old mask returns. */
+typedef struct cu__sigpipe_guard {
+  sigset_t old;
+  bool was_pending;
+} cu__sigpipe_guard;
+
+void cu__sigpipe_block(cu__sigpipe_guard *g);
+void cu__sigpipe_restore(cu__sigpipe_guard *g, bool got_epipe);
+
+/* splice(2) wrapper: -errno on failure (-ENOSYS when compiled out). */
+ssize_t cu__splice(int in, int out, size_t len, unsigned flags);
+
+/* Errors that mean "this fd pair cannot be spliced", as opposed to an I/O
+ * failure: fall back to read/write for this pair. */
+bool cu__splice_refused(int err);
+
+/* ---------------------------------------------------- capture buffer */
+
+/* A growing buffer for captured bytes: geometric growth, NUL room kept. */
+typedef struct cu__capbuf {
+  char *data;
+  size_t len;
+  size_t cap; /* allocated bytes; always > len once allocated */
+} cu__capbuf;
+
+/* Make at least `want` bytes of free space (beyond len, plus one for the
+ * NUL), growing geometrically but never past `limit` + 1 total (limit 0 =
+ * unlimited). Returns the free space (may be < want at the limit) or
+ * CU_ENOMEM. */
+ssize_t cu__capbuf_reserve(cu__capbuf *b, size_t want, size_t limit);
+
+/* Shrink-wrap and hand over the data, NUL-terminated ("" when empty);
+ * the buffer is left empty. Returns 0 or CU_ENOMEM. */
+int cu__capbuf_take(cu__capbuf *b, char **ret_data, size_t *ret_len);
+
+void cu__capbuf_free(cu__capbuf *b);
+
+#endif /* CUPRUM_STREAM_INTERNAL_H */

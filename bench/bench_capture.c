@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Capture of 100 MiB of text from `cat FILE` into memory: cu_run() with
- * default options against a raw ceiling (posix_spawn + one pipe + a read
- * loop into a doubling buffer), and, where the context API is present, the
- * same cu_run() with one no-op line observer (CU_OBSERVE_LINES), which
- * makes the library split and decode every line. Variants are interleaved
- * round by round; throughput is decimal GB/s (1e9 bytes per second).
+ * Capture into memory, interleaved round by round in one run:
+ *  - 100 MiB of text from `cat FILE`: cu_run() with default options (AUTO
+ *    backend), forced splice and forced readwrite, against a raw ceiling
+ *    (posix_spawn + one pipe + a read loop into a doubling buffer); and,
+ *    where the context API is present, cu_run() with one no-op line
+ *    observer (CU_OBSERVE_LINES), which makes the library split and decode
+ *    every line. Throughput is decimal GB/s (1e9 bytes per second).
+ *  - 1 KB and 1 MiB payloads, per-run time with each backend.
  *
  *   bench_capture [RESULT.json]
  * Env: CUPRUM_BENCH_MIB (payload, default 100), CUPRUM_BENCH_SCALE.
@@ -14,21 +16,31 @@
 
 #include <poll.h>
 
-static cu_cmd *cat_cmd;
-static const char *payload_path;
+static cu_cmd *cat_big, *cat_1k, *cat_1m;
 static size_t payload_len;
 
+typedef struct variant {
+  const char *name;
+  void (*fn)(const struct variant *);
+  const cu_cmd **cmd;        /* which payload */
+  size_t len;                /* its size */
+  cu_stream_backend backend; /* for cu_run variants */
+  size_t per_batch;          /* runs per sample */
+  double secs[BU_MAX_SAMPLES]; /* per-run seconds, one per round */
+} variant;
+
 /* The ceiling: what a hand-written spawn + read loop achieves. */
-static void run_raw_capture(void) {
+static void run_raw_capture(const variant *v) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0)
     bu_die("pipe2: %s", strerror(errno));
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-  char *argv[] = {(char *)"cat", (char *)payload_path, NULL};
+  const char *const *argv = cu_cmd_argv(*v->cmd);
   pid_t pid;
-  int rc = posix_spawn(&pid, cu_cmd_path(cat_cmd), &fa, NULL, argv, environ);
+  int rc = posix_spawn(&pid, cu_cmd_path(*v->cmd), &fa, NULL,
+                       (char *const *)argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0)
     bu_die("posix_spawn: %s", strerror(rc));
@@ -37,16 +49,17 @@ static void run_raw_capture(void) {
   char *buf = bu_read_all(p[0], &len);
   close(p[0]);
   waitpid(pid, NULL, 0);
-  if (len != payload_len)
-    bu_die("raw capture: %zu bytes, expected %zu", len, payload_len);
+  if (len != v->len)
+    bu_die("raw capture: %zu bytes, expected %zu", len, v->len);
   free(buf);
 }
 
-static void run_cu_capture(void) {
+static void run_cu_capture(const variant *v) {
+  cu_run_opts o = {.backend = v->backend};
   cu_result r;
-  bu_check(cu_run(cat_cmd, NULL, &r), "cu_run(cat)");
-  if (!r.ok || r.out.len != payload_len)
-    bu_die("cu_run capture: %zu bytes, expected %zu", r.out.len, payload_len);
+  bu_check(cu_run(*v->cmd, &o, &r), "cu_run(cat)");
+  if (!r.ok || r.out.len != v->len)
+    bu_die("%s: %zu bytes, expected %zu", v->name, r.out.len, v->len);
   cu_result_free(&r);
 }
 
@@ -61,13 +74,13 @@ static int noop_observer(void *data, const cu_event *ev) {
 }
 
 /* The same run inside a scope holding one line observer. */
-static void run_cu_observed(void) {
+static void run_cu_observed(const variant *v) {
   cu_hook *hook = NULL;
   bu_check(cu_scope_push(NULL), "cu_scope_push");
   bu_check(cu_observe(noop_observer, CU_OBSERVE_LINES, NULL, &hook),
            "cu_observe");
   lines_seen = 0;
-  run_cu_capture();
+  run_cu_capture(v);
   bu_check(cu_scope_pop(), "cu_scope_pop");
   cu_hook_free(hook);
   if (lines_seen == 0)
@@ -75,63 +88,118 @@ static void run_cu_observed(void) {
 }
 #endif
 
-typedef struct variant {
-  const char *name;
-  void (*fn)(void);
-  double gbps[BU_MAX_SAMPLES];
-} variant;
+#define BIG(nm, f, b)                                                          \
+  {.name = nm, .fn = f, .cmd = (const cu_cmd **)&cat_big, .backend = b,        \
+   .per_batch = 1}
+#define SMALL(nm, c, n, b, per)                                                \
+  {.name = nm, .fn = run_cu_capture, .cmd = (const cu_cmd **)&c, .len = n,     \
+   .backend = b, .per_batch = per}
 
-static variant variants[] = {
-    {.name = "raw_read_loop_capture", .fn = run_raw_capture},
-    {.name = "cu_run_capture", .fn = run_cu_capture},
+/* Index 1 (plain cu_run) is the reference of the paired ratios. */
+static variant big[] = {
+    BIG("raw_read_loop_capture", run_raw_capture, CU_BACKEND_AUTO),
+    BIG("cu_run_capture", run_cu_capture, CU_BACKEND_AUTO),
+    BIG("cu_run_capture_splice", run_cu_capture, CU_BACKEND_SPLICE),
+    BIG("cu_run_capture_readwrite", run_cu_capture, CU_BACKEND_READWRITE),
 #ifdef CU_OBSERVE_LINES
-    {.name = "cu_run_capture_line_observer", .fn = run_cu_observed},
+    BIG("cu_run_capture_line_observer", run_cu_observed, CU_BACKEND_AUTO),
 #endif
 };
-#define N_VARIANTS (sizeof variants / sizeof variants[0])
+
+static variant small[] = {
+    SMALL("cu_run_1k_splice", cat_1k, 1000, CU_BACKEND_SPLICE, 40),
+    SMALL("cu_run_1k_readwrite", cat_1k, 1000, CU_BACKEND_READWRITE, 40),
+    SMALL("cu_run_1m_splice", cat_1m, 1 << 20, CU_BACKEND_SPLICE, 10),
+    SMALL("cu_run_1m_readwrite", cat_1m, 1 << 20, CU_BACKEND_READWRITE, 10),
+};
+
+#define N_BIG (sizeof big / sizeof *big)
+#define N_SMALL (sizeof small / sizeof *small)
+
+/* Run the group's variants round by round, the order rotating. */
+static void run_rounds(variant *v, size_t nv, size_t rounds) {
+  for (size_t i = 0; i < nv; i++)
+    v[i].fn(&v[i]); /* warm up: page cache, allocator */
+  for (size_t r = 0; r < rounds; r++)
+    for (size_t k = 0; k < nv; k++) {
+      variant *x = &v[(r + k) % nv];
+      double t0 = bu_now();
+      for (size_t j = 0; j < x->per_batch; j++)
+        x->fn(x);
+      x->secs[r] = (bu_now() - t0) / (double)x->per_batch;
+    }
+}
+
+static cu_cmd *cat_of(size_t bytes, const char *path) {
+  bu_make_text_file(path, bytes);
+  cu_cmd *c;
+  bu_check(cu_cmd_new(NULL, CU_CAT, &c), "cu_cmd_new(cat)");
+  bu_check(cu_cmd_arg(c, path), "cu_cmd_arg");
+  return c;
+}
+
+/* Without splice (portable build), the splice rows become readwrite. */
+static void drop_splice(variant *v, size_t nv) {
+  cu_stream_backend b;
+  if (cu_stream_backend_resolve(CU_BACKEND_SPLICE, &b) == 0)
+    return;
+  printf("(splice unavailable: splice rows run readwrite)\n");
+  for (size_t i = 0; i < nv; i++)
+    if (v[i].backend == CU_BACKEND_SPLICE)
+      v[i].backend = CU_BACKEND_READWRITE;
+}
+
+static void derive(size_t nb, size_t ns) {
+  printf("derived (paired = median of same-round ratios):\n");
+  bu_derive("cu_run_capture throughput, GB/s", bu_get("cu_run_capture"), ">=",
+            1.0);
+  bu_derive("cu_run_capture / raw read loop, speed (paired)",
+            bu_paired(big[0].secs, big[1].secs, nb), NULL, 0);
+  bu_derive("100 MiB: splice / readwrite, speed (paired)",
+            bu_paired(big[3].secs, big[2].secs, nb), NULL, 0);
+  bu_derive("1 KB: splice / readwrite, speed (paired)",
+            bu_paired(small[1].secs, small[0].secs, ns), NULL, 0);
+  bu_derive("1 MiB: splice / readwrite, speed (paired)",
+            bu_paired(small[3].secs, small[2].secs, ns), NULL, 0);
+#ifdef CU_OBSERVE_LINES
+  bu_derive("line observer: time / without observers (paired)",
+            bu_paired(big[4].secs, big[1].secs, nb), "<=", 1.5);
+#else
+  printf("  (line observer: cu_observe not available in this build)\n");
+#endif
+}
 
 int main(int argc, char **argv) {
   payload_len = bu_payload_bytes();
   char path[64];
   snprintf(path, sizeof path, "/tmp/cuprum-bench-%zum.txt", payload_len >> 20);
-  bu_make_text_file(path, payload_len);
-  payload_path = path;
-  bu_check(cu_cmd_new(NULL, CU_CAT, &cat_cmd), "cu_cmd_new(cat)");
-  bu_check(cu_cmd_arg(cat_cmd, path), "cu_cmd_arg");
-  printf("bench_capture: backend %s, %zu MiB of text from %s\n", bu_backend(),
-         payload_len >> 20, path);
-
-  size_t rounds = bu_reps(9);
-  double paired[N_VARIANTS][BU_MAX_SAMPLES];
-  for (size_t i = 0; i < N_VARIANTS; i++)
-    variants[i].fn(); /* warm up: page cache, allocator */
-  for (size_t r = 0; r < rounds; r++) {
-    double secs[N_VARIANTS];
-    for (size_t k = 0; k < N_VARIANTS; k++) {
-      size_t i = (r + k) % N_VARIANTS;
-      double t0 = bu_now();
-      variants[i].fn();
-      secs[i] = bu_now() - t0;
-      variants[i].gbps[r] = (double)payload_len / secs[i] / 1e9;
-    }
-    for (size_t i = 0; i < N_VARIANTS; i++)
-      paired[i][r] = secs[i] / secs[1]; /* time relative to plain cu_run */
+  cat_big = cat_of(payload_len, path);
+  cat_1k = cat_of(1000, "/tmp/cuprum-bench-1k.txt");
+  cat_1m = cat_of(1 << 20, "/tmp/cuprum-bench-1m.txt");
+  for (size_t i = 0; i < N_BIG; i++)
+    big[i].len = payload_len;
+  drop_splice(big, N_BIG);
+  drop_splice(small, N_SMALL);
+  printf("bench_capture: backend %s, %zu MiB of text\n", bu_backend(),
+         payload_len >> 20);
+  size_t nb = bu_reps(9), ns = bu_reps(15);
+  run_rounds(big, N_BIG, nb);
+  run_rounds(small, N_SMALL, ns);
+  double v[BU_MAX_SAMPLES];
+  for (size_t i = 0; i < N_BIG; i++) {
+    for (size_t r = 0; r < nb; r++)
+      v[r] = (double)payload_len / big[i].secs[r] / 1e9;
+    bu_record(big[i].name, "GB/s", v, nb);
   }
-  for (size_t i = 0; i < N_VARIANTS; i++)
-    bu_record(variants[i].name, "GB/s", variants[i].gbps, rounds);
-
-  printf("derived (paired = median of same-round ratios):\n");
-  bu_derive("cu_run_capture throughput, GB/s", bu_get("cu_run_capture"), ">=",
-            1.0);
-  bu_derive("cu_run_capture / raw read loop, throughput (paired)",
-            1.0 / bu_median(paired[0], rounds), NULL, 0);
-#ifdef CU_OBSERVE_LINES
-  bu_derive("line observer: time / without observers (paired)",
-            bu_median(paired[2], rounds), "<=", 1.5);
-#else
-  printf("  (line observer: cu_observe not available in this build)\n");
-#endif
+  for (size_t i = 0; i < N_SMALL; i++) {
+    for (size_t r = 0; r < ns; r++)
+      v[r] = small[i].secs[r] * 1e6;
+    bu_record(small[i].name, "us", v, ns);
+  }
+  derive(nb, ns);
   bu_write_json(argc > 1 ? argv[1] : NULL, "capture");
-  cu_cmd_free(cat_cmd);
+  cu_cmd_free(cat_big);
+  cu_cmd_free(cat_1k);
+  cu_cmd_free(cat_1m);
   return 0;
 }

@@ -95,10 +95,7 @@ static void interleave(variant *v, size_t nv, size_t rounds, const char *unit,
 
 /* Median over rounds of time(b) / time(a): > 1 means a is faster. */
 static double paired_speedup(const variant *a, const variant *b, size_t n) {
-  double q[BU_MAX_SAMPLES];
-  for (size_t r = 0; r < n; r++)
-    q[r] = b->secs[r] / a->secs[r];
-  return bu_median(q, n);
+  return bu_paired(b->secs, a->secs, n);
 }
 
 #define CU_PIPE(nm, p, size, mode)                                             \

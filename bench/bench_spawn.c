@@ -136,12 +136,8 @@ static void run_rounds(size_t rounds, size_t gib_rounds) {
   }
 }
 
-/* Median over rounds of a's sample / b's sample in the same round. */
 static double paired(const variant *a, const variant *b, size_t n) {
-  double q[BU_MAX_SAMPLES];
-  for (size_t r = 0; r < n; r++)
-    q[r] = a->samples[r] / b->samples[r];
-  return bu_median(q, n);
+  return bu_paired(a->samples, b->samples, n);
 }
 
 static void derive(size_t n, size_t ng) {

@@ -94,6 +94,15 @@ BU_FN double bu_median(double *v, size_t n) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
+/* Median over rounds of a[r] / b[r]: a ratio taken within each round, so
+ * slow drifts in machine load cancel out. */
+BU_FN double bu_paired(const double *a, const double *b, size_t n) {
+  double q[BU_MAX_SAMPLES];
+  for (size_t r = 0; r < n && r < BU_MAX_SAMPLES; r++)
+    q[r] = a[r] / b[r];
+  return bu_median(q, n < BU_MAX_SAMPLES ? n : BU_MAX_SAMPLES);
+}
+
 /* Summarise samples under `name`, print a table row, return the median. */
 BU_FN double bu_record(const char *name, const char *unit, double *v,
                         size_t n) {

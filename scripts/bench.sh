@@ -3,7 +3,8 @@
 # the method). Builds a Release tree in build-bench/, then in one run:
 #   1. Cuprum's end-to-end programs (bench/bench_*.c), each interleaving its
 #      variants with raw or shell peers: spawn, capture, pipelines, batches
-#   2. the stream micro-benchmarks, when built (bench/CMakeLists.txt)
+#   2. the stream micro-benchmarks and the line-event cost program, when
+#      built (bench/CMakeLists.txt)
 #   3. peers: libpipeline (compiled here when pkg-config finds it), Python's
 #      subprocess (python3 on PATH and Python 3.12 when found), the Python
 #      cuprum (leynos/cuprum, extracted to a temporary directory, when it runs)
@@ -72,9 +73,12 @@ run() { # name, command...: run one benchmark program, keep going on failure
 run capture "$BUILD/bench/bench_capture" "$OUT/capture.json" # makes PAYLOAD
 run spawn "$BUILD/bench/bench_spawn" "$OUT/spawn.json"
 run pipeline "$BUILD/bench/bench_pipeline" "$OUT/pipeline.json"
-if [ -x "$BUILD/bench/micro_stream" ]; then
-  run micro_stream "$BUILD/bench/micro_stream" "$OUT/micro_stream.json"
-fi
+# the other helpers' programs from bench/CMakeLists.txt, when built
+for prog in micro_stream observe_lines; do
+  if [ -x "$BUILD/bench/$prog" ]; then
+    run "$prog" "$BUILD/bench/$prog" "$OUT/$prog.json"
+  fi
+done
 
 # ------------------------------------------------------------ libpipeline
 if pkg-config --exists libpipeline 2>/dev/null; then

@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
   printf("bench_pipeline: backend %s, %zu MiB of text from %s\n", bu_backend(),
          payload_len >> 20, payload_path);
   printf("cat | cat | cat | cat:\n");
-  size_t r4 = bu_reps(7), r2 = bu_reps(9), rb = bu_reps(5);
+  size_t r4 = bu_reps(9), r2 = bu_reps(9), rb = bu_reps(5);
   interleave(four_stage, sizeof four_stage / sizeof *four_stage, r4, "GB/s",
              mb);
   printf("cat FILE | cat, captured:\n");

@@ -39,7 +39,7 @@ extern char **environ;
 
 /** One measured figure: the summary of its samples. */
 typedef struct bu_stat {
-  char name[64];
+  char name[96];
   char unit[16];
   double median, min, max;
   size_t n;

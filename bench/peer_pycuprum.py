@@ -31,6 +31,28 @@ def record(figures, name, samples):
           f"max {max(samples):.3f}, n={len(samples)})")
 
 
+def runnables(path):
+    """The pipeline `cat path | cat`, the command `cat path`, and the
+    scope config that allows them."""
+    cat = Program("cat")
+    catalogue = ProgramCatalogue(projects=(ProjectSettings(
+        name="bench", programs=(cat,), documentation_locations=(),
+        noise_rules=()),))
+    make_cat = sh.make(cat, catalogue=catalogue)
+    return (make_cat(path) | make_cat(), make_cat(path),
+            ScopeConfig(allowlist=catalogue.allowlist))
+
+
+def timed_run(runnable, size, name):
+    """Seconds for one run_sync(); checks the captured length."""
+    t0 = time.perf_counter()
+    res = runnable.run_sync()
+    t = time.perf_counter() - t0
+    if len(res.stdout) != size:
+        raise SystemExit(f"{name}: {len(res.stdout)} chars")
+    return t
+
+
 def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
@@ -38,26 +60,16 @@ def main():
     size = os.path.getsize(path)
     scale = int(os.environ.get("CUPRUM_BENCH_SCALE", "100") or 100)
     rounds = max(3, 3 * scale // 100)
-    cat = Program("cat")
-    catalogue = ProgramCatalogue(projects=(ProjectSettings(
-        name="bench", programs=(cat,), documentation_locations=(),
-        noise_rules=()),))
-    make_cat = sh.make(cat, catalogue=catalogue)
-    pipeline = make_cat(path) | make_cat()
-    single = make_cat(path)
+    pipeline, single, scope = runnables(path)
     rust = getattr(cuprum, "is_rust_available", lambda: False)()
     print(f"peer_pycuprum: Python {platform.python_version()}, "
           f"rust extension: {rust}")
     samples = {"pycuprum_2stage_capture": [], "pycuprum_capture_cat": []}
-    with scoped(ScopeConfig(allowlist=catalogue.allowlist)):
+    with scoped(scope):
         for _ in range(rounds):
             for name, runnable in (("pycuprum_2stage_capture", pipeline),
                                    ("pycuprum_capture_cat", single)):
-                t0 = time.perf_counter()
-                res = runnable.run_sync()
-                t = time.perf_counter() - t0
-                if len(res.stdout) != size:
-                    raise SystemExit(f"{name}: {len(res.stdout)} chars")
+                t = timed_run(runnable, size, name)
                 samples[name].append(size / t / 1e9)
     figures = []
     for name, vals in samples.items():

@@ -6,8 +6,9 @@
 #   2. the stream micro-benchmarks and the line-event cost program, when
 #      built (bench/CMakeLists.txt)
 #   3. peers: libpipeline (compiled here when pkg-config finds it), Python's
-#      subprocess (python3 on PATH and Python 3.12 when found), the Python
-#      cuprum (leynos/cuprum, extracted to a temporary directory, when it runs)
+#      subprocess (python3 on PATH and Python 3.12 when found), and Cuprum
+#      against Python's subprocess and the Python cuprum (leynos/cuprum,
+#      extracted to a temporary directory, when it runs) round by round
 #   4. end-to-end command timings with hyperfine (bash, xargs, Python)
 # and writes JSON under bench/results/, a table in bench/results/summary.md
 # and the results section of docs/performance.md.
@@ -130,16 +131,19 @@ pycuprum_src() {
     "$TMP/pycuprum-clone" 2>/dev/null &&
     cp -r "$TMP/pycuprum-clone/cuprum" "$TMP/pycuprum/"
 }
-rm -f "$OUT/peer_pycuprum.json"
+rm -f "$OUT/peer_pycuprum.json" "$OUT/peers.json"
 mkdir -p "$TMP/pycuprum"
 if [ -z "$PY312" ]; then
   echo "bench.sh: no Python 3.12 found; the Python cuprum is skipped"
-elif pycuprum_src && [ -d "$TMP/pycuprum/cuprum" ]; then
-  run "Python cuprum" env PYTHONPATH="$TMP/pycuprum" "$PY312" \
-    bench/peer_pycuprum.py "$PAYLOAD" "$OUT/peer_pycuprum.json"
-else
+elif ! { pycuprum_src && [ -d "$TMP/pycuprum/cuprum" ]; }; then
   echo "bench.sh: leynos/cuprum not available (set PYCUPRUM_SRC); skipped"
 fi
+# Cuprum against the Python peers round by round: a Python server answers
+# one sample per request (Python 3.12 when found, with the Python cuprum on
+# its path when extracted above).
+run "Cuprum vs Python, same rounds" "$BUILD/bench/bench_peers" \
+  "$OUT/peers.json" /usr/bin/env PYTHONPATH="$TMP/pycuprum" \
+  "${PY312:-$(command -v python3)}" bench/peer_server.py "$PAYLOAD"
 
 # ------------------------------------------------------------ hyperfine
 # End-to-end command timings (process start-up included) for the shell

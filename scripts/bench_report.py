@@ -71,6 +71,8 @@ def goal_rows(data):
          derived(data, sp, "cu_run_inherit / raw"), "x"),
         ("Spawn: cu_run (default capture) / raw posix_spawn", "",
          derived(data, sp, "cu_run_capture / raw"), "x"),
+        ("Spawn: raw posix_spawn with cu_run's attributes / plain raw", "",
+         derived(data, sp, "raw with cu_run's spawn attributes"), "x"),
         ("Spawn, parent 1 GiB: cu_run (inherit) / raw posix_spawn", "<= 1.05",
          derived(data, sp, "gib: cu_run_inherit"), "x"),
         ("Spawn, 1 GiB parent / small parent: cu_run capture", "<= 1.10",

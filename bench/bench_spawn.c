@@ -8,7 +8,7 @@
  * tables; posix_spawn uses clone(CLONE_VM|CLONE_VFORK) and does not).
  *
  *   bench_spawn [RESULT.json]
- * Each of 121 rounds runs a batch of 5 of every small-parent variant; 13
+ * Each of 121 rounds runs a batch of 5 of every small-parent variant; 21
  * rounds spread among them also touch 1 GiB, run a batch of 20 of every
  * 1 GiB variant and free it; ratios are medians of same-round ratios.
  * Env: CUPRUM_BENCH_SCALE (percent of the default repetitions),
@@ -225,7 +225,7 @@ int main(int argc, char **argv) {
   true_path = cu_cmd_path(true_cmd);
   printf("bench_spawn: backend %s\n", bu_backend());
   size_t rounds = bu_reps(121);
-  size_t gib_rounds = getenv("CUPRUM_BENCH_NO_GIB") ? 0 : bu_reps(13);
+  size_t gib_rounds = getenv("CUPRUM_BENCH_NO_GIB") ? 0 : bu_reps(21);
   run_rounds(rounds, gib_rounds);
   derive(rounds, gib_rounds); /* before recording: that sorts the samples */
   printf("per-run cost of %s (median of batches: 5 small parent, 20 at 1 GiB, 2 fork):\n",

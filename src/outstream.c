@@ -296,7 +296,8 @@ static ssize_t feed_step(cu__feeder *f, int fd) {
      * them; the data is borrowed until the run ends, so this is safe. */
     struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
     ssize_t w = vmsplice(fd, &iov, 1, SPLICE_F_NONBLOCK);
-    if (w >= 0 || !cu__splice_refused(errno))
+    /* EBADF: not a pipe; write() below reports a truly bad fd itself */
+    if (w >= 0 || !(cu__splice_refused(errno) || errno == EBADF))
       return w < 0 ? -errno : w;
     f->backend = CU_BACKEND_READWRITE; /* refused: write from now on */
   }

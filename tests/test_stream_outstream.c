@@ -443,6 +443,26 @@ ST_BOTH(feeder_writes_everything) {
   free(p);
 }
 
+/* Not a pipe: vmsplice refuses, the feeder falls back to write(). */
+ST_BOTH(feeder_to_regular_file) {
+  char path[] = "/tmp/cuprum-feed-XXXXXX";
+  int fd = mkostemp(path, O_CLOEXEC);
+  assert_true(fd >= 0);
+  unlink(path);
+  size_t n = 100000;
+  unsigned char *p = payload(n, 13, false);
+  cu__feeder f = {.data = p, .len = n, .backend = b};
+  int err = 0;
+  assert_int_equal(cu__feeder_pump(&f, fd, &err), 1);
+  unsigned char *got = malloc(n);
+  assert_non_null(got);
+  assert_int_equal(pread(fd, got, n, 0), (ssize_t)n);
+  assert_memory_equal(got, p, n);
+  free(got);
+  free(p);
+  close(fd);
+}
+
 ST_BOTH(feeder_epipe) {
   signal(SIGPIPE, SIG_DFL);
   int a[2];
@@ -490,6 +510,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(drain_errors_readwrite),
     cmocka_unit_test(feeder_writes_everything_splice),
     cmocka_unit_test(feeder_writes_everything_readwrite),
+    cmocka_unit_test(feeder_to_regular_file_splice),
+    cmocka_unit_test(feeder_to_regular_file_readwrite),
     cmocka_unit_test(feeder_epipe_splice),
     cmocka_unit_test(feeder_epipe_readwrite),
 };

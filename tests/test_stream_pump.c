@@ -4,6 +4,7 @@
  * payloads with random chunking.
  * ctest-labels: threads */
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "stream_internal.h"
@@ -269,6 +270,34 @@ ST_BOTH(dev_null_both_ways) {
   free(p);
 }
 
+/* Socket to socket: no pipe on either side, so splice refuses and the
+ * pair falls back to read/write without losing a byte. */
+ST_BOTH(sockets) {
+  size_t n = 1 << 20;
+  unsigned char *p = random_payload(n, 14);
+  int s1[2], s2[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1), 0);
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2), 0);
+  writer w = {s1[1], p, n, 40000, 2};
+  st_sink r = {.fd = s2[1]};
+  pthread_t tw, tr;
+  assert_int_equal(pthread_create(&tw, NULL, writer_main, &w), 0);
+  assert_int_equal(pthread_create(&tr, NULL, st_sink_main, &r), 0);
+  uint64_t moved = 0;
+  assert_int_equal(cu_pump(s1[0], s2[0], &(cu_pump_opts){.backend = b}, &moved),
+                   0);
+  shutdown(s2[0], SHUT_WR);
+  pthread_join(tw, NULL);
+  pthread_join(tr, NULL);
+  assert_int_equal(moved, n);
+  assert_int_equal(r.len, n);
+  assert_memory_equal(r.buf, p, n);
+  close(s1[0]);
+  close(s2[0]);
+  free(r.buf);
+  free(p);
+}
+
 /* The reader goes away: CU_EIO naming EPIPE, and no SIGPIPE kills us (the
  * default disposition is kept on purpose). */
 ST_BOTH(broken_pipe) {
@@ -402,6 +431,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(file_to_pipe_and_pipe_to_file_readwrite),
     cmocka_unit_test(dev_null_both_ways_splice),
     cmocka_unit_test(dev_null_both_ways_readwrite),
+    cmocka_unit_test(sockets_splice),
+    cmocka_unit_test(sockets_readwrite),
     cmocka_unit_test(broken_pipe_splice),
     cmocka_unit_test(broken_pipe_readwrite),
     cmocka_unit_test(bad_fds_splice),

@@ -487,7 +487,10 @@ int main(int argc, char **argv) {
       bench_consume();
     /* 1 in 50 characters non-ASCII is typical of logs and European text;
      * 1 in 5 (43% of the bytes) is a worst case for branch prediction */
-    char *ascii = make_text(0), *sparse = make_text(50), *dense = make_text(5);
+    bool text = want("utf8_decode") || want("line_split") || want("memcpy");
+    char *ascii = text ? make_text(0) : NULL;
+    char *sparse = text ? make_text(50) : NULL;
+    char *dense = text ? make_text(5) : NULL;
     if (want("utf8_decode")) {
       bench_decode(ascii, "utf8_decode_ascii");
       bench_decode(sparse, "utf8_decode_2pct_non_ascii");

@@ -22,6 +22,8 @@ static ssize_t read_some(int fd, cu__capbuf *b, size_t max_bytes,
     return room;
   bool discard = room == 0;
   size_t want = discard ? CU__PUMP_BUF : (size_t)room;
+  if (!discard)
+    cu__capbuf_prefault(b, want < READ_MAX ? want : READ_MAX);
   for (;;) {
     ssize_t n = read(fd, discard ? scratch : b->data + b->len, want);
     if (n >= 0) {

@@ -114,6 +114,8 @@ static ssize_t read_target(cu__outstream *s, char **into, bool *captured) {
     if (room < 0)
       return room;
     if (room > 0) {
+      cu__capbuf_prefault(&s->cap, (size_t)room < BUDGET ? (size_t)room
+                                                         : BUDGET);
       *into = s->cap.data + s->cap.len;
       *captured = true;
       return room;

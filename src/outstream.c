@@ -45,22 +45,27 @@ struct cu__outstream {
 };
 
 int cu__outstream_new(const cu__outstream_cfg *cfg, cu__outstream **ret) {
-  if (!cfg || !ret || (cfg->backend != CU_BACKEND_SPLICE &&
-                       cfg->backend != CU_BACKEND_READWRITE))
+  if (!cfg || !ret)
     return cu__fail(CU_EINVAL, "outstream: invalid configuration");
+  /* The runtime passes a resolved backend; resolving AUTO here too keeps
+   * a forgotten resolution from being an error. */
+  cu_stream_backend backend;
+  int rc = cu_stream_backend_resolve(cfg->backend, &backend);
+  if (rc)
+    return rc;
   cu__outstream *s = calloc(1, sizeof *s);
   if (!s)
     return cu__fail(CU_ENOMEM, "out of memory for an output stream");
   s->cfg = *cfg;
+  s->cfg.backend = backend;
   s->echo_on = cfg->echo_cb || cfg->echo_fd >= 0;
   bool fd_echo = !cfg->echo_cb && cfg->echo_fd >= 0;
-  bool splice = cfg->backend == CU_BACKEND_SPLICE;
+  bool splice = backend == CU_BACKEND_SPLICE;
   s->splice_echo = splice && fd_echo && !cfg->capture && !cfg->on_line;
   s->tee_echo = splice && fd_echo && !s->splice_echo &&
                 cu__fd_is_pipe(cfg->echo_fd);
   if (cfg->on_line) {
-    int rc = cu_line_splitter_new(cfg->on_line, cfg->line_data,
-                                  &s->lines);
+    rc = cu_line_splitter_new(cfg->on_line, cfg->line_data, &s->lines);
     if (rc) {
       free(s);
       return rc;

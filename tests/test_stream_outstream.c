@@ -411,8 +411,11 @@ ST_BOTH(drain_errors) {
   assert_int_equal(cu__outstream_drain(os, -1), CU_EINVAL);
   cu__outstream_free(os);
   cu__outstream_free(NULL);
-  c.backend = CU_BACKEND_AUTO; /* must be resolved by the caller */
+  c.backend = (cu_stream_backend)42;
   assert_int_equal(cu__outstream_new(&c, &os), CU_EINVAL);
+  c.backend = CU_BACKEND_AUTO; /* resolved on the caller's behalf */
+  assert_int_equal(cu__outstream_new(&c, &os), 0);
+  cu__outstream_free(os);
   close(a[0]);
   close(a[1]);
 }

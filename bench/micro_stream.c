@@ -424,9 +424,13 @@ static void write_json(const char *path, double ratio) {
     die(path);
   struct utsname u;
   uname(&u);
+  double load[1] = {-1};
+  getloadavg(load, 1); /* a busy machine explains a wide spread */
   fprintf(f, "{\n  \"benchmark\": \"micro_stream\",\n  \"kernel\": \"%s\",\n"
-             "  \"cpus\": %ld,\n  \"timestamp\": %lld,\n",
-          u.release, sysconf(_SC_NPROCESSORS_ONLN), (long long)time(NULL));
+             "  \"cpus\": %ld,\n  \"loadavg_1min_at_end\": %.2f,\n"
+             "  \"timestamp\": %lld,\n",
+          u.release, sysconf(_SC_NPROCESSORS_ONLN), load[0],
+          (long long)time(NULL));
   if (ratio > 0)
     fprintf(f, "  \"splice_readwrite_ratio\": %.4f,\n", ratio);
   fprintf(f, "  \"results\": [\n");

@@ -202,7 +202,8 @@ static ssize_t read_exact(int fd, char *p, size_t n) {
   return (ssize_t)got;
 }
 
-/* One read step: 1 at EOF, 0 on EAGAIN, >1 never; bytes added to *moved. */
+/* One read step: 2 after progress, 1 at EOF, 0 on EAGAIN, or a negative
+ * CU_E* code; the bytes read are added to *moved. */
 static int read_step(cu__outstream *s, int fd, size_t budget, size_t *moved,
                      bool *epipe) {
   char *into = NULL;

@@ -2,15 +2,17 @@
 # Install the Debian packages Cuprum's build, tests, demo and benchmarks need,
 # when they are missing. As root it runs apt-get; otherwise it prints the
 # exact command to run and fails.
-#   scripts/deps.sh build   compiler, cmake, pkg-config, jansson (CLI)
-#   scripts/deps.sh test    + cmocka, valgrind, clang (libFuzzer), python3
+#   scripts/deps.sh build   compiler, cmake, pkg-config, jansson (CLI),
+#                           cmocka (the default build configures the tests,
+#                           and `make demo` uses a test helper program)
+#   scripts/deps.sh test    + valgrind, clang (libFuzzer), python3
 #   scripts/deps.sh bench   + hyperfine, libpipeline (peer), python3
 set -eu
 what=${1:-build}
-pkgs="gcc make cmake pkg-config libjansson-dev"
+pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev"
 case "$what" in
-  test) pkgs="$pkgs libcmocka-dev valgrind clang" ;;
-  bench) pkgs="$pkgs libcmocka-dev hyperfine libpipeline-dev python3" ;;
+  test) pkgs="$pkgs valgrind clang" ;;
+  bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
   build) ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

@@ -52,9 +52,25 @@ struct cu_cmd {
   size_t cap;
   size_t argv_bytes;         /* sum of strlen+1 of argv, for E2BIG */
   int status;                /* sticky builder error */
+  char *error;               /* message of the sticky error, or NULL */
   bool unsafe;               /* built by cu_unsafe_* */
   struct cu__hooks *hooks;   /* per-command hooks (context.c) */
 };
+
+/* Make a command with argv = {argv0}, a copy of `path`, and a new reference
+ * to `cat` (may be NULL). For cmd.c and the unsafe namespace.
+ * Errors: CU_ENOMEM. */
+int cu__cmd_create(const char *argv0, const char *path,
+                   const cu_project *project, const cu_catalogue *cat,
+                   cu_cmd **ret);
+/* 0 if the command may run; else re-raise its sticky error with the
+ * message recorded when it happened (CU_EINVAL for a NULL command). */
+int cu__cmd_check(const cu_cmd *cmd);
+/* Release per-command hooks (context.c; NULL is ignored). */
+void cu__hooks_free(struct cu__hooks *hooks);
+
+/* Stage i of a pipeline (pipeline.c). */
+const cu_cmd *cu__pipeline_stage(const cu_pipeline *p, size_t i);
 
 /* Catalogue reference counting (catalogue.c). */
 cu_catalogue *cu__catalogue_ref(const cu_catalogue *cat);

@@ -51,8 +51,17 @@ int cu__outstream_new(const cu__outstream_cfg *cfg, cu__outstream **ret);
  */
 int cu__outstream_drain(cu__outstream *s, int fd);
 
+/* Bytes the caller read itself (a pipeline relay): capture and lines only,
+ * no echo. */
+void cu__outstream_feed(cu__outstream *s, const char *p, size_t n);
+
 /* True once max_capture was exceeded under CU_OVERFLOW_FAIL. */
 bool cu__outstream_overflowed(const cu__outstream *s);
+
+/* True when nobody wants the bytes any more: echo-only and the echo failed
+ * (its reader went away, or the callback asked to stop). The runtime then
+ * closes its read end, so the child gets SIGPIPE as in a shell pipeline. */
+bool cu__outstream_unwanted(const cu__outstream *s);
 
 /* At EOF (or when the run is torn down): deliver a final partial line. */
 void cu__outstream_finish(cu__outstream *s);

@@ -10,9 +10,11 @@
  *
  * Program resolution: each program resolves once, in the parent, to an
  * absolute path: either the path the catalogue pins, or the first regular,
- * executable file found on the parent's PATH at first use.  Relative PATH
+ * executable file found on the parent's PATH at first use (the system
+ * default path from confstr(_CS_PATH) when PATH is unset).  Relative PATH
  * entries ("", ".", "bin") are ignored, so a writable current directory cannot
- * hijack a program.  Children only ever execve() the absolute path.
+ * hijack a program.  Children only ever execve() the absolute path.  The
+ * outcome, failure included, is kept for the life of the catalogue.
  *
  * Ownership: a catalogue is reference-counted internally; commands made from
  * it keep it alive, so cu_catalogue_free() may be called while commands still
@@ -71,10 +73,14 @@ typedef struct cu_catalogue_entry {
 int cu_catalogue_new(cu_catalogue **ret);
 
 /**
- * The curated default catalogue (project `core-ops`). Programs that run
- * other programs (sh, bash, env, xargs, sudo, nice, timeout, ...) are never
- * in it. Built on first use; the returned pointer is valid for the life of
- * the process. Errors: CU_EINVAL, CU_ENOMEM.
+ * The curated default catalogue: project `core-ops` (everyday tools, see
+ * cuprum/program.h), plus `vcs` (git), `archive` (tar, gzip) and `sync`
+ * (rsync). Programs that run other programs (sh, bash, env, xargs, sudo,
+ * nice, timeout, find, sed, ...) are never in it; git, tar and rsync have
+ * options that can run commands, so never let untrusted input choose their
+ * options. Programs missing on the machine stay listed and fail lookup with
+ * CU_ENOTFOUND. Built on first use, immutable; the returned pointer is valid
+ * for the life of the process. Errors: CU_EINVAL, CU_ENOMEM.
  */
 int cu_catalogue_default(const cu_catalogue **ret);
 
@@ -83,8 +89,13 @@ int cu_catalogue_clone(const cu_catalogue *cat, cu_catalogue **ret);
 
 /**
  * Add a project. Validates everything before changing the catalogue.
+ * Program names must be non-empty, without '/', whitespace or control
+ * characters. Pinned paths must be absolute; they are checked to exist at
+ * resolution (CU_ENOTFOUND naming program and path), and whether they can
+ * be executed is left to the spawn (CU_EACCES / CU_ENOEXEC).
  * Errors: CU_EINVAL (missing name, empty program name, relative pinned
- * path, bad regular expression: the message gives the pattern and reason),
+ * path, bad regular expression: the message gives the pattern and reason,
+ * the default catalogue),
  * CU_EDUPLICATE_PROJECT, CU_EPROGRAM_CONFLICT (a program already owned by
  * another project, or listed twice), CU_ENOMEM.
  */
@@ -93,14 +104,20 @@ int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *spec);
 /**
  * Explicitly widen a catalogue with one program, owned by the project
  * named "allowed" (created on first use). Path NULL = PATH search.
- * Errors as for cu_catalogue_add_project().
+ * Allowing a program the catalogue already has is a no-op when `path` is
+ * NULL or equals its pinned path (so "--allow ls" next to the default
+ * catalogue is harmless); with a different pinned path it is
+ * CU_EPROGRAM_CONFLICT. The default catalogue itself cannot be changed
+ * (CU_EINVAL); clone it first. Errors as for cu_catalogue_add_project().
  */
 int cu_catalogue_allow(cu_catalogue *cat, cu_program program,
                        const char *path);
 
 /**
  * Look a program up and resolve it. On success writes the owning project
- * and the absolute path (both owned by the catalogue). Errors:
+ * and the absolute path (both owned by the catalogue; either ret may be
+ * NULL). Resolution happens once per program and catalogue, on first use;
+ * its outcome, failure included, is kept. Errors:
  * CU_EUNKNOWN_PROGRAM (message names the program), CU_ENOTFOUND (allowed
  * but no executable found; message names the program), CU_EINVAL.
  */
@@ -114,8 +131,9 @@ bool cu_catalogue_contains(const cu_catalogue *cat, cu_program program);
 size_t cu_catalogue_count(const cu_catalogue *cat);
 
 /**
- * The i-th entry in a stable order (project insertion order, then program
- * insertion order); resolves the program. Errors: CU_EINVAL (i out of range).
+ * The i-th entry in a stable order (the order programs were added); resolves
+ * the program. A resolution failure is not an error here: it is reported in
+ * ret->resolve_error with ret->path NULL. Errors: CU_EINVAL (i out of range).
  */
 int cu_catalogue_entry_at(const cu_catalogue *cat, size_t i,
                           cu_catalogue_entry *ret);
@@ -134,8 +152,9 @@ const char *cu_project_name(const cu_project *project);
 size_t cu_project_docs_count(const cu_project *project);
 const char *cu_project_doc(const cu_project *project, size_t i);
 
-/** Number of noise rules. */
+/** Number of noise rules, and the i-th one as given (NULL if absent). */
 size_t cu_project_noise_count(const cu_project *project);
+const char *cu_project_noise_rule(const cu_project *project, size_t i);
 
 /**
  * Whether a line (without its terminator; need not be NUL-terminated)

@@ -1,5 +1,134 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder: filled in by the work that owns this concept. */
+/**
+ * @file cuprum/pipeline.h
+ * @brief Pipelines: N commands joined child-to-child by kernel pipes.
+ *
+ * Bytes between stages never cross the parent: stage i's stdout is stage
+ * i+1's stdin, a kernel pipe between two children, so a pipeline streams at
+ * the kernel's speed with the kernel's backpressure (a slow consumer slows
+ * the producers; the parent's memory stays flat whatever the payload).
+ * All stages share one process group: a timeout or cancel terminates the
+ * whole tree (TERM, grace, KILL), grandchildren included.
+ *
+ * Every stage is checked against its catalogue and the scoped context
+ * before anything is spawned: one forbidden stage means nothing runs. A
+ * spawn failure in stage k kills and reaps stages 0..k-1 before returning.
+ *
+ * Failure policy: CU_FAIL_FAST (default) — the first stage to fail
+ * terminates the others and the result names it. "First" is the earliest
+ * observed exit; exits observed in the same loop iteration are ordered by
+ * stage index (lowest wins), so the choice never depends on epoll's order.
+ * A non-final stage killed by SIGPIPE (its reader exited first, as in
+ * `yes | head -n1`) is not a failure unless sigpipe_is_failure is set.
+ * CU_FAIL_WAIT_ALL lets every stage finish and reports pipefail-style.
+ *
+ * Thread-safety: a built pipeline may be run from many threads at once.
+ * The commands are borrowed: they must outlive the pipeline's runs.
+ */
 #ifndef CUPRUM_PIPELINE_H
 #define CUPRUM_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "loop.h"
+#include "run.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cu_pipeline cu_pipeline;
+
+typedef enum cu_fail_policy {
+  CU_FAIL_FAST = 0, /**< first failure terminates the other stages */
+  CU_FAIL_WAIT_ALL, /**< no termination; report the first failure */
+} cu_fail_policy;
+
+/** Default capacity of the pipes between stages (see docs/performance.md:
+ * a 1 MiB pipe lets stages run far longer between context switches). */
+#define CU_PIPE_SIZE_DEFAULT (1024 * 1024)
+/** pipe_size value keeping the kernel's default (64 KiB). */
+#define CU_PIPE_SIZE_KERNEL (-1)
+
+/** Options for a pipeline run. Zero means every default. */
+typedef struct cu_pipeline_opts {
+  /** stdin → stage 0; out → the last stage's stdout; err → every stage's
+   * stderr, captured separately per stage; env, cwd, timeout, grace,
+   * cancel, tags, backend and max_capture apply to the whole pipeline. */
+  cu_run_opts run;
+  cu_fail_policy policy;
+  bool sigpipe_is_failure; /**< count SIGPIPE deaths of non-final stages */
+  int pipe_size; /**< between stages: 0 = CU_PIPE_SIZE_DEFAULT, KERNEL, or bytes */
+  /** Bit i: stage i's stdout (i < n-1) is relayed through the parent so it
+   * can be observed: line events for stage i when observers want lines,
+   * and a capture into stages[i].out when capture_taps is set. With the
+   * splice backend the bytes still move in the kernel (tee(2)); the parent
+   * reads a copy. Backpressure is kept. Other stages stay child-to-child. */
+  uint64_t tap_stages;
+  bool capture_taps; /**< capture tapped stages (max_capture applies) */
+} cu_pipeline_opts;
+
+/** The outcome of a pipeline. Release with cu_pipeline_result_free(). */
+typedef struct cu_pipeline_result {
+  size_t n;           /**< number of stages */
+  cu_result *stages;  /**< per stage: exit code, signal, pid, timings,
+                           stderr (err), terminated; stdout only in the
+                           last stage's `out` */
+  int fail_index;     /**< first failing stage, or -1 */
+  int error;          /**< CU_E* the run returned, or 0 */
+  bool ok;            /**< no failure, timeout, cancel or overflow */
+  bool timed_out;
+  bool cancelled;
+  struct timespec start_mono, end_mono;
+  int64_t duration_ns;
+  cu_spawn_stage spawn_stage; /**< spawn failure: where */
+  int spawn_errno;            /**< and its errno */
+  int spawn_index;            /**< and which stage (-1 if none) */
+} cu_pipeline_result;
+
+/** An empty pipeline. Errors: CU_EINVAL, CU_ENOMEM. */
+int cu_pipeline_new(cu_pipeline **ret);
+
+/** Append a stage (borrowed). Errors: CU_EINVAL (NULL), CU_ENOMEM. */
+int cu_pipeline_add(cu_pipeline *p, const cu_cmd *cmd);
+
+/** A pipeline of the given commands; the list ends with NULL. */
+int cu_pipeline_of(cu_pipeline **ret, const cu_cmd *first, ...)
+    __attribute__((sentinel));
+
+/** Number of stages. */
+size_t cu_pipeline_len(const cu_pipeline *p);
+
+/** Release (NULL ignored; the commands are not freed). Returns NULL. */
+cu_pipeline *cu_pipeline_free(cu_pipeline *p);
+
+/**
+ * Run a pipeline of at least 2 stages to completion. The return contract
+ * is cu_run()'s: 0 when it ran (look at result->ok and fail_index), a
+ * negative CU_E* when nothing ran or a stage could not be spawned (then
+ * nothing is left running). `result` is always initialised.
+ */
+int cu_pipeline_run(const cu_pipeline *p, const cu_pipeline_opts *opts,
+                    cu_pipeline_result *result);
+
+/** Start a pipeline on a loop; wait with cu_task_wait_pipeline(). */
+int cu_loop_spawn_pipeline(cu_loop *loop, const cu_pipeline *p,
+                           const cu_pipeline_opts *opts, cu_task **ret);
+
+/**
+ * Drive the loop until the pipeline task ends and move its result into
+ * *ret. Errors: CU_EINVAL (not a pipeline task), or the run's error.
+ */
+int cu_task_wait_pipeline(cu_task *task, cu_pipeline_result *ret);
+
+/** The pipeline result of a finished pipeline task (NULL before). */
+const cu_pipeline_result *cu_task_pipeline_result(const cu_task *task);
+
+/** Release what a pipeline result owns and zero it (NULL ignored). */
+void cu_pipeline_result_free(cu_pipeline_result *result);
+
+#ifdef __cplusplus
+}
+#endif
 #endif /* CUPRUM_PIPELINE_H */

@@ -24,7 +24,15 @@ typedef struct cu_program {
 /** Make a cu_program from a string literal or other long-lived string. */
 #define CU_PROGRAM(str) ((cu_program){.name = (str)})
 
-/* Curated constants for the default catalogue's `core-ops` project. */
+/*
+ * Curated constants for the default catalogue (cu_catalogue_default()).
+ *
+ * Project `core-ops`: everyday tools that never run another program. Tools
+ * that do (sh, bash, env, xargs, sudo, nice, nohup, timeout, stdbuf, find
+ * with -exec, sed with its `e` command, awk, sort --compress-program, split
+ * --filter, ...) are deliberately absent: allowing one of them would allow
+ * every program.
+ */
 #define CU_ECHO CU_PROGRAM("echo")
 #define CU_CAT CU_PROGRAM("cat")
 #define CU_LS CU_PROGRAM("ls")
@@ -35,12 +43,10 @@ typedef struct cu_program {
 #define CU_HEAD CU_PROGRAM("head")
 #define CU_TAIL CU_PROGRAM("tail")
 #define CU_WC CU_PROGRAM("wc")
-#define CU_SORT CU_PROGRAM("sort")
 #define CU_UNIQ CU_PROGRAM("uniq")
 #define CU_CUT CU_PROGRAM("cut")
 #define CU_TR CU_PROGRAM("tr")
 #define CU_GREP CU_PROGRAM("grep")
-#define CU_SED CU_PROGRAM("sed")
 #define CU_SEQ CU_PROGRAM("seq")
 #define CU_YES CU_PROGRAM("yes")
 #define CU_SLEEP CU_PROGRAM("sleep")
@@ -57,13 +63,34 @@ typedef struct cu_program {
 #define CU_STAT CU_PROGRAM("stat")
 #define CU_DU CU_PROGRAM("du")
 #define CU_DF CU_PROGRAM("df")
-#define CU_FIND CU_PROGRAM("find")
+#define CU_TEE CU_PROGRAM("tee")
+#define CU_CMP CU_PROGRAM("cmp")
+#define CU_DIFF CU_PROGRAM("diff")
+#define CU_COMM CU_PROGRAM("comm")
+#define CU_PASTE CU_PROGRAM("paste")
+#define CU_TAC CU_PROGRAM("tac")
+#define CU_BASE64 CU_PROGRAM("base64")
+#define CU_OD CU_PROGRAM("od")
+#define CU_CKSUM CU_PROGRAM("cksum")
 #define CU_SHA256SUM CU_PROGRAM("sha256sum")
+#define CU_MD5SUM CU_PROGRAM("md5sum")
 #define CU_BASENAME CU_PROGRAM("basename")
 #define CU_DIRNAME CU_PROGRAM("dirname")
 #define CU_READLINK CU_PROGRAM("readlink")
 #define CU_REALPATH CU_PROGRAM("realpath")
-#define CU_DIFF CU_PROGRAM("diff")
+#define CU_MKTEMP CU_PROGRAM("mktemp")
+#define CU_TRUNCATE CU_PROGRAM("truncate")
+#define CU_ID CU_PROGRAM("id")
+#define CU_WHOAMI CU_PROGRAM("whoami")
+#define CU_NPROC CU_PROGRAM("nproc")
+
+/*
+ * Projects `vcs` (git), `archive` (tar, gzip) and `sync` (rsync). Caveat:
+ * git, tar and rsync have options that run other programs (git -c
+ * core.sshCommand=..., aliases and hooks; tar --to-command,
+ * --use-compress-program, --checkpoint-action=exec; rsync -e/--rsh,
+ * --rsync-path). Never pass untrusted input as their options.
+ */
 #define CU_GIT CU_PROGRAM("git")
 #define CU_TAR CU_PROGRAM("tar")
 #define CU_GZIP CU_PROGRAM("gzip")

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -119,6 +120,7 @@ typedef struct cu_run_opts {
   const cu_tag *tags;          /**< copied into the result */
   size_t n_tags;
   cu_cancel *cancel;           /**< optional cancellation token */
+  cu_stream_backend backend;   /**< AUTO = thread override / env / best */
 } cu_run_opts;
 
 /** Where a spawn failed. */
@@ -156,6 +158,8 @@ typedef struct cu_result {
   bool overflowed;         /**< CU_OVERFLOW_FAIL fired */
   bool sent_term;          /**< SIGTERM was sent to the group */
   bool sent_kill;          /**< SIGKILL was sent to the group */
+  bool terminated;         /**< the run (timeout, cancel, policy) signalled
+                                this process before it exited */
   cu_spawn_stage spawn_stage; /**< where a spawn failure happened */
   int spawn_errno;         /**< errno of that failure, or 0 */
   cu_tag *tags;            /**< copies of the run's tags */

@@ -1,0 +1,837 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The `cuprum` command-line tool, run as a real process (posix_spawn with
+ * pipes): every exit status (0, the command's own, 128+N, 124, 125, 126,
+ * 127), each `run` option, signal forwarding, `catalogue`, --help and
+ * --version. Helper programs are allowed through a temporary catalogue file
+ * that pins them by absolute path, or through --allow.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define CLI_DEADLINE_MS 30000 /* a wedged CLI fails the test, not ctest */
+
+/* ------------------------------------------------------------ fixture */
+
+typedef struct fixture {
+  char dir[PATH_MAX];       /* private temporary directory */
+  char catalogue[PATH_MAX]; /* catalogue file pinning the helpers */
+} fixture;
+
+static const char *const pinned_helpers[] = {
+    "exitcode", "killself", "sleeper", "forker",  "envdump",
+    "pwddump",  "echoer",   "argvdump", "writer", "fdlist",
+};
+
+/* The helper's absolute path in a static buffer per slot (cut_helper()
+ * allocates on every call, which LeakSanitizer reports). */
+static const char *helper(const char *name) {
+  static char paths[4][PATH_MAX];
+  static unsigned next;
+  char *buf = paths[next++ % 4];
+  snprintf(buf, PATH_MAX, "%s/%s", CU_TEST_HELPER_DIR, name);
+  return buf;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  assert_true(fd >= 0);
+  size_t len = strlen(text);
+  assert_int_equal(write(fd, text, len), (ssize_t)len);
+  assert_int_equal(close(fd), 0);
+}
+
+static void path_in(const fixture *fx, const char *name, char *buf) {
+  int n = snprintf(buf, PATH_MAX, "%s/%s", fx->dir, name);
+  assert_true(n > 0 && n < PATH_MAX);
+}
+
+/* The default catalogue plus project "test-helpers": every helper pinned,
+ * "notexec" pinned to a file without execute permission and "missing"
+ * pinned to a path that does not exist. */
+static void write_catalogue(fixture *fx) {
+  char notexec[PATH_MAX], missing[PATH_MAX];
+  path_in(fx, "notexec", notexec);
+  path_in(fx, "missing", missing);
+  write_file(notexec, "#!/bin/true\n", 0644);
+  char *json = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&json, &len);
+  assert_non_null(f);
+  fprintf(f, "{\n  \"include_default\": true,\n  \"projects\": [\n"
+             "    {\"name\": \"test-helpers\",\n     \"programs\": [\n");
+  for (size_t i = 0; i < sizeof pinned_helpers / sizeof *pinned_helpers; i++)
+    fprintf(f, "       {\"name\": \"%s\", \"path\": \"%s\"},\n",
+            pinned_helpers[i], helper(pinned_helpers[i]));
+  fprintf(f, "       {\"name\": \"notexec\", \"path\": \"%s\"},\n"
+             "       {\"name\": \"missing\", \"path\": \"%s\"}\n"
+             "     ],\n     \"docs\": [\"tests/helpers/\"]}\n  ]\n}\n",
+          notexec, missing);
+  fclose(f);
+  path_in(fx, "catalogue.json", fx->catalogue);
+  write_file(fx->catalogue, json, 0644);
+  free(json);
+}
+
+static int setup(void **state) {
+  fixture *fx = calloc(1, sizeof *fx);
+  assert_non_null(fx);
+  snprintf(fx->dir, sizeof fx->dir, "/tmp/cuprum-test-cli-XXXXXX");
+  assert_non_null(mkdtemp(fx->dir));
+  write_catalogue(fx);
+  *state = fx;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *fx = *state;
+  char cmd[PATH_MAX + 16];
+  /* Only our own mkdtemp directory; no shell: remove files one by one. */
+  static const char *const files[] = {"catalogue.json", "notexec", "bad.json",
+                                      "input.txt", "sub"};
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    path_in(fx, files[i], cmd);
+    if (unlink(cmd) != 0)
+      rmdir(cmd);
+  }
+  rmdir(fx->dir);
+  free(fx);
+  return 0;
+}
+
+/* ------------------------------------------------ running the CLI */
+
+typedef struct buffer {
+  char *data;
+  size_t len;
+} buffer;
+
+typedef struct cli_proc {
+  pid_t pid;
+  int in, out, err; /* our ends; -1 when closed */
+  buffer bout, berr;
+} cli_proc;
+
+typedef struct cli_result {
+  int status; /* exit status, or 1000 + N if cuprum itself died of N */
+  char *out;
+  char *err;
+} cli_result;
+
+static void append(buffer *b, const char *data, size_t n) {
+  b->data = realloc(b->data, b->len + n + 1);
+  assert_non_null(b->data);
+  memcpy(b->data + b->len, data, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+/* Start `cuprum ARGS...`; stdin is a pipe (with_stdin) or /dev/null, or
+ * the given fd when stdin_fd >= 0. */
+static void cli_start(cli_proc *p, bool with_stdin, int stdin_fd,
+                      const char *const *args) {
+  const char *argv[64] = {cut_cli()};
+  size_t n = 1;
+  while (args[n - 1]) {
+    assert_true(n < 63);
+    argv[n] = args[n - 1];
+    n++;
+  }
+  argv[n] = NULL;
+  int in[2] = {-1, -1}, out[2], err[2];
+  assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (with_stdin) {
+    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  } else if (stdin_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  }
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  memset(p, 0, sizeof *p);
+  int rc = posix_spawn(&p->pid, argv[0], &fa, NULL, (char *const *)argv,
+                       environ);
+  posix_spawn_file_actions_destroy(&fa);
+  assert_int_equal(rc, 0);
+  close(out[1]);
+  close(err[1]);
+  if (with_stdin)
+    close(in[0]);
+  p->in = in[1];
+  p->out = out[0];
+  p->err = err[0];
+  append(&p->bout, "", 0);
+  append(&p->berr, "", 0);
+}
+
+/* Read what is available (waiting up to timeout_ms). False at EOF on both. */
+static bool cli_pump(cli_proc *p, int timeout_ms) {
+  struct pollfd pfd[2] = {{.fd = p->out, .events = POLLIN},
+                          {.fd = p->err, .events = POLLIN}};
+  if (p->out < 0 && p->err < 0)
+    return false;
+  int n = poll(pfd, 2, timeout_ms);
+  assert_true(n >= 0 || errno == EINTR);
+  int *fds[2] = {&p->out, &p->err};
+  buffer *bufs[2] = {&p->bout, &p->berr};
+  for (int i = 0; i < 2; i++) {
+    if (*fds[i] < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+      continue;
+    char chunk[65536];
+    ssize_t r = read(*fds[i], chunk, sizeof chunk);
+    if (r > 0) {
+      append(bufs[i], chunk, (size_t)r);
+    } else if (r == 0 || errno != EINTR) {
+      close(*fds[i]);
+      *fds[i] = -1;
+    }
+  }
+  return true;
+}
+
+/* Pump until stdout contains `needle`. */
+static void cli_wait_for(cli_proc *p, const char *needle) {
+  int64_t deadline = cut_now_ms() + CLI_DEADLINE_MS;
+  while (!strstr(p->bout.data, needle)) {
+    if (!cli_pump(p, 100) || cut_now_ms() > deadline)
+      fail_msg("cuprum never printed '%s'; stdout: %s stderr: %s", needle,
+               p->bout.data, p->berr.data);
+  }
+}
+
+static cli_result cli_finish(cli_proc *p) {
+  if (p->in >= 0)
+    close(p->in);
+  int64_t deadline = cut_now_ms() + CLI_DEADLINE_MS;
+  while (cli_pump(p, 100)) {
+    if (cut_now_ms() > deadline) {
+      kill(p->pid, SIGKILL);
+      fail_msg("cuprum did not finish; stdout: %s stderr: %s", p->bout.data,
+               p->berr.data);
+    }
+  }
+  int st = 0;
+  assert_int_equal(waitpid(p->pid, &st, 0), p->pid);
+  cli_result r = {.out = p->bout.data, .err = p->berr.data};
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
+  return r;
+}
+
+static cli_result cli_run(const char *input, const char *const *args) {
+  cli_proc p;
+  cli_start(&p, input != NULL, -1, args);
+  if (input) {
+    size_t len = strlen(input); /* small: fits the pipe buffer */
+    assert_int_equal(write(p.in, input, len), (ssize_t)len);
+  }
+  return cli_finish(&p);
+}
+
+static void cli_free(cli_result *r) {
+  free(r->out);
+  free(r->err);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define CLI(...) cli_run(NULL, ARGS(__VA_ARGS__))
+
+static void assert_contains(const char *haystack, const char *needle) {
+  if (!strstr(haystack, needle))
+    fail_msg("expected to find '%s' in:\n%s", needle, haystack);
+}
+
+/* Exit status, with both streams in the failure message. */
+#define assert_status(r, want)                                                 \
+  do {                                                                         \
+    if ((r).status != (want))                                                  \
+      fail_msg("status %d, want %d\nstdout: %s\nstderr: %s", (r).status,      \
+               (want), (r).out, (r).err);                                      \
+  } while (0)
+
+/* A dead process may linger as a zombie of whoever inherited it. */
+static bool pid_gone(pid_t pid) {
+  char path[64], stat[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  for (int i = 0; i < 200; i++) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return true;
+    ssize_t n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    stat[n > 0 ? n : 0] = '\0';
+    const char *paren = strrchr(stat, ')');
+    if (paren && (paren[2] == 'Z' || paren[2] == 'X'))
+      return true;
+    usleep(10000);
+  }
+  return false;
+}
+
+/* ------------------------------------------------ --help, --version */
+
+static void test_help_and_version(void **state) {
+  (void)state;
+  cli_result r = CLI("--help");
+  assert_status(r, 0);
+  assert_contains(r.out, "usage: cuprum run [OPTIONS] [--] PROGRAM");
+  assert_contains(r.out, "catalogue");
+  cli_free(&r);
+  r = CLI("run", "--help");
+  assert_status(r, 0);
+  assert_contains(r.out, "--timeout SECONDS");
+  assert_contains(r.out, "--stdin FILE");
+  cli_free(&r);
+  r = CLI("--version");
+  assert_status(r, 0);
+  assert_contains(r.out, "cuprum " CUPRUM_VERSION_STRING);
+  cli_free(&r);
+}
+
+/* ------------------------------------------------ exit statuses */
+
+static void test_exit_zero_streams_output(void **state) {
+  (void)state;
+  cli_result r = CLI("run", "--", "echo", "hello", "world");
+  assert_status(r, 0);
+  assert_string_equal(r.out, "hello world\n");
+  assert_string_equal(r.err, "");
+  cli_free(&r);
+}
+
+static void test_exit_status_is_the_commands(void **state) {
+  fixture *fx = *state;
+  static const char *const codes[] = {"1", "3", "42", "255"};
+  for (size_t i = 0; i < 4; i++) {
+    cli_result r = CLI("run", "--catalogue", fx->catalogue, "--", "exitcode",
+                       codes[i]);
+    assert_status(r, atoi(codes[i]));
+    assert_string_equal(r.err, "");
+    cli_free(&r);
+  }
+  cli_result r = CLI("run", "false"); /* no "--" needed */
+  assert_status(r, 1);
+  cli_free(&r);
+}
+
+static void test_exit_128_plus_signal(void **state) {
+  fixture *fx = *state;
+  static const int sigs[] = {SIGKILL, SIGTERM, SIGUSR1, SIGHUP};
+  for (size_t i = 0; i < 4; i++) {
+    char num[16];
+    snprintf(num, sizeof num, "%d", sigs[i]);
+    cli_result r = CLI("run", "--catalogue", fx->catalogue, "--", "killself",
+                       num);
+    assert_status(r, 128 + sigs[i]);
+    cli_free(&r);
+  }
+}
+
+static void test_exit_124_on_timeout(void **state) {
+  fixture *fx = *state;
+  int64_t t0 = cut_now_ms();
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--timeout", "0.2",
+                     "--", "sleeper", "30000");
+  int64_t elapsed = cut_now_ms() - t0;
+  assert_status(r, 124);
+  assert_contains(r.out, "ready"); /* partial output was streamed */
+  assert_contains(r.err, "cuprum: 'sleeper' timed out after 0.2 s");
+  assert_true(elapsed >= 200);
+  assert_true(elapsed < 5000); /* SIGTERM ends it at once: not 30 s */
+  cli_free(&r);
+}
+
+/* A process tree whose members ignore SIGTERM: the grace expires, the whole
+ * group is killed, and no grandchild survives. */
+static void test_timeout_kills_process_tree(void **state) {
+  fixture *fx = *state;
+  int64_t t0 = cut_now_ms();
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--timeout", "0.2",
+                     "--grace", "0.2", "--", "forker", "--ignore-term",
+                     "--wait", "30000");
+  int64_t elapsed = cut_now_ms() - t0;
+  assert_status(r, 124);
+  assert_contains(r.err, "was killed");
+  assert_true(elapsed >= 400); /* timeout + grace */
+  assert_true(elapsed < 5000);
+  const char *g = strstr(r.out, "grandchild ");
+  assert_non_null(g);
+  pid_t grandchild = (pid_t)atoi(g + strlen("grandchild "));
+  assert_true(grandchild > 0);
+  assert_true(pid_gone(grandchild));
+  cli_free(&r);
+}
+
+static void test_exit_125_usage(void **state) {
+  fixture *fx = *state;
+  const char *const *cases[] = {
+      ARGS("bogus-subcommand"),
+      ARGS("run"),
+      ARGS("run", "--"),
+      ARGS("run", "--no-such-option", "--", "true"),
+      ARGS("run", "--timeout"),
+      ARGS("catalogue", "extra"),
+      ARGS("run", "--catalogue", fx->catalogue, "--cwd", "/no/such/dir", "--",
+           "pwddump"),
+      ARGS("run", "--stdin", "/no/such/file", "--", "true"),
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cli_result r = cli_run(NULL, cases[i]);
+    assert_status(r, 125);
+    assert_true(strncmp(r.err, "cuprum: ", 8) == 0);
+    assert_string_equal(r.out, "");
+    cli_free(&r);
+  }
+  cli_result r = cli_run(NULL, (const char *const[]){NULL});
+  assert_status(r, 125);
+  cli_free(&r);
+}
+
+static void test_exit_125_refused_program(void **state) {
+  (void)state;
+  static const char *const refused[] = {"bash", "sh", "env", "sudo",
+                                        "/bin/echo", "no-such-program"};
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    cli_result r = CLI("run", "--", refused[i], "-c", "echo pwned");
+    assert_status(r, 125);
+    char quoted[128];
+    snprintf(quoted, sizeof quoted, "'%s'", refused[i]);
+    assert_contains(r.err, quoted);
+    assert_contains(r.err, "--allow");
+    assert_string_equal(r.out, "");
+    cli_free(&r);
+  }
+}
+
+static void test_exit_125_bad_catalogue_syntax(void **state) {
+  fixture *fx = *state;
+  char bad[PATH_MAX];
+  path_in(fx, "bad.json", bad);
+  write_file(bad, "{\n  \"projects\": [\n    {\"name\": \"x\",, }\n  ]\n}\n",
+             0644);
+  cli_result r = CLI("run", "--catalogue", bad, "--", "true");
+  assert_status(r, 125);
+  char where[PATH_MAX + 16];
+  snprintf(where, sizeof where, "cuprum: %s:3:", bad); /* file:line:column */
+  assert_contains(r.err, where);
+  cli_free(&r);
+  r = CLI("catalogue", "--catalogue", bad);
+  assert_status(r, 125);
+  assert_contains(r.err, where);
+  cli_free(&r);
+  r = CLI("run", "--catalogue", "/no/such/catalogue.json", "--", "true");
+  assert_status(r, 125);
+  assert_contains(r.err, "/no/such/catalogue.json");
+  cli_free(&r);
+}
+
+/* Semantic errors name the file and the project, and say what is wrong. */
+static void test_exit_125_bad_catalogue_content(void **state) {
+  fixture *fx = *state;
+  static const struct {
+    const char *json, *expect;
+  } cases[] = {
+      {"[]", "must be an object"},
+      {"{}", "\"projects\" is required"},
+      {"{\"projects\": [], \"extra\": 1}", "unknown key 'extra'"},
+      {"{\"projects\": [{\"name\": \"a\", \"program\": [\"ls\"]}]}",
+       "projects[0] 'a': unknown key 'program'"},
+      {"{\"projects\": [{\"name\": \"a\"}, {\"name\": \"a\"}]}",
+       "projects[1]: project 'a'"},
+      {"{\"projects\": [{\"name\": \"a\", \"programs\": [\"ls\"]},"
+       " {\"name\": \"b\", \"programs\": [\"ls\"]}]}",
+       "projects[1] 'b'"},
+      {"{\"projects\": [{\"name\": \"a\", \"noise\": [\"([\"]}]}",
+       "project 'a'"},
+      {"{\"projects\": [{\"name\": \"a\", \"programs\": [7]}]}",
+       "programs[0] must be"},
+      {"{\"projects\": [{\"name\": \"a\", \"programs\": "
+       "[{\"name\": \"x\", \"path\": \"rel/x\"}]}]}",
+       "project 'a'"},
+      {"{\"projects\": [], \"projects\": []}", "duplicate"},
+  };
+  char bad[PATH_MAX];
+  path_in(fx, "bad.json", bad);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    write_file(bad, cases[i].json, 0644);
+    cli_result r = CLI("catalogue", "--catalogue", bad);
+    assert_status(r, 125);
+    assert_contains(r.err, bad);
+    assert_contains(r.err, cases[i].expect);
+    cli_free(&r);
+  }
+}
+
+static void test_exit_125_bad_timeout_values(void **state) {
+  (void)state;
+  static const char *const bad[] = {"-1",   "nan",  "inf",    "1e3",
+                                    "abc",  "",     "1.5s",   " 1",
+                                    "+1",   ".",    "0x10",   "1..2",
+                                    "31536001", "99999999999999999999"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    for (int which = 0; which < 2; which++) {
+      const char *opt = which ? "--grace" : "--timeout";
+      cli_result r = CLI("run", opt, bad[i], "--", "true");
+      assert_status(r, 125);
+      assert_contains(r.err, opt);
+      cli_free(&r);
+    }
+  }
+  /* Accepted forms, including 0 (no timeout) and one year exactly. */
+  static const char *const good[] = {"0", "0.5", ".5", "2.", "31536000"};
+  for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+    cli_result r = CLI("run", "--timeout", good[i], "--grace", good[i], "--",
+                       "true");
+    assert_status(r, 0);
+    cli_free(&r);
+  }
+}
+
+/* A positive timeout below a millisecond rounds up; it never becomes 0,
+ * which would mean "no timeout". */
+static void test_tiny_timeout_is_not_none(void **state) {
+  fixture *fx = *state;
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--timeout",
+                     "0.0000001", "--", "sleeper", "30000");
+  assert_status(r, 124);
+  cli_free(&r);
+}
+
+static void test_exit_125_bad_env(void **state) {
+  (void)state;
+  const char *const *cases[] = {
+      ARGS("run", "--env", "=value", "--", "true"),
+      ARGS("run", "--env", "NOEQUALS", "--", "true"),
+      ARGS("run", "--unset", "", "--", "true"),
+      ARGS("run", "--unset", "A=B", "--", "true"),
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cli_result r = cli_run(NULL, cases[i]);
+    assert_status(r, 125);
+    assert_true(strncmp(r.err, "cuprum: ", 8) == 0);
+    cli_free(&r);
+  }
+}
+
+static void test_exit_126_not_executable(void **state) {
+  fixture *fx = *state;
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--", "notexec");
+  assert_status(r, 126);
+  assert_contains(r.err, "cuprum: ");
+  cli_free(&r);
+}
+
+static void test_exit_127_not_found(void **state) {
+  fixture *fx = *state;
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--", "missing");
+  assert_status(r, 127);
+  assert_contains(r.err, "missing");
+  cli_free(&r);
+  /* Allowed by name but on no PATH entry. */
+  r = CLI("run", "--allow", "cuprum-no-such-program", "--",
+          "cuprum-no-such-program");
+  assert_status(r, 127);
+  assert_contains(r.err, "cuprum-no-such-program");
+  cli_free(&r);
+}
+
+/* ------------------------------------------------ run options */
+
+static void test_allow_widens_explicitly(void **state) {
+  (void)state;
+  const char *path = helper("exitcode");
+  cli_result r = CLI("run", "--allow", path, "--", "exitcode", "7");
+  assert_status(r, 7);
+  cli_free(&r);
+  r = CLI("run", "--allow", "tests/helpers/exitcode", "--", "exitcode", "7");
+  assert_status(r, 125); /* relative paths are refused */
+  assert_contains(r.err, "relative");
+  cli_free(&r);
+  r = CLI("run", "--", "exitcode", "7"); /* and nothing was remembered */
+  assert_status(r, 125);
+  cli_free(&r);
+}
+
+static void test_arguments_reach_the_child_verbatim(void **state) {
+  fixture *fx = *state;
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--", "argvdump",
+                     "a b", "$(id)", "|", ";", "--timeout", "'\"");
+  assert_status(r, 0);
+  assert_string_equal(r.out, "argc 7\n8:argvdump\n3:a b\n5:$(id)\n1:|\n1:;\n"
+                             "9:--timeout\n2:'\"\n");
+  cli_free(&r);
+}
+
+static void test_env_and_unset(void **state) {
+  fixture *fx = *state;
+  setenv("CUT_KEEP", "kept", 1);
+  setenv("CUT_DROP", "dropped", 1);
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--env",
+                     "CUT_NEW=a=b c", "--unset", "CUT_DROP", "--env",
+                     "CUT_EMPTY=", "--", "envdump", "CUT_KEEP", "CUT_DROP",
+                     "CUT_NEW", "CUT_EMPTY");
+  assert_status(r, 0);
+  assert_string_equal(r.out, "CUT_KEEP=kept\nCUT_DROP unset\n"
+                             "CUT_NEW=a=b c\nCUT_EMPTY=\n");
+  cli_free(&r);
+}
+
+static void test_cwd(void **state) {
+  fixture *fx = *state;
+  char sub[PATH_MAX], real[PATH_MAX], want[PATH_MAX + 2];
+  path_in(fx, "sub", sub);
+  assert_int_equal(mkdir(sub, 0755), 0);
+  assert_non_null(realpath(sub, real));
+  snprintf(want, sizeof want, "%s\n", real);
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--cwd", sub, "--",
+                     "pwddump");
+  assert_status(r, 0);
+  assert_string_equal(r.out, want);
+  cli_free(&r);
+}
+
+static void test_stdin_file_and_pipe(void **state) {
+  fixture *fx = *state;
+  char input[PATH_MAX];
+  path_in(fx, "input.txt", input);
+  write_file(input, "from a file\nline two\n", 0644);
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--stdin", input,
+                     "--", "echoer");
+  assert_status(r, 0);
+  assert_string_equal(r.out, "from a file\nline two\n");
+  cli_free(&r);
+  /* Without --stdin, a piped stdin passes through. */
+  r = cli_run("piped\n", ARGS("run", "--catalogue", fx->catalogue, "--",
+                              "echoer"));
+  assert_status(r, 0);
+  assert_string_equal(r.out, "piped\n");
+  cli_free(&r);
+}
+
+/* The command's process group is never the terminal's foreground group, so
+ * a terminal stdin is replaced by /dev/null rather than stop it (SIGTTIN). */
+static void test_terminal_stdin_becomes_dev_null(void **state) {
+  fixture *fx = *state;
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0)
+    skip();
+  assert_int_equal(grantpt(master), 0);
+  assert_int_equal(unlockpt(master), 0);
+  int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  assert_true(slave >= 0);
+  cli_proc p;
+  cli_start(&p, false, slave,
+            ARGS("run", "--catalogue", fx->catalogue, "--", "echoer"));
+  close(slave);
+  cli_result r = cli_finish(&p); /* echoer sees EOF at once */
+  close(master);
+  assert_status(r, 0);
+  assert_string_equal(r.out, "");
+  cli_free(&r);
+}
+
+static void test_quiet(void **state) {
+  fixture *fx = *state;
+  cli_result r = CLI("run", "--quiet", "--", "echo", "hidden");
+  assert_status(r, 0);
+  assert_string_equal(r.out, "");
+  cli_free(&r);
+  r = CLI("run", "-q", "--catalogue", fx->catalogue, "--", "writer", "--out",
+          "100000", "--err", "100000");
+  assert_status(r, 0);
+  assert_string_equal(r.out, "");
+  assert_string_equal(r.err, "");
+  cli_free(&r);
+  r = CLI("run", "--quiet", "--catalogue", fx->catalogue, "--", "exitcode",
+          "9");
+  assert_status(r, 9);
+  cli_free(&r);
+}
+
+/* Large output on both streams is streamed through in full. */
+static void test_streams_both_outputs(void **state) {
+  fixture *fx = *state;
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--", "writer",
+                     "--out", "300000", "--err", "200000");
+  assert_status(r, 0);
+  assert_int_equal(strlen(r.out), 300000);
+  assert_int_equal(strlen(r.err), 200000);
+  assert_int_equal(r.out[26], 'a');
+  assert_int_equal(r.err[27], 'B');
+  cli_free(&r);
+}
+
+/* When the reader of cuprum's output goes away (`cuprum run -- yes | head`),
+ * the run stops and cuprum reports SIGPIPE like a shell filter, instead of
+ * draining an endless producer for ever. */
+static void test_closed_output_stops_the_run(void **state) {
+  (void)state;
+  cli_proc p;
+  cli_start(&p, false, -1, ARGS("run", "--", "yes", "cuprum"));
+  cli_wait_for(&p, "cuprum\n");
+  close(p.out);
+  p.out = -1;
+  int64_t t0 = cut_now_ms();
+  cli_result r = cli_finish(&p);
+  assert_status(r, 128 + SIGPIPE);
+  assert_true(cut_now_ms() - t0 < 5000);
+  cli_free(&r);
+}
+
+/* ^C or kill sent to cuprum cancels the command's whole process group, and
+ * cuprum exits 128+N like a shell would report it. */
+static void test_signal_to_cuprum_cancels_the_run(void **state) {
+  fixture *fx = *state;
+  static const int sigs[] = {SIGTERM, SIGINT};
+  for (size_t i = 0; i < 2; i++) {
+    cli_proc p;
+    cli_start(&p, false, -1,
+              ARGS("run", "--catalogue", fx->catalogue, "--", "sleeper",
+                   "30000", "--print-pid"));
+    cli_wait_for(&p, "\n");
+    pid_t child = (pid_t)atoi(p.bout.data + strlen("ready "));
+    assert_true(child > 0);
+    int64_t t0 = cut_now_ms();
+    assert_int_equal(kill(p.pid, sigs[i]), 0);
+    cli_result r = cli_finish(&p);
+    assert_status(r, 128 + sigs[i]);
+    assert_true(cut_now_ms() - t0 < 5000);
+    assert_true(pid_gone(child));
+    cli_free(&r);
+  }
+}
+
+/* ------------------------------------------------ catalogue */
+
+/* Row of `listing` that starts with `program` followed by a blank. */
+static const char *row_of(const char *listing, const char *program) {
+  size_t n = strlen(program);
+  for (const char *line = listing; line && *line;) {
+    if (strncmp(line, program, n) == 0 && line[n] == ' ')
+      return line;
+    line = strchr(line, '\n');
+    line = line ? line + 1 : NULL;
+  }
+  fail_msg("no row for '%s' in:\n%s", program, listing);
+  return NULL;
+}
+
+/* Offset of the second column (after the first run of blanks) of a row. */
+static size_t second_column(const char *row) {
+  const char *p = strchr(row, ' ');
+  assert_non_null(p);
+  while (*p == ' ')
+    p++;
+  return (size_t)(p - row);
+}
+
+static void test_catalogue_listing(void **state) {
+  fixture *fx = *state;
+  cli_result r = CLI("catalogue");
+  assert_status(r, 0);
+  assert_true(strncmp(r.out, "PROGRAM", 7) == 0);
+  const char *echo = row_of(r.out, "echo");
+  assert_contains(echo, "core-ops");
+  assert_true(echo[second_column(echo)] == '/'); /* resolved, absolute */
+  assert_int_equal(second_column(echo), second_column(r.out)); /* aligned */
+  assert_null(strstr(r.out, "\nbash "));
+  cli_free(&r);
+
+  r = CLI("catalogue", "--catalogue", fx->catalogue, "--allow",
+          "cuprum-no-such-program");
+  assert_status(r, 0);
+  const char *row = row_of(r.out, "exitcode");
+  assert_contains(row, helper("exitcode"));
+  assert_contains(row, "test-helpers");
+  assert_int_equal(second_column(row), second_column(r.out));
+  assert_contains(row_of(r.out, "missing"), "not found");
+  assert_contains(row_of(r.out, "cuprum-no-such-program"), "not found");
+  assert_contains(row_of(r.out, "cuprum-no-such-program"), "allowed");
+  row_of(r.out, "echo"); /* include_default: true */
+  cli_free(&r);
+}
+
+static void test_catalogue_file_replaces_default(void **state) {
+  fixture *fx = *state;
+  char file[PATH_MAX], json[PATH_MAX + 128];
+  path_in(fx, "bad.json", file);
+  snprintf(json, sizeof json,
+           "{\"projects\": [{\"name\": \"only\", \"programs\": "
+           "[{\"name\": \"exitcode\", \"path\": \"%s\"}]}]}",
+           helper("exitcode"));
+  write_file(file, json, 0644);
+  cli_result r = CLI("run", "--catalogue", file, "--", "exitcode", "5");
+  assert_status(r, 5);
+  cli_free(&r);
+  r = CLI("run", "--catalogue", file, "--", "echo", "x");
+  assert_status(r, 125); /* without include_default, echo is not allowed */
+  assert_contains(r.err, "'echo'");
+  cli_free(&r);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_help_and_version, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_exit_zero_streams_output, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_exit_status_is_the_commands, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_exit_128_plus_signal, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_exit_124_on_timeout, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_timeout_kills_process_tree, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_usage, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_refused_program, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_bad_catalogue_syntax, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_bad_catalogue_content,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_bad_timeout_values, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_tiny_timeout_is_not_none, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_bad_env, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_exit_126_not_executable, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_exit_127_not_found, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_allow_widens_explicitly, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_arguments_reach_the_child_verbatim,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(test_env_and_unset, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cwd, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_stdin_file_and_pipe, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_terminal_stdin_becomes_dev_null,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(test_quiet, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_streams_both_outputs, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_closed_output_stops_the_run, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_signal_to_cuprum_cancels_the_run,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(test_catalogue_listing, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_catalogue_file_replaces_default,
+                                    setup, teardown),
+};
+
+CU_TEST_MAIN(tests)

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/* Timeouts, cancellation, process trees, zombies and fd hygiene.
+ * ctest-labels: threads */
+#include "harness.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Bound for "returns within grace + a few ms": generous for noisy CI and
+ * sanitizers, still far below anything that would mean a hang. */
+#define SLACK_MS 100
+#define SLACK_SLOW_MS 400 /* under valgrind everything is ~20x slower */
+
+static int64_t slack(void) {
+  return getenv("CU_VALGRIND") ? SLACK_SLOW_MS : SLACK_MS;
+}
+
+static pid_t grandchild_of(const cu_result *r) {
+  int pid = 0;
+  const char *p = strstr(r->out.data, "grandchild ");
+  if (p)
+    sscanf(p, "grandchild %d", &pid);
+  return (pid_t)pid;
+}
+
+static void test_timeout_plain(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("sleeper", "10000", NULL);
+  int64_t t0 = cut_now_ms();
+  cu_result r;
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.timeout_ms = 200}, &r), 0);
+  int64_t took = cut_now_ms() - t0;
+  assert_true(r.timed_out);
+  assert_false(r.ok);
+  assert_true(r.sent_term);
+  assert_false(r.sent_kill); /* it obeyed SIGTERM */
+  assert_int_equal(r.term_signal, SIGTERM);
+  assert_string_equal(r.out.data, "ready\n"); /* partial output kept */
+  assert_true(took >= 200);
+  assert_true(took < 200 + slack());
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
+static void test_timeout_term_ignoring_child(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
+  int64_t t0 = cut_now_ms();
+  cu_result r;
+  assert_int_equal(
+      cu_run(cmd, &(cu_run_opts){.timeout_ms = 100, .grace_ms = 200}, &r), 0);
+  int64_t took = cut_now_ms() - t0;
+  assert_true(r.timed_out);
+  assert_true(r.sent_term);
+  assert_true(r.sent_kill);
+  assert_int_equal(r.term_signal, SIGKILL);
+  assert_true(took >= 300);
+  assert_true(took < 300 + slack());
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
+static void test_timeout_grandchild_holds_pipes(void **state) {
+  (void)state;
+  /* The child exits at once; its grandchild ignores SIGTERM and keeps
+   * stdout/stderr open. The run must still end: KILL reaches the group. */
+  cu_cmd *cmd = cut_cmd("forker", "--ignore-term", "0", NULL);
+  int64_t t0 = cut_now_ms();
+  cu_result r;
+  assert_int_equal(
+      cu_run(cmd, &(cu_run_opts){.timeout_ms = 150, .grace_ms = 100}, &r), 0);
+  int64_t took = cut_now_ms() - t0;
+  assert_true(r.timed_out);
+  assert_true(r.sent_kill);
+  assert_int_equal(r.exit_code, 0); /* the direct child had exited */
+  pid_t gc = grandchild_of(&r);
+  assert_true(gc > 0);
+  assert_true(took < 250 + slack());
+  /* The grandchild is gone (it was reparented; give init a moment). */
+  for (int i = 0; i < 100 && cut_pid_alive(gc); i++)
+    usleep(2000);
+  assert_false(cut_pid_alive(gc));
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
+static void test_grace_none_kills_at_once(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
+  cu_result r;
+  assert_int_equal(cu_run(cmd,
+                          &(cu_run_opts){.timeout_ms = 50,
+                                         .grace_ms = CU_GRACE_NONE},
+                          &r),
+                   0);
+  assert_false(r.sent_term);
+  assert_true(r.sent_kill);
+  assert_int_equal(r.term_signal, SIGKILL);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+}
+
+typedef struct canceller {
+  cu_cancel *token;
+  int delay_ms;
+} canceller;
+
+static void *cancel_later(void *arg) {
+  canceller *c = arg;
+  usleep((useconds_t)c->delay_ms * 1000);
+  cu_cancel_trigger(c->token);
+  return NULL;
+}
+
+static void test_cancel_from_another_thread(void **state) {
+  (void)state;
+  cu_cancel *token = NULL;
+  assert_int_equal(cu_cancel_new(&token), 0);
+  canceller c = {token, 150};
+  pthread_t th;
+  pthread_create(&th, NULL, cancel_later, &c);
+  cu_cmd *cmd = cut_cmd("forker", "--ignore-term", "--wait", "0", NULL);
+  int64_t t0 = cut_now_ms();
+  cu_result r;
+  assert_int_equal(
+      cu_run(cmd, &(cu_run_opts){.cancel = token, .grace_ms = 100}, &r), 0);
+  int64_t took = cut_now_ms() - t0;
+  pthread_join(th, NULL);
+  assert_true(r.cancelled);
+  assert_false(r.timed_out);
+  assert_false(r.ok);
+  assert_true(r.sent_kill);
+  assert_true(took < 250 + slack());
+  assert_true(cu_cancel_triggered(token));
+  cu_result_free(&r);
+  /* A triggered token refuses new runs before spawning anything. */
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.cancel = token}, &r),
+                   CU_ECANCELED);
+  assert_int_equal(r.pid, 0);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  cu_cancel_free(token);
+  cut_assert_no_children();
+}
+
+static void test_no_zombies_no_fd_growth_many_runs(void **state) {
+  (void)state;
+  int n = getenv("CU_VALGRIND") ? 100 : 2000;
+  cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
+  cu_result r;
+  assert_int_equal(cu_run(cmd, NULL, &r), 0); /* warm-up: lazy probes */
+  cu_result_free(&r);
+  int fds = cut_fd_count();
+  for (int i = 0; i < n; i++) {
+    assert_int_equal(cu_run(cmd, NULL, &r), 0);
+    assert_true(r.ok);
+    cu_result_free(&r);
+  }
+  assert_int_equal(cut_fd_count(), fds);
+  cut_assert_no_children();
+  cu_cmd_free(cmd);
+}
+
+#define N_THREADS 64
+
+static void *run_in_thread(void *arg) {
+  cu_cmd *cmd = arg;
+  intptr_t bad = 0;
+  for (int i = 0; i < 5; i++) {
+    cu_result r;
+    if (cu_run(cmd, NULL, &r) != 0 || !r.ok || r.out.len != 4096)
+      bad++;
+    cu_result_free(&r);
+  }
+  return (void *)bad;
+}
+
+static void test_64_threads_concurrently(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("writer", "--out", "4096", NULL);
+  pthread_t th[N_THREADS];
+  for (int i = 0; i < N_THREADS; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, run_in_thread, cmd), 0);
+  intptr_t bad = 0;
+  for (int i = 0; i < N_THREADS; i++) {
+    void *ret;
+    pthread_join(th[i], &ret);
+    bad += (intptr_t)ret;
+  }
+  assert_int_equal(bad, 0);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
+static void test_loop_free_cancels_running_tasks(void **state) {
+  (void)state;
+  cu_loop *loop = NULL;
+  assert_int_equal(cu_loop_new(&loop), 0);
+  cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
+  cu_task *a = NULL, *b = NULL;
+  assert_int_equal(
+      cu_loop_spawn(loop, cmd, &(cu_run_opts){.grace_ms = 50}, &a), 0);
+  assert_int_equal(
+      cu_loop_spawn(loop, cmd, &(cu_run_opts){.grace_ms = 50}, &b), 0);
+  assert_int_equal(cu_loop_active(loop), 2);
+  cu_task_free(b); /* orphaned: the loop finishes it */
+  int64_t t0 = cut_now_ms();
+  cu_loop_free(loop);
+  assert_true(cut_now_ms() - t0 < 50 + slack());
+  assert_true(cu_task_done(a));
+  assert_true(cu_task_result(a)->cancelled);
+  cu_task_free(a);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_timeout_plain),
+    cmocka_unit_test(test_timeout_term_ignoring_child),
+    cmocka_unit_test(test_timeout_grandchild_holds_pipes),
+    cmocka_unit_test(test_grace_none_kills_at_once),
+    cmocka_unit_test(test_cancel_from_another_thread),
+    cmocka_unit_test(test_no_zombies_no_fd_growth_many_runs),
+    cmocka_unit_test(test_64_threads_concurrently),
+    cmocka_unit_test(test_loop_free_cancels_running_tasks),
+};
+
+CU_TEST_MAIN(tests)

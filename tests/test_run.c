@@ -1,0 +1,514 @@
+/* SPDX-License-Identifier: MIT */
+/* Running one command: results, errors, streams, env, cwd, stdin, limits.
+ * Every test runs real helper processes and ends with no child left. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static cu_result run_ok(cu_cmd *cmd, const cu_run_opts *opts) {
+  cu_result r;
+  int rc = cu_run(cmd, opts, &r);
+  if (rc != 0)
+    fail_msg("cu_run: %s (%s)", cu_last_error(), cu_err_name(rc));
+  return r;
+}
+
+static void test_exit_code_and_capture(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("argvdump", "a b", "", "quote'd", NULL);
+  cu_result r = run_ok(cmd, NULL);
+  assert_true(r.ok);
+  assert_int_equal(r.exit_code, 0);
+  assert_int_equal(r.term_signal, 0);
+  assert_true(r.pid > 0);
+  assert_string_equal(r.out.data,
+                      "argc 4\n8:argvdump\n3:a b\n0:\n7:quote'd\n");
+  assert_int_equal(r.out.len, strlen(r.out.data));
+  assert_int_equal(r.err.len, 0);
+  assert_non_null(r.err.data);
+  assert_true(r.duration_ns > 0);
+  assert_true(r.end_mono.tv_sec > r.start_mono.tv_sec ||
+              (r.end_mono.tv_sec == r.start_mono.tv_sec &&
+               r.end_mono.tv_nsec >= r.start_mono.tv_nsec));
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
+static void test_nonzero_exit_is_not_an_error(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("exitcode", "42", NULL);
+  cu_result r;
+  assert_int_equal(cu_run(cmd, NULL, &r), 0);
+  assert_false(r.ok);
+  assert_int_equal(r.exit_code, 42);
+  assert_int_equal(r.term_signal, 0);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+}
+
+static void test_signal_decoding(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("killself", "9", NULL);
+  cu_result r = run_ok(cmd, NULL);
+  assert_false(r.ok);
+  assert_int_equal(r.exit_code, -1);
+  assert_int_equal(r.term_signal, SIGKILL);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  cmd = cut_cmd("killself", "15", NULL);
+  r = run_ok(cmd, NULL);
+  assert_int_equal(r.term_signal, SIGTERM);
+  assert_false(r.timed_out);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+}
+
+static void test_child_sees_only_stdio_fds(void **state) {
+  (void)state;
+  /* An inheritable fd in the parent must not reach the child. */
+  int leak = open("/dev/null", O_RDONLY);
+  assert_true(leak >= 3);
+  cu_cmd *cmd = cut_cmd("fdlist", NULL);
+  cu_result r = run_ok(cmd, &(cu_run_opts){.in.mode = CU_STDIN_NULL});
+  assert_string_equal(r.out.data, "0\n1\n2\n");
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  close(leak);
+}
+
+static void test_missing_executable(void **state) {
+  (void)state;
+  cut_tool t;
+  cut_tool_make(&t, "#!/nonexistent/interpreter\n");
+  /* Removed after resolution: the spawn itself must report it. */
+  unlink(t.path);
+  int fds = cut_fd_count();
+  cu_result r;
+  assert_int_equal(cu_run(t.cmd, NULL, &r), CU_ENOTFOUND);
+  assert_int_equal(r.error, CU_ENOTFOUND);
+  assert_int_equal(r.spawn_stage, CU_STAGE_EXEC);
+  assert_int_equal(r.spawn_errno, ENOENT);
+  assert_int_equal(r.pid, 0);
+  assert_non_null(strstr(cu_last_error(), t.path));
+  assert_int_equal(cut_fd_count(), fds);
+  cut_assert_no_children();
+  cu_result_free(&r);
+  cut_tool_free(&t);
+}
+
+/* A pinned file that exists but cannot be executed as a program. */
+static int run_bad_file(const char *content, mode_t mode, cu_result *r) {
+  cut_tool t;
+  cut_tool_make(&t, content);
+  chmod(t.path, mode);
+  int rc = cu_run(t.cmd, NULL, r);
+  cut_tool_free(&t);
+  return rc;
+}
+
+static void test_not_executable(void **state) {
+  (void)state;
+  /* Even root cannot execute a file with no x bit at all: EACCES. */
+  cu_result r;
+  assert_int_equal(run_bad_file("#!/bin/true\n", 0644, &r), CU_EACCES);
+  assert_int_equal(r.spawn_stage, CU_STAGE_EXEC);
+  assert_int_equal(r.spawn_errno, EACCES);
+  cu_result_free(&r);
+  cut_assert_no_children();
+}
+
+static void test_exec_format_error(void **state) {
+  (void)state;
+  cu_result r;
+  assert_int_equal(run_bad_file("\x01\x02garbage, not a program\n", 0755, &r),
+                   CU_ENOEXEC);
+  assert_int_equal(r.spawn_errno, ENOEXEC);
+  assert_int_equal(r.exit_code, 0); /* never a fake 127 */
+  cu_result_free(&r);
+  cut_assert_no_children();
+}
+
+static void test_missing_cwd(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("pwddump", NULL);
+  int fds = cut_fd_count();
+  cu_result r;
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.cwd = "/nonexistent/dir"}, &r),
+                   CU_ECWD);
+  assert_int_equal(r.spawn_stage, CU_STAGE_CWD);
+  assert_non_null(strstr(cu_last_error(), "/nonexistent/dir"));
+  assert_int_equal(cut_fd_count(), fds);
+  cu_result_free(&r);
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.cwd = "/etc/passwd"}, &r),
+                   CU_ECWD);
+  cu_result_free(&r);
+  r = run_ok(cmd, &(cu_run_opts){.cwd = "/tmp"});
+  assert_string_equal(r.out.data, "/tmp\n");
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
+static void test_null_and_oversized_arguments(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("argvdump", NULL);
+  assert_int_equal(cu_cmd_arg(cmd, NULL), CU_EINVAL);
+  cu_result r;
+  assert_int_equal(cu_run(cmd, NULL, &r), CU_EINVAL);
+  assert_int_equal(r.pid, 0);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+
+  size_t big = 200 * 1024; /* over the kernel's per-string limit */
+  char *arg = malloc(big + 1);
+  memset(arg, 'x', big);
+  arg[big] = '\0';
+  cmd = cut_cmd("argvdump", NULL);
+  assert_int_equal(cu_cmd_arg(cmd, arg), 0);
+  assert_int_equal(cu_run(cmd, NULL, &r), CU_E2BIG);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+
+  /* Many medium arguments: over ARG_MAX in total. */
+  cmd = cut_cmd("argvdump", NULL);
+  memset(arg, 'y', 100 * 1024);
+  arg[100 * 1024] = '\0';
+  long arg_max = sysconf(_SC_ARG_MAX);
+  for (long i = 0; i < arg_max / (100 * 1024) + 2; i++)
+    assert_int_equal(cu_cmd_arg(cmd, arg), 0);
+  assert_int_equal(cu_run(cmd, NULL, &r), CU_E2BIG);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  free(arg);
+  cut_assert_no_children();
+}
+
+static void test_bad_options_leave_nothing(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("argvdump", NULL);
+  int fds = cut_fd_count();
+  cu_result r;
+  const cu_env_var bad_name[] = {{"1BAD", "x"}};
+  assert_int_equal(
+      cu_run(cmd, &(cu_run_opts){.env = bad_name, .n_env = 1}, &r),
+      CU_EBADENV);
+  assert_non_null(strstr(cu_last_error(), "1BAD"));
+  cu_result_free(&r);
+  const cu_env_var eq_name[] = {{"A=B", "x"}};
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.env = eq_name, .n_env = 1}, &r),
+                   CU_EBADENV);
+  cu_result_free(&r);
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.timeout_ms = -5}, &r),
+                   CU_EINVAL);
+  cu_result_free(&r);
+  assert_int_equal(
+      cu_run(cmd, &(cu_run_opts){.timeout_ms = CU_TIMEOUT_MAX_MS + 1}, &r),
+      CU_EINVAL);
+  cu_result_free(&r);
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.grace_ms = -7}, &r), CU_EINVAL);
+  cu_result_free(&r);
+  assert_int_equal(cu_run(cmd,
+                          &(cu_run_opts){.in = {.mode = CU_STDIN_FILE,
+                                                .path = "/nonexistent/in"}},
+                          &r),
+                   CU_ESTDIN);
+  cu_result_free(&r);
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.out.mode = 99}, &r), CU_EINVAL);
+  cu_result_free(&r);
+  assert_int_equal(cu_run(NULL, NULL, &r), CU_EINVAL);
+  cu_result_free(&r);
+  assert_int_equal(cut_fd_count(), fds);
+  cut_assert_no_children();
+  cu_cmd_free(cmd);
+}
+
+static void test_env_set_unset_clear(void **state) {
+  (void)state;
+  setenv("CU_TEST_KEEP", "kept", 1);
+  setenv("CU_TEST_DROP", "dropped", 1);
+  cu_cmd *cmd = cut_cmd("envdump", "CU_TEST_KEEP", "CU_TEST_DROP",
+                        "CU_TEST_NEW", NULL);
+  const cu_env_var overlay[] = {{"CU_TEST_DROP", NULL},
+                                {"CU_TEST_NEW", "first"},
+                                {"CU_TEST_NEW", "second=with=equals"}};
+  cu_result r = run_ok(cmd, &(cu_run_opts){.env = overlay, .n_env = 3});
+  assert_string_equal(r.out.data, "CU_TEST_KEEP=kept\nCU_TEST_DROP unset\n"
+                                  "CU_TEST_NEW=second=with=equals\n");
+  cu_result_free(&r);
+  r = run_ok(cmd, &(cu_run_opts){.env = overlay + 1, .n_env = 1,
+                                 .clear_env = true});
+  assert_string_equal(r.out.data, "CU_TEST_KEEP unset\nCU_TEST_DROP unset\n"
+                                  "CU_TEST_NEW=first\n");
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+}
+
+static void test_stdin_sources(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("echoer", NULL);
+  const char msg[] = "hello\0binary\n";
+  cu_result r = run_ok(cmd, &(cu_run_opts){.in = {.mode = CU_STDIN_BYTES,
+                                                  .data = msg,
+                                                  .len = sizeof msg - 1}});
+  assert_int_equal(r.out.len, sizeof msg - 1);
+  assert_memory_equal(r.out.data, msg, sizeof msg - 1);
+  cu_result_free(&r);
+  r = run_ok(cmd, &(cu_run_opts){.in.mode = CU_STDIN_NULL});
+  assert_int_equal(r.out.len, 0);
+  cu_result_free(&r);
+  r = run_ok(cmd, &(cu_run_opts){.in = {.mode = CU_STDIN_FILE,
+                                        .path = "/etc/hostname"}});
+  assert_true(r.out.len > 0);
+  cu_result_free(&r);
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  assert_int_equal(write(p[1], "via fd", 6), 6);
+  close(p[1]);
+  r = run_ok(cmd, &(cu_run_opts){.in = {.mode = CU_STDIN_FD, .fd = p[0]}});
+  assert_string_equal(r.out.data, "via fd");
+  cu_result_free(&r);
+  close(p[0]);
+  cu_cmd_free(cmd);
+}
+
+typedef struct sink {
+  char *buf;
+  size_t len;
+} sink;
+
+static int sink_fn(void *data, const void *bytes, size_t len) {
+  sink *s = data;
+  s->buf = realloc(s->buf, s->len + len + 1);
+  memcpy(s->buf + s->len, bytes, len);
+  s->len += len;
+  return 0;
+}
+
+static void test_tee_gives_identical_bytes(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("writer", "--out", "300000", "--err", "200000", NULL);
+  sink so = {0}, se = {0};
+  cu_result r = run_ok(
+      cmd, &(cu_run_opts){
+               .out = {.mode = CU_STREAM_TEE, .sink = sink_fn, .sink_data = &so},
+               .err = {.mode = CU_STREAM_TEE, .sink = sink_fn, .sink_data = &se}});
+  assert_int_equal(r.out.len, 300000);
+  assert_int_equal(r.err.len, 200000);
+  assert_int_equal(so.len, r.out.len);
+  assert_int_equal(se.len, r.err.len);
+  assert_memory_equal(so.buf, r.out.data, so.len);
+  assert_memory_equal(se.buf, r.err.data, se.len);
+  cu_result_free(&r);
+  free(so.buf);
+  so = (sink){0};
+  /* ECHO: to the sink only, nothing captured. */
+  r = run_ok(cmd, &(cu_run_opts){.out = {.mode = CU_STREAM_ECHO,
+                                         .sink = sink_fn, .sink_data = &so},
+                                 .err.mode = CU_STREAM_DISCARD});
+  assert_int_equal(so.len, 300000);
+  assert_int_equal(r.out.len, 0);
+  assert_int_equal(r.err.len, 0);
+  cu_result_free(&r);
+  free(so.buf);
+  free(se.buf);
+  cu_cmd_free(cmd);
+}
+
+static void test_echo_to_fd_and_fd_mode(void **state) {
+  (void)state;
+  char path[] = "/tmp/cu-echo-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  cu_cmd *cmd = cut_cmd("writer", "--out", "1000", "--err", "10", NULL);
+  cu_result r = run_ok(cmd, &(cu_run_opts){.out = {.mode = CU_STREAM_TEE, .fd = fd},
+                                           .err.mode = CU_STREAM_FD,
+                                           .err.fd = fd});
+  assert_int_equal(r.out.len, 1000);
+  assert_int_equal(r.err.len, 0);
+  struct stat st;
+  fstat(fd, &st);
+  assert_int_equal(st.st_size, 1010);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  close(fd);
+  unlink(path);
+}
+
+static void test_max_capture_truncate_and_fail(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("writer", "--out", "1000000", NULL);
+  cu_result r = run_ok(cmd, &(cu_run_opts){.max_capture = 1000});
+  assert_true(r.ok);
+  assert_int_equal(r.out.len, 1000);
+  assert_int_equal(r.out.total, 1000000);
+  assert_true(r.out.truncated);
+  assert_int_equal(r.out.data[1000], '\0');
+  cu_result_free(&r);
+  r = run_ok(cmd, &(cu_run_opts){.max_capture = 1000,
+                                 .overflow = CU_OVERFLOW_FAIL,
+                                 .grace_ms = CU_GRACE_NONE});
+  assert_false(r.ok);
+  assert_true(r.overflowed);
+  assert_true(r.out.len <= 1000);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
+static void test_utf8_text_view(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("echoer", NULL);
+  const char bad[] = "ok \xff caf\xc3\xa9";
+  cu_result r = run_ok(cmd, &(cu_run_opts){.in = {.mode = CU_STDIN_BYTES,
+                                                  .data = bad,
+                                                  .len = sizeof bad - 1}});
+  assert_string_equal(cu_result_text(&r, CU_STDOUT),
+                      "ok \xef\xbf\xbd caf\xc3\xa9");
+  assert_string_equal(cu_result_text(&r, CU_STDERR), "");
+  assert_null(cu_result_text(&r, 7));
+  cu_result_free(&r);
+  cu_result_free(NULL);
+  cu_cmd_free(cmd);
+}
+
+static void test_tags_copied_to_result(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
+  const cu_tag tags[] = {{"job", "build"}, {"step", "3"}};
+  cu_result r = run_ok(cmd, &(cu_run_opts){.tags = tags, .n_tags = 2});
+  assert_int_equal(r.n_tags, 2);
+  assert_string_equal(r.tags[0].key, "job");
+  assert_string_equal(r.tags[1].value, "3");
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+}
+
+/* The first child pid of this thread, from /proc (0 if none). */
+static pid_t first_child(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)gettid());
+  FILE *f = fopen(path, "r");
+  int pid = 0;
+  if (f) {
+    if (fscanf(f, "%d", &pid) != 1)
+      pid = 0;
+    fclose(f);
+  }
+  return (pid_t)pid;
+}
+
+static void test_own_process_group(void **state) {
+  (void)state;
+  cu_loop *loop = NULL;
+  assert_int_equal(cu_loop_new(&loop), 0);
+  cu_cmd *cmd = cut_cmd("sleeper", "5000", NULL);
+  cu_task *task = NULL;
+  assert_int_equal(cu_loop_spawn(loop, cmd, NULL, &task), 0);
+  assert_int_equal(cu_loop_step(loop, 50), 0);
+  assert_false(cu_task_done(task));
+  pid_t child = first_child();
+  assert_true(child > 0);
+  /* It leads its own group, so group signals never reach this process. */
+  assert_int_equal(getpgid(child), child);
+  assert_int_not_equal(getpgid(child), getpgrp());
+  cu_task_cancel(task);
+  cu_result r;
+  assert_int_equal(cu_task_wait(task, &r), 0);
+  assert_true(r.cancelled);
+  assert_false(r.ok);
+  assert_int_equal(r.pid, child);
+  assert_int_equal(r.term_signal, SIGTERM);
+  cu_result_free(&r);
+  cu_task_free(task);
+  cu_loop_free(loop);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
+static void test_parent_ignoring_sigpipe_does_not_leak_into_child(void **state) {
+  (void)state;
+  signal(SIGPIPE, SIG_IGN);
+  cu_cmd *cmd = cut_cmd("killself", "13", NULL);
+  cu_result r = run_ok(cmd, NULL);
+  assert_int_equal(r.term_signal, SIGPIPE); /* default action restored */
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  signal(SIGPIPE, SIG_DFL);
+}
+
+static int stop_sink(void *data, const void *bytes, size_t len) {
+  (void)bytes;
+  size_t *seen = data;
+  *seen += len;
+  return *seen >= 100000 ? -1 : 0; /* enough: stop */
+}
+
+static void test_echo_reader_gone_child_gets_sigpipe(void **state) {
+  (void)state;
+  /* Like `yes | head -c 100000` in a shell: once the only consumer of the
+   * output stops, the producer gets SIGPIPE instead of running forever. */
+  cu_cmd *yes = NULL;
+  assert_int_equal(cu_cmd_new(NULL, CU_YES, &yes), 0);
+  size_t seen = 0;
+  cu_result r;
+  assert_int_equal(cu_run(yes,
+                          &(cu_run_opts){.out = {.mode = CU_STREAM_ECHO,
+                                                 .sink = stop_sink,
+                                                 .sink_data = &seen},
+                                         .timeout_ms = 20000},
+                          &r),
+                   0);
+  assert_false(r.timed_out);
+  assert_int_equal(r.term_signal, SIGPIPE);
+  assert_true(seen >= 100000);
+  cu_result_free(&r);
+  /* A closed echo pipe works the same way. */
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  close(p[0]);
+  assert_int_equal(cu_run(yes,
+                          &(cu_run_opts){.out = {.mode = CU_STREAM_ECHO,
+                                                 .fd = p[1]},
+                                         .timeout_ms = 20000},
+                          &r),
+                   0);
+  assert_false(r.timed_out);
+  assert_int_equal(r.term_signal, SIGPIPE);
+  cu_result_free(&r);
+  close(p[1]);
+  cu_cmd_free(yes);
+  cut_assert_no_children();
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_echo_reader_gone_child_gets_sigpipe),
+    cmocka_unit_test(test_exit_code_and_capture),
+    cmocka_unit_test(test_nonzero_exit_is_not_an_error),
+    cmocka_unit_test(test_signal_decoding),
+    cmocka_unit_test(test_child_sees_only_stdio_fds),
+    cmocka_unit_test(test_missing_executable),
+    cmocka_unit_test(test_not_executable),
+    cmocka_unit_test(test_exec_format_error),
+    cmocka_unit_test(test_missing_cwd),
+    cmocka_unit_test(test_null_and_oversized_arguments),
+    cmocka_unit_test(test_bad_options_leave_nothing),
+    cmocka_unit_test(test_env_set_unset_clear),
+    cmocka_unit_test(test_stdin_sources),
+    cmocka_unit_test(test_tee_gives_identical_bytes),
+    cmocka_unit_test(test_echo_to_fd_and_fd_mode),
+    cmocka_unit_test(test_max_capture_truncate_and_fail),
+    cmocka_unit_test(test_utf8_text_view),
+    cmocka_unit_test(test_tags_copied_to_result),
+    cmocka_unit_test(test_own_process_group),
+    cmocka_unit_test(test_parent_ignoring_sigpipe_does_not_leak_into_child),
+};
+
+CU_TEST_MAIN(tests)

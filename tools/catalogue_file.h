@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The catalogue file of `cuprum --catalogue FILE`: a JSON document parsed
+ * with jansson. The format (docs/cli.md has the full reference):
+ *
+ *   {
+ *     "include_default": false,
+ *     "projects": [
+ *       { "name": "build",
+ *         "programs": ["make", {"name": "cc", "path": "/usr/bin/gcc"}],
+ *         "docs": ["https://example.org/build"],
+ *         "noise": ["^make\\[[0-9]+\\]: (Entering|Leaving) directory"] }
+ *     ]
+ *   }
+ *
+ * A program is a name (resolved once on PATH) or an object pinning an
+ * absolute path. Unknown keys are errors, so a typo cannot silently widen or
+ * narrow the allowlist.
+ */
+#ifndef CUPRUM_TOOLS_CATALOGUE_FILE_H
+#define CUPRUM_TOOLS_CATALOGUE_FILE_H
+
+#include <cuprum/cuprum.h>
+
+/*
+ * Load the catalogue file at `path` into a new catalogue (*ret, caller frees
+ * with cu_catalogue_free()). On failure prints one diagnostic to stderr:
+ * syntax errors as "FILE:LINE:COLUMN: reason", semantic errors as
+ * "FILE: projects[I] 'NAME': reason", and returns -1 (*ret untouched).
+ */
+int catalogue_file_load(const char *path, cu_catalogue **ret);
+
+#endif /* CUPRUM_TOOLS_CATALOGUE_FILE_H */

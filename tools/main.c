@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/* `cuprum`: subcommand dispatch, --help, --version and diagnostics. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct subcommand {
+  const char *name;
+  int (*fn)(int argc, char **argv);
+  const char *summary;
+} subcommand;
+
+static const subcommand subcommands[] = {
+    {"run", cli_cmd_run, "run one allowlisted program, no shell"},
+    {"catalogue", cli_cmd_catalogue,
+     "list the active catalogue: program, resolved path, project"},
+};
+
+static void print_help(FILE *to) {
+  fprintf(to,
+          "usage: cuprum run [OPTIONS] [--] PROGRAM [ARG...]\n"
+          "       cuprum catalogue [--catalogue FILE] [--allow PROG]...\n"
+          "       cuprum --help | --version\n"
+          "\n"
+          "Run programs from an allowlist (the catalogue) without a shell.\n"
+          "\n"
+          "Subcommands:\n");
+  for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+    fprintf(to, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+  fprintf(to,
+          "\n"
+          "`cuprum SUBCOMMAND --help` describes a subcommand's options.\n"
+          "Exit status of run: the command's own; 128+N if a signal N killed\n"
+          "it; 124 timed out; 125 cuprum's error (usage, catalogue, program\n"
+          "not allowed); 126 found but not executable; 127 not found.\n");
+}
+
+void cli_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("cuprum: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+int cli_usage_error(const char *sub, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("cuprum: ", stderr);
+  if (sub)
+    fprintf(stderr, "%s: ", sub);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\nTry 'cuprum %s%s--help' for more information.\n",
+          sub ? sub : "", sub ? " " : "");
+  va_end(ap);
+  return CLI_EXIT_FAILURE;
+}
+
+int cli_exit_for_error(int err) {
+  switch (err) {
+  case CU_ENOTFOUND:
+    return CLI_EXIT_NOT_FOUND;
+  case CU_EACCES:
+  case CU_ENOEXEC:
+    return CLI_EXIT_CANNOT_RUN;
+  default:
+    return CLI_EXIT_FAILURE;
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return cli_usage_error(NULL, "missing subcommand");
+  const char *first = argv[1];
+  if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0 ||
+      strcmp(first, "help") == 0) {
+    print_help(stdout);
+    return CLI_EXIT_OK;
+  }
+  if (strcmp(first, "--version") == 0 || strcmp(first, "-V") == 0) {
+    printf("cuprum %s (libcuprum %s)\n", CUPRUM_VERSION_STRING, cu_version());
+    return CLI_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+    if (strcmp(first, subcommands[i].name) == 0)
+      return subcommands[i].fn(argc - 1, argv + 1);
+  return cli_usage_error(NULL, "unknown subcommand '%s'", first);
+}

@@ -57,6 +57,10 @@ ssize_t cu__splice(int in, int out, size_t len, unsigned flags);
  * failure: fall back to read/write for this pair. */
 bool cu__splice_refused(int err);
 
+/* Length of the longest well-formed UTF-8 prefix of data[0..n) ending on
+ * a character boundary (n when it is all valid). */
+size_t cu__utf8_valid_prefix(const void *data, size_t n);
+
 /* ---------------------------------------------------- capture buffer */
 
 /* A growing buffer for captured bytes: geometric growth, NUL room kept. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "stream_internal.h"
 
 #define REPL_0 0xEFu
 #define REPL_1 0xBFu
@@ -89,7 +90,8 @@ static const unsigned char second_hi[256] = {
  * through the tables. (Tried and measured slower on dense non-ASCII text:
  * a table-driven DFA, whose load-to-load dependency costs ~8 cycles a
  * byte, and a branch-free per-character check.) */
-static size_t valid_prefix(const unsigned char *p, size_t n) {
+size_t cu__utf8_valid_prefix(const void *data, size_t n) {
+  const unsigned char *p = data;
   size_t i = 0;
   while (i < n) {
     unsigned char c = p[i];
@@ -157,7 +159,7 @@ size_t cu_utf8_decode(cu_utf8_decoder *d, const void *in, size_t len,
       return (size_t)(o - out);
   }
   while (p < end) {
-    size_t a = valid_prefix(p, (size_t)(end - p));
+    size_t a = cu__utf8_valid_prefix(p, (size_t)(end - p));
     memcpy(o, p, a);
     p += a;
     o += a;

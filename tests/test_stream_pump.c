@@ -410,6 +410,32 @@ static void consume_decodes(void **state) {
   assert_int_equal(cu_consume(-1, NULL, &out, NULL, NULL), CU_EINVAL);
 }
 
+/* Valid text comes back unchanged (the no-copy path), invalid text past
+ * the first mebibyte still gets replaced. */
+static void consume_decodes_large(void **state) {
+  (void)state;
+  size_t n = 3 << 20;
+  unsigned char *p = malloc(n);
+  assert_non_null(p);
+  for (size_t i = 0; i < n; i += 3)
+    memcpy(p + i, i % 99 ? "ab\n" : "\xe2\x82\xac", 3);
+  char *out = NULL;
+  size_t len = 0;
+  consume_pipe(n, &(cu_consume_opts){.decode_utf8 = true}, &out, &len, NULL,
+               p);
+  assert_int_equal(len, n);
+  assert_memory_equal(out, p, n);
+  free(out);
+  memcpy(p + n - 3, "a\xff\n", 3);
+  consume_pipe(n, &(cu_consume_opts){.decode_utf8 = true}, &out, &len, NULL,
+               p);
+  assert_int_equal(len, n + 2);
+  assert_memory_equal(out, p, n - 3);
+  assert_memory_equal(out + n - 3, "a\xEF\xBF\xBD\n", 5);
+  free(out);
+  free(p);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pipe_to_pipe_splice),
     cmocka_unit_test(pipe_to_pipe_readwrite),
@@ -440,6 +466,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pump_unavailable_backend),
     cmocka_unit_test(consume_bytes_and_limit),
     cmocka_unit_test(consume_decodes),
+    cmocka_unit_test(consume_decodes_large),
 };
 
 CU_TEST_MAIN(tests)

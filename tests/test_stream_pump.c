@@ -43,6 +43,7 @@ typedef struct pump_case {
   size_t buffer_size;
   size_t pipe_size;
   bool nonblock_in;
+  bool nonblock_out; /* short writes and EAGAIN on the output */
   bool keep_pipe_size;
   int want_pipe_size; /* >0: F_GETPIPE_SZ of the output afterwards */
 } pump_case;
@@ -54,6 +55,8 @@ static void run_pipe_case(const pump_case *c) {
   st_pipe(b);
   if (c->nonblock_in)
     fcntl(a[0], F_SETFL, fcntl(a[0], F_GETFL) | O_NONBLOCK);
+  if (c->nonblock_out)
+    fcntl(b[1], F_SETFL, fcntl(b[1], F_GETFL) | O_NONBLOCK);
   writer w = {a[1], c->data, c->len, c->write_chunk, 7};
   st_sink r = {.fd = b[0], .chunk = c->read_chunk ? c->read_chunk : 65536,
               .nap = c->nap};
@@ -119,6 +122,17 @@ ST_BOTH(slow_writer_nonblocking_input) {
   free(p);
 }
 
+/* A full non-blocking output: partial writes and EAGAIN, polled, while a
+ * slow reader drains it in odd-sized pieces. */
+ST_BOTH(nonblocking_output_short_writes) {
+  unsigned char *p = random_payload(700000, 15);
+  pump_case c = {.backend = b, .data = p, .len = 700000, .read_chunk = 1000,
+                 .nap = 50, .nonblock_out = true, .nonblock_in = true,
+                 .buffer_size = 100000};
+  run_pipe_case(&c);
+  free(p);
+}
+
 ST_BOTH(tiny_buffer_and_big_pipes) {
   unsigned char *p = random_payload(300000, 4);
   pump_case c = {.backend = b, .data = p, .len = 300000, .write_chunk = 5000,
@@ -164,7 +178,8 @@ ST_BOTH(random_payloads) {
                    .write_chunk = st_range(&g, 1, 100000),
                    .read_chunk = st_range(&g, 1, 70000),
                    .buffer_size = st_range(&g, 0, 1) ? 0 : st_range(&g, 1, 9000),
-                   .nonblock_in = st_range(&g, 0, 3) == 0};
+                   .nonblock_in = st_range(&g, 0, 3) == 0,
+                   .nonblock_out = st_range(&g, 0, 3) == 0};
     run_pipe_case(&c);
     free(p);
   }
@@ -445,6 +460,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(slow_reader_backpressure_readwrite),
     cmocka_unit_test(slow_writer_nonblocking_input_splice),
     cmocka_unit_test(slow_writer_nonblocking_input_readwrite),
+    cmocka_unit_test(nonblocking_output_short_writes_splice),
+    cmocka_unit_test(nonblocking_output_short_writes_readwrite),
     cmocka_unit_test(tiny_buffer_and_big_pipes_splice),
     cmocka_unit_test(tiny_buffer_and_big_pipes_readwrite),
     cmocka_unit_test(auto_pipe_raise_splice),

@@ -19,8 +19,8 @@ BUILD=${CU_BENCH_BUILD:-build-bench}
 BASELINE=bench/baseline.json
 TOL=${CU_BENCH_TOLERANCE:-0.10}
 ATTEMPTS=${CU_BENCH_ATTEMPTS:-3}
-OUT=bench/results/quick-ratio.json
-mkdir -p bench/results
+OUT=$BUILD/quick-ratio.json
+
 
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCUPRUM_BUILD_TESTS=OFF \
   -DCUPRUM_BUILD_CLI=OFF -DCUPRUM_SANITIZE=OFF >/dev/null &&

@@ -149,6 +149,8 @@ void cu_utf8_init(cu_utf8_decoder *d) { memset(d, 0, sizeof *d); }
 
 size_t cu_utf8_decode(cu_utf8_decoder *d, const void *in, size_t len,
                       char *out) {
+  if (len == 0)
+    return 0;
   const unsigned char *p = in;
   const unsigned char *end = p + len;
   char *o = out;

@@ -24,7 +24,7 @@ run_ctest() { # dir, ctest args...
   local dir=$1; shift
   (cd "$dir" && ctest -j "$JOBS" --output-on-failure "$@" >ctest.log 2>&1)
   local rc=$?
-  if [ $rc -ne 0 ]; then cat "$dir/ctest.log" | tail -n 200; else tail -n 3 "$dir/ctest.log"; fi
+  if [ $rc -ne 0 ]; then tail -n 200 "$dir/ctest.log"; else grep -E "tests passed|Total Test time" "$dir/ctest.log"; fi
   return $rc
 }
 

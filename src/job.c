@@ -84,6 +84,10 @@ int cu__job_arm(cu__job *job) {
       rc = cu__loop_watch(job->loop, &st->w_err, EPOLLIN);
       job->open_streams++;
     }
+    if (rc == 0 && st->relay) {
+      rc = cu__loop_watch(job->loop, &st->w_tap_in, EPOLLIN);
+      job->open_streams++;
+    }
   }
   if (rc == 0 && job->w_out.fd >= 0) {
     rc = cu__loop_watch(job->loop, &job->w_out, EPOLLIN);
@@ -186,6 +190,36 @@ static void on_output(cu__job *job, cu__watch *w) {
     close_stream(job, w, s);
 }
 
+static void close_relay(cu__job *job, cu__stage *st) {
+  if (!st->relay || st->w_tap_in.fd < 0)
+    return;
+  /* Closing both ends: EOF downstream, SIGPIPE upstream if it writes. */
+  close_watch(job, &st->w_tap_in);
+  close_watch(job, &st->w_tap_out);
+  job->open_streams--;
+  cu__outstream_finish(st->relay->obs);
+}
+
+static void on_relay(cu__job *job, cu__stage *st) {
+  int v = cu__relay_step(st->relay);
+  if (v == CU__RELAY_DONE) {
+    close_relay(job, st);
+    return;
+  }
+  /* Wait on one side only, or level-triggered epoll would spin on the
+   * other (an empty pipe's write end is always writable). */
+  bool want_out = v == CU__RELAY_WANT_OUT;
+  cu__watch *on = want_out ? &st->w_tap_out : &st->w_tap_in;
+  cu__watch *off = want_out ? &st->w_tap_in : &st->w_tap_out;
+  cu__loop_unwatch(job->loop, off);
+  if (!on->armed && cu__loop_watch(job->loop, on, want_out ? EPOLLOUT : EPOLLIN))
+    close_relay(job, st);
+  if (cu__outstream_overflowed(st->relay->obs) && !job->overflowed) {
+    job->overflowed = true;
+    terminate(job);
+  }
+}
+
 static void on_stdin(cu__job *job) {
   int err_no = 0;
   size_t before = job->feeder.off;
@@ -260,6 +294,10 @@ void cu__job_on_event(cu__job *job, cu__watch *w, uint32_t events) {
     close_watch(job, &job->w_cancel);
     cu__job_cancel(job);
     break;
+  case CU__W_TAP_IN:
+  case CU__W_TAP_OUT:
+    on_relay(job, &job->stages[w->stage]);
+    break;
   case CU__W_WAKE:
     break;
   }
@@ -298,8 +336,10 @@ static void finish(cu__job *job) {
   job->end_mono = cu__now(CLOCK_MONOTONIC);
   close_stream(job, &job->w_out, job->out_stream);
   close_watch(job, &job->w_in);
-  for (size_t i = 0; i < job->n; i++)
+  for (size_t i = 0; i < job->n; i++) {
     close_stream(job, &job->stages[i].w_err, job->stages[i].err_stream);
+    close_relay(job, &job->stages[i]);
+  }
   close_watch(job, &job->w_timer);
   close_watch(job, &job->w_cancel);
   for (size_t i = 0; i < job->n; i++) {
@@ -310,6 +350,8 @@ static void finish(cu__job *job) {
     st->w_pid.fd = -1;
     if (st->err_stream)
       cu__outstream_take(st->err_stream, &st->err);
+    if (st->relay && st->relay->obs)
+      cu__outstream_take(st->relay->obs, &st->out);
   }
   if (job->out_stream)
     cu__outstream_take(job->out_stream, &job->out);
@@ -326,8 +368,10 @@ void cu__job_after_batch(cu__job *job) {
   if (exited && job->state == CU__J_KILLING && now >= job->giveup_at_ns) {
     /* A descendant outside the group holds our pipes: stop waiting. */
     close_stream(job, &job->w_out, job->out_stream);
-    for (size_t i = 0; i < job->n; i++)
+    for (size_t i = 0; i < job->n; i++) {
       close_stream(job, &job->stages[i].w_err, job->stages[i].err_stream);
+      close_relay(job, &job->stages[i]);
+    }
     close_watch(job, &job->w_in);
     job->open_streams = 0;
   }
@@ -374,6 +418,9 @@ int cu__job_stage_result(cu__job *job, size_t i, bool take_out,
   if (take_out) {
     r->out = job->out;
     job->out = (cu_bytes){0};
+  } else {
+    r->out = st->out; /* a tapped stage's capture, else empty */
+    st->out = (cu_bytes){0};
   }
   r->ok = r->exit_code == 0 && !r->timed_out && !r->cancelled &&
           !r->overflowed && r->error == 0;
@@ -443,6 +490,14 @@ void cu__job_free(cu__job *job) {
     cu__close(st->pidfd);
     cu__outstream_free(st->err_stream);
     free(st->err.data);
+    close_watch(job, &st->w_tap_in);
+    close_watch(job, &st->w_tap_out);
+    if (st->relay) {
+      cu__outstream_free(st->relay->obs);
+      cu__relay_free(st->relay);
+      free(st->relay);
+    }
+    free(st->out.data);
     cu__tags_free(st->ev_tags, st->n_ev_tags);
   }
   close_watch(job, &job->w_out);

@@ -26,6 +26,7 @@
 #include "ctx.h"
 #include "env.h"
 #include "outstream.h"
+#include "relay.h"
 
 struct cu__job;
 
@@ -37,6 +38,8 @@ typedef enum cu__wkind {
   CU__W_TIMER,  /* the job's timerfd */
   CU__W_CANCEL, /* the cancel token's eventfd (dup) */
   CU__W_WAKE,   /* the loop's own eventfd */
+  CU__W_TAP_IN, /* a tapped stage's stdout (relay input) */
+  CU__W_TAP_OUT,/* the next stage's stdin (relay output) */
 } cu__wkind;
 
 /* Something registered with epoll; epoll_event.data.ptr points here. */
@@ -70,6 +73,9 @@ typedef struct cu__stage {
   cu__watch w_pid, w_err;
   cu__outstream *err_stream; /* NULL unless the parent reads stderr */
   cu_bytes err;
+  cu__relay *relay;          /* tapped stage: stdout relayed by the parent */
+  cu__watch w_tap_in, w_tap_out;
+  cu_bytes out;              /* tapped stage's captured stdout */
   cu_tag *ev_tags;           /* tags for this stage's events */
   size_t n_ev_tags;
 } cu__stage;
@@ -89,6 +95,8 @@ typedef struct cu__job_spec {
   bool sigpipe_fails;      /* SIGPIPE death of a non-final stage = failure */
   int pipe_size;           /* F_SETPIPE_SZ between stages; <= 0 = kernel's */
   int *ret_failed_index;   /* optional: the stage whose spawn failed */
+  uint64_t tap_stages;     /* bit i: relay stage i's stdout via the parent */
+  bool capture_taps;       /* and capture it into that stage's result */
 } cu__job_spec;
 
 typedef void (*cu__job_done_fn)(struct cu__job *job, void *userdata);

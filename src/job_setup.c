@@ -225,8 +225,56 @@ static int open_output(cu__job *job, const cu_output_opts *o, int which,
   return cu__outstream_new(&cfg, ret_stream);
 }
 
+/* A tapped stage: stage i writes to pipe A, the parent relays A to pipe B,
+ * stage i+1 reads B. The child ends go where a direct link would. */
+static int open_tap(cu__job *job, size_t i, const cu__job_spec *spec,
+                    setup *s) {
+  int a[2], b[2];
+  if (make_pipe(a) < 0)
+    return cu__fail_errno(CU_ESYS, errno, "pipe for a tapped stage");
+  if (make_pipe(b) < 0) {
+    cu__close(a[0]);
+    cu__close(a[1]);
+    return cu__fail_errno(CU_ESYS, errno, "pipe for a tapped stage");
+  }
+  s->link_w[i] = a[1];
+  s->link_r[i] = b[0];
+  cu__stage *st = &job->stages[i];
+  st->w_tap_in.fd = a[0];
+  st->w_tap_out.fd = b[1];
+  if (set_nonblock(a[0]) < 0 || set_nonblock(b[1]) < 0)
+    return cu__fail_errno(CU_ESYS, errno, "tapped stage pipes");
+  cu__outstream_cfg cfg = {.capture = spec->capture_taps,
+                           .max_capture = spec->opts->max_capture,
+                           .overflow = spec->opts->overflow,
+                           .echo_fd = -1,
+                           .backend = s->backend};
+  if (job->observed && cu__ctx_wants_lines(job->ctx)) {
+    cfg.on_line = cu__job_stdout_line;
+    cfg.line_data = st;
+  }
+  cu__outstream *obs = NULL;
+  st->relay = calloc(1, sizeof *st->relay);
+  if (!st->relay)
+    return cu__fail(CU_ENOMEM, "allocating a pipeline relay");
+  int rc = cu__outstream_new(&cfg, &obs);
+  if (rc == 0)
+    rc = cu__relay_init(st->relay, a[0], b[1], obs, s->backend);
+  else
+    st->relay->obs = NULL;
+  if (rc != 0 && obs && !st->relay->obs)
+    cu__outstream_free(obs);
+  return rc;
+}
+
 static int open_links(cu__job *job, const cu__job_spec *spec, setup *s) {
   for (size_t i = 0; i + 1 < job->n; i++) {
+    if (i < 64 && (spec->tap_stages >> i) & 1) {
+      int rc = open_tap(job, i, spec, s);
+      if (rc != 0)
+        return rc;
+      continue;
+    }
     int p[2];
     if (make_pipe(p) < 0)
       return cu__fail_errno(CU_ESYS, errno, "pipe between stages");
@@ -340,6 +388,10 @@ static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
                             .stage = (uint16_t)i};
     st->w_err = (cu__watch){.job = job, .fd = -1, .kind = CU__W_ERR,
                             .stage = (uint16_t)i};
+    st->w_tap_in = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TAP_IN,
+                               .stage = (uint16_t)i};
+    st->w_tap_out = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TAP_OUT,
+                                .stage = (uint16_t)i};
     s->err_child[i] = s->link_r[i] = s->link_w[i] = -1;
   }
   return 0;

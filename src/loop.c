@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "cuprum/pipeline.h"
 #include "job.h"
+#include "stream_internal.h"
 
 #define CU__MAX_EVENTS 64
 
@@ -142,40 +143,31 @@ static void on_wake(cu_loop *loop, cu__job **dirty) {
  * Writing to a pipe whose reader has gone raises SIGPIPE, which would kill
  * the caller's process by default. Without touching dispositions (that is
  * process-wide), the loop blocks SIGPIPE in its own thread while it moves
- * bytes, consumes any SIGPIPE its writes raised, and restores the mask.
+ * bytes and consumes any SIGPIPE its writes raised (stream_internal.h).
  */
 typedef struct pipe_guard {
   bool active;
-  bool was_pending;
-  sigset_t old;
+  cu__sigpipe_guard g;
 } pipe_guard;
 
 static void guard_on(pipe_guard *g) {
-  if (g->active)
-    return;
-  sigset_t set, pending;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &set, &g->old);
-  sigpending(&pending);
-  g->was_pending = sigismember(&pending, SIGPIPE);
+  if (!g->active)
+    cu__sigpipe_block(&g->g);
   g->active = true;
 }
 
 static void guard_off(pipe_guard *g) {
   if (!g->active)
     return;
-  sigset_t set, pending;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  sigpending(&pending);
-  if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
-    const struct timespec zero = {0, 0};
-    while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+  sigset_t pending;
+  bool raised = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+  cu__sigpipe_restore(&g->g, raised);
   g->active = false;
+}
+
+static bool moves_bytes(const cu__watch *w) {
+  return w->kind == CU__W_IN || w->kind == CU__W_OUT || w->kind == CU__W_ERR ||
+         w->kind == CU__W_TAP_IN || w->kind == CU__W_TAP_OUT;
 }
 
 int cu_loop_step(cu_loop *loop, int timeout_ms) {
@@ -197,7 +189,7 @@ int cu_loop_step(cu_loop *loop, int timeout_ms) {
     if (!w->armed)
       continue; /* closed earlier in this batch */
     mark_dirty(&dirty, w->job);
-    if (w->kind == CU__W_IN || w->kind == CU__W_OUT || w->kind == CU__W_ERR)
+    if (moves_bytes(w))
       guard_on(&guard);
     cu__job_on_event(w->job, w, evs[i].events);
   }

@@ -79,6 +79,27 @@ void cu__outstream_free(cu__outstream *s) {
   free(s);
 }
 
+void cu__outstream_feed(cu__outstream *s, const char *p, size_t n) {
+  size_t off = 0;
+  while (s->cfg.capture && off < n) {
+    ssize_t room = cu__capbuf_reserve(&s->cap, n - off, s->cfg.max_capture);
+    if (room <= 0)
+      break; /* at the limit, or out of memory: stop capturing */
+    size_t k = (size_t)room < n - off ? (size_t)room : n - off;
+    memcpy(s->cap.data + s->cap.len, p + off, k);
+    s->cap.len += k;
+    off += k;
+  }
+  if (s->cfg.capture && off < n) {
+    s->truncated = true;
+    if (s->cfg.overflow == CU_OVERFLOW_FAIL)
+      s->overflowed = true;
+  }
+  s->total += n;
+  if (s->lines)
+    cu_line_splitter_feed(s->lines, p, n);
+}
+
 bool cu__outstream_unwanted(const cu__outstream *s) {
   return s && !s->echo_on && !s->cfg.capture && !s->cfg.on_line;
 }

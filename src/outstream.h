@@ -51,6 +51,10 @@ int cu__outstream_new(const cu__outstream_cfg *cfg, cu__outstream **ret);
  */
 int cu__outstream_drain(cu__outstream *s, int fd);
 
+/* Bytes the caller read itself (a pipeline relay): capture and lines only,
+ * no echo. */
+void cu__outstream_feed(cu__outstream *s, const char *p, size_t n);
+
 /* True once max_capture was exceeded under CU_OVERFLOW_FAIL. */
 bool cu__outstream_overflowed(const cu__outstream *s);
 

@@ -101,6 +101,8 @@ static int make_spec(const cu_pipeline *p, const cu_pipeline_opts *opts,
       .pipe_size = opts->pipe_size == 0 ? CU_PIPE_SIZE_DEFAULT
                                         : opts->pipe_size,
       .ret_failed_index = failed_index,
+      .tap_stages = opts->tap_stages,
+      .capture_taps = opts->capture_taps,
   };
   return 0;
 }

@@ -35,6 +35,18 @@ const cu_catalogue *cut_catalogue(void);
 /* Make a command for a helper with arguments (NULL-terminated). Asserts. */
 cu_cmd *cut_cmd(const char *helper, ...) __attribute__((sentinel));
 
+/* A throwaway program file pinned in its own catalogue as "tool", with a
+ * command made for it: for tests that then break the file (delete it,
+ * chmod it) to provoke exec failures. */
+typedef struct cut_tool {
+  char dir[64];
+  char path[128];
+  cu_catalogue *cat;
+  cu_cmd *cmd;
+} cut_tool;
+void cut_tool_make(cut_tool *t, const char *content);
+void cut_tool_free(cut_tool *t);
+
 /* Number of open fds in this process. */
 int cut_fd_count(void);
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static cu_catalogue *catalogue;
 static pthread_once_t catalogue_once = PTHREAD_ONCE_INIT;
@@ -66,3 +68,27 @@ cu_cmd *cut_cmd(const char *helper, ...) {
   return cmd;
 }
 
+
+void cut_tool_make(cut_tool *t, const char *content) {
+  snprintf(t->dir, sizeof t->dir, "/tmp/cu-tool-XXXXXX");
+  assert_non_null(mkdtemp(t->dir));
+  snprintf(t->path, sizeof t->path, "%s/tool", t->dir);
+  FILE *f = fopen(t->path, "w");
+  assert_non_null(f);
+  fputs(content, f);
+  fclose(f);
+  chmod(t->path, 0755);
+  t->cat = NULL;
+  t->cmd = NULL;
+  assert_int_equal(cu_catalogue_new(&t->cat), 0);
+  assert_int_equal(cu_catalogue_allow(t->cat, CU_PROGRAM("tool"), t->path), 0);
+  assert_int_equal(cu_cmd_new(t->cat, CU_PROGRAM("tool"), &t->cmd), 0);
+}
+
+void cut_tool_free(cut_tool *t) {
+  t->cmd = cu_cmd_free(t->cmd);
+  cu_catalogue_free(t->cat);
+  t->cat = NULL;
+  unlink(t->path);
+  rmdir(t->dir);
+}

@@ -174,25 +174,14 @@ static void test_wait_all_policy(void **state) {
 
 static void test_spawn_failure_of_middle_stage(void **state) {
   (void)state;
-  char dir[] = "/tmp/cu-pipe-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  char path[256];
-  snprintf(path, sizeof path, "%s/gone", dir);
-  FILE *f = fopen(path, "w");
-  fputs("#!/bin/true\n", f);
-  fclose(f);
-  chmod(path, 0755);
-  cu_catalogue *cat = NULL;
-  assert_int_equal(cu_catalogue_new(&cat), 0);
-  assert_int_equal(cu_catalogue_allow(cat, CU_PROGRAM("gone"), path), 0);
-  cu_cmd *gone = NULL;
-  assert_int_equal(cu_cmd_new(cat, CU_PROGRAM("gone"), &gone), 0);
-  unlink(path);
+  cut_tool gone;
+  cut_tool_make(&gone, "#!/bin/true\n");
+  unlink(gone.path);
   cu_cmd *a = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
   cu_cmd *c = cut_cmd("sleeper", "10000", NULL);
   int fds = cut_fd_count();
   cu_pipeline_result r;
-  assert_int_equal(run3(a, gone, c, NULL, &r), CU_ENOTFOUND);
+  assert_int_equal(run3(a, gone.cmd, c, NULL, &r), CU_ENOTFOUND);
   assert_int_equal(r.spawn_index, 1);
   assert_int_equal(r.spawn_stage, CU_STAGE_EXEC);
   assert_int_equal(r.error, CU_ENOTFOUND);
@@ -201,9 +190,7 @@ static void test_spawn_failure_of_middle_stage(void **state) {
   cu_pipeline_result_free(&r);
   cu_cmd_free(a);
   cu_cmd_free(c);
-  cu_cmd_free(gone);
-  cu_catalogue_free(cat);
-  rmdir(dir);
+  cut_tool_free(&gone);
 }
 
 static void test_builder_error_in_any_stage_spawns_nothing(void **state) {
@@ -312,7 +299,61 @@ static void test_pipeline_on_loop_and_bad_input(void **state) {
   cut_assert_no_children();
 }
 
+static void tapped_run(cu_stream_backend backend) {
+  cu_cmd *a = cut_cmd("writer", "--out", "3000000", "--text", NULL);
+  cu_cmd *b = cut_cmd("echoer", NULL);
+  cu_cmd *c = dflt(CU_WC, "-c", NULL);
+  cu_pipeline_result r;
+  assert_int_equal(run3(a, b, c,
+                        &(cu_pipeline_opts){.run.backend = backend,
+                                            .tap_stages = 1u << 0,
+                                            .capture_taps = true},
+                        &r),
+                   0);
+  assert_true(r.ok);
+  assert_string_equal(r.stages[2].out.data, "3000000\n");
+  assert_int_equal(r.stages[0].out.len, 3000000); /* observed copy */
+  assert_memory_equal(r.stages[0].out.data, "out 00000000\nout 00000001\n", 26);
+  assert_int_equal(r.stages[1].out.len, 0); /* not tapped */
+  cu_pipeline_result_free(&r);
+
+  /* Downstream exits early: the relay stops, upstream gets SIGPIPE. */
+  cu_cmd *yes = dflt(CU_YES, NULL);
+  cu_cmd *head = dflt(CU_HEAD, "-n2", NULL);
+  assert_int_equal(run2(yes, head,
+                        &(cu_pipeline_opts){.run = {.backend = backend,
+                                                    .timeout_ms = 20000},
+                                            .tap_stages = 1},
+                        &r),
+                   0);
+  assert_false(r.timed_out);
+  assert_true(r.ok);
+  assert_string_equal(r.stages[1].out.data, "y\ny\n");
+  cu_pipeline_result_free(&r);
+  cu_cmd_free(yes);
+  cu_cmd_free(head);
+  cu_cmd_free(a);
+  cu_cmd_free(b);
+  cu_cmd_free(c);
+  cut_assert_no_children();
+}
+
+static void test_tapped_stage_readwrite(void **state) {
+  (void)state;
+  tapped_run(CU_BACKEND_READWRITE);
+}
+
+static void test_tapped_stage_splice(void **state) {
+  (void)state;
+  cu_stream_backend b;
+  if (cu_stream_backend_resolve(CU_BACKEND_SPLICE, &b) != 0)
+    skip(); /* compiled out or refused by the kernel */
+  tapped_run(CU_BACKEND_SPLICE);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_tapped_stage_readwrite),
+    cmocka_unit_test(test_tapped_stage_splice),
     cmocka_unit_test(test_three_stages_stream),
     cmocka_unit_test(test_yes_head_finishes_at_once),
     cmocka_unit_test(test_fail_fast_early_middle_late),

@@ -60,6 +60,13 @@ typedef struct cu_pipeline_opts {
   cu_fail_policy policy;
   bool sigpipe_is_failure; /**< count SIGPIPE deaths of non-final stages */
   int pipe_size; /**< between stages: 0 = CU_PIPE_SIZE_DEFAULT, KERNEL, or bytes */
+  /** Bit i: stage i's stdout (i < n-1) is relayed through the parent so it
+   * can be observed: line events for stage i when observers want lines,
+   * and a capture into stages[i].out when capture_taps is set. With the
+   * splice backend the bytes still move in the kernel (tee(2)); the parent
+   * reads a copy. Backpressure is kept. Other stages stay child-to-child. */
+  uint64_t tap_stages;
+  bool capture_taps; /**< capture tapped stages (max_capture applies) */
 } cu_pipeline_opts;
 
 /** The outcome of a pipeline. Release with cu_pipeline_result_free(). */

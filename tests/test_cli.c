@@ -123,6 +123,16 @@ static void test_exit_125_usage(void **state) {
       ARGS("run", "--catalogue", fx->catalogue, "--cwd", "/no/such/dir", "--",
            "pwddump"),
       ARGS("run", "--stdin", "/no/such/file", "--", "true"),
+      ARGS("run", "--pipe-token", "", "--", "true"),
+      ARGS("parallel"),
+      ARGS("parallel", "a", "b"),
+      ARGS("parallel", "-j", "x", "-"),
+      ARGS("parallel", "-j", "-1", "-"),
+      ARGS("parallel", "-j", "99999", "-"),
+      ARGS("parallel", "--timeout", "1e3", "-"),
+      ARGS("parallel", "--deadline", "-2", "-"),
+      ARGS("parallel", "--bogus", "-"),
+      ARGS("parallel", "/no/such/batch.jsonl"),
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     cli_result r = cli_run(NULL, cases[i]);

@@ -113,16 +113,9 @@ static int parse_unset(run_args *a, const char *name) {
   return add_env(a, name, strlen(name), NULL);
 }
 
-static int parse_seconds(const char *option, const char *text,
-                         int64_t *ret_ms) {
-  const char *reason;
-  if (cli_parse_seconds(text, ret_ms, &reason) == 0)
-    return 0;
-  return cli_usage_error(SUB, "%s: '%s' %s", option, text, reason);
-}
-
 /* One option. Returns 0, or the exit status to stop with. */
-static int parse_option(run_args *a, int opt, const char *arg) {
+static int parse_option(void *ctx, int opt, const char *arg) {
+  run_args *a = ctx;
   switch (opt) {
   case OPT_CATALOGUE:
     a->cat.file = arg;
@@ -131,9 +124,9 @@ static int parse_option(run_args *a, int opt, const char *arg) {
     return cli_catalogue_opts_allow(&a->cat, arg);
   case OPT_TIMEOUT:
     a->timeout_text = arg;
-    return parse_seconds("--timeout", arg, &a->timeout_ms);
+    return cli_option_seconds(SUB, "--timeout", arg, &a->timeout_ms);
   case OPT_GRACE:
-    return parse_seconds("--grace", arg, &a->grace_ms);
+    return cli_option_seconds(SUB, "--grace", arg, &a->grace_ms);
   case OPT_CWD:
     a->cwd = arg;
     return 0;
@@ -166,28 +159,13 @@ static int parse_option(run_args *a, int opt, const char *arg) {
 /* Parse argv (argv[0] = "run"). Returns 0 to run, -1 after --help, or the
  * exit status of a usage error. */
 static int parse_args(int argc, char **argv, run_args *a) {
-  /* "+": stop at the first non-option, so the command's own options
-   * (`cuprum run ls -l`) are never taken for ours. ":" : we report. */
-  optind = 1;
-  opterr = 0;
-  int opt;
-  while ((opt = getopt_long(argc, argv, "+:qh", long_options, NULL)) != -1) {
-    if (opt == 'h') {
-      print_help();
-      return -1;
-    }
-    if (opt == '?')
-      return cli_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
-    if (opt == ':')
-      return cli_usage_error(SUB, "option '%s' needs a value",
-                             argv[optind - 1]);
-    int rc = parse_option(a, opt, optarg);
-    if (rc != 0)
-      return rc;
-  }
+  int rc = cli_parse_options(argc, argv, SUB, "+:qh", long_options,
+                             parse_option, a, print_help);
+  if (rc != 0)
+    return rc;
   if (optind >= argc)
     return cli_usage_error(SUB, "missing PROGRAM");
-  a->command = argv + optind;
+  a->command = (const char *const *)argv + optind;
   a->n_command = argc - optind;
   return 0;
 }

@@ -15,6 +15,8 @@ typedef struct subcommand {
 static const subcommand subcommands[] = {
     {"run", cli_cmd_run,
      "run one allowlisted program, or a pipeline of them; no shell"},
+    {"parallel", cli_cmd_parallel,
+     "run the commands listed in a file, N at once; JSON results"},
     {"catalogue", cli_cmd_catalogue,
      "list the active catalogue: program, resolved path, project"},
 };
@@ -24,6 +26,7 @@ static void print_help(FILE *to) {
           "usage: cuprum run [OPTIONS] [--] PROGRAM [ARG...]\n"
           "       cuprum run [OPTIONS] [--] PROGRAM [ARG...] '|' PROGRAM "
           "[ARG...]...\n"
+          "       cuprum parallel [-j N] [--fail-fast] [OPTIONS] FILE\n"
           "       cuprum catalogue [--catalogue FILE] [--allow PROG]...\n"
           "       cuprum --help | --version\n"
           "\n"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Option values shared by subcommands: durations and the active catalogue. */
 #include <ctype.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,37 @@ int cli_parse_seconds(const char *text, int64_t *ret_ms,
 too_big:
   *ret_reason = "is more than one year (31536000 seconds)";
   return -1;
+}
+
+int cli_option_seconds(const char *sub, const char *option, const char *text,
+                       int64_t *ret_ms) {
+  const char *reason;
+  if (cli_parse_seconds(text, ret_ms, &reason) == 0)
+    return 0;
+  return cli_usage_error(sub, "%s: '%s' %s", option, text, reason);
+}
+
+int cli_parse_options(int argc, char **argv, const char *sub,
+                      const char *shortopts, const struct option *longopts,
+                      cli_option_fn on_option, void *ctx, void (*help)(void)) {
+  optind = 1;
+  opterr = 0; /* ":" in shortopts: we report, in our words */
+  int opt;
+  while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    if (opt == 'h') {
+      help();
+      return -1;
+    }
+    if (opt == '?')
+      return cli_usage_error(sub, "unknown option '%s'", argv[optind - 1]);
+    if (opt == ':')
+      return cli_usage_error(sub, "option '%s' needs a value",
+                             argv[optind - 1]);
+    int rc = on_option(ctx, opt, optarg);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
 }
 
 int cli_catalogue_opts_allow(cli_catalogue_opts *opts, const char *prog) {

@@ -27,7 +27,7 @@ typedef struct run_args {
   const char *pipe_token;   /* separates pipeline stages ("|") */
   bool wait_all;            /* pipelines: CU_FAIL_WAIT_ALL */
   bool sigpipe_fails;       /* pipelines: SIGPIPE deaths are failures */
-  char **command;           /* PROGRAM [ARG...], with pipe tokens */
+  const char *const *command; /* PROGRAM [ARG...], with pipe tokens */
   int n_command;
 } run_args;
 
@@ -40,8 +40,8 @@ typedef struct echo_sink {
 /* Build the command PROGRAM ARGS (argv[0..argc-1]): the catalogue decides,
  * before anything runs. `where` prefixes messages ("FILE:LINE: ") or is
  * NULL. Returns 0, or the exit status after printing why. */
-int cli_build_command(const cu_catalogue *cat, char *const *argv, int argc,
-                      const char *where, cu_cmd **ret);
+int cli_build_command(const cu_catalogue *cat, const char *const *argv,
+                      int argc, const char *where, cu_cmd **ret);
 
 /* The run options for `a`: output echoed through `sinks` (or discarded
  * with --quiet), environment, cwd, timeout, grace, stdin. */

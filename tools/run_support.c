@@ -9,8 +9,8 @@
 
 #include "run.h"
 
-int cli_build_command(const cu_catalogue *cat, char *const *argv, int argc,
-                      const char *where, cu_cmd **ret) {
+int cli_build_command(const cu_catalogue *cat, const char *const *argv,
+                      int argc, const char *where, cu_cmd **ret) {
   const char *name = argv[0];
   if (!where)
     where = "";

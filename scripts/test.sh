@@ -52,6 +52,6 @@ else status=1; fi
 
 stage "default build (pidfd, splice, closefrom) + ASan/UBSan"
 if configure_build build-asan -DCUPRUM_SANITIZE=ON; then
-  (cd build-asan && ctest -j "$JOBS" --output-on-failure) || status=1
+  (cd build-asan && ctest -j "$JOBS" --output-on-failure --no-label-summary) || status=1
 else status=1; fi
 exit $status

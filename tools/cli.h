@@ -76,7 +76,9 @@ typedef struct cli_catalogue_opts {
 int cli_catalogue_opts_allow(cli_catalogue_opts *opts, const char *prog);
 
 /* Build the active catalogue: the file (or a clone of the default), widened
- * with every --allow. On failure prints why and returns CLI_EXIT_FAILURE. */
+ * with every --allow, which the widening policy must permit (cuprum turns
+ * the widen switch on at its root scope; CUPRUM_POLICY=widen=deny refuses).
+ * On failure prints why and returns CLI_EXIT_FAILURE. */
 int cli_catalogue_build(const cli_catalogue_opts *opts, cu_catalogue **ret);
 
 /* Release what the options own (not the strings: they are argv's). */

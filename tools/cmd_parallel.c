@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "parallel_out.h"
+#include "observe.h"
 #include "run.h"
 
 #define SUB "parallel"
@@ -24,6 +25,7 @@ typedef struct parallel_args {
   int64_t deadline_ms;      /* whole batch; 0 = none */
   const char *deadline_text;
   int64_t grace_ms;         /* -1 = library default */
+  cli_observe_opts observe; /* --events, --log, -x */
   const char *file;
 } parallel_args;
 
@@ -38,6 +40,7 @@ static const struct option long_options[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"deadline", required_argument, NULL, OPT_DEADLINE},
     {"grace", required_argument, NULL, OPT_GRACE},
+    CLI_OBSERVE_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -61,6 +64,7 @@ static void print_help(void) {
         "  --grace SECONDS     wait between SIGTERM and SIGKILL (default 0.5)\n"
         "  --catalogue FILE    use the catalogue in FILE instead of the default\n"
         "  --allow PROG        also allow PROG (repeatable)\n"
+        CLI_OBSERVE_HELP
         "  -h, --help          show this help\n"
         "\n"
         "Exit status: 0 when every command succeeded; else the first failing\n"
@@ -83,6 +87,9 @@ static int parse_jobs(const char *text, unsigned *ret) {
 
 static int parse_option(void *ctx, int opt, const char *arg) {
   parallel_args *a = ctx;
+  int rc = cli_observe_option(&a->observe, SUB, opt, arg);
+  if (rc >= 0)
+    return rc;
   switch (opt) {
   case OPT_CATALOGUE:
     a->cat.file = arg;
@@ -108,7 +115,7 @@ static int parse_option(void *ctx, int opt, const char *arg) {
 
 /* Returns 0 to run, -1 after --help, or a usage error's exit status. */
 static int parse_args(int argc, char **argv, parallel_args *a) {
-  int rc = cli_parse_options(argc, argv, SUB, "+:j:h", long_options,
+  int rc = cli_parse_options(argc, argv, SUB, "+:j:xh", long_options,
                              parse_option, a, print_help);
   if (rc != 0)
     return rc;
@@ -247,15 +254,19 @@ static unsigned default_jobs(void) {
 }
 
 static int run_batch(const parallel_args *a, batch *b) {
+  cli_observer obs;
+  int status = cli_observe_begin(&a->observe, &obs);
+  if (status != 0)
+    return cli_observe_end(&obs, status);
   cu_parallel_opts po = {
       .limit = a->jobs,
       .fail_fast = a->fail_fast,
       .item_timeout_ms = a->timeout_ms,
       .deadline_ms = a->deadline_ms,
   };
-  int status = cli_cancel_begin(&po.cancel);
+  status = cli_cancel_begin(&po.cancel);
   if (status != 0)
-    return status;
+    return cli_observe_end(&obs, status);
   cu_parallel_result r;
   int rc = cu_parallel_run(b->items, b->n, &po, &r);
   cli_cancel_end();
@@ -268,7 +279,7 @@ static int run_batch(const parallel_args *a, batch *b) {
       status = cli_parallel_status(b, a->deadline_text, &r);
   }
   cu_parallel_result_free(&r);
-  return status;
+  return cli_observe_end(&obs, status);
 }
 
 static int run_parallel(parallel_args *a) {

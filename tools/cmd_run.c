@@ -37,6 +37,7 @@ static const struct option long_options[] = {
     {"pipe-token", required_argument, NULL, OPT_PIPE_TOKEN},
     {"wait-all", no_argument, NULL, OPT_WAIT_ALL},
     {"sigpipe-fails", no_argument, NULL, OPT_SIGPIPE_FAILS},
+    CLI_OBSERVE_LONG_OPTIONS,
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -65,6 +66,7 @@ static void print_help(void) {
         "  --stdin FILE       read standard input from FILE (default: cuprum's\n"
         "                     own, or /dev/null when that is a terminal)\n"
         "  -q, --quiet        discard the command's stdout and stderr\n"
+        CLI_OBSERVE_HELP
         "  -h, --help         show this help\n"
         "\n"
         "Pipelines:\n"
@@ -116,6 +118,9 @@ static int parse_unset(run_args *a, const char *name) {
 /* One option. Returns 0, or the exit status to stop with. */
 static int parse_option(void *ctx, int opt, const char *arg) {
   run_args *a = ctx;
+  int rc = cli_observe_option(&a->observe, SUB, opt, arg);
+  if (rc >= 0)
+    return rc;
   switch (opt) {
   case OPT_CATALOGUE:
     a->cat.file = arg;
@@ -159,7 +164,7 @@ static int parse_option(void *ctx, int opt, const char *arg) {
 /* Parse argv (argv[0] = "run"). Returns 0 to run, -1 after --help, or the
  * exit status of a usage error. */
 static int parse_args(int argc, char **argv, run_args *a) {
-  int rc = cli_parse_options(argc, argv, SUB, "+:qh", long_options,
+  int rc = cli_parse_options(argc, argv, SUB, "+:qxh", long_options,
                              parse_option, a, print_help);
   if (rc != 0)
     return rc;
@@ -203,12 +208,16 @@ static int run_one(const run_args *a, const cu_catalogue *cat) {
 static int run_command(const run_args *a) {
   cu_catalogue *cat = NULL;
   cu_cancel *cancel = NULL;
+  cli_observer obs = {0};
   int status = cli_catalogue_build(&a->cat, &cat);
+  if (status == 0)
+    status = cli_observe_begin(&a->observe, &obs);
   if (status == 0)
     status = cli_cancel_begin(&cancel);
   if (status == 0)
     status = cli_is_pipeline(a) ? cli_run_pipeline(a, cat) : run_one(a, cat);
   cli_cancel_end();
+  status = cli_observe_end(&obs, status);
   cu_catalogue_free(cat);
   return status;
 }

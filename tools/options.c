@@ -122,8 +122,22 @@ static int allow_one(cu_catalogue *cat, const char *prog) {
   return 0;
 }
 
+/* --allow is an explicit widening asked for on the command line, so cuprum
+ * turns the widen switch on at its root scope, as a program may; the
+ * operator's CUPRUM_POLICY=widen=deny (or an invalid CUPRUM_POLICY) refuses
+ * that, and then no --allow takes effect. */
+static int permit_widening(const cli_catalogue_opts *opts) {
+  if (opts->n_allow == 0 ||
+      cu_policy_set(&(cu_policy){.widen = CU_SWITCH_ON}) == 0)
+    return 0;
+  cli_error("--allow %s: %s", opts->allow[0], cu_last_error());
+  return -1;
+}
+
 int cli_catalogue_build(const cli_catalogue_opts *opts, cu_catalogue **ret) {
   cu_catalogue *cat = NULL;
+  if (permit_widening(opts) != 0)
+    return CLI_EXIT_FAILURE;
   if (opts->file) {
     if (catalogue_file_load(opts->file, &cat) != 0)
       return CLI_EXIT_FAILURE;

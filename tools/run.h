@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "observe.h"
 
 /* Everything `cuprum run` was asked for. Strings point into argv. */
 typedef struct run_args {
@@ -27,6 +28,7 @@ typedef struct run_args {
   const char *pipe_token;   /* separates pipeline stages ("|") */
   bool wait_all;            /* pipelines: CU_FAIL_WAIT_ALL */
   bool sigpipe_fails;       /* pipelines: SIGPIPE deaths are failures */
+  cli_observe_opts observe; /* --events, --log, -x */
   const char *const *command; /* PROGRAM [ARG...], with pipe tokens */
   int n_command;
 } run_args;

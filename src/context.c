@@ -376,7 +376,7 @@ int cu_observe(cu_observe_fn fn, unsigned flags, void *userdata,
                cu_hook **ret) {
   if (!fn)
     return cu__fail(CU_EINVAL, "cu_observe: no function");
-  if (flags & ~CU_OBSERVE_LINES)
+  if (flags & ~(CU_OBSERVE_LINES | CU_OBSERVE_NOISE))
     return cu__fail(CU_EINVAL, "cu_observe: unknown flags 0x%x", flags);
   cu_hook *hook = cu__hook_new(CU__HOOK_OBSERVE, userdata);
   if (hook) {

@@ -94,8 +94,7 @@ static void test_events_json_lines(void **state) {
   assert_string_equal(phase(e.ev[0]), "plan");
   json_int_t id = int_of(e.ev[0], "exec_id");
   size_t exit = find(&e, "exit", id);
-  for (size_t i = exit + 1; i < e.n; i++) /* exit ends the non-line events */
-    assert_non_null(strstr(phase(e.ev[i]), "_line"));
+  assert_int_equal(exit, e.n - 1); /* after the last line */
   for (size_t i = 0; i < e.n; i++) {
     assert_int_equal(int_of(e.ev[i], "v"), 1);
     assert_int_equal(int_of(e.ev[i], "exec_id"), id);
@@ -130,6 +129,27 @@ static void test_events_to_stderr(void **state) {
   assert_int_equal(int_of(e.ev[exit], "exit_code"), 3);
   find(&e, "plan", 0);
   find(&e, "start", 0);
+  events_free(&e);
+  cli_free(&r);
+}
+
+/* Line events carry the project's noise flag. */
+static void test_events_noise_flag(void **state) {
+  fixture *fx = *state;
+  char cat[PATH_MAX], json[PATH_MAX + 160];
+  path_in(fx, "noisy.json", cat);
+  snprintf(json, sizeof json,
+           "{\"projects\": [{\"name\": \"noisy\", \"programs\": [{\"name\": "
+           "\"sleeper\", \"path\": \"%s\"}], \"noise\": [\"^rea\"]}]}",
+           helper("sleeper"));
+  write_file(cat, json, 0644);
+  cli_result r = CLI("run", "--events", "-", "--catalogue", cat, "--",
+                     "sleeper", "1");
+  assert_status(r, 0);
+  assert_string_equal(r.out, "ready\n");
+  events e = parse_lines(r.err, false);
+  size_t line = find(&e, "stdout_line", 0);
+  assert_true(json_is_true(json_object_get(e.ev[line], "noise")));
   events_free(&e);
   cli_free(&r);
 }
@@ -310,6 +330,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_events_json_lines, cli_setup,
                                     cli_teardown),
     cmocka_unit_test_setup_teardown(test_events_to_stderr, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_events_noise_flag, cli_setup,
                                     cli_teardown),
     cmocka_unit_test_setup_teardown(test_events_pipeline_and_timeout,
                                     cli_setup, cli_teardown),

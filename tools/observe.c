@@ -65,7 +65,9 @@ static int open_events(const char *path, cli_observer *s) {
     cli_error("--events %s: %s", path, strerror(errno));
     return CLI_EXIT_FAILURE;
   }
-  if (cu_observe(write_event, CU_OBSERVE_LINES, s, &s->events_hook) != 0) {
+  /* Every event, lines included, with their noise flag computed. */
+  unsigned flags = CU_OBSERVE_LINES | CU_OBSERVE_NOISE;
+  if (cu_observe(write_event, flags, s, &s->events_hook) != 0) {
     cli_error("--events: %s", cu_last_error());
     return CLI_EXIT_FAILURE;
   }

@@ -79,7 +79,8 @@ static void print_help(void) {
         "\n"
         "Exit status: the command's; 128+N if signal N killed it; 124 timed\n"
         "out; 125 cuprum's own error; 126 not executable; 127 not found.\n"
-        "A pipeline's comes from its first failing stage, else its last.\n",
+        "A pipeline's is its first failing stage's (unless --wait-all),\n"
+        "else its last stage's.\n",
         stdout);
 }
 

@@ -183,14 +183,21 @@ bool cli_pump(cli_proc *p, int timeout_ms) {
   return true;
 }
 
-/* Pump until stdout contains `needle`. */
-void cli_wait_for(cli_proc *p, const char *needle) {
+static void wait_in(cli_proc *p, const buffer *b, const char *needle) {
   int64_t deadline = cut_now_ms() + CLI_DEADLINE_MS;
-  while (!strstr(p->bout.data, needle)) {
+  while (!strstr(b->data, needle)) {
     if (!cli_pump(p, 100) || cut_now_ms() > deadline)
       fail_msg("cuprum never printed '%s'; stdout: %s stderr: %s", needle,
                p->bout.data, p->berr.data);
   }
+}
+
+void cli_wait_for(cli_proc *p, const char *needle) {
+  wait_in(p, &p->bout, needle);
+}
+
+void cli_wait_for_stderr(cli_proc *p, const char *needle) {
+  wait_in(p, &p->berr, needle);
 }
 
 cli_result cli_finish(cli_proc *p) {

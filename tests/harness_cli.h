@@ -64,6 +64,9 @@ bool cli_pump(cli_proc *p, int timeout_ms);
 /* Pump until stdout contains `needle` (fails after CLI_DEADLINE_MS). */
 void cli_wait_for(cli_proc *p, const char *needle);
 
+/* The same for stderr. */
+void cli_wait_for_stderr(cli_proc *p, const char *needle);
+
 /* Close stdin, read both streams to EOF and reap cuprum. */
 cli_result cli_finish(cli_proc *p);
 

@@ -131,6 +131,15 @@ static void test_events_to_stderr(void **state) {
   find(&e, "start", 0);
   events_free(&e);
   cli_free(&r);
+  r = CLI("run", "--events", "-", "--catalogue", fx->catalogue, "--",
+          "notexec");
+  assert_status(r, 126);
+  e = parse_lines(r.err, true);
+  size_t failed = find(&e, "spawn_failed", 0);
+  assert_string_equal(
+      json_string_value(json_object_get(e.ev[failed], "error")), "EACCES");
+  events_free(&e);
+  cli_free(&r);
 }
 
 /* Line events carry the project's noise flag. */

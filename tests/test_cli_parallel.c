@@ -230,6 +230,33 @@ static void test_parallel_timeout_and_deadline(void **state) {
   cli_free(&r);
 }
 
+/* A signal sent to cuprum cancels the whole batch: 128+N, nothing left.
+ * (-x's "+ sleeper" line says the batch has started.) */
+static void test_parallel_signal_cancels_batch(void **state) {
+  fixture *fx = *state;
+  char file[PATH_MAX];
+  path_in(fx, "batch.jsonl", file);
+  write_file(file, "[\"sleeper\", \"30000\"]\n[\"sleeper\", \"30000\"]\n"
+                   "[\"exitcode\", \"0\"]\n", 0644);
+  cli_proc p;
+  cli_start(&p, false, -1,
+            ARGS("parallel", "-x", "-j", "2", "--catalogue", fx->catalogue,
+                 file));
+  cli_wait_for_stderr(&p, "+ sleeper 30000\n+ sleeper 30000\n");
+  int64_t t0 = cut_now_ms();
+  assert_int_equal(kill(p.pid, SIGINT), 0);
+  cli_result r = cli_finish(&p);
+  assert_status(r, 128 + SIGINT);
+  assert_true(cut_now_ms() - t0 < 5000);
+  results res = parse_results(r.out);
+  assert_int_equal(res.n, 3);
+  assert_state(res.item[0], "terminated");
+  assert_state(res.item[1], "terminated");
+  assert_state(res.item[2], "skipped");
+  results_free(&res);
+  cli_free(&r);
+}
+
 /* A bad line is refused, naming FILE:LINE, before anything runs. */
 static void test_parallel_bad_line_runs_nothing(void **state) {
   fixture *fx = *state;
@@ -322,6 +349,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_parallel_status_of_first_failure,
                                     cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_parallel_timeout_and_deadline,
+                                    cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_parallel_signal_cancels_batch,
                                     cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_parallel_bad_line_runs_nothing,
                                     cli_setup, cli_teardown),

@@ -217,6 +217,15 @@ static void test_parallel_timeout_and_deadline(void **state) {
   results_free(&res);
   cli_free(&r);
 
+  /* --grace 0: SIGKILL at once, even for a command ignoring SIGTERM. */
+  r = BATCH(fx, "[\"sleeper\", \"30000\", \"--ignore-term\"]\n", "--timeout",
+            "0.2", "--grace", "0");
+  assert_status(r, 124);
+  res = parse_results(r.out);
+  assert_int_equal(num(res.item[0], "signal"), SIGKILL);
+  results_free(&res);
+  cli_free(&r);
+
   t0 = cut_now_ms();
   r = BATCH(fx, "[\"sleeper\", \"30000\"]\n[\"sleeper\", \"30000\"]\n", "-j",
             "1", "--deadline", "0.2");

@@ -222,11 +222,8 @@ static int build_items(const parallel_args *a, const cu_catalogue *cat,
     cli_error("out of memory");
     return CLI_EXIT_FAILURE;
   }
-  b->opts = (cu_run_opts){.in = {.mode = CU_STDIN_NULL}};
-  if (a->grace_ms == 0)
-    b->opts.grace_ms = CU_GRACE_NONE;
-  else if (a->grace_ms > 0)
-    b->opts.grace_ms = a->grace_ms;
+  b->opts = (cu_run_opts){.in = {.mode = CU_STDIN_NULL},
+                          .grace_ms = cli_grace(a->grace_ms)};
   for (size_t i = 0; i < b->n; i++) {
     batch_line *l = &b->lines[i];
     size_t argc = json_array_size(l->argv);

@@ -45,6 +45,10 @@ typedef struct echo_sink {
 int cli_build_command(const cu_catalogue *cat, const char *const *argv,
                       int argc, const char *where, cu_cmd **ret);
 
+/* The library's grace_ms for --grace: -1 (not given) = 0 (its default),
+ * 0 = CU_GRACE_NONE, else as given. */
+int64_t cli_grace(int64_t grace_ms);
+
 /* The run options for `a`: output echoed through `sinks` (or discarded
  * with --quiet), environment, cwd, timeout, grace, stdin. */
 cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]);

@@ -108,6 +108,12 @@ static int echo_to(void *data, const void *buf, size_t len) {
   return 0;
 }
 
+int64_t cli_grace(int64_t grace_ms) {
+  if (grace_ms == 0)
+    return CU_GRACE_NONE; /* --grace 0: SIGKILL at once */
+  return grace_ms > 0 ? grace_ms : 0;
+}
+
 cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]) {
   /* Echo (not inherit): bytes pass through cuprum, so the command's process
    * group owns no descriptor of ours and a killed tree cannot keep our
@@ -122,10 +128,7 @@ cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]) {
       .timeout_ms = a->timeout_ms,
       .cancel = cancel_token,
   };
-  if (a->grace_ms == 0)
-    o.grace_ms = CU_GRACE_NONE;
-  else if (a->grace_ms > 0)
-    o.grace_ms = a->grace_ms;
+  o.grace_ms = cli_grace(a->grace_ms);
   /* Every run has its own process group, which is never the terminal's
    * foreground group: reading a terminal would stop the command with
    * SIGTTIN for ever. So a terminal stdin becomes /dev/null. */

@@ -126,6 +126,7 @@ static void test_pipeline_refused_stage_runs_nothing(void **state) {
     snprintf(quoted, sizeof quoted, "'%s'", refused[i]);
     assert_contains(r.err, quoted);
     assert_string_equal(r.out, "");
+    assert_contains(r.err, "--pipe-token TOKEN makes it an ordinary");
     assert_int_equal(access(marker, F_OK), -1); /* touch never ran */
     cli_free(&r);
   }

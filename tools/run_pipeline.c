@@ -78,6 +78,12 @@ static int build(const run_args *a, const cu_catalogue *cat, stages *s) {
   for (size_t k = 0; status == 0 && k < s->n; k++)
     status = cli_build_command(cat, a->command + s->begin[k],
                                stage_argc(a, s, k), NULL, &s->cmds[k]);
+  if (status == CLI_EXIT_FAILURE && s->n > 0 && s->cmds[0])
+    /* A later stage was refused: perhaps the '|' was meant as an argument
+     * (`grep '|' FILE`). */
+    cli_error("(a lone '%s' argument separates pipeline stages; "
+              "--pipe-token TOKEN makes it an ordinary argument)",
+              a->pipe_token);
   if (status != 0)
     return status;
   int rc = cu_pipeline_new(&s->pipeline);

@@ -22,32 +22,12 @@ static const char *state_name(cu_item_state state) {
   }
 }
 
-/* Length of a text view of `raw`. The view is NUL-terminated but may hold
- * NULs of its own: the decoder copies each NUL byte (valid UTF-8) and never
- * makes one otherwise, so it holds exactly as many as the raw bytes do. */
-static size_t text_len(const char *text, const cu_bytes *raw) {
-  size_t nuls = 0;
-  const char *end = raw->data ? raw->data + raw->len : NULL;
-  for (const char *p = raw->data; p && p < end; p++) {
-    p = memchr(p, '\0', (size_t)(end - p));
-    if (!p)
-      break;
-    nuls++;
-  }
-  const char *p = text;
-  for (; nuls > 0; nuls--)
-    p += strlen(p) + 1;
-  return (size_t)(p - text) + strlen(p);
-}
-
 /* Captured output as a JSON string: the library's UTF-8 view (invalid
  * bytes become U+FFFD), so it is always valid JSON. */
 static json_t *text_value(cu_result *r, cu_stream_id which) {
-  const char *text = cu_result_text(r, which);
-  if (!text)
-    return NULL;
-  return json_stringn(text, text_len(text, which == CU_STDOUT ? &r->out
-                                                             : &r->err));
+  size_t len = 0;
+  const char *text = cu_result_text_len(r, which, &len);
+  return text ? json_stringn(text, len) : NULL;
 }
 
 static json_t *int_or_null(bool present, int value) {
@@ -78,7 +58,9 @@ static json_t *item_json(const batch_line *l, size_t i, cu_item_result *ir) {
   bad |= json_object_set_new(o, "stdout", text_value(res, CU_STDOUT));
   bad |= json_object_set_new(o, "stderr", text_value(res, CU_STDERR));
   if (ir->state == CU_ITEM_FAILED_TO_START)
-    bad |= json_object_set_new(o, "error", json_string(cu_strerror(ir->error)));
+    bad |= json_object_set_new(
+        o, "error",
+        json_string(ir->message ? ir->message : cu_strerror(ir->error)));
   if (bad) {
     json_decref(o);
     return NULL;

@@ -40,14 +40,17 @@ typedef struct cu__ctx_defaults {
   const cu_tag *tags; /* placed before the run's own tags */
   size_t n_tags;
   bool echo_output;  /* CAPTURE becomes TEE for stdout and stderr */
-  bool echo_command; /* print the rendered command (set -x) before running */
+  bool echo_command; /* informational: cu__ctx_before() already echoes */
 } cu__ctx_defaults;
 
 /* Fill `ret`; pointers stay valid while the snapshot is held. */
 void cu__ctx_get_defaults(const cu__ctx *ctx, cu__ctx_defaults *ret);
 
 /* Run before hooks (scope hooks FIFO outer first, then the command's own).
- * A non-zero hook return vetoes: CU_EVETO, message naming the hook. */
+ * A non-zero hook return vetoes: CU_EVETO, message naming the hook. When
+ * the policy's echo_cmd is on and nothing vetoed, it then prints
+ * "+ <cu_cmd_render()>" to the scope's echo sink (stderr by default), so
+ * the runtime must not echo the command itself. */
 int cu__ctx_before(const cu__ctx *ctx, const cu_cmd *cmd);
 
 /* Run after hooks (the command's own, then scope hooks LIFO inner first). */
@@ -56,6 +59,9 @@ void cu__ctx_after(const cu__ctx *ctx, const cu_cmd *cmd,
 
 /* Whether any observer wants line events. */
 bool cu__ctx_wants_lines(const cu__ctx *ctx);
+
+/* Whether any observer wants line events classified as noise. */
+bool cu__ctx_wants_noise(const cu__ctx *ctx);
 
 /* Whether anyone observes events at all (skip building them otherwise). */
 bool cu__ctx_has_observers(const cu__ctx *ctx);

@@ -83,6 +83,10 @@ int cut_pid_alive(pid_t pid) {
   return 1;
 }
 
+int cut_under_valgrind(void) { return getenv("CU_VALGRIND") != NULL; }
+
+int64_t cut_slack_ms(void) { return cut_under_valgrind() ? 3000 : 100; }
+
 int64_t cut_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -56,6 +56,14 @@ void cut_assert_no_children(void);
 /* Whether a pid is a running process (zombies count as dead). */
 int cut_pid_alive(pid_t pid);
 
+/* Slack for "returns within grace + a few ms" bounds: 100 ms natively;
+ * under valgrind (CU_VALGRIND set by the build) everything is ~20x slower,
+ * so the bound only checks that the run returns at all. */
+int64_t cut_slack_ms(void);
+
+/* Whether the tests run under valgrind. */
+int cut_under_valgrind(void);
+
 /* Monotonic milliseconds. */
 int64_t cut_now_ms(void);
 

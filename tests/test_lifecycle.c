@@ -10,14 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Bound for "returns within grace + a few ms": generous for noisy CI and
- * sanitizers, still far below anything that would mean a hang. */
-#define SLACK_MS 100
-#define SLACK_SLOW_MS 400 /* under valgrind everything is ~20x slower */
-
-static int64_t slack(void) {
-  return getenv("CU_VALGRIND") ? SLACK_SLOW_MS : SLACK_MS;
-}
 
 static pid_t grandchild_of(const cu_result *r) {
   int pid = 0;
@@ -41,7 +33,7 @@ static void test_timeout_plain(void **state) {
   assert_int_equal(r.term_signal, SIGTERM);
   assert_string_equal(r.out.data, "ready\n"); /* partial output kept */
   assert_true(took >= 200);
-  assert_true(took < 200 + slack());
+  assert_true(took < 200 + cut_slack_ms());
   cu_result_free(&r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
@@ -60,7 +52,7 @@ static void test_timeout_term_ignoring_child(void **state) {
   assert_true(r.sent_kill);
   assert_int_equal(r.term_signal, SIGKILL);
   assert_true(took >= 300);
-  assert_true(took < 300 + slack());
+  assert_true(took < 300 + cut_slack_ms());
   cu_result_free(&r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
@@ -81,7 +73,7 @@ static void test_timeout_grandchild_holds_pipes(void **state) {
   assert_int_equal(r.exit_code, 0); /* the direct child had exited */
   pid_t gc = grandchild_of(&r);
   assert_true(gc > 0);
-  assert_true(took < 250 + slack());
+  assert_true(took < 250 + cut_slack_ms());
   /* The grandchild is gone (it was reparented; give init a moment). */
   for (int i = 0; i < 100 && cut_pid_alive(gc); i++)
     usleep(2000);
@@ -123,11 +115,13 @@ static void test_cancel_from_another_thread(void **state) {
   (void)state;
   cu_cancel *token = NULL;
   assert_int_equal(cu_cancel_new(&token), 0);
-  canceller c = {token, 150};
-  pthread_t th;
-  pthread_create(&th, NULL, cancel_later, &c);
   cu_cmd *cmd = cut_cmd("forker", "--ignore-term", "--wait", "0", NULL);
+  /* The run must be under way when the token fires (valgrind is slow). */
+  int delay = cut_under_valgrind() ? 1500 : 150;
+  canceller c = {token, delay};
+  pthread_t th;
   int64_t t0 = cut_now_ms();
+  pthread_create(&th, NULL, cancel_later, &c);
   cu_result r;
   assert_int_equal(
       cu_run(cmd, &(cu_run_opts){.cancel = token, .grace_ms = 100}, &r), 0);
@@ -137,7 +131,7 @@ static void test_cancel_from_another_thread(void **state) {
   assert_false(r.timed_out);
   assert_false(r.ok);
   assert_true(r.sent_kill);
-  assert_true(took < 250 + slack());
+  assert_true(took < delay + 100 + cut_slack_ms());
   assert_true(cu_cancel_triggered(token));
   cu_result_free(&r);
   /* A triggered token refuses new runs before spawning anything. */
@@ -152,7 +146,7 @@ static void test_cancel_from_another_thread(void **state) {
 
 static void test_no_zombies_no_fd_growth_many_runs(void **state) {
   (void)state;
-  int n = getenv("CU_VALGRIND") ? 100 : 2000;
+  int n = cut_under_valgrind() ? 100 : 2000;
   cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
   cu_result r;
   assert_int_equal(cu_run(cmd, NULL, &r), 0); /* warm-up: lazy probes */
@@ -213,7 +207,7 @@ static void test_loop_free_cancels_running_tasks(void **state) {
   cu_task_free(b); /* orphaned: the loop finishes it */
   int64_t t0 = cut_now_ms();
   cu_loop_free(loop);
-  assert_true(cut_now_ms() - t0 < 50 + slack());
+  assert_true(cut_now_ms() - t0 < 50 + cut_slack_ms());
   assert_true(cu_task_done(a));
   assert_true(cu_task_result(a)->cancelled);
   cu_task_free(a);

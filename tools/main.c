@@ -13,7 +13,10 @@ typedef struct subcommand {
 } subcommand;
 
 static const subcommand subcommands[] = {
-    {"run", cli_cmd_run, "run one allowlisted program, no shell"},
+    {"run", cli_cmd_run,
+     "run one allowlisted program, or a pipeline of them; no shell"},
+    {"parallel", cli_cmd_parallel,
+     "run the commands listed in a file, N at once; JSON results"},
     {"catalogue", cli_cmd_catalogue,
      "list the active catalogue: program, resolved path, project"},
 };
@@ -21,6 +24,9 @@ static const subcommand subcommands[] = {
 static void print_help(FILE *to) {
   fprintf(to,
           "usage: cuprum run [OPTIONS] [--] PROGRAM [ARG...]\n"
+          "       cuprum run [OPTIONS] [--] PROGRAM [ARG...] '|' PROGRAM "
+          "[ARG...]...\n"
+          "       cuprum parallel [-j N] [--fail-fast] [OPTIONS] FILE\n"
           "       cuprum catalogue [--catalogue FILE] [--allow PROG]...\n"
           "       cuprum --help | --version\n"
           "\n"

@@ -1,5 +1,103 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder: filled in by the work that owns this concept. */
+/**
+ * @file cuprum/log.h
+ * @brief A ready logging hook, and the event serializer (JSON Lines etc.).
+ *
+ * cu_log_attach() registers, in the current scope, an observer plus an after
+ * hook that write one record when a command starts and one when it ends
+ * (program, argv, pid, exit code, signal, duration, output sizes), and one
+ * when a spawn fails. Levels: start and a clean exit are info, a non-zero
+ * exit / signal / timeout / cancel is warn, a spawn failure is error, output
+ * lines (when asked for) are debug. Output lines matching a project noise
+ * rule are dropped from output logging and counted in the exit record.
+ *
+ * Record fields (logfmt and JSON keys): level, event (start|exit|
+ * spawn_failed|stdout|stderr), exec_id, program, argv, pid, exit_code,
+ * signal, duration_ms, stdout_bytes, stderr_bytes, timed_out, cancelled,
+ * noise_dropped, error, errno, line, unsafe, tags.
+ *
+ * Thread-safety: the hook may be called concurrently from several runs; it
+ * serialises its writes to the sink. cu_event_format() is reentrant.
+ */
 #ifndef CUPRUM_LOG_H
 #define CUPRUM_LOG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "context.h"
+#include "events.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Output formats of log records and serialized events. */
+typedef enum cu_log_format {
+  CU_LOG_HUMAN = 0, /**< "cuprum: exit git status pid=12 code=0 1.2ms" */
+  CU_LOG_LOGFMT,    /**< key=value pairs, values quoted when needed */
+  CU_LOG_JSON,      /**< one JSON object per line (JSON Lines) */
+} cu_log_format;
+
+/** Record levels, in increasing severity. Zero means "default" (info). */
+typedef enum cu_log_level {
+  CU_LOG_DEFAULT = 0,
+  CU_LOG_DEBUG = 1,
+  CU_LOG_INFO = 2,
+  CU_LOG_WARN = 3,
+  CU_LOG_ERROR = 4,
+} cu_log_level;
+
+/** Callback sink: one record, no trailing newline. */
+typedef void (*cu_log_fn)(void *userdata, cu_log_level level,
+                          const char *record);
+
+/** Where records go: exactly one of these (zero = stderr). */
+typedef enum cu_log_sink {
+  CU_LOG_SINK_STDERR = 0, /**< write(2) to fd 2, one line per record */
+  CU_LOG_SINK_FILE,       /**< `file` (a FILE *, flushed per record) */
+  CU_LOG_SINK_SYSLOG,     /**< syslog(3) with the level mapped */
+  CU_LOG_SINK_CALLBACK,   /**< `fn` */
+} cu_log_sink;
+
+/** Logging options. Zero = human records of level info+ to stderr. */
+typedef struct cu_log_opts {
+  cu_log_format format;
+  cu_log_level min_level;  /**< records below are dropped; 0 = info,
+                                or debug when log_output is set */
+  cu_log_sink sink;
+  FILE *file;              /**< CU_LOG_SINK_FILE; borrowed, not closed */
+  cu_log_fn fn;            /**< CU_LOG_SINK_CALLBACK */
+  void *fn_data;
+  int syslog_facility;     /**< CU_LOG_SINK_SYSLOG; 0 = LOG_USER */
+  bool log_output;         /**< also log output lines (debug level) */
+} cu_log_opts;
+
+/**
+ * Attach the logging hook to the current scope. The options are copied (the
+ * FILE * and callback are borrowed and must outlive the hook). Detach and
+ * free through the returned handle (cuprum/context.h); `ret` may be NULL.
+ * Errors: CU_EINVAL (bad option: message names it), CU_ENOMEM.
+ */
+int cu_log_attach(const cu_log_opts *opts, cu_hook **ret);
+
+/** Noise lines dropped by a logging hook so far (0 for other hooks). */
+unsigned long cu_log_noise_dropped(const cu_hook *hook);
+
+/** Name of a level ("debug", "info", "warn", "error"). */
+const char *cu_log_level_name(cu_log_level level);
+
+/**
+ * Serialize one event as one line (no trailing newline) in `fmt`, into a
+ * malloc'd string the caller frees. The JSON form is the stable schema
+ * documented in docs/context-and-events.md ("v":1): strings are escaped
+ * (control characters as \uXXXX or the short escapes, invalid UTF-8 as
+ * U+FFFD), fields that do not apply to the phase are omitted.
+ * Errors: CU_EINVAL, CU_ENOMEM.
+ */
+int cu_event_format(const cu_event *ev, cu_log_format fmt, char **ret);
+
+#ifdef __cplusplus
+}
+#endif
 #endif /* CUPRUM_LOG_H */

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cost of line events: capture 100 MiB of text (80-byte lines) from `cat`
+ * with no observer, with a no-op observer that does not ask for lines, and
+ * with a no-op line observer (CU_OBSERVE_LINES). The goal is a line
+ * observer costing at most 1.5x the unobserved run.
+ *
+ *   observe_lines [--reps N] [--mib M] [OUT.json]
+ *
+ * Every figure is the median of N runs (default 7); the ratio is of medians.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cuprum/cuprum.h>
+
+#define MAX_REPS 64
+
+static int noop(void *data, const cu_event *ev) {
+  (void)data;
+  (void)ev;
+  return 0;
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static int make_text(const char *path, size_t bytes) {
+  FILE *f = fopen(path, "we");
+  if (!f)
+    return -1;
+  char line[80];
+  memset(line, 'x', sizeof line - 1);
+  line[sizeof line - 1] = '\n';
+  for (size_t done = 0; done < bytes; done += sizeof line)
+    fwrite(line, 1, sizeof line, f);
+  return fclose(f);
+}
+
+/* One capture of `path`; returns seconds, or -1 on error. */
+static double capture(const cu_cmd *cmd, size_t expect) {
+  cu_result res;
+  double t0 = now_s();
+  int rc = cu_run(cmd, NULL, &res);
+  double t = now_s() - t0;
+  bool ok = rc == 0 && res.ok && res.out.len == expect;
+  if (!ok)
+    fprintf(stderr, "observe_lines: run failed: %s\n", cu_last_error());
+  cu_result_free(&res);
+  return ok ? t : -1;
+}
+
+/* Median seconds of `reps` captures with `flags` observer (-1 = none). */
+static double median_run(const cu_cmd *cmd, size_t expect, int reps,
+                         int flags) {
+  double t[MAX_REPS];
+  int rc;
+  CU_SCOPE(rc, NULL) {
+    if (flags >= 0)
+      cu_observe(noop, (unsigned)flags, NULL, NULL);
+    for (int i = 0; i < reps; i++)
+      if ((t[i] = capture(cmd, expect)) < 0)
+        return -1;
+  }
+  if (rc != 0)
+    return -1;
+  qsort(t, (size_t)reps, sizeof *t, cmp_double);
+  return t[reps / 2];
+}
+
+int main(int argc, char **argv) {
+  int reps = 7;
+  size_t mib = 100;
+  const char *json = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--mib") && i + 1 < argc)
+      mib = (size_t)atol(argv[++i]);
+    else
+      json = argv[i];
+  }
+  if (reps < 1 || reps > MAX_REPS || mib < 1)
+    return 2;
+  size_t bytes = mib << 20;
+  bytes -= bytes % 80;
+  char path[] = "/tmp/cu_observe_lines_XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0 || close(fd) != 0 || make_text(path, bytes) != 0)
+    return 1;
+  cu_cmd *cmd = NULL;
+  if (cu_cmd_new(NULL, CU_CAT, &cmd) != 0 || cu_cmd_arg(cmd, path) != 0) {
+    fprintf(stderr, "observe_lines: %s\n", cu_last_error());
+    unlink(path);
+    return 1;
+  }
+  double none = median_run(cmd, bytes, reps, -1);
+  double events = median_run(cmd, bytes, reps, 0);
+  double lines = median_run(cmd, bytes, reps, CU_OBSERVE_LINES);
+  cu_cmd_free(cmd);
+  unlink(path);
+  if (none <= 0 || events <= 0 || lines <= 0)
+    return 1;
+  double mb = (double)bytes / 1e6;
+  printf("capture %zu MiB of 80-byte lines from cat (median of %d)\n", mib,
+         reps);
+  printf("  %-28s %8.3f s %8.0f MB/s  %5.2fx\n", "no observer", none,
+         mb / none, 1.0);
+  printf("  %-28s %8.3f s %8.0f MB/s  %5.2fx\n", "observer without lines",
+         events, mb / events, events / none);
+  printf("  %-28s %8.3f s %8.0f MB/s  %5.2fx  (goal <= 1.50x)\n",
+         "no-op line observer", lines, mb / lines, lines / none);
+  if (json) {
+    FILE *f = fopen(json, "we");
+    if (!f)
+      return 1;
+    fprintf(f,
+            "{\n  \"benchmark\": \"observe_lines\",\n  \"mib\": %zu,\n"
+            "  \"reps\": %d,\n  \"none_s\": %.6f,\n  \"events_s\": %.6f,\n"
+            "  \"lines_s\": %.6f,\n  \"lines_ratio\": %.4f\n}\n",
+            mib, reps, none, events, lines, lines / none);
+    fclose(f);
+  }
+  return 0;
+}

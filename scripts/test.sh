@@ -4,7 +4,8 @@
 #   2. valgrind memcheck over the non-heavy tests (exercises the runtime
 #      non-pidfd path too: valgrind answers ENOSYS to pidfd_open)
 #   3. ThreadSanitizer over the thread tests
-#   4. the default (Linux fast path) build under ASan+UBSan, last, so the
+#   4. a quick benchmark: splice vs readwrite ratio against the baseline
+#   5. the default (Linux fast path) build under ASan+UBSan, last, so the
 #      output ends with its ctest summary line
 # Any failing stage fails the run.
 set -u
@@ -53,6 +54,11 @@ stage "ThreadSanitizer (thread tests)"
 if configure_build build-tsan -DCUPRUM_TSAN=ON; then
   run_ctest build-tsan -L threads || status=1
 else status=1; fi
+
+stage "quick benchmark: splice/readwrite pump ratio against bench/baseline.json"
+# Fails when the splice path's speed relative to the readwrite path, both
+# measured in this run, regressed by more than 10% (scripts/bench-check.sh).
+scripts/bench-check.sh || status=1
 
 stage "default build (pidfd, splice, closefrom) + ASan/UBSan"
 if configure_build build-asan -DCUPRUM_SANITIZE=ON; then

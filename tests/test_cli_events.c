@@ -335,7 +335,27 @@ static void test_invalid_policy_fails_closed(void **state) {
   unsetenv("CUPRUM_POLICY");
 }
 
+/* CUPRUM_STREAM_BACKEND: a bad value is cuprum's own error (125, listing
+ * the valid values) before anything runs; a valid one in any case works. */
+static void test_stream_backend_env(void **state) {
+  (void)state;
+  setenv("CUPRUM_STREAM_BACKEND", "turbo", 1);
+  cli_result r = CLI("run", "--", "echo", "ok");
+  assert_status(r, 125);
+  assert_contains(r.err, "auto, splice, readwrite");
+  assert_string_equal(r.out, "");
+  cli_free(&r);
+  setenv("CUPRUM_STREAM_BACKEND", "  ReadWrite ", 1);
+  r = CLI("run", "--", "echo", "ok");
+  assert_status(r, 0);
+  assert_string_equal(r.out, "ok\n");
+  cli_free(&r);
+  unsetenv("CUPRUM_STREAM_BACKEND");
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_stream_backend_env, cli_setup,
+                                    cli_teardown),
     cmocka_unit_test_setup_teardown(test_events_json_lines, cli_setup,
                                     cli_teardown),
     cmocka_unit_test_setup_teardown(test_events_to_stderr, cli_setup,

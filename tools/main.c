@@ -90,6 +90,14 @@ int main(int argc, char **argv) {
     printf("cuprum %s (libcuprum %s)\n", CUPRUM_VERSION_STRING, cu_version());
     return CLI_EXIT_OK;
   }
+  /* An operator's bad CUPRUM_STREAM_BACKEND (or "splice" where it is not
+   * available) is cuprum's own error, reported once, before anything runs. */
+  cu_stream_backend backend;
+  if ((strcmp(first, "run") == 0 || strcmp(first, "parallel") == 0) &&
+      cu_stream_backend_resolve(CU_BACKEND_AUTO, &backend) != 0) {
+    cli_error("%s", cu_last_error());
+    return CLI_EXIT_FAILURE;
+  }
   for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
     if (strcmp(first, subcommands[i].name) == 0)
       return subcommands[i].fn(argc - 1, argv + 1);

@@ -71,6 +71,9 @@ for i in $(seq 1 "$ATTEMPTS"); do
     echo "bench-check: OK"
     exit 0
   fi
+  # Another process on the shared cores skews one kind of pump more than
+  # the other; give a passing burst of load time to end.
+  [ "$i" -lt "$ATTEMPTS" ] && sleep "${CU_BENCH_PAUSE:-5}"
 done
 echo "bench-check: REGRESSION: splice/readwrite ratio below $floor in all $ATTEMPTS attempts"
 exit 1

@@ -3,7 +3,7 @@
  * The thread-local scope stack: push/pop, allowlist narrowing and explicit
  * widening, hook registration, and the per-scope policy. This and the
  * thread's last-error buffer are the library's only mutable state, and both
- * are thread-local (see docs/context-and-events.md, "Design decisions").
+ * are thread-local (see docs/design.md).
  * The immutable snapshots the runtime captures are built in snapshot.c.
  */
 #include <pthread.h>

@@ -23,7 +23,7 @@ enum { CLI_OPT_EVENTS = 400, CLI_OPT_LOG };
 
 #define CLI_OBSERVE_HELP                                                       \
   "  --events FILE      write every event as a JSON line to FILE (- for\n"    \
-  "                     stderr); schema: docs/context-and-events.md\n"         \
+  "                     stderr); schema: docs/users-guide.md\n"                \
   "  --log FORMAT       log each command's start and exit to stderr, as\n"    \
   "                     human, logfmt or json\n"                               \
   "  -x, --xtrace       print '+ COMMAND' to stderr before running it\n"

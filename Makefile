@@ -17,8 +17,9 @@ deps:
 	@scripts/deps.sh build
 
 build: deps
+	@echo "building into build/ (log: build/build.log)"
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build -j $(JOBS)
+	@cmake --build build -j $(JOBS) >build/build.log 2>&1 || { tail -n 60 build/build.log; exit 1; }
 
 test:
 	@scripts/deps.sh test

@@ -81,7 +81,29 @@ show build/examples/async
 build/examples/async
 expect "exit status" 0 $?
 
-step "6. The active catalogue (the default one: first lines)"
+step "6. A pipeline: stages joined by kernel pipes, one process group"
+show cuprum run -- seq 1 1000000 "'|'" grep "'7\$'" "'|'" wc -l
+"$CUPRUM" run -- seq 1 1000000 '|' grep '7$' '|' wc -l
+expect "exit status" 0 $?
+show cuprum run --timeout 5 -- yes "'|'" head -n 1
+t0=$(now_ms)
+"$CUPRUM" run --timeout 5 -- yes '|' head -n 1
+status=$?
+t1=$(now_ms)
+expect "exit status (yes's SIGPIPE is not a failure)" 0 $status
+echo "-> elapsed: $((t1 - t0)) ms (no hang, no timeout)"
+
+step "7. A batch in parallel: one JSON argv per line, results as JSON lines"
+batch=$(mktemp)
+printf '%s\n' '["echo", "first"]' '["sleep", "0.2"]' '["ls", "/no-such-dir"]' \
+  '["echo", "last"]' >"$batch"
+show "cuprum parallel -j 2 BATCH   # BATCH:"
+sed 's/^/    /' "$batch"
+"$CUPRUM" parallel -j 2 "$batch" | cut -c1-150
+expect "exit status (ls's 2, the first failure)" 2 "${PIPESTATUS[0]}"
+rm -f "$batch"
+
+step "8. The active catalogue (the default one: first lines)"
 show "cuprum catalogue | head -n 8"
 listing=$("$CUPRUM" catalogue)
 status=$?

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The growing capture buffer used by consume and the outstreams. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 #include "stream_internal.h"
@@ -24,6 +26,29 @@ ssize_t cu__capbuf_reserve(cu__capbuf *b, size_t want, size_t limit) {
   b->data = p;
   b->cap = cap;
   return (ssize_t)(cap - b->len - 1);
+}
+
+/* Fresh pages are otherwise faulted in one at a time by the kernel's copy
+ * into them, and a fault costs more than copying the page (much more in a
+ * VM). MADV_POPULATE_WRITE (Linux 5.14) maps a whole range in one call;
+ * older kernels say EINVAL and we simply fault as before. Small reads are
+ * not worth the call. */
+#define PREFAULT_MIN (64u * 1024u)
+
+void cu__capbuf_prefault(cu__capbuf *b, size_t n) {
+#ifdef MADV_POPULATE_WRITE
+  size_t from = b->prefaulted > b->len ? b->prefaulted : b->len;
+  size_t to = b->len + n < b->cap ? b->len + n : b->cap;
+  if (!b->data || to < from + PREFAULT_MIN)
+    return;
+  uintptr_t lo = ((uintptr_t)(b->data + from) + 4095) & ~(uintptr_t)4095;
+  uintptr_t hi = (uintptr_t)(b->data + to) & ~(uintptr_t)4095;
+  if (hi > lo)
+    (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+  b->prefaulted = to;
+#else
+  (void)b, (void)n;
+#endif
 }
 
 int cu__capbuf_take(cu__capbuf *b, char **ret_data, size_t *ret_len) {

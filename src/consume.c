@@ -22,6 +22,8 @@ static ssize_t read_some(int fd, cu__capbuf *b, size_t max_bytes,
     return room;
   bool discard = room == 0;
   size_t want = discard ? CU__PUMP_BUF : (size_t)room;
+  if (!discard)
+    cu__capbuf_prefault(b, want < READ_MAX ? want : READ_MAX);
   for (;;) {
     ssize_t n = read(fd, discard ? scratch : b->data + b->len, want);
     if (n >= 0) {
@@ -37,7 +39,10 @@ static ssize_t read_some(int fd, cu__capbuf *b, size_t max_bytes,
 }
 
 static int decode_all(cu__capbuf *b) {
-  char *out = malloc(CU_UTF8_MAX_OUT(b->len) + 1);
+  if (cu__utf8_valid_prefix(b->data, b->len) == b->len)
+    return 0; /* already valid: decoding would copy it unchanged */
+  size_t cap = CU_UTF8_MAX_OUT(b->len) + 1;
+  char *out = malloc(cap);
   if (!out)
     return cu__fail(CU_ENOMEM, "out of memory decoding %zu bytes", b->len);
   cu_utf8_decoder d;
@@ -47,7 +52,7 @@ static int decode_all(cu__capbuf *b) {
   free(b->data);
   b->data = out;
   b->len = n;
-  b->cap = CU_UTF8_MAX_OUT(n) + 1;
+  b->cap = cap;
   return 0;
 }
 

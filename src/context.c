@@ -3,7 +3,7 @@
  * The thread-local scope stack: push/pop, allowlist narrowing and explicit
  * widening, hook registration, and the per-scope policy. This and the
  * thread's last-error buffer are the library's only mutable state, and both
- * are thread-local (see docs/context-and-events.md, "Design decisions").
+ * are thread-local (see docs/design.md).
  * The immutable snapshots the runtime captures are built in snapshot.c.
  */
 #include <pthread.h>
@@ -376,7 +376,7 @@ int cu_observe(cu_observe_fn fn, unsigned flags, void *userdata,
                cu_hook **ret) {
   if (!fn)
     return cu__fail(CU_EINVAL, "cu_observe: no function");
-  if (flags & ~CU_OBSERVE_LINES)
+  if (flags & ~(CU_OBSERVE_LINES | CU_OBSERVE_NOISE))
     return cu__fail(CU_EINVAL, "cu_observe: unknown flags 0x%x", flags);
   cu_hook *hook = cu__hook_new(CU__HOOK_OBSERVE, userdata);
   if (hook) {

@@ -60,6 +60,9 @@ void cu__ctx_after(const cu__ctx *ctx, const cu_cmd *cmd,
 /* Whether any observer wants line events. */
 bool cu__ctx_wants_lines(const cu__ctx *ctx);
 
+/* Whether any observer wants line events classified as noise. */
+bool cu__ctx_wants_noise(const cu__ctx *ctx);
+
 /* Whether anyone observes events at all (skip building them otherwise). */
 bool cu__ctx_has_observers(const cu__ctx *ctx);
 

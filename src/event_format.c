@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cu_event_format(): one event as one line of JSON (the stable "v":1 schema
- * of docs/context-and-events.md), logfmt or human text.
+ * of docs/users-guide.md), logfmt or human text.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -178,6 +178,7 @@ static void close_stream(cu__job *job, cu__watch *w, cu__outstream *s) {
 }
 
 static void on_output(cu__job *job, cu__watch *w) {
+  job->stamp_ok = false;
   cu__outstream *s = w->kind == CU__W_OUT ? job->out_stream
                                           : job->stages[w->stage].err_stream;
   int rc = cu__outstream_drain(s, w->fd);
@@ -201,6 +202,7 @@ static void close_relay(cu__job *job, cu__stage *st) {
 }
 
 static void on_relay(cu__job *job, cu__stage *st) {
+  job->stamp_ok = false;
   int v = cu__relay_step(st->relay);
   if (v == CU__RELAY_DONE) {
     close_relay(job, st);
@@ -246,7 +248,18 @@ static void record_exit(cu__job *job, cu__stage *st, int status) {
   }
   if (st->w_pid.fd >= 0)
     cu__loop_unwatch(job->loop, &st->w_pid); /* pidfd kept until reaped */
-  cu__job_emit_exit(job, st);
+}
+
+/* A stage's EXIT event comes after its last line: once it has exited and
+ * every stream of its own that the parent reads is closed. */
+static void emit_ready_exits(cu__job *job) {
+  for (size_t i = 0; i < job->n; i++) {
+    cu__stage *st = &job->stages[i];
+    bool open = st->w_err.fd >= 0 || st->w_tap_in.fd >= 0 ||
+                (i + 1 == job->n && job->w_out.fd >= 0);
+    if (st->exited && !st->exit_emitted && !open)
+      cu__job_emit_exit(job, st);
+  }
 }
 
 static void check_exit(cu__job *job, cu__stage *st) {
@@ -332,6 +345,7 @@ static void apply_policy(cu__job *job) {
 
 static void finish(cu__job *job) {
   job->state = CU__J_DONE;
+  job->stamp_ok = false;
   job->end_wall = cu__now(CLOCK_REALTIME);
   job->end_mono = cu__now(CLOCK_MONOTONIC);
   close_stream(job, &job->w_out, job->out_stream);
@@ -355,6 +369,7 @@ static void finish(cu__job *job) {
   }
   if (job->out_stream)
     cu__outstream_take(job->out_stream, &job->out);
+  emit_ready_exits(job);
   cu__loop_job_done(job->loop, job);
 }
 
@@ -379,6 +394,7 @@ void cu__job_after_batch(cu__job *job) {
     finish(job);
     return;
   }
+  emit_ready_exits(job);
   if (timer_update(job) != 0 && job->error == 0)
     job->error = CU_ESYS;
 }

@@ -65,6 +65,7 @@ typedef struct cu__stage {
   bool exited;
   bool reaped;
   bool new_exit;             /* exit observed in the current batch */
+  bool exit_emitted;         /* EXIT event sent (after its output) */
   bool failed;               /* counts as a failure under the policy */
   bool terminated;           /* policy/timeout/cancel signalled it */
   int exit_code;             /* -1 when signalled */
@@ -76,6 +77,9 @@ typedef struct cu__stage {
   cu__relay *relay;          /* tapped stage: stdout relayed by the parent */
   cu__watch w_tap_in, w_tap_out;
   cu_bytes out;              /* tapped stage's captured stdout */
+  cu_event line_ev;          /* line events: built once, per-line fields
+                                updated (observers get it read-only) */
+  bool line_ev_ready;
   cu_tag *ev_tags;           /* tags for this stage's events */
   size_t n_ev_tags;
 } cu__stage;
@@ -125,6 +129,9 @@ typedef struct cu__job {
   int64_t poll_step_ms;
   int64_t grace_ns;             /* < 0: KILL at once */
   bool timed_out, cancelled, overflowed, sent_term, sent_kill;
+  bool wants_noise;             /* classify line events (regexec) */
+  bool stamp_ok;                /* line events share one clock reading */
+  struct timespec stamp_wall, stamp_mono; /* per drain call */
   bool dirty;                   /* touched in the current batch */
   struct cu__job *dirty_next;   /* the loop's list of dirty jobs */
   int fail_index;               /* first failing stage or -1 */

@@ -457,6 +457,7 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
   job->loop = loop;
   job->ctx = ctx;
   job->observed = cu__ctx_has_observers(ctx);
+  job->wants_noise = job->observed && cu__ctx_wants_noise(ctx);
   adjust_outputs(&s, spec->opts, &d);
   rc = copy_opts(job, spec, &d);
   if (rc == 0)

@@ -282,7 +282,7 @@ int cu_log_attach(const cu_log_opts *opts, cu_hook **ret) {
   atomic_init(&st->noise_total, 0);
   hook->observe = log_observe;
   hook->after = log_after;
-  hook->flags = opts->log_output ? CU_OBSERVE_LINES : 0;
+  hook->flags = opts->log_output ? CU_OBSERVE_LINES | CU_OBSERVE_NOISE : 0;
   hook->free_data = state_free;
   (void)cu_hook_set_name(hook, "log");
   return cu__scope_register(hook, ret);

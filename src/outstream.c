@@ -45,22 +45,27 @@ struct cu__outstream {
 };
 
 int cu__outstream_new(const cu__outstream_cfg *cfg, cu__outstream **ret) {
-  if (!cfg || !ret || (cfg->backend != CU_BACKEND_SPLICE &&
-                       cfg->backend != CU_BACKEND_READWRITE))
+  if (!cfg || !ret)
     return cu__fail(CU_EINVAL, "outstream: invalid configuration");
+  /* The runtime passes a resolved backend; resolving AUTO here too keeps
+   * a forgotten resolution from being an error. */
+  cu_stream_backend backend;
+  int rc = cu_stream_backend_resolve(cfg->backend, &backend);
+  if (rc)
+    return rc;
   cu__outstream *s = calloc(1, sizeof *s);
   if (!s)
     return cu__fail(CU_ENOMEM, "out of memory for an output stream");
   s->cfg = *cfg;
+  s->cfg.backend = backend;
   s->echo_on = cfg->echo_cb || cfg->echo_fd >= 0;
   bool fd_echo = !cfg->echo_cb && cfg->echo_fd >= 0;
-  bool splice = cfg->backend == CU_BACKEND_SPLICE;
+  bool splice = backend == CU_BACKEND_SPLICE;
   s->splice_echo = splice && fd_echo && !cfg->capture && !cfg->on_line;
   s->tee_echo = splice && fd_echo && !s->splice_echo &&
                 cu__fd_is_pipe(cfg->echo_fd);
   if (cfg->on_line) {
-    int rc = cu_line_splitter_new(cfg->on_line, cfg->line_data,
-                                  &s->lines);
+    rc = cu_line_splitter_new(cfg->on_line, cfg->line_data, &s->lines);
     if (rc) {
       free(s);
       return rc;
@@ -139,6 +144,8 @@ static ssize_t read_target(cu__outstream *s, char **into, bool *captured) {
     if (room < 0)
       return room;
     if (room > 0) {
+      cu__capbuf_prefault(&s->cap, (size_t)room < BUDGET ? (size_t)room
+                                                         : BUDGET);
       *into = s->cap.data + s->cap.len;
       *captured = true;
       return room;
@@ -220,7 +227,8 @@ static ssize_t read_exact(int fd, char *p, size_t n) {
   return (ssize_t)got;
 }
 
-/* One read step: 1 at EOF, 0 on EAGAIN, >1 never; bytes added to *moved. */
+/* One read step: 2 after progress, 1 at EOF, 0 on EAGAIN, or a negative
+ * CU_E* code; the bytes read are added to *moved. */
 static int read_step(cu__outstream *s, int fd, size_t budget, size_t *moved,
                      bool *epipe) {
   char *into = NULL;
@@ -321,7 +329,8 @@ static ssize_t feed_step(cu__feeder *f, int fd) {
      * them; the data is borrowed until the run ends, so this is safe. */
     struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
     ssize_t w = vmsplice(fd, &iov, 1, SPLICE_F_NONBLOCK);
-    if (w >= 0 || !cu__splice_refused(errno))
+    /* EBADF: not a pipe; write() below reports a truly bad fd itself */
+    if (w >= 0 || !(cu__splice_refused(errno) || errno == EBADF))
       return w < 0 ? -errno : w;
     f->backend = CU_BACKEND_READWRITE; /* refused: write from now on */
   }

@@ -32,12 +32,12 @@ typedef struct cu__outstream_cfg {
   void *echo_data;
   cu__line_fn on_line;         /* NULL = no line splitting at all */
   void *line_data;
-  cu_stream_backend backend;   /* resolved: SPLICE or READWRITE */
+  cu_stream_backend backend;   /* SPLICE or READWRITE (AUTO is resolved) */
 } cu__outstream_cfg;
 
 typedef struct cu__outstream cu__outstream; /* opaque, heap-allocated */
 
-/* Create. Errors: CU_ENOMEM, CU_EINVAL. */
+/* Create. Errors: CU_ENOMEM, CU_EINVAL, CU_EBACKEND (backend unusable). */
 int cu__outstream_new(const cu__outstream_cfg *cfg, cu__outstream **ret);
 
 /*

@@ -6,6 +6,7 @@
 
 #include "ctx.h"
 #include "internal.h"
+#include "job.h"
 
 typedef struct batch {
   const cu_batch_item *items;
@@ -58,9 +59,12 @@ static int start_item(batch *b, size_t i) {
       o.timeout_ms = po->item_timeout_ms;
     if (!o.cancel)
       o.cancel = po->cancel;
-    rc = cu_loop_spawn(b->loop, it->cmd, &o, &b->tasks[i]);
+    /* Started directly so a failure keeps its stage and errno. */
+    const cu_cmd *cmds[1] = {it->cmd};
+    cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o};
+    rc = cu__loop_start_job(b->loop, &spec, false, &b->tasks[i], &ir->result);
     if (rc != 0)
-      ir->result = (cu_result){.error = rc};
+      ir->result.error = rc;
   } else {
     cu_pipeline_opts o = it->pipe_opts ? *it->pipe_opts : (cu_pipeline_opts){0};
     if (o.run.timeout_ms == 0)
@@ -75,6 +79,7 @@ static int start_item(batch *b, size_t i) {
   if (rc != 0) {
     ir->state = CU_ITEM_FAILED_TO_START;
     ir->error = rc;
+    ir->message = cu__strdup(cu_last_error());
     return rc;
   }
   b->running++;
@@ -223,6 +228,7 @@ void cu_parallel_result_free(cu_parallel_result *r) {
   for (size_t i = 0; r->items && i < r->n; i++) {
     cu_result_free(&r->items[i].result);
     cu_pipeline_result_free(&r->items[i].pipeline);
+    free(r->items[i].message);
   }
   free(r->items);
   memset(r, 0, sizeof *r);

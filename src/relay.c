@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "stream_internal.h"
 
 #define RELAY_BUF (256u * 1024u)
 #define RELAY_BUDGET (1024u * 1024u) /* per step, like the outstreams */
@@ -53,10 +54,10 @@ static ssize_t tee_step(cu__relay *r) {
     size_t got = 0;
     while (got < (size_t)n) { /* the bytes are there: read exactly them */
       ssize_t k = read(r->in_fd, r->buf + got, (size_t)n - got);
-      if (k <= 0 && errno != EINTR)
-        return -CU__RELAY_DONE;
       if (k > 0)
         got += (size_t)k;
+      else if (k == 0 || errno != EINTR)
+        return -CU__RELAY_DONE;
     }
     cu__outstream_feed(r->obs, r->buf, got);
     return n;
@@ -74,8 +75,13 @@ static ssize_t tee_step(cu__relay *r) {
   }
   if (errno == EPIPE)
     return -CU__RELAY_DONE;
-  r->use_tee = false; /* refused (EINVAL...): read/write from now on */
-  return 0;
+  if (errno == EINTR)
+    return 0;
+  if (cu__splice_refused(errno)) {
+    r->use_tee = false; /* read/write from now on */
+    return 0;
+  }
+  return -CU__RELAY_DONE; /* a real error ends the relay like EOF */
 }
 #endif
 

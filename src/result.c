@@ -41,6 +41,11 @@ void cu__tags_free(cu_tag *tags, size_t n) {
 }
 
 const char *cu_result_text(cu_result *r, cu_stream_id which) {
+  return cu_result_text_len(r, which, NULL);
+}
+
+const char *cu_result_text_len(cu_result *r, cu_stream_id which,
+                               size_t *ret_len) {
   if (!r || (which != CU_STDOUT && which != CU_STDERR))
     return NULL;
   int i = which == CU_STDOUT ? 0 : 1;
@@ -55,7 +60,10 @@ const char *cu_result_text(cu_result *r, cu_stream_id which) {
     n += cu_utf8_finish(&d, text + n);
     text[n] = '\0';
     r->text_cache[i] = text;
+    r->text_len[i] = n;
   }
+  if (ret_len)
+    *ret_len = r->text_len[i];
   return r->text_cache[i];
 }
 

@@ -29,6 +29,7 @@ struct cu__ctx {
   cu_hook **observers; /* call order: FIFO, outer first */
   size_t n_observers;
   bool wants_lines;
+  bool wants_noise;
   cu__ctx_defaults defaults; /* env and tags point into the arrays below */
   cu_env_var *env;
   cu_tag *tags;
@@ -143,6 +144,7 @@ static int build_hooks(cu__ctx *ctx, const struct cu__frame **chain,
       if (h->kinds & CU__HOOK_OBSERVE) {
         ctx->observers[ctx->n_observers++] = h;
         ctx->wants_lines |= (h->flags & CU_OBSERVE_LINES) != 0;
+        ctx->wants_noise |= (h->flags & CU_OBSERVE_NOISE) != 0;
       }
     }
   }
@@ -377,6 +379,8 @@ void cu__ctx_after(const cu__ctx *ctx, const cu_cmd *cmd,
 }
 
 bool cu__ctx_wants_lines(const cu__ctx *ctx) { return ctx->wants_lines; }
+
+bool cu__ctx_wants_noise(const cu__ctx *ctx) { return ctx->wants_noise; }
 
 bool cu__ctx_has_observers(const cu__ctx *ctx) {
   return ctx->n_observers != 0;

@@ -57,13 +57,18 @@ ssize_t cu__splice(int in, int out, size_t len, unsigned flags);
  * failure: fall back to read/write for this pair. */
 bool cu__splice_refused(int err);
 
+/* Length of the longest well-formed UTF-8 prefix of data[0..n) ending on
+ * a character boundary (n when it is all valid). */
+size_t cu__utf8_valid_prefix(const void *data, size_t n);
+
 /* ---------------------------------------------------- capture buffer */
 
 /* A growing buffer for captured bytes: geometric growth, NUL room kept. */
 typedef struct cu__capbuf {
   char *data;
   size_t len;
-  size_t cap; /* allocated bytes; always > len once allocated */
+  size_t cap;       /* allocated bytes; always > len once allocated */
+  size_t prefaulted; /* offset below which pages were prefaulted */
 } cu__capbuf;
 
 /* Make at least `want` bytes of free space (beyond len, plus one for the
@@ -71,6 +76,10 @@ typedef struct cu__capbuf {
  * unlimited). Returns the free space (may be < want at the limit) or
  * CU_ENOMEM. */
 ssize_t cu__capbuf_reserve(cu__capbuf *b, size_t want, size_t limit);
+
+/* About to read up to n bytes at data + len: prefault those pages in one
+ * system call (best effort; see capture.c). */
+void cu__capbuf_prefault(cu__capbuf *b, size_t n);
 
 /* Shrink-wrap and hand over the data, NUL-terminated ("" when empty);
  * the buffer is left empty. Returns 0 or CU_ENOMEM. */

@@ -4,287 +4,18 @@
  * pipes): every exit status (0, the command's own, 128+N, 124, 125, 126,
  * 127), each `run` option, signal forwarding, `catalogue`, --help and
  * --version. Helper programs are allowed through a temporary catalogue file
- * that pins them by absolute path, or through --allow.
+ * that pins them by absolute path, or through --allow (harness_cli.h).
+ * Pipelines and `parallel`: test_cli_pipeline.c.
  */
-#include "harness.h"
+#include "harness_cli.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
-
-#define CLI_DEADLINE_MS 30000 /* a wedged CLI fails the test, not ctest */
-
-/* ------------------------------------------------------------ fixture */
-
-typedef struct fixture {
-  char dir[PATH_MAX];       /* private temporary directory */
-  char catalogue[PATH_MAX]; /* catalogue file pinning the helpers */
-} fixture;
-
-static const char *const pinned_helpers[] = {
-    "exitcode", "killself", "sleeper", "forker",  "envdump",
-    "pwddump",  "echoer",   "argvdump", "writer", "fdlist",
-};
-
-/* The helper's absolute path in a static buffer per slot (cut_helper()
- * allocates on every call, which LeakSanitizer reports). */
-static const char *helper(const char *name) {
-  static char paths[4][PATH_MAX];
-  static unsigned next;
-  char *buf = paths[next++ % 4];
-  snprintf(buf, PATH_MAX, "%s/%s", CU_TEST_HELPER_DIR, name);
-  return buf;
-}
-
-static void write_file(const char *path, const char *text, mode_t mode) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  assert_true(fd >= 0);
-  size_t len = strlen(text);
-  assert_int_equal(write(fd, text, len), (ssize_t)len);
-  assert_int_equal(close(fd), 0);
-}
-
-static void path_in(const fixture *fx, const char *name, char *buf) {
-  int n = snprintf(buf, PATH_MAX, "%s/%s", fx->dir, name);
-  assert_true(n > 0 && n < PATH_MAX);
-}
-
-/* The default catalogue plus project "test-helpers": every helper pinned,
- * "notexec" pinned to a file without execute permission and "missing"
- * pinned to a path that does not exist. */
-static void write_catalogue(fixture *fx) {
-  char notexec[PATH_MAX], missing[PATH_MAX];
-  path_in(fx, "notexec", notexec);
-  path_in(fx, "missing", missing);
-  write_file(notexec, "#!/bin/true\n", 0644);
-  char *json = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&json, &len);
-  assert_non_null(f);
-  fprintf(f, "{\n  \"include_default\": true,\n  \"projects\": [\n"
-             "    {\"name\": \"test-helpers\",\n     \"programs\": [\n");
-  for (size_t i = 0; i < sizeof pinned_helpers / sizeof *pinned_helpers; i++)
-    fprintf(f, "       {\"name\": \"%s\", \"path\": \"%s\"},\n",
-            pinned_helpers[i], helper(pinned_helpers[i]));
-  fprintf(f, "       {\"name\": \"notexec\", \"path\": \"%s\"},\n"
-             "       {\"name\": \"missing\", \"path\": \"%s\"}\n"
-             "     ],\n     \"docs\": [\"tests/helpers/\"]}\n  ]\n}\n",
-          notexec, missing);
-  fclose(f);
-  path_in(fx, "catalogue.json", fx->catalogue);
-  write_file(fx->catalogue, json, 0644);
-  free(json);
-}
-
-static int setup(void **state) {
-  fixture *fx = calloc(1, sizeof *fx);
-  assert_non_null(fx);
-  snprintf(fx->dir, sizeof fx->dir, "/tmp/cuprum-test-cli-XXXXXX");
-  assert_non_null(mkdtemp(fx->dir));
-  write_catalogue(fx);
-  *state = fx;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fixture *fx = *state;
-  char cmd[PATH_MAX + 16];
-  /* Only our own mkdtemp directory; no shell: remove files one by one. */
-  static const char *const files[] = {"catalogue.json", "notexec", "bad.json",
-                                      "input.txt", "sub"};
-  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-    path_in(fx, files[i], cmd);
-    if (unlink(cmd) != 0)
-      rmdir(cmd);
-  }
-  rmdir(fx->dir);
-  free(fx);
-  return 0;
-}
-
-/* ------------------------------------------------ running the CLI */
-
-typedef struct buffer {
-  char *data;
-  size_t len;
-} buffer;
-
-typedef struct cli_proc {
-  pid_t pid;
-  int in, out, err; /* our ends; -1 when closed */
-  buffer bout, berr;
-} cli_proc;
-
-typedef struct cli_result {
-  int status; /* exit status, or 1000 + N if cuprum itself died of N */
-  char *out;
-  char *err;
-} cli_result;
-
-static void append(buffer *b, const char *data, size_t n) {
-  b->data = realloc(b->data, b->len + n + 1);
-  assert_non_null(b->data);
-  memcpy(b->data + b->len, data, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-}
-
-/* Start `cuprum ARGS...`; stdin is a pipe (with_stdin) or /dev/null, or
- * the given fd when stdin_fd >= 0. */
-static void cli_start(cli_proc *p, bool with_stdin, int stdin_fd,
-                      const char *const *args) {
-  const char *argv[64] = {cut_cli()};
-  size_t n = 1;
-  while (args[n - 1]) {
-    assert_true(n < 63);
-    argv[n] = args[n - 1];
-    n++;
-  }
-  argv[n] = NULL;
-  int in[2] = {-1, -1}, out[2], err[2];
-  assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-  assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  if (with_stdin) {
-    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  } else if (stdin_fd >= 0) {
-    posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
-  } else {
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  }
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  memset(p, 0, sizeof *p);
-  int rc = posix_spawn(&p->pid, argv[0], &fa, NULL, (char *const *)argv,
-                       environ);
-  posix_spawn_file_actions_destroy(&fa);
-  assert_int_equal(rc, 0);
-  close(out[1]);
-  close(err[1]);
-  if (with_stdin)
-    close(in[0]);
-  p->in = in[1];
-  p->out = out[0];
-  p->err = err[0];
-  append(&p->bout, "", 0);
-  append(&p->berr, "", 0);
-}
-
-/* Read what is available (waiting up to timeout_ms). False at EOF on both. */
-static bool cli_pump(cli_proc *p, int timeout_ms) {
-  struct pollfd pfd[2] = {{.fd = p->out, .events = POLLIN},
-                          {.fd = p->err, .events = POLLIN}};
-  if (p->out < 0 && p->err < 0)
-    return false;
-  int n = poll(pfd, 2, timeout_ms);
-  assert_true(n >= 0 || errno == EINTR);
-  int *fds[2] = {&p->out, &p->err};
-  buffer *bufs[2] = {&p->bout, &p->berr};
-  for (int i = 0; i < 2; i++) {
-    if (*fds[i] < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-      continue;
-    char chunk[65536];
-    ssize_t r = read(*fds[i], chunk, sizeof chunk);
-    if (r > 0) {
-      append(bufs[i], chunk, (size_t)r);
-    } else if (r == 0 || errno != EINTR) {
-      close(*fds[i]);
-      *fds[i] = -1;
-    }
-  }
-  return true;
-}
-
-/* Pump until stdout contains `needle`. */
-static void cli_wait_for(cli_proc *p, const char *needle) {
-  int64_t deadline = cut_now_ms() + CLI_DEADLINE_MS;
-  while (!strstr(p->bout.data, needle)) {
-    if (!cli_pump(p, 100) || cut_now_ms() > deadline)
-      fail_msg("cuprum never printed '%s'; stdout: %s stderr: %s", needle,
-               p->bout.data, p->berr.data);
-  }
-}
-
-static cli_result cli_finish(cli_proc *p) {
-  if (p->in >= 0)
-    close(p->in);
-  int64_t deadline = cut_now_ms() + CLI_DEADLINE_MS;
-  while (cli_pump(p, 100)) {
-    if (cut_now_ms() > deadline) {
-      kill(p->pid, SIGKILL);
-      fail_msg("cuprum did not finish; stdout: %s stderr: %s", p->bout.data,
-               p->berr.data);
-    }
-  }
-  int st = 0;
-  assert_int_equal(waitpid(p->pid, &st, 0), p->pid);
-  cli_result r = {.out = p->bout.data, .err = p->berr.data};
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
-  return r;
-}
-
-static cli_result cli_run(const char *input, const char *const *args) {
-  cli_proc p;
-  cli_start(&p, input != NULL, -1, args);
-  if (input) {
-    size_t len = strlen(input); /* small: fits the pipe buffer */
-    assert_int_equal(write(p.in, input, len), (ssize_t)len);
-  }
-  return cli_finish(&p);
-}
-
-static void cli_free(cli_result *r) {
-  free(r->out);
-  free(r->err);
-}
-
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define CLI(...) cli_run(NULL, ARGS(__VA_ARGS__))
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (!strstr(haystack, needle))
-    fail_msg("expected to find '%s' in:\n%s", needle, haystack);
-}
-
-/* Exit status, with both streams in the failure message. */
-#define assert_status(r, want)                                                 \
-  do {                                                                         \
-    if ((r).status != (want))                                                  \
-      fail_msg("status %d, want %d\nstdout: %s\nstderr: %s", (r).status,      \
-               (want), (r).out, (r).err);                                      \
-  } while (0)
-
-/* A dead process may linger as a zombie of whoever inherited it. */
-static bool pid_gone(pid_t pid) {
-  char path[64], stat[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  for (int i = 0; i < 200; i++) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      return true;
-    ssize_t n = read(fd, stat, sizeof stat - 1);
-    close(fd);
-    stat[n > 0 ? n : 0] = '\0';
-    const char *paren = strrchr(stat, ')');
-    if (paren && (paren[2] == 'Z' || paren[2] == 'X'))
-      return true;
-    usleep(10000);
-  }
-  return false;
-}
 
 /* ------------------------------------------------ --help, --version */
 
@@ -392,6 +123,16 @@ static void test_exit_125_usage(void **state) {
       ARGS("run", "--catalogue", fx->catalogue, "--cwd", "/no/such/dir", "--",
            "pwddump"),
       ARGS("run", "--stdin", "/no/such/file", "--", "true"),
+      ARGS("run", "--pipe-token", "", "--", "true"),
+      ARGS("parallel"),
+      ARGS("parallel", "a", "b"),
+      ARGS("parallel", "-j", "x", "-"),
+      ARGS("parallel", "-j", "-1", "-"),
+      ARGS("parallel", "-j", "99999", "-"),
+      ARGS("parallel", "--timeout", "1e3", "-"),
+      ARGS("parallel", "--deadline", "-2", "-"),
+      ARGS("parallel", "--bogus", "-"),
+      ARGS("parallel", "/no/such/batch.jsonl"),
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     cli_result r = cli_run(NULL, cases[i]);
@@ -572,8 +313,9 @@ static void test_allow_widens_explicitly(void **state) {
 
 static void test_arguments_reach_the_child_verbatim(void **state) {
   fixture *fx = *state;
-  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--", "argvdump",
-                     "a b", "$(id)", "|", ";", "--timeout", "'\"");
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--pipe-token",
+                     "::", "--", "argvdump", "a b", "$(id)", "|", ";",
+                     "--timeout", "'\"");
   assert_status(r, 0);
   assert_string_equal(r.out, "argc 7\n8:argvdump\n3:a b\n5:$(id)\n1:|\n1:;\n"
                              "9:--timeout\n2:'\"\n");
@@ -680,32 +422,42 @@ static void test_streams_both_outputs(void **state) {
 }
 
 /* When the reader of cuprum's output goes away (`cuprum run -- yes | head`),
- * the run stops and cuprum reports SIGPIPE like a shell filter, instead of
- * draining an endless producer for ever. */
+ * the run (a command, or a pipeline) stops and cuprum reports SIGPIPE like a
+ * shell filter, instead of draining an endless producer for ever. */
 static void test_closed_output_stops_the_run(void **state) {
   (void)state;
-  cli_proc p;
-  cli_start(&p, false, -1, ARGS("run", "--", "yes", "cuprum"));
-  cli_wait_for(&p, "cuprum\n");
-  close(p.out);
-  p.out = -1;
-  int64_t t0 = cut_now_ms();
-  cli_result r = cli_finish(&p);
-  assert_status(r, 128 + SIGPIPE);
-  assert_true(cut_now_ms() - t0 < 5000);
-  cli_free(&r);
-}
-
-/* ^C or kill sent to cuprum cancels the command's whole process group, and
- * cuprum exits 128+N like a shell would report it. */
-static void test_signal_to_cuprum_cancels_the_run(void **state) {
-  fixture *fx = *state;
-  static const int sigs[] = {SIGTERM, SIGINT};
+  const char *const *cases[] = {ARGS("run", "--", "yes", "cuprum"),
+                                ARGS("run", "--", "yes", "cuprum", "|", "cat")};
   for (size_t i = 0; i < 2; i++) {
     cli_proc p;
-    cli_start(&p, false, -1,
-              ARGS("run", "--catalogue", fx->catalogue, "--", "sleeper",
-                   "30000", "--print-pid"));
+    cli_start(&p, false, -1, cases[i]);
+    cli_wait_for(&p, "cuprum\n");
+    close(p.out);
+    p.out = -1;
+    int64_t t0 = cut_now_ms();
+    cli_result r = cli_finish(&p);
+    assert_status(r, 128 + SIGPIPE);
+    assert_true(cut_now_ms() - t0 < 5000);
+    cli_free(&r);
+  }
+}
+
+/* ^C or kill sent to cuprum cancels the command's (or the pipeline's) whole
+ * process group, and cuprum exits 128+N like a shell would report it. */
+static void test_signal_to_cuprum_cancels_the_run(void **state) {
+  fixture *fx = *state;
+  static const int sigs[] = {SIGTERM, SIGINT, SIGTERM};
+  const char *const *cases[] = {
+      ARGS("run", "--catalogue", fx->catalogue, "--", "sleeper", "30000",
+           "--print-pid"),
+      ARGS("run", "--catalogue", fx->catalogue, "--", "sleeper", "30000",
+           "--print-pid"),
+      ARGS("run", "--catalogue", fx->catalogue, "--", "sleeper", "30000",
+           "--print-pid", "|", "echoer"),
+  };
+  for (size_t i = 0; i < 3; i++) {
+    cli_proc p;
+    cli_start(&p, false, -1, cases[i]);
     cli_wait_for(&p, "\n");
     pid_t child = (pid_t)atoi(p.bout.data + strlen("ready "));
     assert_true(child > 0);
@@ -788,50 +540,50 @@ static void test_catalogue_file_replaces_default(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_help_and_version, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_exit_zero_streams_output, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_exit_status_is_the_commands, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_exit_128_plus_signal, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_exit_124_on_timeout, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_timeout_kills_process_tree, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_exit_125_usage, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_exit_125_refused_program, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_exit_125_bad_catalogue_syntax, setup,
-                                    teardown),
+    cmocka_unit_test_setup_teardown(test_help_and_version, cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_zero_streams_output, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_status_is_the_commands, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_128_plus_signal, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_124_on_timeout, cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_timeout_kills_process_tree, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_usage, cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_refused_program, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_bad_catalogue_syntax, cli_setup,
+                                    cli_teardown),
     cmocka_unit_test_setup_teardown(test_exit_125_bad_catalogue_content,
-                                    setup, teardown),
-    cmocka_unit_test_setup_teardown(test_exit_125_bad_timeout_values, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_tiny_timeout_is_not_none, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_exit_125_bad_env, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_exit_126_not_executable, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_exit_127_not_found, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_allow_widens_explicitly, setup,
-                                    teardown),
+                                    cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_bad_timeout_values, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_tiny_timeout_is_not_none, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_125_bad_env, cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_126_not_executable, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exit_127_not_found, cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_allow_widens_explicitly, cli_setup,
+                                    cli_teardown),
     cmocka_unit_test_setup_teardown(test_arguments_reach_the_child_verbatim,
-                                    setup, teardown),
-    cmocka_unit_test_setup_teardown(test_env_and_unset, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_cwd, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_stdin_file_and_pipe, setup, teardown),
+                                    cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_env_and_unset, cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_cwd, cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_stdin_file_and_pipe, cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_terminal_stdin_becomes_dev_null,
-                                    setup, teardown),
-    cmocka_unit_test_setup_teardown(test_quiet, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_streams_both_outputs, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_closed_output_stops_the_run, setup,
-                                    teardown),
+                                    cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_quiet, cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_streams_both_outputs, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_closed_output_stops_the_run, cli_setup,
+                                    cli_teardown),
     cmocka_unit_test_setup_teardown(test_signal_to_cuprum_cancels_the_run,
-                                    setup, teardown),
-    cmocka_unit_test_setup_teardown(test_catalogue_listing, setup, teardown),
+                                    cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_catalogue_listing, cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_catalogue_file_replaces_default,
-                                    setup, teardown),
+                                    cli_setup, cli_teardown),
 };
 
 CU_TEST_MAIN(tests)

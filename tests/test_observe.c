@@ -374,7 +374,7 @@ static void test_noise_flag(void **state) {
   assert_int_equal(cu_cmd_new(cat, CU_PROGRAM("echoer"), &cmd), 0);
   recorder r = RECORDER_INIT;
   assert_int_equal(cu_scope_push(NULL), 0);
-  observe_into(&r, CU_OBSERVE_LINES, NULL);
+  observe_into(&r, CU_OBSERVE_LINES | CU_OBSERVE_NOISE, NULL);
   const char text[] = "Counting objects: 5\nreal line\n";
   cu_run_opts o = {.in = {.mode = CU_STDIN_BYTES, .data = text,
                           .len = sizeof text - 1}};
@@ -386,6 +386,26 @@ static void test_noise_flag(void **state) {
   assert_true(l[0].noise);
   assert_false(l[1].noise);
   assert_string_equal(l[1].line, "real line");
+  cu_result_free(&res);
+
+  /* Without CU_OBSERVE_NOISE nobody pays for the regex: noise is false. */
+  recorder plain = RECORDER_INIT;
+  assert_int_equal(cu_scope_push(NULL), 0);
+  observe_into(&plain, CU_OBSERVE_LINES, NULL);
+  run_ok(cmd, &o, &res);
+  cu_scope_pop();
+  assert_int_equal(count(&plain, CU_EV_STDOUT_LINE), 2);
+  assert_false(find(&plain, CU_EV_STDOUT_LINE)[0].noise);
+  /* The exit event comes after the stage's last line. */
+  int last_line = -1, exit_at = -1;
+  for (int i = 0; i < plain.n; i++) {
+    if (plain.ev[i].phase == CU_EV_STDOUT_LINE)
+      last_line = i;
+    if (plain.ev[i].phase == CU_EV_EXIT)
+      exit_at = i;
+  }
+  assert_true(last_line >= 0);
+  assert_true(exit_at > last_line);
   cu_result_free(&res);
   cu_cmd_free(cmd);
   cu_catalogue_free(cat);

@@ -411,8 +411,11 @@ ST_BOTH(drain_errors) {
   assert_int_equal(cu__outstream_drain(os, -1), CU_EINVAL);
   cu__outstream_free(os);
   cu__outstream_free(NULL);
-  c.backend = CU_BACKEND_AUTO; /* must be resolved by the caller */
+  c.backend = (cu_stream_backend)42;
   assert_int_equal(cu__outstream_new(&c, &os), CU_EINVAL);
+  c.backend = CU_BACKEND_AUTO; /* resolved on the caller's behalf */
+  assert_int_equal(cu__outstream_new(&c, &os), 0);
+  cu__outstream_free(os);
   close(a[0]);
   close(a[1]);
 }
@@ -441,6 +444,26 @@ ST_BOTH(feeder_writes_everything) {
   assert_memory_equal(k.buf, p, n);
   free(k.buf);
   free(p);
+}
+
+/* Not a pipe: vmsplice refuses, the feeder falls back to write(). */
+ST_BOTH(feeder_to_regular_file) {
+  char path[] = "/tmp/cuprum-feed-XXXXXX";
+  int fd = mkostemp(path, O_CLOEXEC);
+  assert_true(fd >= 0);
+  unlink(path);
+  size_t n = 100000;
+  unsigned char *p = payload(n, 13, false);
+  cu__feeder f = {.data = p, .len = n, .backend = b};
+  int err = 0;
+  assert_int_equal(cu__feeder_pump(&f, fd, &err), 1);
+  unsigned char *got = malloc(n);
+  assert_non_null(got);
+  assert_int_equal(pread(fd, got, n, 0), (ssize_t)n);
+  assert_memory_equal(got, p, n);
+  free(got);
+  free(p);
+  close(fd);
 }
 
 ST_BOTH(feeder_epipe) {
@@ -490,6 +513,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(drain_errors_readwrite),
     cmocka_unit_test(feeder_writes_everything_splice),
     cmocka_unit_test(feeder_writes_everything_readwrite),
+    cmocka_unit_test(feeder_to_regular_file_splice),
+    cmocka_unit_test(feeder_to_regular_file_readwrite),
     cmocka_unit_test(feeder_epipe_splice),
     cmocka_unit_test(feeder_epipe_readwrite),
 };

@@ -4,6 +4,7 @@
  * payloads with random chunking.
  * ctest-labels: threads */
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "stream_internal.h"
@@ -42,6 +43,7 @@ typedef struct pump_case {
   size_t buffer_size;
   size_t pipe_size;
   bool nonblock_in;
+  bool nonblock_out; /* short writes and EAGAIN on the output */
   bool keep_pipe_size;
   int want_pipe_size; /* >0: F_GETPIPE_SZ of the output afterwards */
 } pump_case;
@@ -53,6 +55,8 @@ static void run_pipe_case(const pump_case *c) {
   st_pipe(b);
   if (c->nonblock_in)
     fcntl(a[0], F_SETFL, fcntl(a[0], F_GETFL) | O_NONBLOCK);
+  if (c->nonblock_out)
+    fcntl(b[1], F_SETFL, fcntl(b[1], F_GETFL) | O_NONBLOCK);
   writer w = {a[1], c->data, c->len, c->write_chunk, 7};
   st_sink r = {.fd = b[0], .chunk = c->read_chunk ? c->read_chunk : 65536,
               .nap = c->nap};
@@ -118,6 +122,17 @@ ST_BOTH(slow_writer_nonblocking_input) {
   free(p);
 }
 
+/* A full non-blocking output: partial writes and EAGAIN, polled, while a
+ * slow reader drains it in odd-sized pieces. */
+ST_BOTH(nonblocking_output_short_writes) {
+  unsigned char *p = random_payload(700000, 15);
+  pump_case c = {.backend = b, .data = p, .len = 700000, .read_chunk = 1000,
+                 .nap = 50, .nonblock_out = true, .nonblock_in = true,
+                 .buffer_size = 100000};
+  run_pipe_case(&c);
+  free(p);
+}
+
 ST_BOTH(tiny_buffer_and_big_pipes) {
   unsigned char *p = random_payload(300000, 4);
   pump_case c = {.backend = b, .data = p, .len = 300000, .write_chunk = 5000,
@@ -163,7 +178,8 @@ ST_BOTH(random_payloads) {
                    .write_chunk = st_range(&g, 1, 100000),
                    .read_chunk = st_range(&g, 1, 70000),
                    .buffer_size = st_range(&g, 0, 1) ? 0 : st_range(&g, 1, 9000),
-                   .nonblock_in = st_range(&g, 0, 3) == 0};
+                   .nonblock_in = st_range(&g, 0, 3) == 0,
+                   .nonblock_out = st_range(&g, 0, 3) == 0};
     run_pipe_case(&c);
     free(p);
   }
@@ -266,6 +282,34 @@ ST_BOTH(dev_null_both_ways) {
   }
   close(null_w);
   close(null_r);
+  free(p);
+}
+
+/* Socket to socket: no pipe on either side, so splice refuses and the
+ * pair falls back to read/write without losing a byte. */
+ST_BOTH(sockets) {
+  size_t n = 1 << 20;
+  unsigned char *p = random_payload(n, 14);
+  int s1[2], s2[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s1), 0);
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s2), 0);
+  writer w = {s1[1], p, n, 40000, 2};
+  st_sink r = {.fd = s2[1]};
+  pthread_t tw, tr;
+  assert_int_equal(pthread_create(&tw, NULL, writer_main, &w), 0);
+  assert_int_equal(pthread_create(&tr, NULL, st_sink_main, &r), 0);
+  uint64_t moved = 0;
+  assert_int_equal(cu_pump(s1[0], s2[0], &(cu_pump_opts){.backend = b}, &moved),
+                   0);
+  shutdown(s2[0], SHUT_WR);
+  pthread_join(tw, NULL);
+  pthread_join(tr, NULL);
+  assert_int_equal(moved, n);
+  assert_int_equal(r.len, n);
+  assert_memory_equal(r.buf, p, n);
+  close(s1[0]);
+  close(s2[0]);
+  free(r.buf);
   free(p);
 }
 
@@ -381,6 +425,32 @@ static void consume_decodes(void **state) {
   assert_int_equal(cu_consume(-1, NULL, &out, NULL, NULL), CU_EINVAL);
 }
 
+/* Valid text comes back unchanged (the no-copy path), invalid text past
+ * the first mebibyte still gets replaced. */
+static void consume_decodes_large(void **state) {
+  (void)state;
+  size_t n = 3 << 20;
+  unsigned char *p = malloc(n);
+  assert_non_null(p);
+  for (size_t i = 0; i < n; i += 3)
+    memcpy(p + i, i % 99 ? "ab\n" : "\xe2\x82\xac", 3);
+  char *out = NULL;
+  size_t len = 0;
+  consume_pipe(n, &(cu_consume_opts){.decode_utf8 = true}, &out, &len, NULL,
+               p);
+  assert_int_equal(len, n);
+  assert_memory_equal(out, p, n);
+  free(out);
+  memcpy(p + n - 3, "a\xff\n", 3);
+  consume_pipe(n, &(cu_consume_opts){.decode_utf8 = true}, &out, &len, NULL,
+               p);
+  assert_int_equal(len, n + 2);
+  assert_memory_equal(out, p, n - 3);
+  assert_memory_equal(out + n - 3, "a\xEF\xBF\xBD\n", 5);
+  free(out);
+  free(p);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pipe_to_pipe_splice),
     cmocka_unit_test(pipe_to_pipe_readwrite),
@@ -390,6 +460,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(slow_reader_backpressure_readwrite),
     cmocka_unit_test(slow_writer_nonblocking_input_splice),
     cmocka_unit_test(slow_writer_nonblocking_input_readwrite),
+    cmocka_unit_test(nonblocking_output_short_writes_splice),
+    cmocka_unit_test(nonblocking_output_short_writes_readwrite),
     cmocka_unit_test(tiny_buffer_and_big_pipes_splice),
     cmocka_unit_test(tiny_buffer_and_big_pipes_readwrite),
     cmocka_unit_test(auto_pipe_raise_splice),
@@ -402,6 +474,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(file_to_pipe_and_pipe_to_file_readwrite),
     cmocka_unit_test(dev_null_both_ways_splice),
     cmocka_unit_test(dev_null_both_ways_readwrite),
+    cmocka_unit_test(sockets_splice),
+    cmocka_unit_test(sockets_readwrite),
     cmocka_unit_test(broken_pipe_splice),
     cmocka_unit_test(broken_pipe_readwrite),
     cmocka_unit_test(bad_fds_splice),
@@ -409,6 +483,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pump_unavailable_backend),
     cmocka_unit_test(consume_bytes_and_limit),
     cmocka_unit_test(consume_decodes),
+    cmocka_unit_test(consume_decodes_large),
 };
 
 CU_TEST_MAIN(tests)

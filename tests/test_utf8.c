@@ -151,12 +151,11 @@ static void pending_survives_empty_chunks(void **state) {
 }
 
 /* The fuzz target's differential check (decoder + splitter vs reference)
- * over a few thousand seeded random inputs. */
-static void differential_random(void **state) {
-  (void)state;
-  st_rng r = {st_seed("differential_random")};
+ * over seeded random inputs. */
+static void differential_rounds(const char *name, int rounds) {
+  st_rng r = {st_seed(name)};
   unsigned char buf[4096];
-  for (int iter = 0; iter < 3000; iter++) {
+  for (int iter = 0; iter < rounds; iter++) {
     size_t n = st_range(&r, 1, sizeof buf);
     st_fill_text(&r, buf, n);
     int bad = cu_fuzz_check(buf, n);
@@ -164,6 +163,17 @@ static void differential_random(void **state) {
       fail_msg("iteration %d (len %zu): %s differs from the reference", iter,
                n, bad == 1 ? "decoder" : "line splitter");
   }
+}
+
+static void differential_random(void **state) {
+  (void)state;
+  differential_rounds("differential_random", 1000);
+}
+
+/* More of the same; "heavy" keeps it out of the valgrind stage. */
+static void differential_random_heavy(void **state) {
+  (void)state;
+  differential_rounds("differential_random_heavy", 5000);
 }
 
 /* Long lines cross CU_LINE_MAX; a few big inputs exercise the cutting. */
@@ -191,6 +201,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(exhaustive_short),
     cmocka_unit_test(pending_survives_empty_chunks),
     cmocka_unit_test(differential_random),
+    cmocka_unit_test(differential_random_heavy),
     cmocka_unit_test(differential_long_lines),
 };
 

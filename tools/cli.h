@@ -43,6 +43,27 @@ int cli_exit_for_error(int err);
 int cli_parse_seconds(const char *text, int64_t *ret_ms,
                       const char **ret_reason);
 
+struct option;
+
+/* Called for each option of a subcommand; returns 0 or the exit status to
+ * stop with. */
+typedef int (*cli_option_fn)(void *ctx, int opt, const char *arg);
+
+/* Parse a subcommand's options with getopt_long in "+" mode (options end
+ * at "--" or the first operand, so a command's own options are never taken
+ * for ours); 'h' prints help. `shortopts` must start with "+:" and contain
+ * "h". Returns 0 with optind at the first operand, -1 after --help, or the
+ * exit status of a usage error (unknown option, missing value, or what
+ * on_option returned). */
+int cli_parse_options(int argc, char **argv, const char *sub,
+                      const char *shortopts, const struct option *longopts,
+                      cli_option_fn on_option, void *ctx, void (*help)(void));
+
+/* cli_parse_seconds() for option `option` of `sub`: 0, or a usage error's
+ * exit status naming the option and the value. */
+int cli_option_seconds(const char *sub, const char *option, const char *text,
+                       int64_t *ret_ms);
+
 /* --catalogue FILE and --allow PROG, shared by every subcommand that runs or
  * lists programs. */
 typedef struct cli_catalogue_opts {
@@ -55,7 +76,9 @@ typedef struct cli_catalogue_opts {
 int cli_catalogue_opts_allow(cli_catalogue_opts *opts, const char *prog);
 
 /* Build the active catalogue: the file (or a clone of the default), widened
- * with every --allow. On failure prints why and returns CLI_EXIT_FAILURE. */
+ * with every --allow, which the widening policy must permit (cuprum turns
+ * the widen switch on at its root scope; CUPRUM_POLICY=widen=deny refuses).
+ * On failure prints why and returns CLI_EXIT_FAILURE. */
 int cli_catalogue_build(const cli_catalogue_opts *opts, cu_catalogue **ret);
 
 /* Release what the options own (not the strings: they are argv's). */
@@ -64,6 +87,7 @@ void cli_catalogue_opts_free(cli_catalogue_opts *opts);
 /* Subcommands: argv[0] is the subcommand's name. They return the exit
  * status. */
 int cli_cmd_run(int argc, char **argv);
+int cli_cmd_parallel(int argc, char **argv);
 int cli_cmd_catalogue(int argc, char **argv);
 
 #endif /* CUPRUM_TOOLS_CLI_H */

@@ -13,7 +13,10 @@ typedef struct subcommand {
 } subcommand;
 
 static const subcommand subcommands[] = {
-    {"run", cli_cmd_run, "run one allowlisted program, no shell"},
+    {"run", cli_cmd_run,
+     "run one allowlisted program, or a pipeline of them; no shell"},
+    {"parallel", cli_cmd_parallel,
+     "run the commands listed in a file, N at once; JSON results"},
     {"catalogue", cli_cmd_catalogue,
      "list the active catalogue: program, resolved path, project"},
 };
@@ -21,6 +24,9 @@ static const subcommand subcommands[] = {
 static void print_help(FILE *to) {
   fprintf(to,
           "usage: cuprum run [OPTIONS] [--] PROGRAM [ARG...]\n"
+          "       cuprum run [OPTIONS] [--] PROGRAM [ARG...] '|' PROGRAM "
+          "[ARG...]...\n"
+          "       cuprum parallel [-j N] [--fail-fast] [OPTIONS] FILE\n"
           "       cuprum catalogue [--catalogue FILE] [--allow PROG]...\n"
           "       cuprum --help | --version\n"
           "\n"
@@ -83,6 +89,14 @@ int main(int argc, char **argv) {
   if (strcmp(first, "--version") == 0 || strcmp(first, "-V") == 0) {
     printf("cuprum %s (libcuprum %s)\n", CUPRUM_VERSION_STRING, cu_version());
     return CLI_EXIT_OK;
+  }
+  /* An operator's bad CUPRUM_STREAM_BACKEND (or "splice" where it is not
+   * available) is cuprum's own error, reported once, before anything runs. */
+  cu_stream_backend backend;
+  if ((strcmp(first, "run") == 0 || strcmp(first, "parallel") == 0) &&
+      cu_stream_backend_resolve(CU_BACKEND_AUTO, &backend) != 0) {
+    cli_error("%s", cu_last_error());
+    return CLI_EXIT_FAILURE;
   }
   for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
     if (strcmp(first, subcommands[i].name) == 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Option values shared by subcommands: durations and the active catalogue. */
 #include <ctype.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,37 @@ too_big:
   return -1;
 }
 
+int cli_option_seconds(const char *sub, const char *option, const char *text,
+                       int64_t *ret_ms) {
+  const char *reason;
+  if (cli_parse_seconds(text, ret_ms, &reason) == 0)
+    return 0;
+  return cli_usage_error(sub, "%s: '%s' %s", option, text, reason);
+}
+
+int cli_parse_options(int argc, char **argv, const char *sub,
+                      const char *shortopts, const struct option *longopts,
+                      cli_option_fn on_option, void *ctx, void (*help)(void)) {
+  optind = 1;
+  opterr = 0; /* ":" in shortopts: we report, in our words */
+  int opt;
+  while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    if (opt == 'h') {
+      help();
+      return -1;
+    }
+    if (opt == '?')
+      return cli_usage_error(sub, "unknown option '%s'", argv[optind - 1]);
+    if (opt == ':')
+      return cli_usage_error(sub, "option '%s' needs a value",
+                             argv[optind - 1]);
+    int rc = on_option(ctx, opt, optarg);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 int cli_catalogue_opts_allow(cli_catalogue_opts *opts, const char *prog) {
   const char **v = realloc(opts->allow, (opts->n_allow + 1) * sizeof *v);
   if (!v) {
@@ -90,8 +122,22 @@ static int allow_one(cu_catalogue *cat, const char *prog) {
   return 0;
 }
 
+/* --allow is an explicit widening asked for on the command line, so cuprum
+ * turns the widen switch on at its root scope, as a program may; the
+ * operator's CUPRUM_POLICY=widen=deny (or an invalid CUPRUM_POLICY) refuses
+ * that, and then no --allow takes effect. */
+static int permit_widening(const cli_catalogue_opts *opts) {
+  if (opts->n_allow == 0 ||
+      cu_policy_set(&(cu_policy){.widen = CU_SWITCH_ON}) == 0)
+    return 0;
+  cli_error("--allow %s: %s", opts->allow[0], cu_last_error());
+  return -1;
+}
+
 int cli_catalogue_build(const cli_catalogue_opts *opts, cu_catalogue **ret) {
   cu_catalogue *cat = NULL;
+  if (permit_widening(opts) != 0)
+    return CLI_EXIT_FAILURE;
   if (opts->file) {
     if (catalogue_file_load(opts->file, &cat) != 0)
       return CLI_EXIT_FAILURE;

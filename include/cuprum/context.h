@@ -89,6 +89,10 @@ typedef void (*cu_line_sink_fn)(void *userdata, const char *line);
 
 /** cu_observe() flag: also deliver stdout/stderr line events. */
 #define CU_OBSERVE_LINES 0x1u
+/** cu_observe() flag: classify line events against the project's noise
+ * rules (cu_event.noise). Matching costs a regexec per line, so it is done
+ * only when some observer asks; without it `noise` is always false. */
+#define CU_OBSERVE_NOISE 0x2u
 
 /** What a new scope changes. Zero everywhere = inherit everything. */
 typedef struct cu_scope_config {
@@ -154,7 +158,7 @@ int cu_after_hook(cu_after_fn fn, void *userdata, cu_hook **ret);
 
 /**
  * Register an observer in the current scope. `flags`: CU_OBSERVE_LINES to
- * receive line events too. Errors: CU_EINVAL (unknown flag), CU_ENOMEM.
+ * receive line events too, CU_OBSERVE_NOISE to have them classified. Errors: CU_EINVAL (unknown flag), CU_ENOMEM.
  */
 int cu_observe(cu_observe_fn fn, unsigned flags, void *userdata,
                cu_hook **ret);

@@ -90,7 +90,7 @@ const char *cu_log_level_name(cu_log_level level);
 /**
  * Serialize one event as one line (no trailing newline) in `fmt`, into a
  * malloc'd string the caller frees. The JSON form is the stable schema
- * documented in docs/context-and-events.md ("v":1): strings are escaped
+ * documented in docs/users-guide.md ("v":1): strings are escaped
  * (control characters as \uXXXX or the short escapes, invalid UTF-8 as
  * U+FFFD), fields that do not apply to the phase are omitted.
  * Errors: CU_EINVAL, CU_ENOMEM.

@@ -57,6 +57,9 @@ typedef enum cu_item_state {
 typedef struct cu_item_result {
   cu_item_state state;
   int error;                   /**< CU_E* for FAILED_TO_START, else 0 */
+  char *message;               /**< FAILED_TO_START: cu_last_error() text;
+                                    spawn_stage/spawn_errno are in result
+                                    (or pipeline) */
   bool ok;                     /**< DONE and the run was ok */
   cu_result result;            /**< command items */
   cu_pipeline_result pipeline; /**< pipeline items */

@@ -165,6 +165,7 @@ typedef struct cu_result {
   cu_tag *tags;            /**< copies of the run's tags */
   size_t n_tags;
   char *text_cache[2];     /**< internal: cached UTF-8 views */
+  size_t text_len[2];      /**< internal: their lengths */
 } cu_result;
 
 /** Which output stream (for text views). */
@@ -187,6 +188,13 @@ int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result *result);
  * Returns NULL only when out of memory.
  */
 const char *cu_result_text(cu_result *result, cu_stream_id which);
+
+/**
+ * cu_result_text() with the view's length in *ret_len (the view may hold
+ * NUL bytes of its own when the output did). ret_len may be NULL.
+ */
+const char *cu_result_text_len(cu_result *result, cu_stream_id which,
+                               size_t *ret_len);
 
 /** Release what a result owns and zero it (NULL is ignored). */
 void cu_result_free(cu_result *result);

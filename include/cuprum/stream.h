@@ -165,12 +165,14 @@ typedef struct cu_utf8_decoder {
  * plus the pending ones). */
 #define CU_UTF8_MAX_OUT(len) (3u * ((size_t)(len) + 4u))
 
+/** Reset `d` to the start of a stream (same as zeroing it). */
 void cu_utf8_init(cu_utf8_decoder *d);
 
 /**
  * Decode `len` bytes into `out`, which must hold CU_UTF8_MAX_OUT(len) bytes.
  * An incomplete sequence at the end is kept for the next call. Returns the
- * bytes written (no NUL is added).
+ * bytes written (no NUL is added). `in` may be NULL when `len` is 0. Never
+ * fails; one decoder per stream, used by one thread at a time.
  */
 size_t cu_utf8_decode(cu_utf8_decoder *d, const void *in, size_t len,
                       char *out);

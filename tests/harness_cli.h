@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Running the `cuprum` command-line tool as a real process in tests
+ * (posix_spawn with pipes for stdin, stdout and stderr), and a fixture: a
+ * private temporary directory holding a catalogue file that pins every
+ * helper program by absolute path, plus "notexec" (a file without execute
+ * permission) and "missing" (a path that does not exist).
+ */
+#ifndef CU_TEST_HARNESS_CLI_H
+#define CU_TEST_HARNESS_CLI_H
+
+#include "harness.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define CLI_DEADLINE_MS 30000 /* a wedged CLI fails the test, not ctest */
+
+typedef struct fixture {
+  char dir[PATH_MAX];       /* private temporary directory */
+  char catalogue[PATH_MAX]; /* catalogue file pinning the helpers */
+} fixture;
+
+/* cmocka setup/teardown: make the fixture; remove it and its files. */
+int cli_setup(void **state);
+int cli_teardown(void **state);
+
+/* The helper's absolute path, in a static buffer (4 slots in rotation;
+ * cut_helper() interns, which is fine too but never frees). */
+const char *helper(const char *name);
+
+/* Write `text` to `path` (created or truncated) with `mode`. Asserts. */
+void write_file(const char *path, const char *text, mode_t mode);
+
+/* buf (PATH_MAX bytes) = the fixture's directory / name. Asserts. */
+void path_in(const fixture *fx, const char *name, char *buf);
+
+typedef struct buffer {
+  char *data;
+  size_t len;
+} buffer;
+
+typedef struct cli_proc {
+  pid_t pid;
+  int in, out, err; /* our ends; -1 when closed */
+  buffer bout, berr;
+} cli_proc;
+
+typedef struct cli_result {
+  int status; /* exit status, or 1000 + N if cuprum itself died of N */
+  char *out;  /* everything it wrote to stdout (malloc'd, NUL-terminated) */
+  char *err;  /* and to stderr */
+} cli_result;
+
+/* Start `cuprum ARGS...` (NULL-terminated); stdin is a pipe (with_stdin),
+ * or the given fd when stdin_fd >= 0, or /dev/null. */
+void cli_start(cli_proc *p, bool with_stdin, int stdin_fd,
+               const char *const *args);
+
+/* Read what is available (waiting up to timeout_ms). False at EOF on both. */
+bool cli_pump(cli_proc *p, int timeout_ms);
+
+/* Pump until stdout contains `needle` (fails after CLI_DEADLINE_MS). */
+void cli_wait_for(cli_proc *p, const char *needle);
+
+/* The same for stderr. */
+void cli_wait_for_stderr(cli_proc *p, const char *needle);
+
+/* Close stdin, read both streams to EOF and reap cuprum. */
+cli_result cli_finish(cli_proc *p);
+
+/* Run cuprum to the end, with `input` (small) on a stdin pipe, or with
+ * /dev/null as stdin when input is NULL. */
+cli_result cli_run(const char *input, const char *const *args);
+
+void cli_free(cli_result *r);
+
+/* Whether a process has gone (or is a zombie), waiting up to 2 s. */
+bool pid_gone(pid_t pid);
+
+void assert_contains(const char *haystack, const char *needle);
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define CLI(...) cli_run(NULL, ARGS(__VA_ARGS__))
+
+/* Exit status, with both streams in the failure message. */
+#define assert_status(r, want)                                                 \
+  do {                                                                         \
+    if ((r).status != (want))                                                  \
+      fail_msg("status %d, want %d\nstdout: %s\nstderr: %s", (r).status,      \
+               (want), (r).out, (r).err);                                      \
+  } while (0)
+
+#endif

@@ -17,11 +17,13 @@
 #      PYCUPRUM_SRC=DIR         a checkout of leynos/cuprum (else a git mirror
 #                               or a shallow clone is tried; skipped offline)
 #      PYTHON312=PATH           the Python 3.12 to use for the Python cuprum
+#      CUPRUM_BENCH_OUT=DIR     write results there instead of bench/results/
+#                               (docs/performance.md is then left alone)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=$ROOT/build-bench
-OUT=$ROOT/bench/results
+OUT=${CUPRUM_BENCH_OUT:-$ROOT/bench/results}
 MIB=${CUPRUM_BENCH_MIB:-100}
 PAYLOAD=/tmp/cuprum-bench-${MIB}m.txt
 JOBS=2 # the benchmark machine has two cores; do not starve the runs
@@ -170,5 +172,7 @@ else
 fi
 
 say "report"
-python3 scripts/bench_report.py "$OUT" docs/performance.md || status=1
+doc=docs/performance.md
+[ "$OUT" = "$ROOT/bench/results" ] || doc=
+python3 scripts/bench_report.py "$OUT" $doc || status=1
 exit $status

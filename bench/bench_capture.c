@@ -7,6 +7,9 @@
  *    where the context API is present, cu_run() with one no-op line
  *    observer (CU_OBSERVE_LINES), which makes the library split and decode
  *    every line. Throughput is decimal GB/s (1e9 bytes per second).
+ *  - the same 100 MiB echoed (CU_STREAM_ECHO) and teed (CU_STREAM_TEE) to
+ *    /dev/null with each backend: fd-to-fd moves, where splice can help;
+ *  - a memcpy of the payload, the memory-bandwidth ceiling;
  *  - 1 KB and 1 MiB payloads, per-run time with each backend.
  *
  *   bench_capture [RESULT.json]
@@ -25,6 +28,7 @@ typedef struct variant {
   const cu_cmd **cmd;        /* which payload */
   size_t len;                /* its size */
   cu_stream_backend backend; /* for cu_run variants */
+  cu_stream_mode mode;       /* stdout: capture, or echo/tee to /dev/null */
   size_t per_batch;          /* runs per sample */
   double secs[BU_MAX_SAMPLES]; /* per-run seconds, one per round */
 } variant;
@@ -54,13 +58,26 @@ static void run_raw_capture(const variant *v) {
   free(buf);
 }
 
+static int devnull = -1;
+
 static void run_cu_capture(const variant *v) {
-  cu_run_opts o = {.backend = v->backend};
+  cu_run_opts o = {.backend = v->backend,
+                   .out = {.mode = v->mode, .fd = devnull}};
   cu_result r;
   bu_check(cu_run(*v->cmd, &o, &r), "cu_run(cat)");
-  if (!r.ok || r.out.len != v->len)
-    bu_die("%s: %zu bytes, expected %zu", v->name, r.out.len, v->len);
+  size_t want = v->mode == CU_STREAM_ECHO ? 0 : v->len;
+  if (!r.ok || r.out.len != want)
+    bu_die("%s: %zu bytes, expected %zu", v->name, r.out.len, want);
   cu_result_free(&r);
+}
+
+/* The memory-bandwidth ceiling: the payload copied once, buffer to buffer
+ * (both allocated and touched up front). */
+static char *copy_src, *copy_dst;
+
+static void run_memcpy(const variant *v) {
+  memcpy(copy_dst, copy_src, v->len);
+  __asm__ volatile("" : : "r"(copy_dst) : "memory");
 }
 
 #ifdef CU_OBSERVE_LINES
@@ -88,9 +105,10 @@ static void run_cu_observed(const variant *v) {
 }
 #endif
 
-#define BIG(nm, f, b)                                                          \
+#define BIGM(nm, f, b, m)                                                      \
   {.name = nm, .fn = f, .cmd = (const cu_cmd **)&cat_big, .backend = b,        \
-   .per_batch = 1}
+   .mode = m, .per_batch = 1}
+#define BIG(nm, f, b) BIGM(nm, f, b, CU_STREAM_CAPTURE)
 #define SMALL(nm, c, n, b, per)                                                \
   {.name = nm, .fn = run_cu_capture, .cmd = (const cu_cmd **)&c, .len = n,     \
    .backend = b, .per_batch = per}
@@ -101,6 +119,15 @@ static variant big[] = {
     BIG("cu_run_capture", run_cu_capture, CU_BACKEND_AUTO),
     BIG("cu_run_capture_splice", run_cu_capture, CU_BACKEND_SPLICE),
     BIG("cu_run_capture_readwrite", run_cu_capture, CU_BACKEND_READWRITE),
+    BIG("memcpy_ceiling", run_memcpy, CU_BACKEND_AUTO),
+    BIGM("cu_run_echo_devnull_splice", run_cu_capture, CU_BACKEND_SPLICE,
+         CU_STREAM_ECHO),
+    BIGM("cu_run_echo_devnull_readwrite", run_cu_capture, CU_BACKEND_READWRITE,
+         CU_STREAM_ECHO),
+    BIGM("cu_run_tee_devnull_splice", run_cu_capture, CU_BACKEND_SPLICE,
+         CU_STREAM_TEE),
+    BIGM("cu_run_tee_devnull_readwrite", run_cu_capture, CU_BACKEND_READWRITE,
+         CU_STREAM_TEE),
 #ifdef CU_OBSERVE_LINES
     BIG("cu_run_capture_line_observer", run_cu_observed, CU_BACKEND_AUTO),
 #endif
@@ -149,24 +176,62 @@ static void drop_splice(variant *v, size_t nv) {
       v[i].backend = CU_BACKEND_READWRITE;
 }
 
+/* The samples of the variant called `name` in v[0..nv). */
+static const double *secs_of(const variant *v, size_t nv, const char *name) {
+  for (size_t i = 0; i < nv; i++)
+    if (strcmp(v[i].name, name) == 0)
+      return v[i].secs;
+  bu_die("no variant %s", name);
+}
+
+/* Speed of a against b (time b / time a), paired over n rounds. */
+static void speed(const char *label, const variant *v, size_t nv,
+                  const char *a, const char *b, size_t n) {
+  bu_derive(label, bu_paired(secs_of(v, nv, b), secs_of(v, nv, a), n), NULL,
+            0);
+}
+
 static void derive(size_t nb, size_t ns) {
   printf("derived (paired = median of same-round ratios):\n");
   bu_derive("cu_run_capture throughput, GB/s", bu_get("cu_run_capture"), ">=",
             1.0);
-  bu_derive("cu_run_capture / raw read loop, speed (paired)",
-            bu_paired(big[0].secs, big[1].secs, nb), NULL, 0);
-  bu_derive("100 MiB: splice / readwrite, speed (paired)",
-            bu_paired(big[3].secs, big[2].secs, nb), NULL, 0);
-  bu_derive("1 KB: splice / readwrite, speed (paired)",
-            bu_paired(small[1].secs, small[0].secs, ns), NULL, 0);
-  bu_derive("1 MiB: splice / readwrite, speed (paired)",
-            bu_paired(small[3].secs, small[2].secs, ns), NULL, 0);
+  speed("cu_run_capture / raw read loop, speed (paired)", big, N_BIG,
+        "cu_run_capture", "raw_read_loop_capture", nb);
+  speed("100 MiB: splice / readwrite, speed (paired)", big, N_BIG,
+        "cu_run_capture_splice", "cu_run_capture_readwrite", nb);
+  speed("echo to /dev/null: splice / readwrite, speed (paired)", big, N_BIG,
+        "cu_run_echo_devnull_splice", "cu_run_echo_devnull_readwrite", nb);
+  speed("tee to /dev/null: splice / readwrite, speed (paired)", big, N_BIG,
+        "cu_run_tee_devnull_splice", "cu_run_tee_devnull_readwrite", nb);
+  speed("1 KB: splice / readwrite, speed (paired)", small, N_SMALL,
+        "cu_run_1k_splice", "cu_run_1k_readwrite", ns);
+  speed("1 MiB: splice / readwrite, speed (paired)", small, N_SMALL,
+        "cu_run_1m_splice", "cu_run_1m_readwrite", ns);
 #ifdef CU_OBSERVE_LINES
   bu_derive("line observer: time / without observers (paired)",
-            bu_paired(big[4].secs, big[1].secs, nb), "<=", 1.5);
+            bu_paired(secs_of(big, N_BIG, "cu_run_capture_line_observer"),
+                      secs_of(big, N_BIG, "cu_run_capture"), nb),
+            "<=", 1.5);
 #else
   printf("  (line observer: cu_observe not available in this build)\n");
 #endif
+}
+
+/* Load the payload for the memcpy ceiling; open /dev/null for echo. */
+static void setup_ceiling(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    bu_die("%s: %s", path, strerror(errno));
+  size_t len;
+  copy_src = bu_read_all(fd, &len);
+  close(fd);
+  copy_dst = malloc(len);
+  if (!copy_dst || len != payload_len)
+    bu_die("cannot load %s", path);
+  memset(copy_dst, 0, len);
+  devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (devnull < 0)
+    bu_die("/dev/null: %s", strerror(errno));
 }
 
 int main(int argc, char **argv) {
@@ -178,6 +243,7 @@ int main(int argc, char **argv) {
   cat_1m = cat_of(1 << 20, "/tmp/cuprum-bench-1m.txt");
   for (size_t i = 0; i < N_BIG; i++)
     big[i].len = payload_len;
+  setup_ceiling(path);
   drop_splice(big, N_BIG);
   drop_splice(small, N_SMALL);
   printf("bench_capture: backend %s, %zu MiB of text\n", bu_backend(),
@@ -201,5 +267,8 @@ int main(int argc, char **argv) {
   cu_cmd_free(cat_big);
   cu_cmd_free(cat_1k);
   cu_cmd_free(cat_1m);
+  free(copy_src);
+  free(copy_dst);
+  close(devnull);
   return 0;
 }

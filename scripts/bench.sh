@@ -35,7 +35,7 @@ say() { printf '\n=== %s\n' "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 say "build (Release) in build-bench/"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCUPRUM_BUILD_TESTS=OFF \
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCUPRUM_BUILD_TESTS=OFF -DCUPRUM_BUILD_CLI=ON \
   >/dev/null || exit 1
 cmake --build "$BUILD" -j "$JOBS" >"$TMP/build.log" 2>&1 ||
   { cat "$TMP/build.log"; echo "bench.sh: build failed"; exit 1; }
@@ -160,7 +160,7 @@ if have hyperfine; then
         "python3 -c 'import subprocess as s; a=s.Popen([\"cat\",\"$PAYLOAD\"],stdout=s.PIPE); b=s.Popen([\"cat\"],stdin=a.stdout,stdout=s.PIPE); a.stdout.close(); b.communicate(); a.wait()'")
   CLI=$BUILD/cuprum
   if [ -x "$CLI" ] && "$CLI" run --quiet -- cat /dev/null '|' cat >/dev/null 2>&1; then
-    cmds+=(-n "cuprum CLI: cat|cat|cat|cat" \
+    cmds+=(-n "cuprum CLI: cat|cat|cat|cat, echoed to /dev/null" \
            "$CLI run -- cat $PAYLOAD '|' cat '|' cat '|' cat")
   fi
   say "hyperfine (end to end)"

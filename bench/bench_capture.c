@@ -3,7 +3,8 @@
  * Capture into memory, interleaved round by round in one run:
  *  - 100 MiB of text from `cat FILE`: cu_run() with default options (AUTO
  *    backend), forced splice and forced readwrite, against a raw ceiling
- *    (posix_spawn + one pipe + a read loop into a doubling buffer); and,
+ *    (posix_spawn + one pipe + a read loop into a doubling buffer; with the
+ *    kernel's 64 KiB pipe and with the pipe raised to 1 MiB); and,
  *    where the context API is present, cu_run() with one no-op line
  *    observer (CU_OBSERVE_LINES), which makes the library split and decode
  *    every line. Throughput is decimal GB/s (1e9 bytes per second).
@@ -29,6 +30,7 @@ typedef struct variant {
   size_t len;                /* its size */
   cu_stream_backend backend; /* for cu_run variants */
   cu_stream_mode mode;       /* stdout: capture, or echo/tee to /dev/null */
+  int raw_pipe_size;         /* raw variant: F_SETPIPE_SZ, 0 = kernel's */
   size_t per_batch;          /* runs per sample */
   double secs[BU_MAX_SAMPLES]; /* per-run seconds, one per round */
 } variant;
@@ -49,6 +51,8 @@ static void run_raw_capture(const variant *v) {
   if (rc != 0)
     bu_die("posix_spawn: %s", strerror(rc));
   close(p[1]);
+  if (v->raw_pipe_size)
+    (void)fcntl(p[0], F_SETPIPE_SZ, v->raw_pipe_size);
   size_t len;
   char *buf = bu_read_all(p[0], &len);
   close(p[0]);
@@ -116,6 +120,9 @@ static void run_cu_observed(const variant *v) {
 /* Index 1 (plain cu_run) is the reference of the paired ratios. */
 static variant big[] = {
     BIG("raw_read_loop_capture", run_raw_capture, CU_BACKEND_AUTO),
+    {.name = "raw_read_loop_capture_1m_pipe", .fn = run_raw_capture,
+     .cmd = (const cu_cmd **)&cat_big, .raw_pipe_size = 1 << 20,
+     .per_batch = 1},
     BIG("cu_run_capture", run_cu_capture, CU_BACKEND_AUTO),
     BIG("cu_run_capture_splice", run_cu_capture, CU_BACKEND_SPLICE),
     BIG("cu_run_capture_readwrite", run_cu_capture, CU_BACKEND_READWRITE),
@@ -197,6 +204,8 @@ static void derive(size_t nb, size_t ns) {
             1.0);
   speed("cu_run_capture / raw read loop, speed (paired)", big, N_BIG,
         "cu_run_capture", "raw_read_loop_capture", nb);
+  speed("cu_run_capture / raw read loop with a 1 MiB pipe, speed (paired)",
+        big, N_BIG, "cu_run_capture", "raw_read_loop_capture_1m_pipe", nb);
   speed("100 MiB: splice / readwrite, speed (paired)", big, N_BIG,
         "cu_run_capture_splice", "cu_run_capture_readwrite", nb);
   speed("echo to /dev/null: splice / readwrite, speed (paired)", big, N_BIG,

@@ -120,6 +120,7 @@ static variant two_stage[] = {
             CU_STREAM_CAPTURE),
     CU_PIPE("cu_2stage_capture_1m", NULL, CU_PIPE_SIZE_DEFAULT,
             CU_STREAM_CAPTURE),
+    CU_PIPE("cu_2stage_capture_256k", NULL, 256 * 1024, CU_STREAM_CAPTURE),
 };
 
 static variant batch[] = {
@@ -172,6 +173,8 @@ static void derive(size_t r4, size_t r2, size_t rb) {
             paired_speedup(&four_stage[3], &four_stage[1], r4), NULL, 0);
   bu_derive("2stage capture: 1m vs kernel64k (paired)",
             paired_speedup(&two_stage[1], &two_stage[0], r2), NULL, 0);
+  bu_derive("2stage capture: 256k vs kernel64k (paired)",
+            paired_speedup(&two_stage[2], &two_stage[0], r2), NULL, 0);
   bu_derive("cu_parallel vs xargs -P2 (paired)",
             paired_speedup(&batch[1], &batch[0], rb), goal, 1.0);
 }

@@ -149,10 +149,10 @@ def multi(data, prefixes, bench="capture"):
 
 
 def met(goal, value):
-    if value is None:
-        return "not measured"
     if not goal or goal.startswith("("):
         return ""
+    if value is None:
+        return "not measured"
     op, bound = goal.split()
     ok = value <= float(bound) if op == "<=" else value >= float(bound)
     return "met" if ok else "**not met**"

@@ -14,13 +14,14 @@
 # and the results section of docs/performance.md.
 # Env: CUPRUM_BENCH_SCALE=PCT   repetitions, percent of the default (100)
 #      CUPRUM_BENCH_MIB=N       payload size (default 100 MiB)
-#      PYCUPRUM_SRC=DIR         a checkout of leynos/cuprum (else a git mirror
-#                               or a shallow clone is tried; skipped offline)
+#      PYCUPRUM_SRC=DIR         a checkout or a git repository (bare or not)
+#                               of leynos/cuprum; else a shallow clone is
+#                               tried; the Python cuprum is skipped offline
 #      PYTHON312=PATH           the Python 3.12 to use for the Python cuprum
 #      CUPRUM_BENCH_OUT=DIR     write results there instead of bench/results/
 #                               (docs/performance.md is then left alone)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 BUILD=$ROOT/build-bench
 OUT=${CUPRUM_BENCH_OUT:-$ROOT/bench/results}
@@ -122,13 +123,11 @@ done
 # The Python cuprum: read-only, extracted outside the repository, never
 # copied into it. Runs only if it imports with the standard library alone.
 pycuprum_src() {
-  if [ -n "${PYCUPRUM_SRC:-}" ] && [ -d "$PYCUPRUM_SRC/cuprum" ]; then
-    cp -r "$PYCUPRUM_SRC/cuprum" "$TMP/pycuprum/"; return; fi
-  for mirror in /work/.mirror/leynos+cuprum/repo; do
-    if git -C "$mirror" rev-parse HEAD >/dev/null 2>&1; then
-      git -C "$mirror" archive HEAD cuprum | tar -x -C "$TMP/pycuprum"; return
-    fi
-  done
+  local src=${PYCUPRUM_SRC:-}
+  if [ -n "$src" ] && [ -d "$src/cuprum" ]; then # a checkout
+    cp -r "$src/cuprum" "$TMP/pycuprum/"; return; fi
+  if [ -n "$src" ] && git -C "$src" rev-parse HEAD >/dev/null 2>&1; then
+    git -C "$src" archive HEAD cuprum | tar -x -C "$TMP/pycuprum"; return; fi
   timeout 60 git clone -q --depth 1 https://github.com/leynos/cuprum \
     "$TMP/pycuprum-clone" 2>/dev/null &&
     cp -r "$TMP/pycuprum-clone/cuprum" "$TMP/pycuprum/"

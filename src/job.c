@@ -262,10 +262,33 @@ static void emit_ready_exits(cu__job *job) {
   }
 }
 
+/*
+ * Someone else reaped our child: code in the process that calls
+ * waitpid(-1) (libpipeline's SIGCHLD handler does). Its status is lost; the
+ * run ends with CU_ESYS saying so instead of waiting (or spinning on a
+ * pidfd that stays readable) for ever.
+ */
+static void exit_stolen(cu__job *job, cu__stage *st) {
+  record_exit(job, st, 0);
+  st->exit_code = -1;
+  st->reaped = true; /* nothing left to reap */
+  if (job->error == 0)
+    job->error = cu__fail(CU_ESYS,
+                          "the exit status of '%s' (pid %d) was taken by "
+                          "other code in this process (a SIGCHLD handler "
+                          "calling waitpid(-1)?)",
+                          st->cmd->program.name, (int)st->pid);
+}
+
 static void check_exit(cu__job *job, cu__stage *st) {
   int status = 0;
-  if (!st->exited && cu__peek_exit(st->pid, st->pidfd, &status) == 1)
+  if (st->exited)
+    return;
+  int rc = cu__peek_exit(st->pid, st->pidfd, &status);
+  if (rc == 1)
     record_exit(job, st, status);
+  else if (rc < 0 && errno == ECHILD)
+    exit_stolen(job, st);
 }
 
 static void on_timer(cu__job *job) {
@@ -358,7 +381,8 @@ static void finish(cu__job *job) {
   close_watch(job, &job->w_cancel);
   for (size_t i = 0; i < job->n; i++) {
     cu__stage *st = &job->stages[i];
-    cu__reap(st->pid, st->pidfd);
+    if (!st->reaped)
+      cu__reap(st->pid, st->pidfd);
     st->reaped = true;
     st->pidfd = cu__close(st->pidfd);
     st->w_pid.fd = -1;

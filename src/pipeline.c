@@ -98,8 +98,9 @@ static int make_spec(const cu_pipeline *p, const cu_pipeline_opts *opts,
       .fail_mode = opts->policy == CU_FAIL_WAIT_ALL ? CU__FAIL_WAIT_ALL
                                                     : CU__FAIL_FAST,
       .sigpipe_fails = opts->sigpipe_is_failure,
-      .pipe_size = opts->pipe_size == 0 ? CU_PIPE_SIZE_DEFAULT
-                                        : opts->pipe_size,
+      .pipe_size = opts->pipe_size != 0 ? opts->pipe_size
+                   : p->n >= 3        ? CU_PIPE_SIZE_DEFAULT
+                                      : CU_PIPE_SIZE_KERNEL,
       .ret_failed_index = failed_index,
       .tap_stages = opts->tap_stages,
       .capture_taps = opts->capture_taps,

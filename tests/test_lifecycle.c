@@ -3,11 +3,13 @@
  * ctest-labels: threads */
 #include "harness.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 
@@ -215,7 +217,41 @@ static void test_loop_free_cancels_running_tasks(void **state) {
   cut_assert_no_children();
 }
 
+static void steal_children(int sig) {
+  (void)sig;
+  int saved = errno;
+  while (waitpid(-1, NULL, WNOHANG) > 0) {
+  }
+  errno = saved;
+}
+
+static void test_child_reaped_by_someone_else(void **state) {
+  (void)state;
+  /* Other code in the process (libpipeline does this) reaps every child
+   * from a SIGCHLD handler. The run must end with a clear error, not hang
+   * or spin. */
+  struct sigaction sa = {.sa_handler = steal_children, .sa_flags = SA_RESTART};
+  struct sigaction old;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGCHLD, &sa, &old);
+  cu_cmd *cmd = cut_cmd("sleeper", "200", NULL);
+  int64_t t0 = cut_now_ms();
+  cu_result r;
+  int rc = cu_run(cmd, &(cu_run_opts){.timeout_ms = 10000}, &r);
+  int64_t took = cut_now_ms() - t0;
+  sigaction(SIGCHLD, &old, NULL);
+  assert_int_equal(rc, CU_ESYS);
+  assert_non_null(strstr(cu_last_error(), "waitpid(-1)"));
+  assert_false(r.ok);
+  assert_false(r.timed_out);
+  assert_true(took < 200 + 1000 + cut_slack_ms());
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_child_reaped_by_someone_else),
     cmocka_unit_test(test_timeout_plain),
     cmocka_unit_test(test_timeout_term_ignoring_child),
     cmocka_unit_test(test_timeout_grandchild_holds_pipes),

@@ -5,6 +5,8 @@
 #   make demo     the main job: a short real demonstration
 #   make bench    benchmarks; results in bench/results/, docs/performance.md
 #   make install  PREFIX=/usr/local by default
+#   make fuzz     libFuzzer on the UTF-8 decoder and line splitter
+#                 (FUZZ_SECONDS=60 by default; needs clang, installed if missing)
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
@@ -34,6 +36,15 @@ bench:
 
 install: build
 	@cmake --install build
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps.sh fuzz
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCUPRUM_FUZZ=ON \
+	  -DCUPRUM_BUILD_TESTS=OFF -DCUPRUM_BUILD_BENCH=OFF -DCUPRUM_BUILD_CLI=OFF >/dev/null
+	@cmake --build build-fuzz --target fuzz_utf8_lines -j $(JOBS) >/dev/null
+	@mkdir -p build-fuzz/corpus && cp -n fuzz/corpus/utf8_lines/* build-fuzz/corpus/
+	build-fuzz/fuzz/fuzz_utf8_lines -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus
 
 clean:
 	rm -rf build build-*

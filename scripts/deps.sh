@@ -5,16 +5,18 @@
 #   scripts/deps.sh build   compiler, cmake, pkg-config, jansson (CLI),
 #                           cmocka (the default build configures the tests,
 #                           and `make demo` uses a test helper program)
-#   scripts/deps.sh test    + valgrind, clang (libFuzzer), python3
+#   scripts/deps.sh test    + valgrind
+#   scripts/deps.sh fuzz    + clang (libFuzzer)
 #   scripts/deps.sh bench   + hyperfine, libpipeline (peer), python3
 set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev"
 case "$what" in
-  test) pkgs="$pkgs valgrind clang" ;;
+  test) pkgs="$pkgs valgrind" ;;
+  fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
   build) ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do

@@ -263,8 +263,8 @@ static void emit_ready_exits(cu__job *job) {
 }
 
 /*
- * Someone else reaped our child: code in the process that calls
- * waitpid(-1) (libpipeline's SIGCHLD handler does). Its status is lost; the
+ * Someone else reaped our child: code in the process that reaps every
+ * child (libpipeline's SIGCHLD handler does). Its status is lost; the
  * run ends with CU_ESYS saying so instead of waiting (or spinning on a
  * pidfd that stays readable) for ever.
  */
@@ -276,7 +276,7 @@ static void exit_stolen(cu__job *job, cu__stage *st) {
     job->error = cu__fail(CU_ESYS,
                           "the exit status of '%s' (pid %d) was taken by "
                           "other code in this process (a SIGCHLD handler "
-                          "calling waitpid(-1)?)",
+                          "that reaps every child?)",
                           st->cmd->program.name, (int)st->pid);
 }
 

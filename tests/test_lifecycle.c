@@ -241,7 +241,7 @@ static void test_child_reaped_by_someone_else(void **state) {
   int64_t took = cut_now_ms() - t0;
   sigaction(SIGCHLD, &old, NULL);
   assert_int_equal(rc, CU_ESYS);
-  assert_non_null(strstr(cu_last_error(), "waitpid(-1)"));
+  assert_non_null(strstr(cu_last_error(), "reaps every child"));
   assert_false(r.ok);
   assert_false(r.timed_out);
   assert_true(took < 200 + 1000 + cut_slack_ms());

@@ -6,7 +6,8 @@
  * A cu_loop multiplexes any number of running tasks on epoll. Child exit is
  * observed through pidfds where the kernel has them, else by polling
  * waitid(P_PID, pid, WNOHANG) on a short back-off timer: never a SIGCHLD
- * handler, never waitpid(-1). cu_run() is exactly this loop with one task.
+ * handler, never a wait for "any child". cu_run() is exactly this loop with
+ * one task.
  *
  * A spawn either fails synchronously with a code (nothing is left running),
  * or succeeds with a task whose completion callback fires exactly once.

@@ -48,9 +48,11 @@ cu_loop *cu_loop_free(cu_loop *loop);
 
 /**
  * Start `cmd` on the loop. The current thread's scoped context is captured
- * now. On success *ret is a task owned by the caller (cu_task_free()).
- * Errors are those of cu_run(); on error nothing is left running and
- * `ret_failed` (if not NULL) receives the failure details.
+ * now. On success *ret is a task owned by the caller (cu_task_free()); its
+ * completion callback fires exactly once. Errors are those of cu_run(); on
+ * error nothing is left running and *ret is untouched. `cmd` (and any
+ * stdin bytes in `opts`) must outlive the task; the rest of `opts` is
+ * copied.
  */
 int cu_loop_spawn(cu_loop *loop, const cu_cmd *cmd, const cu_run_opts *opts,
                   cu_task **ret);

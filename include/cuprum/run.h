@@ -62,7 +62,9 @@ typedef struct cu_output_opts {
 
 /** Where the child's stdin comes from. Zero is the default (inherit). */
 typedef enum cu_stdin_mode {
-  CU_STDIN_INHERIT = 0, /**< the parent's fd 0 */
+  CU_STDIN_INHERIT = 0, /**< the parent's fd 0 (a terminal there stops the
+                             child with SIGTTIN: it runs in its own
+                             process group) */
   CU_STDIN_NULL,        /**< /dev/null */
   CU_STDIN_BYTES,       /**< the bytes in opts (fed through a pipe) */
   CU_STDIN_FILE,        /**< a file opened read-only in the parent */

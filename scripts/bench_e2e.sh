@@ -56,7 +56,7 @@ runs() { local n=$(( $1 * SCALE / 100 )); echo $(( n < 3 ? 3 : n )); }
 
 # The commands for one payload, as hyperfine -n NAME COMMAND pairs.
 matrix() { # label, file
-  local label=$1 f=$2 stages out backend obs cats
+  local label=$1 f=$2 stages out backend cats
   cmds=()
   add() { cmds+=(-n "$label $1" "$2"); }
   for stages in 1 3; do

@@ -14,6 +14,10 @@
  * Cuprum samples run in this process, where libpipeline never ran.
  *
  *   peer_libpipeline [RESULT.json]
+ *   peer_libpipeline --e2e STAGES capture|discard FILE
+ *       one run of `cat FILE | cat ...` (STAGES commands), the output read
+ *       into memory or sent to /dev/null, for scripts/bench_e2e.sh
+ *       (hyperfine); exits 1 when it fails or a capture is short.
  * Env: CUPRUM_BENCH_MIB (payload, default 100), CUPRUM_BENCH_SCALE.
  */
 #include "bench_util.h"
@@ -40,17 +44,25 @@ static void lp_four_devnull(void) {
     bu_die("libpipeline: 4-stage pipeline failed");
 }
 
-static void lp_two_capture(void) {
-  pipeline *p = lp_cats(2);
+/* `cat FILE | cat ...` read into memory; returns the byte count. */
+static size_t lp_capture(int stages) {
+  pipeline *p = lp_cats(stages);
   pipeline_want_out(p, -1);
   pipeline_start(p);
   int fd = fileno(pipeline_get_outfile(p));
   size_t len;
   char *buf = bu_read_all(fd, &len);
-  if (pipeline_wait(p) != 0 || len != payload_len)
-    bu_die("libpipeline: capture got %zu bytes", len);
+  if (pipeline_wait(p) != 0)
+    bu_die("libpipeline: capture failed");
   pipeline_free(p);
   free(buf);
+  return len;
+}
+
+static void lp_two_capture(void) {
+  size_t len = lp_capture(2);
+  if (len != payload_len)
+    bu_die("libpipeline: capture got %zu bytes", len);
 }
 
 static void cu_pipe(const cu_pipeline *p, cu_stream_mode out) {
@@ -122,7 +134,23 @@ static double duel(const char *na, void (*a)(void), const char *nb,
   return bu_median(q, rounds);
 }
 
+/* One CLI-style run for the hyperfine matrix; libpipeline only. */
+static int e2e_once(int stages, const char *mode, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || stages < 1 ||
+      strlen(path) >= sizeof payload_path)
+    bu_die("--e2e: bad arguments");
+  snprintf(payload_path, sizeof payload_path, "%s", path);
+  if (!strcmp(mode, "capture"))
+    return lp_capture(stages) != (size_t)st.st_size;
+  pipeline *p = lp_cats(stages);
+  pipeline_want_outfile(p, "/dev/null");
+  return pipeline_run(p) != 0; /* pipeline_run frees the pipeline */
+}
+
 int main(int argc, char **argv) {
+  if (argc == 5 && !strcmp(argv[1], "--e2e"))
+    return e2e_once(atoi(argv[2]), argv[3], argv[4]);
   payload_len = bu_payload_bytes();
   snprintf(payload_path, sizeof payload_path, "/tmp/cuprum-bench-%zum.txt",
            payload_len >> 20);

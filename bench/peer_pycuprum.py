@@ -31,15 +31,18 @@ def record(figures, name, samples):
           f"max {max(samples):.3f}, n={len(samples)})")
 
 
-def runnables(path):
-    """The pipeline `cat path | cat`, the command `cat path`, and the
-    scope config that allows them."""
+def runnables(path, stages=2):
+    """The pipeline `cat path | cat ...` (`stages` commands), the command
+    `cat path`, and the scope config that allows them."""
     cat = Program("cat")
     catalogue = ProgramCatalogue(projects=(ProjectSettings(
         name="bench", programs=(cat,), documentation_locations=(),
         noise_rules=()),))
     make_cat = sh.make(cat, catalogue=catalogue)
-    return (make_cat(path) | make_cat(), make_cat(path),
+    pipeline = make_cat(path) | make_cat()
+    for _ in range(stages - 2):
+        pipeline = pipeline | make_cat()
+    return (pipeline, make_cat(path),
             ScopeConfig(allowlist=catalogue.allowlist))
 
 

@@ -10,6 +10,10 @@
 #      against Python's subprocess and the Python cuprum (leynos/cuprum,
 #      extracted to a temporary directory, when it runs) round by round
 #   4. end-to-end command timings with hyperfine (bash, xargs, Python)
+#   5. the end-to-end matrix with hyperfine (scripts/bench_e2e.sh): 1 KB,
+#      1 MiB, 100 MiB; 1 and 3 stages; capture and discard; splice and
+#      readwrite, with and without a line observer; bare-pipe and memcpy
+#      ceilings; bash, Python, libpipeline and the Python cuprum
 # and writes JSON under bench/results/, a table in bench/results/summary.md
 # and the results section of docs/performance.md.
 # Env: CUPRUM_BENCH_SCALE=PCT   repetitions, percent of the default (100)
@@ -169,6 +173,15 @@ if have hyperfine; then
 else
   echo "bench.sh: hyperfine not found (apt-get install hyperfine); skipped"
 fi
+
+# ------------------------------------------------------------ e2e matrix
+say "end-to-end matrix (hyperfine)"
+rm -f "$OUT/e2e_matrix.json"
+pyc=
+[ -d "$TMP/pycuprum/cuprum" ] && pyc=$TMP/pycuprum
+BUILD=$BUILD CUPRUM_BENCH_OUT=$OUT PY312=${PY312:-$(command -v python3)} \
+  PYCUPRUM_DIR=$pyc scripts/bench_e2e.sh ||
+  { echo "bench.sh: the end-to-end matrix failed"; status=1; }
 
 say "report"
 doc=docs/performance.md

@@ -205,6 +205,96 @@ def hyperfine_table(data):
     return out
 
 
+E2E_COLS = [("cu-splice", "plain", "Cuprum splice"),
+            ("cu-readwrite", "plain", "Cuprum readwrite"),
+            ("cu-splice", "lines", "splice + lines"),
+            ("cu-readwrite", "lines", "readwrite + lines"),
+            ("bare", "plain", "bare pipes (ceiling)"),
+            ("bash", "plain", "bash"),
+            ("python", "plain", "Python subprocess"),
+            ("libpipeline", "plain", "libpipeline"),
+            ("pycuprum", "plain", "Python cuprum")]
+E2E_VS = [("splice / readwrite", "cu-readwrite", "plain"),
+          ("lines cost (time)", "cu-splice", "lines"),
+          ("vs bare pipes", "bare", "plain"), ("vs bash", "bash", "plain"),
+          ("vs Python", "python", "plain"),
+          ("vs libpipeline", "libpipeline", "plain"),
+          ("vs Python cuprum", "pycuprum", "plain")]
+
+
+def e2e_medians(data):
+    """{(payload, impl, stages, out, observer): median seconds}."""
+    out = {}
+    for r in data.get("e2e_matrix", {}).get("results", []):
+        key = tuple(r["command"].split())
+        if len(key) == 5:
+            out[key] = r["median"]
+    return out
+
+
+def e2e_rows(data):
+    """(payload, stages, out) in the order measured."""
+    rows = []
+    for r in data.get("e2e_matrix", {}).get("results", []):
+        f = r["command"].split()
+        if len(f) == 5 and f[1] == "cu-splice" and (f[0], f[2], f[3]) not in rows:
+            rows.append((f[0], f[2], f[3]))
+    return rows
+
+
+def ms(secs):
+    if secs is None:
+        return "—"
+    return f"{secs * 1e3:.2f}" if secs < 0.01 else f"{secs * 1e3:.1f}" \
+        if secs < 1 else f"{secs * 1e3:.0f}"
+
+
+def e2e_what(stages, out):
+    what = "`cat F`" if stages == "1" else "`cat F \\| cat \\| cat`"
+    return f"{what} {'captured' if out == 'capture' else 'to /dev/null'}"
+
+
+def e2e_tables(data):
+    """Median times per cell, then speed ratios of Cuprum (splice, no
+    observer) against each column: time(other) / time(Cuprum)."""
+    med, rows = e2e_medians(data), e2e_rows(data)
+    if not rows:
+        return []
+    out = ["Median wall time in ms per run, process start-up included "
+           "(hyperfine; `bench/results/e2e_matrix.json`). With output "
+           "discarded no line events exist (the last stage writes to "
+           "/dev/null itself), so the `+ lines` cells there measure only "
+           "the observer's scope.", "",
+           "| Payload | Pipeline | " + " | ".join(c[2] for c in E2E_COLS)
+           + " |", "|---|---|" + "---|" * len(E2E_COLS)]
+    for pay, st, o in rows:
+        cells = [ms(med.get((pay, impl, st, o, obs))) for impl, obs, _ in E2E_COLS]
+        out.append(f"| {pay} | {e2e_what(st, o)} | " + " | ".join(cells) + " |")
+    out += ["", "Cuprum (splice, no observer) against each: time(other) ÷ "
+            "time(Cuprum), so > 1 means Cuprum is faster; the lines column "
+            "is time with the observer ÷ without (> 1 = slower). Ratios of "
+            "medians.", "",
+            "| Payload | Pipeline | " + " | ".join(v[0] for v in E2E_VS)
+            + " |", "|---|---|" + "---|" * len(E2E_VS)]
+    for pay, st, o in rows:
+        base = med.get((pay, "cu-splice", st, o, "plain"))
+        cells = [fmt(ratio(med.get((pay, impl, st, o, obs)), base), "x")
+                 for _, impl, obs in E2E_VS]
+        out.append(f"| {pay} | {e2e_what(st, o)} | " + " | ".join(cells) + " |")
+    pays = sorted({r[0] for r in rows}, key=lambda p: rows.index(
+        next(r for r in rows if r[0] == p)))
+    extra = [f"{p}: bare `cat F \\| cat` to /dev/null "
+             f"{ms(med.get((p, 'bare', '2', 'discard', 'plain')))} ms, "
+             f"mmap + memcpy of the payload "
+             f"{ms(med.get((p, 'memcpy', '1', 'capture', 'plain')))} ms"
+             for p in pays]
+    mc = figure(data, "capture", "memcpy_ceiling")
+    if mc is not None:
+        extra.append(f"memcpy in process, warm buffers (bench_capture): "
+                     f"{mc:.3g} GB/s")
+    return out + ["", "Ceilings per process: " + "; ".join(extra) + "."]
+
+
 def meta_line(data):
     m = data.get("meta", {})
     backends = sorted({d.get("backend") for d in data.values()
@@ -220,6 +310,9 @@ def meta_line(data):
 def render(data):
     lines = [meta_line(data), "", "### Goals", ""] + goals_table(data)
     lines += ["", "### Every figure", ""] + figures_table(data)
+    e2e = e2e_tables(data)
+    if e2e:
+        lines += ["", "### End-to-end matrix (hyperfine)", ""] + e2e
     hf = hyperfine_table(data)
     if hf:
         lines += ["", "### End to end (hyperfine)", ""] + hf

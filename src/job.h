@@ -185,6 +185,10 @@ void cu__job_take_result(cu__job *job, cu_result *ret);
 /* Release a finished job. */
 void cu__job_free(cu__job *job);
 
+/* A loop; `wakeable` = false for private loops nobody else can reach
+ * (no wake eventfd: cu_task_cancel and cu_loop_wake do nothing there). */
+int cu__loop_new(struct cu_loop **ret, bool wakeable);
+
 /* Start a job on a loop behind a new task (loop.c). */
 struct cu_task;
 int cu__loop_start_job(struct cu_loop *loop, const cu__job_spec *spec,

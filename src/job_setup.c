@@ -45,10 +45,10 @@ static int make_pipe(int fds[2]) {
   return 0;
 }
 
-static int set_nonblock(int fd) {
-  int fl = fcntl(fd, F_GETFL);
-  return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
+/* Only for fds this file just made with pipe2(O_CLOEXEC): their status
+ * flags are known to be plain, so no F_GETFL round trip is needed (F_SETFL
+ * ignores the access mode). */
+static int set_nonblock(int fd) { return fcntl(fd, F_SETFL, O_NONBLOCK); }
 
 static int open_devnull(int flags) {
   return fd_above_stdio(open("/dev/null", flags | O_CLOEXEC));

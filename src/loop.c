@@ -44,17 +44,21 @@ struct cu_task {
   void *fn_data;
 };
 
-int cu_loop_new(cu_loop **ret) {
+int cu_loop_new(cu_loop **ret) { return cu__loop_new(ret, true); }
+
+int cu__loop_new(cu_loop **ret, bool wakeable) {
   if (!ret)
     return cu__fail(CU_EINVAL, "cu_loop_new: ret is NULL");
   cu_loop *loop = calloc(1, sizeof *loop);
   if (!loop)
     return cu__fail(CU_ENOMEM, "allocating a loop");
   loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-  loop->w_wake = (cu__watch){.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
-                             .kind = CU__W_WAKE};
-  if (loop->epfd < 0 || loop->w_wake.fd < 0 ||
-      cu__loop_watch(loop, &loop->w_wake, EPOLLIN) != 0) {
+  /* A private loop (cu_run's) is never woken from outside: no eventfd. */
+  loop->w_wake = (cu__watch){
+      .fd = wakeable ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1,
+      .kind = CU__W_WAKE};
+  if (loop->epfd < 0 || (wakeable && loop->w_wake.fd < 0) ||
+      (wakeable && cu__loop_watch(loop, &loop->w_wake, EPOLLIN) != 0)) {
     int err = errno;
     cu__close(loop->epfd);
     cu__close(loop->w_wake.fd);
@@ -110,7 +114,7 @@ unsigned cu_loop_active(const cu_loop *loop) {
 }
 
 void cu_loop_wake(cu_loop *loop) {
-  if (!loop)
+  if (!loop || loop->w_wake.fd < 0)
     return;
   uint64_t one = 1;
   /* Async-signal-safe and thread-safe; EAGAIN means a wake is pending. */
@@ -165,9 +169,22 @@ static void guard_off(pipe_guard *g) {
   g->active = false;
 }
 
-static bool moves_bytes(const cu__watch *w) {
-  return w->kind == CU__W_IN || w->kind == CU__W_OUT || w->kind == CU__W_ERR ||
-         w->kind == CU__W_TAP_IN || w->kind == CU__W_TAP_OUT;
+/* Can handling this event write (to a pipe), or call code that might? A
+ * capture-only stream just reads into memory: no guard, which saves four
+ * system calls per run in the common case. */
+static bool may_write(const cu__watch *w) {
+  switch ((cu__wkind)w->kind) {
+  case CU__W_IN:
+  case CU__W_TAP_IN:
+  case CU__W_TAP_OUT:
+    return true;
+  case CU__W_OUT:
+    return !cu__outstream_quiet(w->job->out_stream);
+  case CU__W_ERR:
+    return !cu__outstream_quiet(w->job->stages[w->stage].err_stream);
+  default:
+    return false;
+  }
 }
 
 int cu_loop_step(cu_loop *loop, int timeout_ms) {
@@ -189,7 +206,7 @@ int cu_loop_step(cu_loop *loop, int timeout_ms) {
     if (!w->armed)
       continue; /* closed earlier in this batch */
     mark_dirty(&dirty, w->job);
-    if (moves_bytes(w))
+    if (may_write(w))
       guard_on(&guard);
     cu__job_on_event(w->job, w, evs[i].events);
   }

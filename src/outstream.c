@@ -105,6 +105,10 @@ void cu__outstream_feed(cu__outstream *s, const char *p, size_t n) {
     cu_line_splitter_feed(s->lines, p, n);
 }
 
+bool cu__outstream_quiet(const cu__outstream *s) {
+  return s && !s->echo_on && !s->cfg.on_line;
+}
+
 bool cu__outstream_unwanted(const cu__outstream *s) {
   return s && !s->echo_on && !s->cfg.capture && !s->cfg.on_line;
 }

@@ -58,6 +58,10 @@ void cu__outstream_feed(cu__outstream *s, const char *p, size_t n);
 /* True once max_capture was exceeded under CU_OVERFLOW_FAIL. */
 bool cu__outstream_overflowed(const cu__outstream *s);
 
+/* True when draining only reads into memory: no echo and no line
+ * callbacks, so nothing on this stream can write and raise SIGPIPE. */
+bool cu__outstream_quiet(const cu__outstream *s);
+
 /* True when nobody wants the bytes any more: echo-only and the echo failed
  * (its reader went away, or the callback asked to stop). The runtime then
  * closes its read end, so the child gets SIGPIPE as in a shell pipeline. */

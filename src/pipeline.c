@@ -131,7 +131,7 @@ int cu_pipeline_run(const cu_pipeline *p, const cu_pipeline_opts *opts,
   cu_task *task = NULL;
   cu_result failed = {0};
   if (rc == 0)
-    rc = cu_loop_new(&loop);
+    rc = cu__loop_new(&loop, false);
   if (rc == 0)
     rc = cu__loop_start_job(loop, &spec, true, &task, &failed);
   if (rc == 0) {

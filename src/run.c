@@ -71,7 +71,7 @@ int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result *result) {
   const cu_cmd *cmds[1] = {cmd};
   cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = opts ? opts : &defaults};
   cu_loop *loop = NULL;
-  int rc = cu_loop_new(&loop);
+  int rc = cu__loop_new(&loop, false);
   cu_task *task = NULL;
   if (rc == 0)
     rc = cu__loop_start_job(loop, &spec, false, &task, result);

@@ -206,6 +206,18 @@ static void test_bad_options_leave_nothing(void **state) {
   assert_int_equal(cu_run(cmd, &(cu_run_opts){.env = eq_name, .n_env = 1}, &r),
                    CU_EBADENV);
   cu_result_free(&r);
+  /* A value no execve could take (over the kernel's 128 KiB per string). */
+  size_t huge = 200 * 1024;
+  char *value = malloc(huge + 1);
+  memset(value, 'v', huge);
+  value[huge] = '\0';
+  const cu_env_var bad_value[] = {{"BIG", value}};
+  assert_int_equal(
+      cu_run(cmd, &(cu_run_opts){.env = bad_value, .n_env = 1}, &r),
+      CU_EBADENV);
+  assert_non_null(strstr(cu_last_error(), "BIG"));
+  cu_result_free(&r);
+  free(value);
   assert_int_equal(cu_run(cmd, &(cu_run_opts){.timeout_ms = -5}, &r),
                    CU_EINVAL);
   cu_result_free(&r);

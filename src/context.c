@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env.h"
 #include "scope.h"
 
 struct tstack {
@@ -33,16 +34,8 @@ static void free_strv(char **v, size_t n) {
 
 static void frame_clear(struct cu__frame *f) {
   free_strv(f->allow, f->n_allow);
-  for (size_t i = 0; i < f->n_env; i++) {
-    free((char *)f->env[i].name);
-    free((char *)f->env[i].value);
-  }
-  free(f->env);
-  for (size_t i = 0; i < f->n_tags; i++) {
-    free((char *)f->tags[i].key);
-    free((char *)f->tags[i].value);
-  }
-  free(f->tags);
+  cu__env_vars_free(f->env, f->n_env);
+  cu__tags_free(f->tags, f->n_tags);
   cu__hook_list_clear(&f->hooks);
   cu__ctx_release(f->snap);
   *f = (struct cu__frame){0};
@@ -176,40 +169,6 @@ static int check_config(const cu_scope_config *cfg) {
   return cu__policy_validate(&cfg->policy, "scope config: policy");
 }
 
-static int copy_env(struct cu__frame *f, const cu_scope_config *cfg) {
-  if (!cfg->n_env)
-    return 0;
-  f->env = calloc(cfg->n_env, sizeof *f->env);
-  if (!f->env)
-    return CU_ENOMEM;
-  for (size_t i = 0; i < cfg->n_env; i++, f->n_env++) {
-    f->env[i].name = cu__strdup(cfg->env[i].name);
-    f->env[i].value = cfg->env[i].value ? cu__strdup(cfg->env[i].value) : NULL;
-    if (!f->env[i].name || (cfg->env[i].value && !f->env[i].value)) {
-      f->n_env++;
-      return CU_ENOMEM;
-    }
-  }
-  return 0;
-}
-
-static int copy_tags(struct cu__frame *f, const cu_scope_config *cfg) {
-  if (!cfg->n_tags)
-    return 0;
-  f->tags = calloc(cfg->n_tags, sizeof *f->tags);
-  if (!f->tags)
-    return CU_ENOMEM;
-  for (size_t i = 0; i < cfg->n_tags; i++, f->n_tags++) {
-    f->tags[i].key = cu__strdup(cfg->tags[i].key);
-    f->tags[i].value = cu__strdup(cfg->tags[i].value);
-    if (!f->tags[i].key || !f->tags[i].value) {
-      f->n_tags++;
-      return CU_ENOMEM;
-    }
-  }
-  return 0;
-}
-
 static int narrowing_refused(const cu_policy *op) {
   return cu__fail(CU_EPOLICY, "cannot push a scope that restricts the "
                               "allowlist: narrowing is not permitted by the "
@@ -230,7 +189,9 @@ static int frame_init(struct cu__frame *f, struct cu__frame *parent,
       cu__policy_operator(&op) == 0)
     return narrowing_refused(op);
   if (frame_allowlist(f, parent, cfg, restricted) != 0 ||
-      copy_env(f, cfg) != 0 || copy_tags(f, cfg) != 0)
+      cu__env_copy(cfg->env, cfg->n_env, NULL, 0, &f->env, &f->n_env) != 0 ||
+      cu__tags_copy(cfg->tags, cfg->n_tags, NULL, 0, &f->tags,
+                    &f->n_tags) != 0)
     return cu__fail(CU_ENOMEM, "out of memory pushing a scope");
   f->timeout_ms = cfg->timeout_ms;
   f->grace_ms = cfg->grace_ms;

@@ -47,6 +47,40 @@ int cu__env_validate(const cu_env_var *vars, size_t n) {
   return 0;
 }
 
+void cu__env_vars_free(cu_env_var *vars, size_t n) {
+  for (size_t i = 0; vars && i < n; i++) {
+    free((char *)vars[i].name);
+    free((char *)vars[i].value);
+  }
+  free(vars);
+}
+
+int cu__env_copy(const cu_env_var *a, size_t na, const cu_env_var *b,
+                 size_t nb, cu_env_var **ret, size_t *ret_n) {
+  *ret = NULL;
+  *ret_n = 0;
+  if (na + nb == 0)
+    return 0;
+  cu_env_var *v = calloc(na + nb, sizeof *v);
+  if (!v)
+    return cu__fail(CU_ENOMEM, "copying an environment overlay");
+  const cu_env_var *lists[2] = {a, b};
+  size_t counts[2] = {na, nb};
+  size_t k = 0;
+  for (int l = 0; l < 2; l++)
+    for (size_t i = 0; i < counts[l]; i++, k++) {
+      v[k].name = cu__strdup(lists[l][i].name);
+      v[k].value = lists[l][i].value ? cu__strdup(lists[l][i].value) : NULL;
+      if (!v[k].name || (lists[l][i].value && !v[k].value)) {
+        cu__env_vars_free(v, k + 1);
+        return cu__fail(CU_ENOMEM, "copying an environment overlay");
+      }
+    }
+  *ret = v;
+  *ret_n = k;
+  return 0;
+}
+
 static size_t name_len(const char *entry) {
   const char *eq = strchr(entry, '=');
   return eq ? (size_t)(eq - entry) : strlen(entry);

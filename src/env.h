@@ -17,6 +17,12 @@ typedef struct cu__envp {
 /* POSIX portable variable name? */
 bool cu__env_name_valid(const char *name);
 
+/* Copies of two overlays, concatenated (`a` then `b`); values may be NULL
+ * (unset). On failure nothing is allocated. Errors: CU_ENOMEM. */
+int cu__env_copy(const cu_env_var *a, size_t na, const cu_env_var *b,
+                 size_t nb, cu_env_var **ret, size_t *ret_n);
+void cu__env_vars_free(cu_env_var *vars, size_t n);
+
 /* Validate an overlay: names, lengths. CU_EBADENV naming the variable. */
 int cu__env_validate(const cu_env_var *vars, size_t n);
 

@@ -69,6 +69,12 @@ int cu__cmd_check(const cu_cmd *cmd);
 /* Release per-command hooks (context.c; NULL is ignored). */
 void cu__hooks_free(struct cu__hooks *hooks);
 
+/* Copies of two tag lists, concatenated; NULL keys/values become "". On
+ * failure nothing is allocated (result.c). */
+int cu__tags_copy(const cu_tag *a, size_t na, const cu_tag *b, size_t nb,
+                  cu_tag **ret, size_t *ret_n);
+void cu__tags_free(cu_tag *tags, size_t n);
+
 /* Stage i of a pipeline (pipeline.c). */
 const cu_cmd *cu__pipeline_stage(const cu_pipeline *p, size_t i);
 

@@ -547,11 +547,7 @@ void cu__job_free(cu__job *job) {
   cu__outstream_free(job->out_stream);
   free(job->out.data);
   free(job->stages);
-  for (size_t i = 0; i < job->n_env; i++) {
-    free((char *)job->env[i].name);
-    free((char *)job->env[i].value);
-  }
-  free(job->env);
+  cu__env_vars_free(job->env, job->n_env);
   cu__tags_free(job->tags, job->n_tags);
   free(job->cwd);
   cu__ctx_release(job->ctx);

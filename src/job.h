@@ -207,9 +207,5 @@ int cu__cancel_fd(const cu_cancel *cancel);
 /* Shared validation of run options (run.c). */
 int cu__validate_opts(const cu_run_opts *opts);
 
-/* Per-call result/tag helpers (result.c). */
-int cu__tags_copy(const cu_tag *a, size_t na, const cu_tag *b, size_t nb,
-                  cu_tag **ret, size_t *ret_n);
-void cu__tags_free(cu_tag *tags, size_t n);
 
 #endif /* CUPRUM_JOB_H */

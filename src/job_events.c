@@ -22,27 +22,6 @@ uint64_t cu__next_exec_id(void) {
          1;
 }
 
-int cu__job_copy_env(cu__job *job, const cu__ctx_defaults *d,
-                     const cu_run_opts *o) {
-  size_t n = d->n_env + o->n_env;
-  if (n == 0)
-    return 0;
-  job->env = calloc(n, sizeof *job->env);
-  if (!job->env)
-    return cu__fail(CU_ENOMEM, "copying the environment overlay");
-  const cu_env_var *lists[2] = {d->env, o->env};
-  size_t counts[2] = {d->n_env, o->n_env};
-  for (int l = 0; l < 2; l++)
-    for (size_t i = 0; i < counts[l]; i++) {
-      cu_env_var *v = &job->env[job->n_env++];
-      v->name = cu__strdup(lists[l][i].name);
-      v->value = lists[l][i].value ? cu__strdup(lists[l][i].value) : NULL;
-      if (!v->name || (lists[l][i].value && !v->value))
-        return cu__fail(CU_ENOMEM, "copying the environment overlay");
-    }
-  return 0;
-}
-
 /* Event tags per stage: scope and call tags, then project, then the
  * pipeline position when there is more than one stage. */
 int cu__job_build_event_tags(cu__job *job) {

@@ -11,8 +11,6 @@ static inline const cu_run_opts *job_opts_of(const cu__job *job) {
 
 /* job_events.c */
 uint64_t cu__next_exec_id(void);
-int cu__job_copy_env(cu__job *job, const cu__ctx_defaults *d,
-                     const cu_run_opts *o);
 int cu__job_build_event_tags(cu__job *job);
 void cu__job_emit_plan(cu__job *job);
 void cu__job_emit_start(cu__job *job);

@@ -407,7 +407,8 @@ static int copy_opts(cu__job *job, const cu__job_spec *spec,
   int rc = cu__tags_copy(d->tags, d->n_tags, o->tags, o->n_tags, &job->tags,
                          &job->n_tags);
   if (rc == 0)
-    rc = cu__job_copy_env(job, d, o);
+    rc = cu__env_copy(d->env, d->n_env, o->env, o->n_env, &job->env,
+                      &job->n_env);
   int64_t timeout = o->timeout_ms ? o->timeout_ms : d->timeout_ms;
   int64_t grace = o->grace_ms ? o->grace_ms : d->grace_ms;
   job->deadline_ns = timeout > 0 ? timeout * 1000000 : 0;

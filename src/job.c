@@ -21,6 +21,17 @@
 /* Exit polling without pidfds: start fast, back off to this. */
 #define CU__POLL_MAX_MS 20
 
+/* Is the parent still reading a stage's output or feeding its stdin? An
+ * fd is closed (set to -1) exactly when its stream is done. */
+static bool streams_open(const cu__job *job) {
+  if (job->w_out.fd >= 0 || job->w_in.fd >= 0)
+    return true;
+  for (size_t i = 0; i < job->n; i++)
+    if (job->stages[i].w_err.fd >= 0 || job->stages[i].w_tap_in.fd >= 0)
+      return true;
+  return false;
+}
+
 static bool all_exited(const cu__job *job) {
   for (size_t i = 0; i < job->n; i++)
     if (!job->stages[i].exited)
@@ -72,7 +83,6 @@ static void schedule_poll(cu__job *job, int64_t now, bool reset) {
 int cu__job_arm(cu__job *job) {
   int rc = 0;
   bool polling = false;
-  job->open_streams = 0;
   for (size_t i = 0; rc == 0 && i < job->n; i++) {
     cu__stage *st = &job->stages[i];
     st->w_pid.fd = st->pidfd;
@@ -80,23 +90,15 @@ int cu__job_arm(cu__job *job) {
       rc = cu__loop_watch(job->loop, &st->w_pid, EPOLLIN);
     else
       polling = true;
-    if (rc == 0 && st->w_err.fd >= 0) {
+    if (rc == 0 && st->w_err.fd >= 0)
       rc = cu__loop_watch(job->loop, &st->w_err, EPOLLIN);
-      job->open_streams++;
-    }
-    if (rc == 0 && st->relay) {
+    if (rc == 0 && st->relay)
       rc = cu__loop_watch(job->loop, &st->w_tap_in, EPOLLIN);
-      job->open_streams++;
-    }
   }
-  if (rc == 0 && job->w_out.fd >= 0) {
+  if (rc == 0 && job->w_out.fd >= 0)
     rc = cu__loop_watch(job->loop, &job->w_out, EPOLLIN);
-    job->open_streams++;
-  }
-  if (rc == 0 && job->w_in.fd >= 0) {
+  if (rc == 0 && job->w_in.fd >= 0)
     rc = cu__loop_watch(job->loop, &job->w_in, EPOLLOUT);
-    job->open_streams++;
-  }
   if (rc == 0 && job->cancel) {
     job->w_cancel.fd = fcntl(cu__cancel_fd(job->cancel), F_DUPFD_CLOEXEC, 3);
     rc = job->w_cancel.fd < 0
@@ -171,7 +173,6 @@ static void close_stream(cu__job *job, cu__watch *w, cu__outstream *s) {
   if (w->fd < 0)
     return;
   close_watch(job, w);
-  job->open_streams--;
   cu__outstream_finish(s);
   if (!cu__pidfd_supported())
     schedule_poll(job, cu__mono_ns(), true); /* exit is likely near */
@@ -197,7 +198,6 @@ static void close_relay(cu__job *job, cu__stage *st) {
   /* Closing both ends: EOF downstream, SIGPIPE upstream if it writes. */
   close_watch(job, &st->w_tap_in);
   close_watch(job, &st->w_tap_out);
-  job->open_streams--;
   cu__outstream_finish(st->relay->obs);
 }
 
@@ -230,7 +230,6 @@ static void on_stdin(cu__job *job) {
   if (rc == 0)
     return;
   close_watch(job, &job->w_in);
-  job->open_streams--;
   cu__job_emit_stdin(job, rc < 0 ? rc : 0, err_no);
 }
 
@@ -412,9 +411,8 @@ void cu__job_after_batch(cu__job *job) {
       close_relay(job, &job->stages[i]);
     }
     close_watch(job, &job->w_in);
-    job->open_streams = 0;
   }
-  if (exited && job->open_streams == 0) {
+  if (exited && !streams_open(job)) {
     finish(job);
     return;
   }

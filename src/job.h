@@ -114,7 +114,6 @@ typedef struct cu__job {
   size_t n;
   pid_t pgid;
   cu__jstate state;
-  int open_streams;            /* read ends not yet at EOF + feeding stdin */
   cu__watch w_out, w_in, w_timer, w_cancel;
   cu__outstream *out_stream;
   cu_bytes out;

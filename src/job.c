@@ -58,6 +58,8 @@ static int timer_update(cu__job *job) {
     if (rc != 0)
       return rc;
   }
+  if (next == job->timer_at_ns)
+    return 0; /* already armed for that: no system call per batch */
   struct itimerspec its = {0};
   if (next > 0) {
     its.it_value.tv_sec = next / 1000000000;
@@ -65,6 +67,7 @@ static int timer_update(cu__job *job) {
   }
   if (timerfd_settime(job->w_timer.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
     return cu__fail_errno(CU_ESYS, errno, "timerfd_settime");
+  job->timer_at_ns = next;
   return 0;
 }
 
@@ -294,6 +297,7 @@ static void on_timer(cu__job *job) {
   uint64_t ticks;
   while (read(job->w_timer.fd, &ticks, sizeof ticks) > 0) {
   }
+  job->timer_at_ns = 0; /* a one-shot timer that fired is disarmed */
   int64_t now = cu__mono_ns();
   if (job->poll_at_ns > 0 && now >= job->poll_at_ns) {
     for (size_t i = 0; i < job->n; i++)

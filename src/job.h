@@ -126,6 +126,7 @@ typedef struct cu__job {
   int64_t giveup_at_ns;         /* KILLING: stop waiting for EOF */
   int64_t poll_at_ns;           /* no pidfd: next waitid poll */
   int64_t poll_step_ms;
+  int64_t timer_at_ns;          /* what the timerfd is armed for (0: off) */
   int64_t grace_ns;             /* < 0: KILL at once */
   bool timed_out, cancelled, overflowed, sent_term, sent_kill;
   bool wants_noise;             /* classify line events (regexec) */

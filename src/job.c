@@ -314,7 +314,7 @@ static void on_timer(cu__job *job) {
   }
 }
 
-void cu__job_on_event(cu__job *job, cu__watch *w, uint32_t events) {
+void cu__job_on_event(cu__job *job, cu__watch *w) {
   switch ((cu__wkind)w->kind) {
   case CU__W_OUT:
   case CU__W_ERR:
@@ -340,7 +340,6 @@ void cu__job_on_event(cu__job *job, cu__watch *w, uint32_t events) {
   case CU__W_WAKE:
     break;
   }
-  (void)events;
 }
 
 /* Does this stage's ending count as a failure under the policy? */

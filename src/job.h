@@ -160,7 +160,7 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
                   cu__job **ret, cu_result *ret_failed);
 
 /* Dispatch one epoll event for a watch of this job. */
-void cu__job_on_event(cu__job *job, cu__watch *w, uint32_t events);
+void cu__job_on_event(cu__job *job, cu__watch *w);
 
 /* After a batch of events: policy, timers, completion. */
 void cu__job_after_batch(cu__job *job);

@@ -208,7 +208,7 @@ int cu_loop_step(cu_loop *loop, int timeout_ms) {
     mark_dirty(&dirty, w->job);
     if (may_write(w))
       guard_on(&guard);
-    cu__job_on_event(w->job, w, evs[i].events);
+    cu__job_on_event(w->job, w);
   }
   guard_off(&guard);
   while (dirty) {

@@ -89,7 +89,11 @@ int cu_task_wait(cu_task *task, cu_result *ret);
 /** Whether the task has ended. */
 bool cu_task_done(const cu_task *task);
 
-/** The task's result once done (NULL before); owned by the task. */
+/**
+ * The task's result once done (NULL before); owned by the task. After
+ * cu_task_wait() moved the result out, only its scalar fields (exit code,
+ * signal, pid, ok) remain here.
+ */
 const cu_result *cu_task_result(const cu_task *task);
 
 /** Request cancellation (thread-safe, idempotent). */

@@ -29,7 +29,7 @@
 
 #include <cuprum/cuprum.h>
 
-#include "outstream.h"
+#include "stream/outstream.h"
 
 #define MiB (1024.0 * 1024.0)
 #define MAX_REPS 64

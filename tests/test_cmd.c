@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h" /* struct cu_cmd: argv_bytes, cu__cmd_check */
+#include "base/internal.h" /* struct cu_cmd: argv_bytes, cu__cmd_check */
 
 static cu_cmd *echo_cmd(void) {
   cu_cmd *cmd = NULL;

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctx.h"
-#include "internal.h"
+#include "context/ctx.h"
+#include "base/internal.h"
 
 /* ------------------------------------------------------------- fixtures */
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctx.h"
-#include "internal.h"
+#include "context/ctx.h"
+#include "base/internal.h"
 
 static const char *const ls_argv[] = {"ls", "-l", "my dir", NULL};
 

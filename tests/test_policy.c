@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ctx.h"
-#include "internal.h"
+#include "context/ctx.h"
+#include "base/internal.h"
 
 /*
  * CUPRUM_POLICY is read once per process, so a test that needs it set runs

@@ -4,7 +4,7 @@
  * ctest-labels: threads */
 #include <pthread.h>
 
-#include "stream_internal.h"
+#include "stream/stream_internal.h"
 #include "stream_util.h"
 
 /* Resolve AUTO with the environment set to `value` (NULL = unset). */

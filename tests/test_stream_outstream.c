@@ -7,8 +7,8 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
-#include "outstream.h"
-#include "stream_internal.h"
+#include "stream/outstream.h"
+#include "stream/stream_internal.h"
 #include "stream_util.h"
 
 /* ------------------------------------------------------------- plumbing */

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "stream_internal.h"
+#include "stream/stream_internal.h"
 #include "stream_util.h"
 
 /* ------------------------------------------------------------ endpoints */

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctx.h"
-#include "internal.h"
+#include "context/ctx.h"
+#include "base/internal.h"
 
 static int check(const cu_cmd *cmd) {
   cu__ctx *ctx = NULL;

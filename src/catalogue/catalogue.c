@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/* The catalogue: projects owning programs, lookup, lazy resolution, and
+ * reference counting (commands keep their catalogue alive). */
+#include <pthread.h>
+#include <regex.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalogue/catalogue_int.h"
+
+struct cu_project {
+  char *name;
+  char **docs;
+  size_t n_docs;
+  char **noise_src; /* the patterns as given, for messages and listings */
+  regex_t *noise;
+  size_t n_noise;
+};
+
+/* One allowed program. Resolution happens once, on first lookup: `state`
+ * is released after path/err/msg are written, so readers that acquire it
+ * see them without taking the lock. */
+struct entry {
+  char *program;
+  char *pinned; /* absolute path given by the catalogue, or NULL */
+  cu_project *project;
+  pthread_mutex_t lock;
+  atomic_int state; /* 0 unresolved, 1 resolved (path or err set) */
+  char *path;
+  int err;
+  char *msg; /* the failure message, replayed on every lookup */
+};
+
+struct cu_catalogue {
+  atomic_size_t refs;
+  bool is_default;
+  cu_project **projects;
+  size_t n_projects;
+  struct entry **entries; /* pointers: entries never move once published */
+  size_t n_entries;
+};
+
+#define ALLOWED_PROJECT "allowed"
+
+/* ------------------------------------------------------------ freeing */
+
+static void project_free(cu_project *p) {
+  if (!p)
+    return;
+  for (size_t i = 0; i < p->n_docs; i++)
+    free(p->docs[i]);
+  for (size_t i = 0; i < p->n_noise; i++) {
+    regfree(&p->noise[i]);
+    free(p->noise_src[i]);
+  }
+  free(p->docs);
+  free(p->noise);
+  free(p->noise_src);
+  free(p->name);
+  free(p);
+}
+
+static void entry_free(struct entry *e) {
+  if (!e)
+    return;
+  pthread_mutex_destroy(&e->lock);
+  free(e->program);
+  free(e->pinned);
+  free(e->path);
+  free(e->msg);
+  free(e);
+}
+
+static void catalogue_destroy(cu_catalogue *cat) {
+  for (size_t i = 0; i < cat->n_entries; i++)
+    entry_free(cat->entries[i]);
+  for (size_t i = 0; i < cat->n_projects; i++)
+    project_free(cat->projects[i]);
+  free(cat->entries);
+  free(cat->projects);
+  free(cat);
+}
+
+cu_catalogue *cu__catalogue_ref(const cu_catalogue *cat) {
+  cu_catalogue *c = (cu_catalogue *)cat; /* the count is not the contents */
+  if (c && !c->is_default)
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+  return c;
+}
+
+void cu__catalogue_unref(cu_catalogue *cat) {
+  if (!cat || cat->is_default)
+    return;
+  if (atomic_fetch_sub_explicit(&cat->refs, 1, memory_order_acq_rel) == 1)
+    catalogue_destroy(cat);
+}
+
+void cu_catalogue_free(cu_catalogue *cat) { cu__catalogue_unref(cat); }
+
+void cu__catalogue_make_default(cu_catalogue *cat) { cat->is_default = true; }
+
+int cu_catalogue_new(cu_catalogue **ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_catalogue_new: ret is NULL");
+  cu_catalogue *cat = calloc(1, sizeof *cat);
+  if (!cat)
+    return cu__fail(CU_ENOMEM, "out of memory creating a catalogue");
+  atomic_init(&cat->refs, 1);
+  *ret = cat;
+  return 0;
+}
+
+/* ------------------------------------------------------------ lookup */
+
+static struct entry *find_entry(const cu_catalogue *cat, const char *name) {
+  for (size_t i = 0; i < cat->n_entries; i++)
+    if (strcmp(cat->entries[i]->program, name) == 0)
+      return cat->entries[i];
+  return NULL;
+}
+
+static cu_project *find_project(const cu_catalogue *cat, const char *name) {
+  for (size_t i = 0; i < cat->n_projects; i++)
+    if (strcmp(cat->projects[i]->name, name) == 0)
+      return cat->projects[i];
+  return NULL;
+}
+
+static void resolve_locked(struct entry *e) {
+  int rc = cu__resolve_program(e->program, e->pinned, &e->path);
+  if (rc != 0) {
+    e->err = rc;
+    e->msg = cu__strdup(cu_last_error()); /* NULL: replay a plain message */
+  }
+  atomic_store_explicit(&e->state, 1, memory_order_release);
+}
+
+/* Resolve once; returns 0 with e->path set, or the (cached) failure. */
+static int entry_resolve(struct entry *e) {
+  if (!atomic_load_explicit(&e->state, memory_order_acquire)) {
+    pthread_mutex_lock(&e->lock);
+    if (!atomic_load_explicit(&e->state, memory_order_relaxed))
+      resolve_locked(e);
+    pthread_mutex_unlock(&e->lock);
+  }
+  if (e->err == 0)
+    return 0;
+  if (e->msg)
+    return cu__fail(e->err, "%s", e->msg);
+  return cu__fail(e->err, "program '%s' could not be resolved", e->program);
+}
+
+int cu_catalogue_lookup(const cu_catalogue *cat, cu_program program,
+                        const cu_project **ret_project, const char **ret_path) {
+  if (!cat || !program.name)
+    return cu__fail(CU_EINVAL, "cu_catalogue_lookup: %s is NULL",
+                    cat ? "program name" : "catalogue");
+  struct entry *e = find_entry(cat, program.name);
+  if (!e)
+    return cu__fail(CU_EUNKNOWN_PROGRAM,
+                    "program '%s' is not in the catalogue", program.name);
+  int rc = entry_resolve(e);
+  if (rc != 0)
+    return rc;
+  if (ret_project)
+    *ret_project = e->project;
+  if (ret_path)
+    *ret_path = e->path;
+  return 0;
+}
+
+bool cu_catalogue_contains(const cu_catalogue *cat, cu_program program) {
+  return cat && program.name && find_entry(cat, program.name);
+}
+
+size_t cu_catalogue_count(const cu_catalogue *cat) {
+  return cat ? cat->n_entries : 0;
+}
+
+int cu_catalogue_entry_at(const cu_catalogue *cat, size_t i,
+                          cu_catalogue_entry *ret) {
+  if (!cat || !ret || i >= cat->n_entries)
+    return cu__fail(CU_EINVAL, "cu_catalogue_entry_at: no entry %zu", i);
+  struct entry *e = cat->entries[i];
+  int rc = entry_resolve(e);
+  *ret = (cu_catalogue_entry){.program = e->program,
+                              .project = e->project->name,
+                              .path = rc == 0 ? e->path : NULL,
+                              .resolve_error = rc};
+  return 0;
+}
+
+const cu_project *cu_catalogue_project(const cu_catalogue *cat,
+                                       const char *name) {
+  return cat && name ? find_project(cat, name) : NULL;
+}
+
+/* ------------------------------------------------------------ projects */
+
+const char *cu_project_name(const cu_project *project) {
+  return project ? project->name : NULL;
+}
+
+size_t cu_project_docs_count(const cu_project *project) {
+  return project ? project->n_docs : 0;
+}
+
+const char *cu_project_doc(const cu_project *project, size_t i) {
+  return project && i < project->n_docs ? project->docs[i] : NULL;
+}
+
+size_t cu_project_noise_count(const cu_project *project) {
+  return project ? project->n_noise : 0;
+}
+
+const char *cu_project_noise_rule(const cu_project *project, size_t i) {
+  return project && i < project->n_noise ? project->noise_src[i] : NULL;
+}
+
+bool cu_project_is_noise(const cu_project *project, const char *line,
+                         size_t len) {
+  if (!project || (!line && len))
+    return false;
+  for (size_t i = 0; i < project->n_noise; i++) {
+    /* REG_STARTEND: match the given bytes only, no NUL needed. */
+    regmatch_t span = {.rm_so = 0, .rm_eo = (regoff_t)len};
+    if (regexec(&project->noise[i], line ? line : "", 1, &span,
+                REG_STARTEND) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* ------------------------------------------------------------ building */
+
+static int validate_program(const cu_catalogue *cat, const cu_program_entry *pe,
+                            const char *project) {
+  if (!cu__program_name_ok(pe->program.name))
+    return cu__fail(CU_EINVAL,
+                    "project '%s': invalid program name '%s' (empty, or "
+                    "contains '/', whitespace or control characters)",
+                    project, pe->program.name ? pe->program.name : "(null)");
+  if (pe->path && pe->path[0] != '/')
+    return cu__fail(CU_EINVAL,
+                    "project '%s': program '%s' pins a relative path '%s'",
+                    project, pe->program.name, pe->path);
+  struct entry *owner = find_entry(cat, pe->program.name);
+  if (owner)
+    return cu__fail(CU_EPROGRAM_CONFLICT,
+                    "program '%s' is already owned by project '%s'",
+                    pe->program.name, owner->project->name);
+  return 0;
+}
+
+/* Everything that can be wrong with a spec, checked before any change. */
+static int validate_spec(const cu_catalogue *cat, const cu_project_spec *spec) {
+  if (!spec->name || !spec->name[0])
+    return cu__fail(CU_EINVAL, "a project needs a non-empty name");
+  if (find_project(cat, spec->name))
+    return cu__fail(CU_EDUPLICATE_PROJECT,
+                    "project '%s' is already in the catalogue", spec->name);
+  if ((spec->n_programs && !spec->programs) || (spec->n_docs && !spec->docs) ||
+      (spec->n_noise_rules && !spec->noise_rules))
+    return cu__fail(CU_EINVAL, "project '%s': an array is NULL but its "
+                               "count is not zero", spec->name);
+  for (size_t i = 0; i < spec->n_programs; i++) {
+    int rc = validate_program(cat, &spec->programs[i], spec->name);
+    if (rc != 0)
+      return rc;
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(spec->programs[j].program.name,
+                 spec->programs[i].program.name) == 0)
+        return cu__fail(CU_EPROGRAM_CONFLICT,
+                        "project '%s' lists program '%s' twice", spec->name,
+                        spec->programs[i].program.name);
+  }
+  for (size_t i = 0; i < spec->n_docs; i++)
+    if (!spec->docs[i])
+      return cu__fail(CU_EINVAL, "project '%s': documentation location %zu "
+                                 "is NULL", spec->name, i);
+  return 0;
+}
+
+static int compile_rule(cu_project *p, const char *pattern) {
+  if (!pattern)
+    return cu__fail(CU_EINVAL, "project '%s': noise rule %zu is NULL",
+                    p->name, p->n_noise);
+  int rc = regcomp(&p->noise[p->n_noise], pattern, REG_EXTENDED | REG_NOSUB);
+  if (rc != 0) {
+    char why[256];
+    regerror(rc, &p->noise[p->n_noise], why, sizeof why);
+    regfree(&p->noise[p->n_noise]);
+    return cu__fail(CU_EINVAL, "project '%s': bad noise rule '%s': %s",
+                    p->name, pattern, why);
+  }
+  p->noise_src[p->n_noise] = cu__strdup(pattern);
+  if (!p->noise_src[p->n_noise]) {
+    regfree(&p->noise[p->n_noise]);
+    return cu__fail(CU_ENOMEM, "out of memory adding project '%s'", p->name);
+  }
+  p->n_noise++;
+  return 0;
+}
+
+static char **copy_strings(const char *const *src, size_t n) {
+  char **out = calloc(n ? n : 1, sizeof *out);
+  for (size_t i = 0; out && i < n; i++) {
+    out[i] = cu__strdup(src[i]);
+    if (!out[i]) {
+      while (i--)
+        free(out[i]);
+      free(out);
+      out = NULL;
+    }
+  }
+  return out;
+}
+
+static int project_build(const cu_project_spec *spec, cu_project **ret) {
+  cu_project *p = calloc(1, sizeof *p);
+  size_t nr = spec->n_noise_rules ? spec->n_noise_rules : 1;
+  if (p) {
+    p->name = cu__strdup(spec->name);
+    p->docs = copy_strings(spec->docs, spec->n_docs);
+    p->noise = calloc(nr, sizeof *p->noise);
+    p->noise_src = calloc(nr, sizeof *p->noise_src);
+  }
+  if (!p || !p->name || !p->docs || !p->noise || !p->noise_src) {
+    if (p && p->docs)
+      p->n_docs = spec->n_docs; /* copy_strings filled all of them */
+    project_free(p);
+    return cu__fail(CU_ENOMEM, "out of memory adding project '%s'",
+                    spec->name);
+  }
+  p->n_docs = spec->n_docs;
+  for (size_t i = 0; i < spec->n_noise_rules; i++) {
+    int rc = compile_rule(p, spec->noise_rules[i]);
+    if (rc != 0) {
+      project_free(p);
+      return rc;
+    }
+  }
+  *ret = p;
+  return 0;
+}
+
+static struct entry *entry_new(const cu_program_entry *pe, cu_project *p) {
+  struct entry *e = calloc(1, sizeof *e);
+  if (!e)
+    return NULL;
+  pthread_mutex_init(&e->lock, NULL);
+  atomic_init(&e->state, 0);
+  e->project = p;
+  e->program = cu__strdup(pe->program.name);
+  e->pinned = pe->path ? cu__strdup(pe->path) : NULL;
+  if (!e->program || (pe->path && !e->pinned)) {
+    entry_free(e);
+    return NULL;
+  }
+  return e;
+}
+
+/* Make room for `more` pointers in an array of `n`; 0 or -1. */
+static int reserve(void *arr_ptr, size_t n, size_t more) {
+  void **arr = *(void ***)arr_ptr;
+  void **grown = realloc(arr, (n + more + 1) * sizeof *arr);
+  if (!grown)
+    return -1;
+  *(void ***)arr_ptr = grown;
+  return 0;
+}
+
+/* Append entries for `programs` owned by `p`; all or nothing. */
+static int add_entries(cu_catalogue *cat, cu_project *p,
+                       const cu_program_entry *programs, size_t n) {
+  if (reserve(&cat->entries, cat->n_entries, n) != 0)
+    return cu__fail(CU_ENOMEM, "out of memory adding to project '%s'",
+                    p->name);
+  for (size_t i = 0; i < n; i++) {
+    struct entry *e = entry_new(&programs[i], p);
+    if (!e) {
+      while (i--)
+        entry_free(cat->entries[--cat->n_entries]);
+      return cu__fail(CU_ENOMEM, "out of memory adding to project '%s'",
+                      p->name);
+    }
+    cat->entries[cat->n_entries++] = e;
+  }
+  return 0;
+}
+
+static int check_mutable(const cu_catalogue *cat, const void *arg) {
+  if (!cat || !arg)
+    return cu__fail(CU_EINVAL, "catalogue or argument is NULL");
+  if (cat->is_default)
+    return cu__fail(CU_EINVAL, "the default catalogue is immutable; "
+                               "cu_catalogue_clone() it to extend it");
+  return 0;
+}
+
+int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *spec) {
+  int rc = check_mutable(cat, spec);
+  if (rc == 0)
+    rc = validate_spec(cat, spec);
+  cu_project *p = NULL;
+  if (rc == 0)
+    rc = project_build(spec, &p);
+  if (rc != 0)
+    return rc;
+  if (reserve(&cat->projects, cat->n_projects, 1) != 0) {
+    project_free(p);
+    return cu__fail(CU_ENOMEM, "out of memory adding project '%s'",
+                    spec->name);
+  }
+  rc = add_entries(cat, p, spec->programs, spec->n_programs);
+  if (rc != 0) {
+    project_free(p);
+    return rc;
+  }
+  cat->projects[cat->n_projects++] = p;
+  return 0;
+}
+
+static bool same_pin(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+int cu_catalogue_allow(cu_catalogue *cat, cu_program program,
+                       const char *path) {
+  int rc = check_mutable(cat, program.name);
+  if (rc != 0)
+    return rc;
+  /* Allowing what is already allowed, the same way, changes nothing. */
+  struct entry *owner = find_entry(cat, program.name);
+  if (owner && (!path || same_pin(owner->pinned, path)))
+    return 0;
+  cu_program_entry pe = {.program = program, .path = path};
+  cu_project *p = find_project(cat, ALLOWED_PROJECT);
+  if (!p) {
+    cu_project_spec spec = {.name = ALLOWED_PROJECT, .programs = &pe,
+                            .n_programs = 1};
+    return cu_catalogue_add_project(cat, &spec);
+  }
+  rc = validate_program(cat, &pe, ALLOWED_PROJECT);
+  return rc != 0 ? rc : add_entries(cat, p, &pe, 1);
+}
+
+/* ------------------------------------------------------------ cloning */
+
+static int clone_project(cu_catalogue *dst, const cu_catalogue *src,
+                         const cu_project *p) {
+  size_t n = 0;
+  cu_program_entry *pes = calloc(src->n_entries + 1, sizeof *pes);
+  if (!pes)
+    return cu__fail(CU_ENOMEM, "out of memory cloning a catalogue");
+  for (size_t i = 0; i < src->n_entries; i++)
+    if (src->entries[i]->project == p)
+      pes[n++] = (cu_program_entry){
+          .program = CU_PROGRAM(src->entries[i]->program),
+          .path = src->entries[i]->pinned};
+  cu_project_spec spec = {.name = p->name, .programs = pes, .n_programs = n,
+                          .docs = (const char *const *)p->docs,
+                          .n_docs = p->n_docs,
+                          .noise_rules = (const char *const *)p->noise_src,
+                          .n_noise_rules = p->n_noise};
+  int rc = cu_catalogue_add_project(dst, &spec);
+  free(pes);
+  return rc;
+}
+
+int cu_catalogue_clone(const cu_catalogue *cat, cu_catalogue **ret) {
+  if (!cat || !ret)
+    return cu__fail(CU_EINVAL, "cu_catalogue_clone: argument is NULL");
+  cu_catalogue *copy = NULL;
+  int rc = cu_catalogue_new(&copy);
+  for (size_t i = 0; rc == 0 && i < cat->n_projects; i++)
+    rc = clone_project(copy, cat, cat->projects[i]);
+  if (rc != 0) {
+    cu_catalogue_free(copy);
+    return rc;
+  }
+  *ret = copy;
+  return 0;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the job implementation (job*.c). */
+#ifndef CUPRUM_JOB_INTERNAL_H
+#define CUPRUM_JOB_INTERNAL_H
+
+#include "runtime/job.h"
+
+static inline const cu_run_opts *job_opts_of(const cu__job *job) {
+  return &job->opts_copy;
+}
+
+/* job_events.c */
+uint64_t cu__next_exec_id(void);
+int cu__job_build_event_tags(cu__job *job);
+void cu__job_emit_plan(cu__job *job);
+void cu__job_emit_start(cu__job *job);
+void cu__job_emit_spawn_failed(cu__job *job, cu__stage *st, int rc,
+                               int err_no);
+void cu__job_emit_exit(cu__job *job, cu__stage *st);
+void cu__job_emit_simple(cu__job *job, cu__stage *st, cu_event_phase phase);
+void cu__job_emit_stdin(cu__job *job, int error, int err_no);
+void cu__job_stdout_line(void *stage, const char *line, size_t len,
+                         unsigned flags);
+void cu__job_stderr_line(void *stage, const char *line, size_t len,
+                         unsigned flags);
+
+/* job.c */
+int cu__job_arm(cu__job *job);
+
+#endif /* CUPRUM_JOB_INTERNAL_H */

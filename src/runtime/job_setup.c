@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Starting a job: every check happens before anything is spawned (sticky
+ * builder errors, context allowlist, environment, ARG_MAX, cwd, stdin,
+ * before hooks), then pipes are made and the stages spawned in order. Any
+ * failure part-way kills and reaps what was started and closes every fd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/internal.h"
+#include "runtime/job.h"
+#include "runtime/job_internal.h"
+#include "spawn/proc.h"
+
+/* Every fd handed to a child is >= 3, so its dup2 onto 0-2 never meets
+ * itself (dup2(fd, fd) would keep FD_CLOEXEC and the child would lose it). */
+static int fd_above_stdio(int fd) {
+  if (fd < 0 || fd >= 3)
+    return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return moved;
+}
+
+/* pipe2 with O_CLOEXEC on both ends, both ends >= 3. */
+static int make_pipe(int fds[2]) {
+  if (pipe2(fds, O_CLOEXEC) < 0)
+    return -1;
+  fds[0] = fd_above_stdio(fds[0]);
+  fds[1] = fd_above_stdio(fds[1]);
+  if (fds[0] < 0 || fds[1] < 0) {
+    fds[0] = cu__close(fds[0]);
+    fds[1] = cu__close(fds[1]);
+    return -1;
+  }
+  return 0;
+}
+
+/* Only for fds this file just made with pipe2(O_CLOEXEC): their status
+ * flags are known to be plain, so no F_GETFL round trip is needed (F_SETFL
+ * ignores the access mode). */
+static int set_nonblock(int fd) { return fcntl(fd, F_SETFL, O_NONBLOCK); }
+
+static int open_devnull(int flags) {
+  return fd_above_stdio(open("/dev/null", flags | O_CLOEXEC));
+}
+
+/* Child-side fds made during set-up; all closed in the parent after spawn. */
+typedef struct setup {
+  int cwd_fd;
+  int in_child;  /* stage 0 stdin */
+  int out_child; /* last stage stdout */
+  int *err_child; /* per stage */
+  int *link_r, *link_w; /* n-1 inter-stage pipes */
+  cu__envp env;
+  cu_stream_backend backend;
+  cu_output_opts out_opts, err_opts;
+} setup;
+
+static void setup_close(setup *s, size_t n) {
+  s->cwd_fd = cu__close(s->cwd_fd);
+  s->in_child = cu__close(s->in_child);
+  s->out_child = cu__close(s->out_child);
+  for (size_t i = 0; s->err_child && i < n; i++)
+    s->err_child[i] = cu__close(s->err_child[i]);
+  for (size_t i = 0; s->link_r && i + 1 < n; i++) {
+    s->link_r[i] = cu__close(s->link_r[i]);
+    s->link_w[i] = cu__close(s->link_w[i]);
+  }
+}
+
+static void setup_free(setup *s, size_t n) {
+  setup_close(s, n);
+  free(s->err_child);
+  free(s->link_r);
+  free(s->link_w);
+  cu__env_free(&s->env);
+}
+
+static int fail_stage(cu_result *failed, int rc, cu_spawn_stage stage,
+                      int err_no) {
+  if (failed) {
+    failed->error = rc;
+    failed->spawn_stage = stage;
+    failed->spawn_errno = err_no;
+  }
+  return rc;
+}
+
+/* Checks that need no resources: commands, context, env, ARG_MAX. */
+static int preflight(const cu__job_spec *spec, cu__ctx *ctx,
+                     const cu__ctx_defaults *d, setup *s) {
+  const cu_run_opts *o = spec->opts;
+  int rc = cu__validate_opts(o);
+  for (size_t i = 0; rc == 0 && i < spec->n; i++) {
+    const cu_cmd *cmd = spec->cmds[i];
+    if (!cmd)
+      rc = cu__fail(CU_EINVAL, "command %zu is NULL", i);
+    else if ((rc = cu__cmd_check(cmd)) == 0)
+      rc = cu__ctx_check(ctx, cmd);
+  }
+  if (rc == 0)
+    rc = cu__env_validate(d->env, d->n_env);
+  if (rc == 0)
+    rc = cu__env_validate(o->env, o->n_env);
+  if (rc == 0)
+    rc = cu__env_build(d->env, d->n_env, o->env, o->n_env, o->clear_env,
+                       &s->env);
+  for (size_t i = 0; rc == 0 && i < spec->n; i++)
+    rc = cu__argv_budget(spec->cmds[i]->argv, s->env.envp);
+  if (rc == 0 && o->cancel && cu_cancel_triggered(o->cancel))
+    rc = cu__fail(CU_ECANCELED, "cancelled before the run started");
+  if (rc == 0)
+    rc = cu_stream_backend_resolve(o->backend, &s->backend);
+  return rc;
+}
+
+static int open_cwd(const char *cwd, setup *s) {
+  if (!cwd)
+    return 0;
+  struct stat st;
+  if (stat(cwd, &st) < 0)
+    return cu__fail_errno(CU_ECWD, errno, "working directory '%s'", cwd);
+  if (!S_ISDIR(st.st_mode))
+    return cu__fail(CU_ECWD, "working directory '%s' is not a directory",
+                    cwd);
+  if (access(cwd, X_OK) < 0)
+    return cu__fail_errno(CU_ECWD, errno, "working directory '%s'", cwd);
+  s->cwd_fd = fd_above_stdio(open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (s->cwd_fd < 0)
+    return cu__fail_errno(CU_ECWD, errno, "working directory '%s'", cwd);
+  return 0;
+}
+
+static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s) {
+  switch (in->mode) {
+  case CU_STDIN_INHERIT:
+    return 0;
+  case CU_STDIN_NULL:
+    s->in_child = open_devnull(O_RDONLY);
+    break;
+  case CU_STDIN_FILE:
+    s->in_child = fd_above_stdio(open(in->path, O_RDONLY | O_CLOEXEC));
+    if (s->in_child < 0)
+      return cu__fail_errno(CU_ESTDIN, errno, "stdin file '%s'", in->path);
+    return 0;
+  case CU_STDIN_FD:
+    s->in_child = fcntl(in->fd, F_DUPFD_CLOEXEC, 3);
+    if (s->in_child < 0)
+      return cu__fail_errno(CU_ESTDIN, errno, "stdin fd %d", in->fd);
+    return 0;
+  case CU_STDIN_BYTES: {
+    if (in->len == 0) {
+      s->in_child = open_devnull(O_RDONLY);
+      break;
+    }
+    int p[2];
+    if (make_pipe(p) < 0 || set_nonblock(p[1]) < 0)
+      return cu__fail_errno(CU_ESYS, errno, "stdin pipe");
+    s->in_child = p[0];
+    job->w_in.fd = p[1];
+    job->feeder = (cu__feeder){.data = in->data, .len = in->len,
+                               .backend = s->backend};
+    return 0;
+  }
+  }
+  if (s->in_child < 0)
+    return cu__fail_errno(CU_ESYS, errno, "opening /dev/null");
+  return 0;
+}
+
+/* Child end for one output stream; a parent read end + stream if piped. */
+static int open_output(cu__job *job, const cu_output_opts *o, int which,
+                       int *ret_child, int *ret_parent,
+                       cu__outstream **ret_stream, const setup *s,
+                       cu__stage *stage) {
+  *ret_child = -1;
+  switch (o->mode) {
+  case CU_STREAM_INHERIT:
+    return 0;
+  case CU_STREAM_DISCARD:
+    *ret_child = open_devnull(O_WRONLY);
+    return *ret_child < 0 ? cu__fail_errno(CU_ESYS, errno, "/dev/null") : 0;
+  case CU_STREAM_FD:
+    *ret_child = fcntl(o->fd, F_DUPFD_CLOEXEC, 3);
+    return *ret_child < 0
+               ? cu__fail_errno(CU_EINVAL, errno, "output fd %d", o->fd)
+               : 0;
+  case CU_STREAM_CAPTURE:
+  case CU_STREAM_TEE:
+  case CU_STREAM_ECHO:
+    break;
+  }
+  int p[2];
+  if (make_pipe(p) < 0 || set_nonblock(p[0]) < 0)
+    return cu__fail_errno(CU_ESYS, errno, "output pipe");
+  *ret_child = p[1];
+  *ret_parent = p[0];
+  const cu_run_opts *ro = job_opts_of(job);
+  cu__outstream_cfg cfg = {
+      .capture = o->mode != CU_STREAM_ECHO,
+      .max_capture = ro->max_capture,
+      .overflow = ro->overflow,
+      .echo_fd = -1,
+      .backend = s->backend,
+  };
+  if (o->mode != CU_STREAM_CAPTURE) {
+    cfg.echo_cb = o->sink;
+    cfg.echo_data = o->sink_data;
+    cfg.echo_fd = o->sink ? -1 : (o->fd > 0 ? o->fd : which);
+  }
+  if (job->observed && cu__ctx_wants_lines(job->ctx)) {
+    cfg.on_line = which == 1 ? cu__job_stdout_line : cu__job_stderr_line;
+    cfg.line_data = stage;
+  }
+  return cu__outstream_new(&cfg, ret_stream);
+}
+
+/* A tapped stage: stage i writes to pipe A, the parent relays A to pipe B,
+ * stage i+1 reads B. The child ends go where a direct link would. */
+static int open_tap(cu__job *job, size_t i, const cu__job_spec *spec,
+                    setup *s) {
+  int a[2], b[2];
+  if (make_pipe(a) < 0)
+    return cu__fail_errno(CU_ESYS, errno, "pipe for a tapped stage");
+  if (make_pipe(b) < 0) {
+    cu__close(a[0]);
+    cu__close(a[1]);
+    return cu__fail_errno(CU_ESYS, errno, "pipe for a tapped stage");
+  }
+  s->link_w[i] = a[1];
+  s->link_r[i] = b[0];
+  cu__stage *st = &job->stages[i];
+  st->w_tap_in.fd = a[0];
+  st->w_tap_out.fd = b[1];
+  if (set_nonblock(a[0]) < 0 || set_nonblock(b[1]) < 0)
+    return cu__fail_errno(CU_ESYS, errno, "tapped stage pipes");
+  cu__outstream_cfg cfg = {.capture = spec->capture_taps,
+                           .max_capture = spec->opts->max_capture,
+                           .overflow = spec->opts->overflow,
+                           .echo_fd = -1,
+                           .backend = s->backend};
+  if (job->observed && cu__ctx_wants_lines(job->ctx)) {
+    cfg.on_line = cu__job_stdout_line;
+    cfg.line_data = st;
+  }
+  cu__outstream *obs = NULL;
+  st->relay = calloc(1, sizeof *st->relay);
+  if (!st->relay)
+    return cu__fail(CU_ENOMEM, "allocating a pipeline relay");
+  int rc = cu__outstream_new(&cfg, &obs);
+  if (rc == 0)
+    rc = cu__relay_init(st->relay, a[0], b[1], obs, s->backend);
+  else
+    st->relay->obs = NULL;
+  if (rc != 0 && obs && !st->relay->obs)
+    cu__outstream_free(obs);
+  return rc;
+}
+
+static int open_links(cu__job *job, const cu__job_spec *spec, setup *s) {
+  for (size_t i = 0; i + 1 < job->n; i++) {
+    if (i < 64 && (spec->tap_stages >> i) & 1) {
+      int rc = open_tap(job, i, spec, s);
+      if (rc != 0)
+        return rc;
+      continue;
+    }
+    int p[2];
+    if (make_pipe(p) < 0)
+      return cu__fail_errno(CU_ESYS, errno, "pipe between stages");
+    s->link_r[i] = p[0];
+    s->link_w[i] = p[1];
+    /* A larger pipe lets stages run longer between context switches;
+     * best effort (the per-user pipe budget may refuse it). */
+    if (spec->pipe_size > 0)
+      (void)fcntl(p[1], F_SETPIPE_SZ, spec->pipe_size);
+  }
+  return 0;
+}
+
+static int open_streams(cu__job *job, const cu__job_spec *spec, setup *s) {
+  int rc = open_cwd(job->cwd, s);
+  if (rc == 0)
+    rc = open_stdin(job, &spec->opts->in, s);
+  if (rc == 0)
+    rc = open_links(job, spec, s);
+  cu__stage *last = &job->stages[job->n - 1];
+  if (rc == 0)
+    rc = open_output(job, &s->out_opts, 1, &s->out_child, &job->w_out.fd,
+                     &job->out_stream, s, last);
+  for (size_t i = 0; rc == 0 && i < job->n; i++)
+    rc = open_output(job, &s->err_opts, 2, &s->err_child[i],
+                     &job->stages[i].w_err.fd, &job->stages[i].err_stream, s,
+                     &job->stages[i]);
+  return rc;
+}
+
+/* Spawn failed at stage `k`: kill and reap stages 0..k-1. */
+static void abort_spawned(cu__job *job, size_t k) {
+  if (k > 0)
+    kill(-job->pgid, SIGKILL);
+  for (size_t i = 0; i < k; i++) {
+    cu__reap(job->stages[i].pid, job->stages[i].pidfd);
+    job->stages[i].pidfd = cu__close(job->stages[i].pidfd);
+  }
+}
+
+static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
+  bool use_pidfd = cu__pidfd_supported();
+  for (size_t i = 0; i < job->n; i++) {
+    cu__stage *st = &job->stages[i];
+    cu__spawn_req req = {
+        .path = st->cmd->path,
+        .argv = st->cmd->argv,
+        .envp = s->env.envp,
+        .cwd_fd = s->cwd_fd,
+        .fd_in = i == 0 ? s->in_child : s->link_r[i - 1],
+        .fd_out = i + 1 == job->n ? s->out_child : s->link_w[i],
+        .fd_err = s->err_child[i],
+        .pgid = job->pgid,
+    };
+    int err_no = 0;
+    cu_spawn_stage where = CU_STAGE_NONE;
+    st->start_wall = cu__now(CLOCK_REALTIME);
+    st->start_mono = cu__now(CLOCK_MONOTONIC);
+    int rc = cu__spawn(&req, &st->pid, &err_no, &where);
+    if (rc == 0 && use_pidfd) {
+      st->pidfd = cu__pidfd_open(st->pid);
+      if (st->pidfd < 0) {
+        err_no = errno;
+        where = CU_STAGE_SPAWN;
+        rc = cu__fail_errno(CU_ESYS, err_no, "pidfd_open");
+        kill(-(job->pgid ? job->pgid : st->pid), SIGKILL);
+        cu__reap(st->pid, -1);
+      }
+    }
+    if (rc != 0) {
+      if (job->ret_failed_index)
+        *job->ret_failed_index = (int)i;
+      cu__job_emit_spawn_failed(job, st, rc, err_no);
+      abort_spawned(job, i);
+      return fail_stage(failed, rc, where, err_no);
+    }
+    if (i == 0)
+      job->pgid = st->pid;
+  }
+  return 0;
+}
+
+static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
+  cu__job *job = calloc(1, sizeof *job);
+  if (!job)
+    return cu__fail(CU_ENOMEM, "allocating a job");
+  job->stages = calloc(spec->n, sizeof *job->stages);
+  s->err_child = malloc(spec->n * sizeof(int));
+  s->link_r = malloc(spec->n * sizeof(int));
+  s->link_w = malloc(spec->n * sizeof(int));
+  *ret = job;
+  if (!job->stages || !s->err_child || !s->link_r || !s->link_w)
+    return cu__fail(CU_ENOMEM, "allocating a job");
+  job->n = spec->n;
+  job->fail_index = -1;
+  job->fail_mode = spec->fail_mode;
+  job->sigpipe_fails = spec->sigpipe_fails;
+  job->ret_failed_index = spec->ret_failed_index;
+  job->w_out = (cu__watch){.job = job, .fd = -1, .kind = CU__W_OUT};
+  job->w_in = (cu__watch){.job = job, .fd = -1, .kind = CU__W_IN};
+  job->w_timer = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TIMER};
+  job->w_cancel = (cu__watch){.job = job, .fd = -1, .kind = CU__W_CANCEL};
+  atomic_init(&job->cancel_requested, false);
+  for (size_t i = 0; i < spec->n; i++) {
+    cu__stage *st = &job->stages[i];
+    st->cmd = spec->cmds[i];
+    st->pidfd = -1;
+    st->exit_code = -1;
+    st->exec_id = cu__next_exec_id();
+    st->w_pid = (cu__watch){.job = job, .fd = -1, .kind = CU__W_PID,
+                            .stage = (uint16_t)i};
+    st->w_err = (cu__watch){.job = job, .fd = -1, .kind = CU__W_ERR,
+                            .stage = (uint16_t)i};
+    st->w_tap_in = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TAP_IN,
+                               .stage = (uint16_t)i};
+    st->w_tap_out = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TAP_OUT,
+                                .stage = (uint16_t)i};
+    s->err_child[i] = s->link_r[i] = s->link_w[i] = -1;
+  }
+  return 0;
+}
+
+/* Copy what must outlive the caller's opts (async tasks). */
+static int copy_opts(cu__job *job, const cu__job_spec *spec,
+                     const cu__ctx_defaults *d) {
+  const cu_run_opts *o = spec->opts;
+  job->opts_copy = *o;
+  if (o->cwd && !(job->cwd = cu__strdup(o->cwd)))
+    return cu__fail(CU_ENOMEM, "copying options");
+  int rc = cu__tags_copy(d->tags, d->n_tags, o->tags, o->n_tags, &job->tags,
+                         &job->n_tags);
+  if (rc == 0)
+    rc = cu__env_copy(d->env, d->n_env, o->env, o->n_env, &job->env,
+                      &job->n_env);
+  int64_t timeout = o->timeout_ms ? o->timeout_ms : d->timeout_ms;
+  int64_t grace = o->grace_ms ? o->grace_ms : d->grace_ms;
+  job->deadline_ns = timeout > 0 ? timeout * 1000000 : 0;
+  job->grace_ns = grace == CU_GRACE_NONE ? -1
+                  : grace > 0            ? grace * 1000000
+                                         : CU_GRACE_DEFAULT_MS * 1000000LL;
+  job->cancel = o->cancel;
+  return rc;
+}
+
+static void adjust_outputs(setup *s, const cu_run_opts *o,
+                           const cu__ctx_defaults *d) {
+  s->out_opts = o->out;
+  s->err_opts = o->err;
+  if (d->echo_output) {
+    if (s->out_opts.mode == CU_STREAM_CAPTURE)
+      s->out_opts.mode = CU_STREAM_TEE;
+    if (s->err_opts.mode == CU_STREAM_CAPTURE)
+      s->err_opts.mode = CU_STREAM_TEE;
+  }
+}
+
+int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
+                  cu__job **ret, cu_result *failed) {
+  cu__ctx *ctx = NULL;
+  int rc = cu__ctx_capture(&ctx);
+  if (rc != 0)
+    return fail_stage(failed, rc, CU_STAGE_VALIDATE, 0);
+  cu__ctx_defaults d;
+  cu__ctx_get_defaults(ctx, &d);
+  setup s = {.cwd_fd = -1, .in_child = -1, .out_child = -1};
+  cu__job *job = NULL;
+  rc = preflight(spec, ctx, &d, &s);
+  for (size_t i = 0; rc == 0 && i < spec->n; i++)
+    rc = cu__ctx_before(ctx, spec->cmds[i]);
+  if (rc == 0)
+    rc = alloc_job(spec, &job, &s);
+  if (rc != 0) {
+    if (job)
+      job->ctx = ctx;
+    else
+      cu__ctx_release(ctx);
+    setup_free(&s, spec->n);
+    cu__job_free(job);
+    return fail_stage(failed, rc, CU_STAGE_VALIDATE, 0);
+  }
+  job->loop = loop;
+  job->ctx = ctx;
+  job->observed = cu__ctx_has_observers(ctx);
+  job->wants_noise = job->observed && cu__ctx_wants_noise(ctx);
+  adjust_outputs(&s, spec->opts, &d);
+  rc = copy_opts(job, spec, &d);
+  if (rc == 0)
+    rc = cu__job_build_event_tags(job);
+  if (rc != 0) {
+    setup_free(&s, spec->n);
+    cu__job_free(job);
+    return fail_stage(failed, rc, CU_STAGE_VALIDATE, 0);
+  }
+  rc = open_streams(job, spec, &s);
+  if (rc != 0) {
+    setup_free(&s, spec->n);
+    cu__job_free(job);
+    return fail_stage(failed, rc,
+                      rc == CU_ECWD ? CU_STAGE_CWD : CU_STAGE_PIPES, errno);
+  }
+  cu__job_emit_plan(job);
+  job->start_wall = cu__now(CLOCK_REALTIME);
+  job->start_mono = cu__now(CLOCK_MONOTONIC);
+  rc = spawn_stages(job, &s, failed);
+  setup_free(&s, spec->n);
+  if (rc == 0)
+    rc = cu__job_arm(job);
+  if (rc != 0) {
+    cu__job_free(job);
+    return rc;
+  }
+  cu__job_emit_start(job);
+  *ret = job;
+  return 0;
+}

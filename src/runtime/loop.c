@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The event loop: epoll over every job's fds (pipes, pidfds, timers, cancel
+ * tokens) plus one eventfd for cross-thread wake-ups. Level-triggered, so a
+ * stream that stops early because of its per-call budget is simply reported
+ * again. Tasks are the public handles on jobs.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/internal.h"
+#include "cuprum/pipeline.h"
+#include "runtime/job.h"
+#include "stream/stream_internal.h"
+
+#define CU__MAX_EVENTS 64
+
+struct cu_loop {
+  int epfd;
+  cu__watch w_wake;
+  cu__job *jobs; /* live jobs (doubly linked) */
+  unsigned active;
+  int completed; /* jobs finished during the current step */
+};
+
+struct cu_task {
+  cu_loop *loop;
+  cu__job *job; /* NULL once freed after completion */
+  cu_result result;
+  cu_pipeline_result presult;
+  bool pipeline;
+  bool done;
+  bool orphaned; /* freed by the user before completion */
+  int error;
+  cu_task_done_fn fn;
+  void *fn_data;
+};
+
+int cu_loop_new(cu_loop **ret) { return cu__loop_new(ret, true); }
+
+int cu__loop_new(cu_loop **ret, bool wakeable) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_loop_new: ret is NULL");
+  cu_loop *loop = calloc(1, sizeof *loop);
+  if (!loop)
+    return cu__fail(CU_ENOMEM, "allocating a loop");
+  loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+  /* A private loop (cu_run's) is never woken from outside: no eventfd. */
+  loop->w_wake = (cu__watch){
+      .fd = wakeable ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1,
+      .kind = CU__W_WAKE};
+  if (loop->epfd < 0 || (wakeable && loop->w_wake.fd < 0) ||
+      (wakeable && cu__loop_watch(loop, &loop->w_wake, EPOLLIN) != 0)) {
+    int err = errno;
+    cu__close(loop->epfd);
+    cu__close(loop->w_wake.fd);
+    free(loop);
+    return cu__fail_errno(CU_ESYS, err, "creating the event loop");
+  }
+  *ret = loop;
+  return 0;
+}
+
+int cu__loop_watch(cu_loop *loop, cu__watch *w, uint32_t events) {
+  struct epoll_event ev = {.events = events, .data.ptr = w};
+  if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
+    return cu__fail_errno(CU_ESYS, errno, "epoll_ctl(ADD, fd %d)", w->fd);
+  w->armed = true;
+  return 0;
+}
+
+void cu__loop_unwatch(cu_loop *loop, cu__watch *w) {
+  if (!w->armed || !loop)
+    return;
+  epoll_ctl(loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+  w->armed = false;
+}
+
+void cu__loop_job_added(cu_loop *loop, cu__job *job) {
+  job->prev = NULL;
+  job->next = loop->jobs;
+  if (loop->jobs)
+    loop->jobs->prev = job;
+  loop->jobs = job;
+  loop->active++;
+}
+
+void cu__loop_job_done(cu_loop *loop, cu__job *job) {
+  if (job->prev)
+    job->prev->next = job->next;
+  else
+    loop->jobs = job->next;
+  if (job->next)
+    job->next->prev = job->prev;
+  job->prev = job->next = NULL;
+  loop->active--;
+  loop->completed++;
+  if (job->on_done)
+    job->on_done(job, job->on_done_data);
+}
+
+int cu_loop_fd(const cu_loop *loop) { return loop ? loop->epfd : -1; }
+
+unsigned cu_loop_active(const cu_loop *loop) {
+  return loop ? loop->active : 0;
+}
+
+void cu_loop_wake(cu_loop *loop) {
+  if (!loop || loop->w_wake.fd < 0)
+    return;
+  uint64_t one = 1;
+  /* Async-signal-safe and thread-safe; EAGAIN means a wake is pending. */
+  ssize_t n = write(loop->w_wake.fd, &one, sizeof one);
+  (void)n;
+}
+
+static void mark_dirty(cu__job **dirty, cu__job *job) {
+  if (job->dirty)
+    return;
+  job->dirty = true;
+  job->dirty_next = *dirty;
+  *dirty = job;
+}
+
+static void on_wake(cu_loop *loop, cu__job **dirty) {
+  uint64_t v;
+  ssize_t n = read(loop->w_wake.fd, &v, sizeof v);
+  (void)n;
+  /* A cancel request from another thread: find the jobs that have one. */
+  for (cu__job *j = loop->jobs; j; j = j->next) {
+    if (!atomic_exchange(&j->cancel_requested, false))
+      continue;
+    cu__job_cancel(j);
+    mark_dirty(dirty, j);
+  }
+}
+
+/*
+ * Writing to a pipe whose reader has gone raises SIGPIPE, which would kill
+ * the caller's process by default. Without touching dispositions (that is
+ * process-wide), the loop blocks SIGPIPE in its own thread while it moves
+ * bytes and consumes any SIGPIPE its writes raised (stream_internal.h).
+ */
+typedef struct pipe_guard {
+  bool active;
+  cu__sigpipe_guard g;
+} pipe_guard;
+
+static void guard_on(pipe_guard *g) {
+  if (!g->active)
+    cu__sigpipe_block(&g->g);
+  g->active = true;
+}
+
+static void guard_off(pipe_guard *g) {
+  if (!g->active)
+    return;
+  sigset_t pending;
+  bool raised = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+  cu__sigpipe_restore(&g->g, raised);
+  g->active = false;
+}
+
+/* Can handling this event write (to a pipe), or call code that might? A
+ * capture-only stream just reads into memory: no guard, which saves four
+ * system calls per run in the common case. */
+static bool may_write(const cu__watch *w) {
+  switch ((cu__wkind)w->kind) {
+  case CU__W_IN:
+  case CU__W_TAP_IN:
+  case CU__W_TAP_OUT:
+    return true;
+  case CU__W_OUT:
+    return !cu__outstream_quiet(w->job->out_stream);
+  case CU__W_ERR:
+    return !cu__outstream_quiet(w->job->stages[w->stage].err_stream);
+  default:
+    return false;
+  }
+}
+
+int cu_loop_step(cu_loop *loop, int timeout_ms) {
+  if (!loop)
+    return cu__fail(CU_EINVAL, "cu_loop_step: loop is NULL");
+  struct epoll_event evs[CU__MAX_EVENTS];
+  int n = epoll_wait(loop->epfd, evs, CU__MAX_EVENTS, timeout_ms);
+  if (n < 0)
+    return errno == EINTR ? 0 : cu__fail_errno(CU_ESYS, errno, "epoll_wait");
+  cu__job *dirty = NULL;
+  pipe_guard guard = {0};
+  loop->completed = 0;
+  for (int i = 0; i < n; i++) {
+    cu__watch *w = evs[i].data.ptr;
+    if (w->kind == CU__W_WAKE) {
+      on_wake(loop, &dirty);
+      continue;
+    }
+    if (!w->armed)
+      continue; /* closed earlier in this batch */
+    mark_dirty(&dirty, w->job);
+    if (may_write(w))
+      guard_on(&guard);
+    cu__job_on_event(w->job, w);
+  }
+  guard_off(&guard);
+  while (dirty) {
+    cu__job *job = dirty;
+    dirty = job->dirty_next;
+    cu__job_after_batch(job); /* may complete and free the job */
+  }
+  return loop->completed;
+}
+
+int cu_loop_run(cu_loop *loop) {
+  if (!loop)
+    return cu__fail(CU_EINVAL, "cu_loop_run: loop is NULL");
+  while (loop->active > 0) {
+    int rc = cu_loop_step(loop, -1);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ tasks */
+
+static void task_release(cu_task *task) {
+  cu_result_free(&task->result);
+  cu_pipeline_result_free(&task->presult);
+  free(task);
+}
+
+static void task_done(cu__job *job, void *data) {
+  cu_task *task = data;
+  if (task->pipeline) {
+    cu__job_take_pipeline_result(job, &task->presult);
+    task->error = task->presult.error;
+    /* The summary view: the last stage, as a single result. */
+    if (task->presult.n > 0)
+      task->result = (cu_result){
+          .exit_code = task->presult.stages[task->presult.n - 1].exit_code,
+          .term_signal = task->presult.stages[task->presult.n - 1].term_signal,
+          .ok = task->presult.ok,
+          .timed_out = task->presult.timed_out,
+          .cancelled = task->presult.cancelled,
+          .error = task->presult.error};
+  } else {
+    cu__job_take_result(job, &task->result);
+    task->error = task->result.error;
+  }
+  task->done = true;
+  task->job = NULL;
+  cu__job_free(job);
+  if (task->fn)
+    task->fn(task, &task->result, task->fn_data);
+  if (task->orphaned)
+    task_release(task);
+}
+
+int cu__loop_start_job(cu_loop *loop, const cu__job_spec *spec, bool pipeline,
+                       cu_task **ret, cu_result *failed) {
+  cu_task *task = calloc(1, sizeof *task);
+  if (!task)
+    return cu__fail(CU_ENOMEM, "allocating a task");
+  task->loop = loop;
+  task->pipeline = pipeline;
+  cu__job *job = NULL;
+  int rc = cu__job_start(loop, spec, &job, failed);
+  if (rc != 0) {
+    free(task);
+    return rc;
+  }
+  task->job = job;
+  job->on_done = task_done;
+  job->on_done_data = task;
+  *ret = task;
+  return 0;
+}
+
+int cu_loop_spawn(cu_loop *loop, const cu_cmd *cmd, const cu_run_opts *opts,
+                  cu_task **ret) {
+  if (!loop || !cmd || !ret)
+    return cu__fail(CU_EINVAL, "cu_loop_spawn: loop, cmd and ret are required");
+  static const cu_run_opts defaults;
+  const cu_cmd *cmds[1] = {cmd};
+  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = opts ? opts : &defaults};
+  return cu__loop_start_job(loop, &spec, false, ret, NULL);
+}
+
+void cu_task_on_done(cu_task *task, cu_task_done_fn fn, void *userdata) {
+  if (!task)
+    return;
+  task->fn = fn;
+  task->fn_data = userdata;
+}
+
+bool cu_task_done(const cu_task *task) { return task && task->done; }
+
+const cu_result *cu_task_result(const cu_task *task) {
+  return task && task->done ? &task->result : NULL;
+}
+
+void cu_task_cancel(cu_task *task) {
+  if (!task || task->done || !task->job)
+    return;
+  atomic_store(&task->job->cancel_requested, true);
+  cu_loop_wake(task->loop);
+}
+
+static int drive_until_done(cu_task *task) {
+  while (!task->done) {
+    int rc = cu_loop_step(task->loop, -1);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+int cu_task_wait_pipeline(cu_task *task, cu_pipeline_result *ret) {
+  if (!task || !ret || !task->pipeline)
+    return cu__fail(CU_EINVAL, "cu_task_wait_pipeline: needs a pipeline task");
+  int rc = drive_until_done(task);
+  if (rc < 0)
+    return rc;
+  *ret = task->presult;
+  task->presult = (cu_pipeline_result){.fail_index = ret->fail_index,
+                                       .ok = ret->ok};
+  return task->error;
+}
+
+const cu_pipeline_result *cu_task_pipeline_result(const cu_task *task) {
+  return task && task->done && task->pipeline ? &task->presult : NULL;
+}
+
+int cu_task_wait(cu_task *task, cu_result *ret) {
+  if (!task || !ret)
+    return cu__fail(CU_EINVAL, "cu_task_wait: task and ret are required");
+  if (task->pipeline)
+    return cu__fail(CU_EINVAL, "cu_task_wait: use cu_task_wait_pipeline for "
+                               "a pipeline task");
+  int rc = drive_until_done(task);
+  if (rc < 0)
+    return rc;
+  *ret = task->result;
+  task->result = (cu_result){0};
+  /* The copy owns the buffers now; keep a view for cu_task_result(). */
+  task->result.exit_code = ret->exit_code;
+  task->result.term_signal = ret->term_signal;
+  task->result.pid = ret->pid;
+  task->result.ok = ret->ok;
+  return task->error;
+}
+
+cu_task *cu_task_free(cu_task *task) {
+  if (!task)
+    return NULL;
+  if (task->done) {
+    task_release(task);
+    return NULL;
+  }
+  /* Still running: cancel; the loop frees it when the job completes. */
+  task->orphaned = true;
+  task->fn = NULL;
+  cu_task_cancel(task);
+  return NULL;
+}
+
+cu_loop *cu_loop_free(cu_loop *loop) {
+  if (!loop)
+    return NULL;
+  for (cu__job *j = loop->jobs; j; j = j->next)
+    cu__job_cancel(j);
+  while (loop->active > 0)
+    if (cu_loop_step(loop, -1) < 0)
+      break;
+  cu__close(loop->w_wake.fd);
+  cu__close(loop->epfd);
+  free(loop);
+  return NULL;
+}

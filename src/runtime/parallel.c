@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/* The concurrency helper: a batch of commands and pipelines on one loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context/ctx.h"
+#include "base/internal.h"
+#include "runtime/job.h"
+
+typedef struct batch {
+  const cu_batch_item *items;
+  size_t n;
+  const cu_parallel_opts *opts;
+  cu_parallel_result *res;
+  cu_loop *loop;
+  cu_task **tasks; /* running task per item, else NULL */
+  size_t next;     /* next item to start */
+  unsigned running;
+  bool stopping;
+} batch;
+
+/* Everything is checked before anything runs. */
+static int preflight(const cu_batch_item *items, size_t n) {
+  cu__ctx *ctx = NULL;
+  int rc = cu__ctx_capture(&ctx);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    const cu_batch_item *it = &items[i];
+    if (!it->cmd == !it->pipeline) {
+      rc = cu__fail(CU_EINVAL, "item %zu: set exactly one of cmd, pipeline",
+                    i);
+      break;
+    }
+    size_t stages = it->cmd ? 1 : cu_pipeline_len(it->pipeline);
+    for (size_t s = 0; rc == 0 && s < stages; s++) {
+      const cu_cmd *cmd = it->cmd ? it->cmd : cu__pipeline_stage(it->pipeline, s);
+      rc = cu__cmd_check(cmd);
+      if (rc == 0)
+        rc = cu__ctx_check(ctx, cmd);
+      if (rc != 0) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", cu_last_error());
+        rc = cu__fail(rc, "item %zu: %s", i, msg);
+      }
+    }
+  }
+  cu__ctx_release(ctx);
+  return rc;
+}
+
+static int start_item(batch *b, size_t i) {
+  const cu_batch_item *it = &b->items[i];
+  const cu_parallel_opts *po = b->opts;
+  cu_item_result *ir = &b->res->items[i];
+  int rc;
+  if (it->cmd) {
+    cu_run_opts o = it->opts ? *it->opts : (cu_run_opts){0};
+    if (o.timeout_ms == 0)
+      o.timeout_ms = po->item_timeout_ms;
+    if (!o.cancel)
+      o.cancel = po->cancel;
+    /* Started directly so a failure keeps its stage and errno. */
+    const cu_cmd *cmds[1] = {it->cmd};
+    cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o};
+    rc = cu__loop_start_job(b->loop, &spec, false, &b->tasks[i], &ir->result);
+    if (rc != 0)
+      ir->result.error = rc;
+  } else {
+    cu_pipeline_opts o = it->pipe_opts ? *it->pipe_opts : (cu_pipeline_opts){0};
+    if (o.run.timeout_ms == 0)
+      o.run.timeout_ms = po->item_timeout_ms;
+    if (!o.run.cancel)
+      o.run.cancel = po->cancel;
+    rc = cu_loop_spawn_pipeline(b->loop, it->pipeline, &o, &b->tasks[i]);
+    if (rc != 0)
+      ir->pipeline = (cu_pipeline_result){.error = rc, .fail_index = -1,
+                                          .spawn_index = -1};
+  }
+  if (rc != 0) {
+    ir->state = CU_ITEM_FAILED_TO_START;
+    ir->error = rc;
+    ir->message = cu__strdup(cu_last_error());
+    return rc;
+  }
+  b->running++;
+  return 0;
+}
+
+static void stop(batch *b) {
+  if (b->stopping)
+    return;
+  b->stopping = true;
+  for (size_t i = 0; i < b->n; i++)
+    if (b->tasks[i])
+      cu_task_cancel(b->tasks[i]);
+}
+
+static void note_failure(batch *b, size_t i) {
+  if (b->res->first_failure < 0)
+    b->res->first_failure = (int)i;
+  if (b->opts->fail_fast)
+    stop(b);
+}
+
+/* Collect finished tasks in index order (ties in one step: lowest wins). */
+static void collect(batch *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    cu_task *t = b->tasks[i];
+    if (!t || !cu_task_done(t))
+      continue;
+    cu_item_result *ir = &b->res->items[i];
+    if (b->items[i].cmd)
+      cu_task_wait(t, &ir->result);
+    else
+      cu_task_wait_pipeline(t, &ir->pipeline);
+    ir->ok = b->items[i].cmd ? ir->result.ok : ir->pipeline.ok;
+    bool stopped = b->items[i].cmd
+                       ? ir->result.cancelled && !ir->result.timed_out
+                       : ir->pipeline.cancelled && !ir->pipeline.timed_out;
+    ir->state = b->stopping && stopped ? CU_ITEM_TERMINATED : CU_ITEM_DONE;
+    b->tasks[i] = cu_task_free(t);
+    b->running--;
+    if (!ir->ok && ir->state == CU_ITEM_DONE)
+      note_failure(b, i);
+  }
+}
+
+static void fill_more(batch *b) {
+  unsigned limit = b->opts->limit ? b->opts->limit : (unsigned)-1;
+  while (!b->stopping && b->next < b->n && b->running < limit) {
+    size_t i = b->next++;
+    if (start_item(b, i) != 0)
+      note_failure(b, i);
+  }
+}
+
+static int step_timeout(const batch *b, int64_t deadline) {
+  if (deadline == 0)
+    return -1;
+  int64_t left = (deadline - cu__mono_ns()) / 1000000;
+  return left <= 0 ? 0 : left > 1000 ? 1000 : (int)left + 1;
+}
+
+static void summarise(batch *b) {
+  cu_parallel_result *r = b->res;
+  for (size_t i = 0; i < b->n; i++) {
+    cu_item_result *ir = &r->items[i];
+    if (i >= b->next && ir->state == CU_ITEM_DONE)
+      ir->state = CU_ITEM_SKIPPED;
+    if (ir->state == CU_ITEM_SKIPPED)
+      r->n_skipped++;
+    else if (ir->ok)
+      r->n_ok++;
+    else
+      r->n_failed++;
+  }
+  r->ok = r->n_ok == r->n;
+}
+
+static int run_batch(batch *b) {
+  int64_t deadline =
+      b->opts->deadline_ms > 0 ? cu__mono_ns() + b->opts->deadline_ms * 1000000
+                               : 0;
+  fill_more(b);
+  while (b->running > 0) {
+    int rc = cu_loop_step(b->loop, step_timeout(b, deadline));
+    if (rc < 0)
+      return rc;
+    collect(b);
+    if (b->opts->cancel && cu_cancel_triggered(b->opts->cancel) &&
+        !b->stopping) {
+      b->res->cancelled = true;
+      stop(b);
+    }
+    if (deadline && cu__mono_ns() >= deadline && !b->stopping) {
+      b->res->timed_out = true;
+      stop(b);
+    }
+    fill_more(b);
+  }
+  summarise(b);
+  return 0;
+}
+
+int cu_parallel_run(const cu_batch_item *items, size_t n,
+                    const cu_parallel_opts *opts, cu_parallel_result *result) {
+  if (!result)
+    return cu__fail(CU_EINVAL, "cu_parallel_run: result is NULL");
+  memset(result, 0, sizeof *result);
+  result->first_failure = -1;
+  static const cu_parallel_opts defaults;
+  if (!opts)
+    opts = &defaults;
+  if (n && !items)
+    return cu__fail(CU_EINVAL, "cu_parallel_run: %zu items but NULL", n);
+  if (opts->item_timeout_ms < 0 || opts->item_timeout_ms > CU_TIMEOUT_MAX_MS ||
+      opts->deadline_ms < 0 || opts->deadline_ms > CU_TIMEOUT_MAX_MS)
+    return cu__fail(CU_EINVAL, "item_timeout_ms/deadline_ms out of range");
+  int rc = preflight(items, n);
+  if (rc != 0)
+    return rc;
+  batch b = {.items = items, .n = n, .opts = opts, .res = result};
+  result->items = calloc(n ? n : 1, sizeof *result->items);
+  b.tasks = calloc(n ? n : 1, sizeof *b.tasks);
+  if (!result->items || !b.tasks) {
+    free(b.tasks);
+    cu_parallel_result_free(result);
+    return cu__fail(CU_ENOMEM, "allocating batch results");
+  }
+  result->n = n;
+  for (size_t i = 0; i < n; i++)
+    result->items[i].pipeline.fail_index = -1;
+  rc = cu_loop_new(&b.loop);
+  if (rc == 0)
+    rc = run_batch(&b);
+  if (rc != 0)
+    stop(&b);
+  cu_loop_free(b.loop); /* cancels and reaps anything left */
+  for (size_t i = 0; i < n; i++)
+    cu_task_free(b.tasks[i]);
+  free(b.tasks);
+  return rc;
+}
+
+void cu_parallel_result_free(cu_parallel_result *r) {
+  if (!r)
+    return;
+  for (size_t i = 0; r->items && i < r->n; i++) {
+    cu_result_free(&r->items[i].result);
+    cu_pipeline_result_free(&r->items[i].pipeline);
+    free(r->items[i].message);
+  }
+  free(r->items);
+  memset(r, 0, sizeof *r);
+  r->first_failure = -1;
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* Pipelines: building them, and running them as one job of N stages. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/internal.h"
+#include "runtime/job.h"
+
+struct cu_pipeline {
+  const cu_cmd **cmds;
+  size_t n, cap;
+};
+
+int cu_pipeline_new(cu_pipeline **ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_pipeline_new: ret is NULL");
+  cu_pipeline *p = calloc(1, sizeof *p);
+  if (!p)
+    return cu__fail(CU_ENOMEM, "allocating a pipeline");
+  *ret = p;
+  return 0;
+}
+
+int cu_pipeline_add(cu_pipeline *p, const cu_cmd *cmd) {
+  if (!p || !cmd)
+    return cu__fail(CU_EINVAL, "cu_pipeline_add: pipeline and cmd required");
+  if (p->n == p->cap) {
+    size_t cap = p->cap ? p->cap * 2 : 4;
+    const cu_cmd **cmds = realloc(p->cmds, cap * sizeof *cmds);
+    if (!cmds)
+      return cu__fail(CU_ENOMEM, "growing a pipeline");
+    p->cmds = cmds;
+    p->cap = cap;
+  }
+  p->cmds[p->n++] = cmd;
+  return 0;
+}
+
+int cu_pipeline_of(cu_pipeline **ret, const cu_cmd *first, ...) {
+  cu_pipeline *p = NULL;
+  int rc = cu_pipeline_new(&p);
+  va_list ap;
+  va_start(ap, first);
+  for (const cu_cmd *c = first; rc == 0 && c; c = va_arg(ap, const cu_cmd *))
+    rc = cu_pipeline_add(p, c);
+  va_end(ap);
+  if (rc != 0) {
+    cu_pipeline_free(p);
+    return rc;
+  }
+  *ret = p;
+  return 0;
+}
+
+size_t cu_pipeline_len(const cu_pipeline *p) { return p ? p->n : 0; }
+
+const cu_cmd *cu__pipeline_stage(const cu_pipeline *p, size_t i) {
+  return p && i < p->n ? p->cmds[i] : NULL;
+}
+
+cu_pipeline *cu_pipeline_free(cu_pipeline *p) {
+  if (p) {
+    free(p->cmds);
+    free(p);
+  }
+  return NULL;
+}
+
+void cu_pipeline_result_free(cu_pipeline_result *r) {
+  if (!r)
+    return;
+  for (size_t i = 0; r->stages && i < r->n; i++)
+    cu_result_free(&r->stages[i]);
+  free(r->stages);
+  memset(r, 0, sizeof *r);
+  r->fail_index = -1;
+  r->spawn_index = -1;
+}
+
+static int make_spec(const cu_pipeline *p, const cu_pipeline_opts *opts,
+                     cu__job_spec *spec, int *failed_index) {
+  static const cu_pipeline_opts defaults;
+  if (!opts)
+    opts = &defaults;
+  if (!p || p->n < 2)
+    return cu__fail(CU_EINVAL, "a pipeline needs at least 2 stages (has %zu)",
+                    p ? p->n : 0);
+  if ((unsigned)opts->policy > CU_FAIL_WAIT_ALL)
+    return cu__fail(CU_EINVAL, "policy: unknown failure policy %d",
+                    (int)opts->policy);
+  if (opts->pipe_size < CU_PIPE_SIZE_KERNEL)
+    return cu__fail(CU_EINVAL, "pipe_size: %d is negative", opts->pipe_size);
+  *spec = (cu__job_spec){
+      .cmds = p->cmds,
+      .n = p->n,
+      .opts = &opts->run,
+      .fail_mode = opts->policy == CU_FAIL_WAIT_ALL ? CU__FAIL_WAIT_ALL
+                                                    : CU__FAIL_FAST,
+      .sigpipe_fails = opts->sigpipe_is_failure,
+      .pipe_size = opts->pipe_size != 0 ? opts->pipe_size
+                   : p->n >= 3        ? CU_PIPE_SIZE_DEFAULT
+                                      : CU_PIPE_SIZE_KERNEL,
+      .ret_failed_index = failed_index,
+      .tap_stages = opts->tap_stages,
+      .capture_taps = opts->capture_taps,
+  };
+  return 0;
+}
+
+int cu_loop_spawn_pipeline(cu_loop *loop, const cu_pipeline *p,
+                           const cu_pipeline_opts *opts, cu_task **ret) {
+  if (!loop || !ret)
+    return cu__fail(CU_EINVAL, "cu_loop_spawn_pipeline: loop and ret required");
+  cu__job_spec spec;
+  int rc = make_spec(p, opts, &spec, NULL);
+  return rc ? rc : cu__loop_start_job(loop, &spec, true, ret, NULL);
+}
+
+int cu_pipeline_run(const cu_pipeline *p, const cu_pipeline_opts *opts,
+                    cu_pipeline_result *result) {
+  if (!result)
+    return cu__fail(CU_EINVAL, "cu_pipeline_run: result is NULL");
+  memset(result, 0, sizeof *result);
+  result->fail_index = -1;
+  result->spawn_index = -1;
+  cu__job_spec spec;
+  int failed_index = -1;
+  int rc = make_spec(p, opts, &spec, &failed_index);
+  cu_loop *loop = NULL;
+  cu_task *task = NULL;
+  cu_result failed = {0};
+  if (rc == 0)
+    rc = cu__loop_new(&loop, false);
+  if (rc == 0)
+    rc = cu__loop_start_job(loop, &spec, true, &task, &failed);
+  if (rc == 0) {
+    rc = cu_task_wait_pipeline(task, result);
+  } else {
+    result->error = rc;
+    result->spawn_stage = failed.spawn_stage;
+    result->spawn_errno = failed.spawn_errno;
+    result->spawn_index = failed_index;
+  }
+  cu_task_free(task);
+  cu_loop_free(loop);
+  return rc;
+}

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/* posix_spawn with the library's rules, and pidfd-or-polling exit checks. */
+#include "spawn/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/internal.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+int cu__spawn_errno_code(int err) {
+  switch (err) {
+  case ENOENT:
+  case ENOTDIR:
+    return CU_ENOTFOUND;
+  case EACCES:
+  case EPERM:
+    return CU_EACCES;
+  case ENOEXEC:
+    return CU_ENOEXEC;
+  case E2BIG:
+    return CU_E2BIG;
+  case ENOMEM:
+    return CU_ENOMEM;
+  default:
+    return CU_ESPAWN;
+  }
+}
+
+#ifdef CUPRUM_NO_CLOSEFROM
+/*
+ * Portable fallback for posix_spawn_file_actions_addclosefrom_np: close in
+ * the child every fd >= 3 that would survive exec (no FD_CLOEXEC). The
+ * library's own fds are all close-on-exec already; this catches fds other
+ * code opened without it. A fd opened by another thread between this scan
+ * and the spawn can still leak: that race is why the closefrom path is the
+ * default.
+ */
+static int add_close_inheritable(posix_spawn_file_actions_t *fa) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return 0; /* no /proc: nothing more we can do cheaply */
+  int self = dirfd(d);
+  int rc = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9')
+      continue;
+    int fd = atoi(e->d_name);
+    if (fd < 3 || fd == self)
+      continue;
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && !(flags & FD_CLOEXEC)) {
+      rc = posix_spawn_file_actions_addclose(fa, fd);
+      if (rc != 0)
+        break;
+    }
+  }
+  closedir(d);
+  return rc;
+}
+#endif
+
+static int build_actions(const cu__spawn_req *req,
+                         posix_spawn_file_actions_t *fa) {
+  int rc = 0;
+  if (req->fd_in >= 0)
+    rc = posix_spawn_file_actions_adddup2(fa, req->fd_in, 0);
+  if (rc == 0 && req->fd_out >= 0)
+    rc = posix_spawn_file_actions_adddup2(fa, req->fd_out, 1);
+  if (rc == 0 && req->fd_err >= 0)
+    rc = posix_spawn_file_actions_adddup2(fa, req->fd_err, 2);
+  if (rc == 0 && req->cwd_fd >= 0)
+    rc = posix_spawn_file_actions_addfchdir_np(fa, req->cwd_fd);
+#ifdef CUPRUM_NO_CLOSEFROM
+  if (rc == 0)
+    rc = add_close_inheritable(fa);
+#else
+  /* File actions run in order: after the dup2s, close everything >= 3. */
+  if (rc == 0)
+    rc = posix_spawn_file_actions_addclosefrom_np(fa, 3);
+#endif
+  return rc;
+}
+
+static int build_attr(const cu__spawn_req *req, posix_spawnattr_t *attr) {
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  int rc = posix_spawnattr_setflags(
+      attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                POSIX_SPAWN_SETSIGDEF);
+  if (rc == 0)
+    rc = posix_spawnattr_setpgroup(attr, req->pgid);
+  if (rc == 0)
+    rc = posix_spawnattr_setsigmask(attr, &none);
+  /* Every signal back to its default: a parent ignoring SIGPIPE must not
+   * make `yes | head -n1` run forever. */
+  if (rc == 0)
+    rc = posix_spawnattr_setsigdefault(attr, &all);
+  return rc;
+}
+
+static bool spawn_reliable;
+static pthread_once_t spawn_once = PTHREAD_ONCE_INIT;
+
+/* Does a failing exec come back from posix_spawn as an error? Under
+ * valgrind it does not (the child just exits 127), so probe once. */
+static void probe_spawn(void) {
+#ifdef CUPRUM_SPAWN_FORK
+  spawn_reliable = false;
+#else
+  char *const argv[] = {(char *)"cuprum-probe", NULL};
+  char *const envp[] = {NULL};
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, "/nonexistent/cuprum-exec-probe", NULL, NULL,
+                       argv, envp);
+  spawn_reliable = rc != 0;
+  if (rc == 0)
+    cu__reap(pid, -1);
+#endif
+}
+
+bool cu__posix_spawn_reliable(void) {
+  pthread_once(&spawn_once, probe_spawn);
+  return spawn_reliable;
+}
+
+int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
+              cu_spawn_stage *ret_stage) {
+  if (!cu__posix_spawn_reliable())
+    return cu__spawn_fork(req, ret_pid, ret_errno, ret_stage);
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  *ret_stage = CU_STAGE_SPAWN;
+  int rc = posix_spawn_file_actions_init(&fa);
+  if (rc != 0) {
+    *ret_errno = rc;
+    return cu__fail_errno(CU_ESPAWN, rc, "posix_spawn_file_actions_init");
+  }
+  rc = posix_spawnattr_init(&attr);
+  if (rc != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    *ret_errno = rc;
+    return cu__fail_errno(CU_ESPAWN, rc, "posix_spawnattr_init");
+  }
+  rc = build_actions(req, &fa);
+  if (rc == 0)
+    rc = build_attr(req, &attr);
+  if (rc != 0) {
+    *ret_errno = rc;
+    rc = cu__fail_errno(CU_ESPAWN, rc, "preparing posix_spawn for '%s'",
+                        req->path);
+  } else {
+    pid_t pid = 0;
+    rc = posix_spawn(&pid, req->path, &fa, &attr, req->argv, req->envp);
+    if (rc == 0) {
+      *ret_pid = pid;
+    } else {
+      *ret_errno = rc;
+      *ret_stage = CU_STAGE_EXEC;
+      rc = cu__fail_errno(cu__spawn_errno_code(rc), rc, "cannot execute '%s'",
+                          req->path);
+    }
+  }
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc;
+}
+
+/* ------------------------------------------------------------ pidfd */
+
+static bool pidfd_ok;
+static pthread_once_t pidfd_once = PTHREAD_ONCE_INIT;
+
+int cu__pidfd_open(pid_t pid) {
+#if defined(CUPRUM_NO_PIDFD) || !defined(SYS_pidfd_open)
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#else
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+}
+
+/* Probe at run time rather than trusting kernel versions: valgrind and old
+ * kernels answer ENOSYS. Set-once cache (see docs/design.md). */
+static void probe_pidfd(void) {
+  int fd = cu__pidfd_open(getpid());
+  if (fd >= 0) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    /* waitid(P_PIDFD) must work too (Linux >= 5.4). Our own pid is not our
+     * child, so ECHILD is the "works" answer; EINVAL means unsupported. */
+    int rc = waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG);
+    pidfd_ok = rc == 0 || errno == ECHILD;
+    close(fd);
+  }
+}
+
+bool cu__pidfd_supported(void) {
+  pthread_once(&pidfd_once, probe_pidfd);
+  return pidfd_ok;
+}
+
+static int status_from_siginfo(const siginfo_t *si) {
+  if (si->si_code == CLD_EXITED)
+    return (si->si_status & 0xff) << 8;
+  return si->si_status & 0x7f; /* CLD_KILLED / CLD_DUMPED */
+}
+
+int cu__peek_exit(pid_t pid, int pidfd, int *ret_status) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int rc;
+  do {
+    if (pidfd >= 0)
+      rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si,
+                  WEXITED | WNOHANG | WNOWAIT);
+    else
+      rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0)
+    return -1;
+  if (si.si_pid == 0)
+    return 0;
+  *ret_status = status_from_siginfo(&si);
+  return 1;
+}
+
+void cu__reap(pid_t pid, int pidfd) {
+  siginfo_t si;
+  int rc;
+  do {
+    if (pidfd >= 0)
+      rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
+    else
+      rc = waitid(P_PID, (id_t)pid, &si, WEXITED);
+  } while (rc < 0 && errno == EINTR);
+}

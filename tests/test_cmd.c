@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/internal.h" /* struct cu_cmd: argv_bytes, cu__cmd_check */
+#include "catalogue/cmd_int.h" /* struct cu_cmd: argv_bytes, cu__cmd_check */
 
 static cu_cmd *echo_cmd(void) {
   cu_cmd *cmd = NULL;

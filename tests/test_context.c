@@ -14,6 +14,7 @@
 
 #include "context/ctx.h"
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 
 /* ------------------------------------------------------------- fixtures */
 
@@ -32,7 +33,10 @@ static void fake_init(fake *f, const char *name, const char *arg) {
   f->cmd.argc = arg ? 2 : 1;
 }
 
-static void fake_done(fake *f) { cu__hooks_free(f->cmd.hooks); }
+static void fake_done(fake *f) {
+  if (f->cmd.hooks)
+    f->cmd.hooks_free(f->cmd.hooks);
+}
 
 static int check_name(const char *name) {
   fake f;

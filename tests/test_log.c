@@ -12,6 +12,7 @@
 
 #include "context/ctx.h"
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 
 static const char *const ls_argv[] = {"ls", "-l", "my dir", NULL};
 

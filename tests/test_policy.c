@@ -15,6 +15,7 @@
 
 #include "context/ctx.h"
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 
 /*
  * CUPRUM_POLICY is read once per process, so a test that needs it set runs

@@ -15,6 +15,7 @@
 
 #include "context/ctx.h"
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 
 static int check(const cu_cmd *cmd) {
   cu__ctx *ctx = NULL;

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/internal.h"
 #include "catalogue/catalogue_int.h"
+#include "catalogue/cmd_int.h"
 
 struct cu_project {
   char *name;

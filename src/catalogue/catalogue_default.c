@@ -2,6 +2,7 @@
 /* The curated default catalogue: built once, immutable, never freed. */
 #include <pthread.h>
 
+#include "base/internal.h"
 #include "catalogue/catalogue_int.h"
 
 /* Designated, so the unpinned path is zero without a warning. */

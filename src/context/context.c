@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spawn/env.h"
+#include "base/internal.h"
 #include "context/scope.h"
+#include "context/tags.h"
+#include "spawn/env.h"
 
 struct tstack {
   struct cu__frame root; /* the thread's root scope: permits everything */

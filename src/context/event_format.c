@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "base/fmt.h"
+#include "cuprum/events.h"
+#include "cuprum/log.h" /* cu_event_format, cu_log_format */
 
 static bool is_line(cu_event_phase p) {
   return p == CU_EV_STDOUT_LINE || p == CU_EV_STDERR_LINE;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/internal.h"
+#include "catalogue/cmd_int.h"
 #include "context/scope.h"
 
 cu_hook *cu__hook_new(unsigned kinds, void *data) {
@@ -162,6 +164,7 @@ static int cmd_hook(cu_cmd *cmd, cu_hook *hook, cu_hook **ret) {
       cu__hook_unref(hook);
       return cu__fail(CU_ENOMEM, "out of memory attaching a command hook");
     }
+    cmd->hooks_free = cu__hooks_free;
   }
   int rc = cu__hook_list_add(&cmd->hooks->list, hook);
   if (rc != 0) {

@@ -11,7 +11,9 @@
 #include <syslog.h>
 
 #include "base/fmt.h"
+#include "base/internal.h"
 #include "context/scope.h"
+#include "cuprum/log.h"
 
 /* Per-run state between the start event and the after hook. */
 struct log_run {

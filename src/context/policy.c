@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/internal.h"
 #include "context/scope.h"
 
 static const cu_policy builtin = {

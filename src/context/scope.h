@@ -12,7 +12,8 @@
 #include <stddef.h>
 
 #include "context/ctx.h"
-#include "base/internal.h"
+#include "cuprum/context.h"
+#include "cuprum/policy.h"
 
 /* ------------------------------------------------------------- hooks */
 
@@ -72,6 +73,10 @@ void cu__hook_list_clear(cu__hook_list *list);
 struct cu__hooks {
   cu__hook_list list;
 };
+
+/* Release per-command hooks (NULL ignored): what hooks.c stores in
+ * cmd->hooks_free for cu_cmd_free() to call. */
+void cu__hooks_free(struct cu__hooks *hooks);
 
 /* Register `hook` (fresh, one reference) in the current scope, taking over
  * that reference; with `ret`, a second reference goes to the caller. */

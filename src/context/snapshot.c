@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/internal.h"
+#include "catalogue/cmd_int.h"
 #include "context/scope.h"
 
 struct cu__ctx {

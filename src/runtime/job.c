@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
+#include "context/tags.h"
 #include "runtime/job_internal.h"
 #include "spawn/proc.h"
-#include "cuprum/pipeline.h"
 
 /* After SIGKILL, how long to keep waiting for EOF once every stage has
  * exited: a descendant that left the process group may hold our pipes. */

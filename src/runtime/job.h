@@ -24,6 +24,8 @@
 #include <time.h>
 
 #include "context/ctx.h"
+#include "cuprum/loop.h"
+#include "cuprum/pipeline.h"
 #include "spawn/env.h"
 #include "stream/outstream.h"
 #include "stream/relay.h"
@@ -201,10 +203,13 @@ void cu__loop_unwatch(struct cu_loop *loop, cu__watch *w);
 void cu__loop_job_added(struct cu_loop *loop, cu__job *job);
 void cu__loop_job_done(struct cu_loop *loop, cu__job *job);
 
+/* Stage i of a pipeline, NULL past the end (pipeline.c). */
+const cu_cmd *cu__pipeline_stage(const cu_pipeline *p, size_t i);
+
 /* The cancel token's eventfd (cancel.c). */
 int cu__cancel_fd(const cu_cancel *cancel);
 
-/* Shared validation of run options (run.c). */
+/* Shared validation of run options (opts.c). */
 int cu__validate_opts(const cu_run_opts *opts);
 
 

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
+#include "context/tags.h"
 #include "runtime/job_internal.h"
 
 /* A process-wide counter is the one piece of shared mutable state here: ids

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "base/internal.h"
-#include "runtime/job.h"
+#include "catalogue/cmd_int.h"
+#include "context/tags.h"
 #include "runtime/job_internal.h"
 #include "spawn/proc.h"
 

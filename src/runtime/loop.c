@@ -17,9 +17,8 @@
 #include <unistd.h>
 
 #include "base/internal.h"
-#include "cuprum/pipeline.h"
 #include "runtime/job.h"
-#include "stream/stream_internal.h"
+#include "stream/fdio.h"
 
 #define CU__MAX_EVENTS 64
 

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "context/ctx.h"
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
+#include "context/ctx.h"
+#include "cuprum/parallel.h"
 #include "runtime/job.h"
 
 typedef struct batch {

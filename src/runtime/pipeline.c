@@ -67,17 +67,6 @@ cu_pipeline *cu_pipeline_free(cu_pipeline *p) {
   return NULL;
 }
 
-void cu_pipeline_result_free(cu_pipeline_result *r) {
-  if (!r)
-    return;
-  for (size_t i = 0; r->stages && i < r->n; i++)
-    cu_result_free(&r->stages[i]);
-  free(r->stages);
-  memset(r, 0, sizeof *r);
-  r->fail_index = -1;
-  r->spawn_index = -1;
-}
-
 static int make_spec(const cu_pipeline *p, const cu_pipeline_opts *opts,
                      cu__job_spec *spec, int *failed_index) {
   static const cu_pipeline_opts defaults;

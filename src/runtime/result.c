@@ -1,44 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Results: text views, tags, release. */
+/* Results: text views, release (single commands and pipelines). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/internal.h"
-#include "runtime/job.h"
-
-int cu__tags_copy(const cu_tag *a, size_t na, const cu_tag *b, size_t nb,
-                  cu_tag **ret, size_t *ret_n) {
-  *ret = NULL;
-  *ret_n = 0;
-  if (na + nb == 0)
-    return 0;
-  cu_tag *t = calloc(na + nb, sizeof *t);
-  if (!t)
-    return cu__fail(CU_ENOMEM, "copying tags");
-  const cu_tag *lists[2] = {a, b};
-  size_t counts[2] = {na, nb};
-  size_t k = 0;
-  for (int l = 0; l < 2; l++)
-    for (size_t i = 0; i < counts[l]; i++, k++) {
-      t[k].key = cu__strdup(lists[l][i].key ? lists[l][i].key : "");
-      t[k].value = cu__strdup(lists[l][i].value ? lists[l][i].value : "");
-      if (!t[k].key || !t[k].value) {
-        cu__tags_free(t, k + 1);
-        return cu__fail(CU_ENOMEM, "copying tags");
-      }
-    }
-  *ret = t;
-  *ret_n = k;
-  return 0;
-}
-
-void cu__tags_free(cu_tag *tags, size_t n) {
-  for (size_t i = 0; tags && i < n; i++) {
-    free((char *)tags[i].key);
-    free((char *)tags[i].value);
-  }
-  free(tags);
-}
+#include "context/tags.h"
+#include "cuprum/pipeline.h"
 
 const char *cu_result_text(cu_result *r, cu_stream_id which) {
   return cu_result_text_len(r, which, NULL);
@@ -76,4 +43,15 @@ void cu_result_free(cu_result *r) {
   free(r->text_cache[1]);
   cu__tags_free(r->tags, r->n_tags);
   memset(r, 0, sizeof *r);
+}
+
+void cu_pipeline_result_free(cu_pipeline_result *r) {
+  if (!r)
+    return;
+  for (size_t i = 0; r->stages && i < r->n; i++)
+    cu_result_free(&r->stages[i]);
+  free(r->stages);
+  memset(r, 0, sizeof *r);
+  r->fail_index = -1;
+  r->spawn_index = -1;
 }

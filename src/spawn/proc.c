@@ -20,25 +20,6 @@
 #define P_PIDFD 3
 #endif
 
-int cu__spawn_errno_code(int err) {
-  switch (err) {
-  case ENOENT:
-  case ENOTDIR:
-    return CU_ENOTFOUND;
-  case EACCES:
-  case EPERM:
-    return CU_EACCES;
-  case ENOEXEC:
-    return CU_ENOEXEC;
-  case E2BIG:
-    return CU_E2BIG;
-  case ENOMEM:
-    return CU_ENOMEM;
-  default:
-    return CU_ESPAWN;
-  }
-}
-
 #ifdef CUPRUM_NO_CLOSEFROM
 /*
  * Portable fallback for posix_spawn_file_actions_addclosefrom_np: close in

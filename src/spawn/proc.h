@@ -59,7 +59,7 @@ int cu__peek_exit(pid_t pid, int pidfd, int *ret_status);
 /* Reap an exited process (blocking wait for that pid only). */
 void cu__reap(pid_t pid, int pidfd);
 
-/* Map a spawn errno to a CU_E* code. */
+/* Map a spawn errno to a CU_E* code (spawn_errno.c). */
 int cu__spawn_errno_code(int err);
 
 #endif /* CUPRUM_PROC_H */

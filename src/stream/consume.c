@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/internal.h"
+#include "stream/fdio.h"
 #include "stream/stream_internal.h"
 
 /* Read size once the buffer is large: big reads, few syscalls. */

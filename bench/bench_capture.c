@@ -244,6 +244,7 @@ static void setup_ceiling(const char *path) {
 }
 
 int main(int argc, char **argv) {
+  const char *json = bu_json_arg(argc, argv, "bench_capture [RESULT.json]");
   payload_len = bu_payload_bytes();
   char path[64];
   snprintf(path, sizeof path, "/tmp/cuprum-bench-%zum.txt", payload_len >> 20);
@@ -272,7 +273,7 @@ int main(int argc, char **argv) {
     bu_record(small[i].name, "us", v, ns);
   }
   derive(nb, ns);
-  bu_write_json(argc > 1 ? argv[1] : NULL, "capture");
+  bu_write_json(json, "capture");
   cu_cmd_free(cat_big);
   cu_cmd_free(cat_1k);
   cu_cmd_free(cat_1m);

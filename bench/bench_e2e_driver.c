@@ -34,10 +34,10 @@ static int count_lines(void *data, const cu_event *ev) {
   return 0;
 }
 
-static void usage(void) {
-  bu_die("usage: bench_e2e_driver [--stages 1|3] [--lines] "
-         "[--capture|--discard] [--backend auto|splice|readwrite] FILE\n"
-         "       bench_e2e_driver --make-payload BYTES PATH");
+static _Noreturn void usage(const char *arg) {
+  bu_usage(arg, "bench_e2e_driver [--stages 1|3] [--lines] "
+                "[--capture|--discard] [--backend auto|splice|readwrite] FILE\n"
+                "       bench_e2e_driver --make-payload BYTES PATH");
 }
 
 static e2e_opts parse(int argc, char **argv) {
@@ -55,10 +55,10 @@ static e2e_opts parse(int argc, char **argv) {
     else if (a[0] != '-' && !o.path)
       o.path = a;
     else
-      usage();
+      usage(a);
   }
   if (!o.path || (o.stages != 1 && o.stages != 3))
-    usage();
+    usage(NULL);
   return o;
 }
 

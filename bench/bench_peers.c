@@ -137,8 +137,9 @@ static void duel(const char *what, double (*cu)(void), const char *py_op,
 }
 
 int main(int argc, char **argv) {
-  if (argc < 3)
-    bu_die("usage: bench_peers RESULT.json SERVER_ARGV...");
+  if (argc < 3 || argv[1][0] == '-' || argv[1][0] == '\0')
+    bu_usage(argc > 1 ? argv[1] : NULL,
+             "bench_peers RESULT.json SERVER_ARGV...");
   payload_len = bu_payload_bytes();
   char path[64];
   snprintf(path, sizeof path, "/tmp/cuprum-bench-%zum.txt", payload_len >> 20);

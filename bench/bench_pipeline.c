@@ -180,6 +180,7 @@ static void derive(size_t r4, size_t r2, size_t rb) {
 }
 
 int main(int argc, char **argv) {
+  const char *json = bu_json_arg(argc, argv, "bench_pipeline [RESULT.json]");
   setup();
   double mb = (double)payload_len / 1e9;
   printf("bench_pipeline: backend %s, %zu MiB of text from %s\n", bu_backend(),
@@ -193,7 +194,7 @@ int main(int argc, char **argv) {
   printf("1,000 x /bin/true, 2 at a time:\n");
   interleave(batch, sizeof batch / sizeof *batch, rb, "ms", 0);
   derive(r4, r2, rb);
-  bu_write_json(argc > 1 ? argv[1] : NULL, "pipeline");
+  bu_write_json(json, "pipeline");
   cu_pipeline_free(four);
   cu_pipeline_free(two);
   cu_cmd_free(cat_file);

@@ -221,6 +221,7 @@ static void record(variant *v, size_t nv, size_t n) {
 }
 
 int main(int argc, char **argv) {
+  const char *json = bu_json_arg(argc, argv, "bench_spawn [RESULT.json]");
   bu_check(cu_cmd_new(NULL, CU_TRUE, &true_cmd), "cu_cmd_new(true)");
   true_path = cu_cmd_path(true_cmd);
   printf("bench_spawn: backend %s\n", bu_backend());
@@ -233,7 +234,7 @@ int main(int argc, char **argv) {
   record(small, N_SMALL, rounds);
   if (gib_rounds)
     record(big, N_BIG, gib_rounds);
-  bu_write_json(argc > 1 ? argv[1] : NULL, "spawn");
+  bu_write_json(json, "spawn");
   cu_cmd_free(true_cmd);
   return 0;
 }

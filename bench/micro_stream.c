@@ -500,6 +500,16 @@ static void write_json(const char *path, double ratio) {
   fclose(f);
 }
 
+/* Unknown arguments never become the output path (see bench_util.h). */
+static _Noreturn void usage(const char *arg) {
+  bool help = !strcmp(arg, "-h") || !strcmp(arg, "--help");
+  if (!help)
+    fprintf(stderr, "micro_stream: unknown argument '%s'\n", arg);
+  fputs("usage: micro_stream [--quick-ratio] [--only NAME] [--reps N] "
+        "[RESULT.json]\n", help ? stdout : stderr);
+  exit(help ? 0 : 2);
+}
+
 int main(int argc, char **argv) {
   const char *json = NULL;
   bool quick = false;
@@ -510,8 +520,10 @@ int main(int argc, char **argv) {
       only = argv[++i];
     else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
       reps = atoi(argv[++i]);
-    else
+    else if (argv[i][0] != '-' && argv[i][0] != '\0' && !json)
       json = argv[i];
+    else
+      usage(argv[i]);
   }
   if (reps < 1 || reps > MAX_REPS)
     reps = 7;

@@ -79,6 +79,16 @@ static double median_run(const cu_cmd *cmd, size_t expect, int reps,
   return t[reps / 2];
 }
 
+/* Unknown arguments never become the output path. */
+static _Noreturn void usage(const char *arg) {
+  bool help = !strcmp(arg, "-h") || !strcmp(arg, "--help");
+  if (!help)
+    fprintf(stderr, "observe_lines: unknown argument '%s'\n", arg);
+  fputs("usage: observe_lines [--reps N] [--mib N] [RESULT.json]\n",
+        help ? stdout : stderr);
+  exit(help ? 0 : 2);
+}
+
 int main(int argc, char **argv) {
   int reps = 7;
   size_t mib = 100;
@@ -88,8 +98,10 @@ int main(int argc, char **argv) {
       reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--mib") && i + 1 < argc)
       mib = (size_t)atol(argv[++i]);
-    else
+    else if (argv[i][0] != '-' && argv[i][0] != '\0' && !json)
       json = argv[i];
+    else
+      usage(argv[i]);
   }
   if (reps < 1 || reps > MAX_REPS || mib < 1)
     return 2;

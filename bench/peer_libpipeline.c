@@ -151,6 +151,9 @@ static int e2e_once(int stages, const char *mode, const char *path) {
 int main(int argc, char **argv) {
   if (argc == 5 && !strcmp(argv[1], "--e2e"))
     return e2e_once(atoi(argv[2]), argv[3], argv[4]);
+  const char *json = bu_json_arg(argc, argv,
+                                 "peer_libpipeline [RESULT.json]\n"
+                                 "       peer_libpipeline --e2e STAGES MODE FILE");
   payload_len = bu_payload_bytes();
   snprintf(payload_path, sizeof payload_path, "/tmp/cuprum-bench-%zum.txt",
            payload_len >> 20);
@@ -171,7 +174,7 @@ int main(int argc, char **argv) {
   printf("derived (paired; > 1: cuprum faster):\n");
   bu_derive("cu 4stage discard vs libpipeline (paired)", s4, NULL, 0);
   bu_derive("cu 2stage capture vs libpipeline (paired)", s2, NULL, 0);
-  bu_write_json(argc > 1 ? argv[1] : NULL, "peer_libpipeline");
+  bu_write_json(json, "peer_libpipeline");
   cu_pipeline_free(four);
   cu_pipeline_free(two);
   cu_cmd_free(cat_file);

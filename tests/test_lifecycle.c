@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,10 +77,8 @@ static void test_timeout_grandchild_holds_pipes(void **state) {
   pid_t gc = grandchild_of(&r);
   assert_true(gc > 0);
   assert_true(took < 250 + cut_slack_ms());
-  /* The grandchild is gone (it was reparented; give init a moment). */
-  for (int i = 0; i < 100 && cut_pid_alive(gc); i++)
-    usleep(2000);
-  assert_false(cut_pid_alive(gc));
+  /* The grandchild is gone (it was reparented: wait for its exit). */
+  assert_true(cut_wait_exited(gc, 1000));
   cu_result_free(&r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
@@ -101,14 +100,27 @@ static void test_grace_none_kills_at_once(void **state) {
   cu_cmd_free(cmd);
 }
 
+/* Cancels from its own thread once the child is under way: when the run's
+ * first stdout line arrives (forker prints it after ignoring SIGTERM), not
+ * after a guessed delay. */
 typedef struct canceller {
   cu_cancel *token;
-  int delay_ms;
+  sem_t started;
+  int64_t cancelled_at;
 } canceller;
 
-static void *cancel_later(void *arg) {
+static int on_first_line(void *userdata, const cu_event *ev) {
+  canceller *c = userdata;
+  if (ev->phase == CU_EV_STDOUT_LINE)
+    sem_post(&c->started);
+  return 0;
+}
+
+static void *cancel_when_started(void *arg) {
   canceller *c = arg;
-  usleep((useconds_t)c->delay_ms * 1000);
+  while (sem_wait(&c->started) != 0 && errno == EINTR) {
+  }
+  c->cancelled_at = cut_now_ms();
   cu_cancel_trigger(c->token);
   return NULL;
 }
@@ -118,22 +130,27 @@ static void test_cancel_from_another_thread(void **state) {
   cu_cancel *token = NULL;
   assert_int_equal(cu_cancel_new(&token), 0);
   cu_cmd *cmd = cut_cmd("forker", "--ignore-term", "--wait", "0", NULL);
-  /* The run must be under way when the token fires (valgrind is slow). */
-  int delay = cut_under_valgrind() ? 1500 : 150;
-  canceller c = {token, delay};
+  canceller c = {.token = token};
+  assert_int_equal(sem_init(&c.started, 0, 0), 0);
+  cu_hook *obs = NULL;
+  assert_int_equal(cu_observe(on_first_line, CU_OBSERVE_LINES, &c, &obs), 0);
   pthread_t th;
-  int64_t t0 = cut_now_ms();
-  pthread_create(&th, NULL, cancel_later, &c);
+  pthread_create(&th, NULL, cancel_when_started, &c);
   cu_result r;
   assert_int_equal(
       cu_run(cmd, &(cu_run_opts){.cancel = token, .grace_ms = 100}, &r), 0);
-  int64_t took = cut_now_ms() - t0;
+  int64_t ended = cut_now_ms();
+  sem_post(&c.started); /* lets the thread end had no line come */
   pthread_join(th, NULL);
+  int64_t took = ended - c.cancelled_at;
+  cu_hook_detach(obs);
+  cu_hook_free(obs);
+  sem_destroy(&c.started);
   assert_true(r.cancelled);
   assert_false(r.timed_out);
   assert_false(r.ok);
   assert_true(r.sent_kill);
-  assert_true(took < delay + 100 + cut_slack_ms());
+  assert_true(took < 100 + cut_slack_ms()); /* grace, then SIGKILL */
   assert_true(cu_cancel_triggered(token));
   cu_result_free(&r);
   /* A triggered token refuses new runs before spawning anything. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check that libcuprum's layers depend on each other in one direction only.
 
-    scripts/check-layers.py [--src DIR] [--nm NM] [--graph] OBJECT...
+    scripts/check-layers.py [--src DIR] [--nm NM] [--doc FILE] [--graph] OBJECT...
     scripts/check-layers.py --self-test [--cc CC] [--nm NM]
 
 Every folder of src/ is a layer; LAYERS below declares their order. The real
@@ -20,7 +20,9 @@ It fails (exit 1) on:
   * a file-level cycle whose files belong to more than one layer (cycles
     inside one layer, such as the event loop and its jobs, are allowed);
   * a folder of src/ that is not a declared layer, or a .c file for which
-    no object was given (so the symbol check cannot silently see nothing).
+    no object was given (so the symbol check cannot silently see nothing);
+  * with --doc (docs/design.md): a file of src/ the document does not name
+    as `layer/file` in its file map.
 
 ctest runs it as the test `layers` on the library's objects of the build
 being tested, and `layers.selftest` proves it catches violations.
@@ -180,8 +182,24 @@ def sccs(nodes, adj):
     return out
 
 
-def check(src, objects, nm, show_graph=False, quiet=False):
+def undocumented(src, doc):
+    """Files of src/ (any kind) the document does not mention in backquotes."""
+    with open(doc, encoding="utf-8") as f:
+        text = f.read()
+    missing = []
+    for root, _, names in os.walk(src):
+        for n in sorted(names):
+            rel = os.path.relpath(os.path.join(root, n), src).replace(os.sep, "/")
+            if f"`{rel}`" not in text and f"`src/{rel}`" not in text:
+                missing.append(rel)
+    return missing
+
+
+def check(src, objects, nm, show_graph=False, quiet=False, doc=None):
     files, problems = scan_sources(src)
+    if doc:
+        for rel in undocumented(src, doc):
+            problems.append(f"src/{rel} is missing from the file map in {doc}")
     edges = include_edges(src, files)
     sym, covered = symbol_edges(objects, src, nm)
     for k, v in sym.items():
@@ -292,6 +310,8 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "src"))
     ap.add_argument("--nm", default=os.environ.get("NM", "nm"))
     ap.add_argument("--cc", default=os.environ.get("CC", "cc"))
+    ap.add_argument("--doc", help="design document whose file map must "
+                    "name every file of src/")
     ap.add_argument("--graph", action="store_true",
                     help="print the layer edges found")
     ap.add_argument("--self-test", action="store_true")
@@ -300,7 +320,7 @@ def main():
     if args.self_test:
         return 0 if self_test(args.cc, args.nm) else 1
     return 0 if check(os.path.normpath(args.src), args.objects, args.nm,
-                      args.graph) else 1
+                      args.graph, doc=args.doc) else 1
 
 
 if __name__ == "__main__":

@@ -22,9 +22,21 @@ static struct interned {
 } *interned;
 static pthread_mutex_t interned_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static const char *intern(const char *buf);
+
 const char *cut_helper(const char *name) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s/%s", CU_TEST_HELPER_DIR, name);
+  return intern(buf);
+}
+
+const char *cut_secs(int64_t ms) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.3f", (double)ms / 1000.0);
+  return intern(buf);
+}
+
+static const char *intern(const char *buf) {
   pthread_mutex_lock(&interned_lock);
   struct interned *it = interned;
   while (it && strcmp(it->path, buf) != 0)
@@ -98,6 +110,8 @@ int64_t cut_slack_ms(void) {
   int64_t slack = CU_TEST_SLACK_MS;
   return cut_under_valgrind() && slack < 3000 ? 3000 : slack;
 }
+
+int64_t cut_after_start_ms(int64_t ms) { return ms + cut_slack_ms(); }
 
 int cut_wait_exited(pid_t pid, int64_t timeout_ms) {
   int64_t deadline = cut_now_ms() + timeout_ms + cut_slack_ms();

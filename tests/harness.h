@@ -24,6 +24,9 @@
  * call site is not needed: the result is interned and lives forever). */
 const char *cut_helper(const char *name);
 
+/* `ms` as seconds for a CLI option ("1.700"); interned, lives forever. */
+const char *cut_secs(int64_t ms);
+
 /* Path of the built cuprum CLI. */
 const char *cut_cli(void);
 
@@ -70,6 +73,12 @@ int64_t cut_slack_ms(void);
  * else polls /proc; gives up after `timeout_ms` plus cut_slack_ms().
  * Returns 1 once it has exited, 0 on timeout. */
 int cut_wait_exited(pid_t pid, int64_t timeout_ms);
+
+/* A timeout for a run whose helper must get going first (ignore SIGTERM,
+ * print its first line) before the timeout fires: `ms` plus the time a
+ * freshly spawned helper may need on a loaded machine (cut_slack_ms()).
+ * The timeout cannot wait for an event, so it gets the slack instead. */
+int64_t cut_after_start_ms(int64_t ms);
 
 /* Whether the tests run under valgrind. */
 int cut_under_valgrind(void);

@@ -25,9 +25,10 @@ static pid_t grandchild_of(const cu_result *r) {
 static void test_timeout_plain(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("sleeper", "10000", NULL);
+  int64_t timeout = cut_after_start_ms(200); /* it prints "ready" first */
   int64_t t0 = cut_now_ms();
   cu_result r;
-  assert_int_equal(cu_run(cmd, &(cu_run_opts){.timeout_ms = 200}, &r), 0);
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.timeout_ms = timeout}, &r), 0);
   int64_t took = cut_now_ms() - t0;
   assert_true(r.timed_out);
   assert_false(r.ok);
@@ -35,8 +36,8 @@ static void test_timeout_plain(void **state) {
   assert_false(r.sent_kill); /* it obeyed SIGTERM */
   assert_int_equal(r.term_signal, SIGTERM);
   assert_string_equal(r.out.data, "ready\n"); /* partial output kept */
-  assert_true(took >= 200);
-  assert_true(took < 200 + cut_slack_ms());
+  assert_true(took >= timeout);
+  assert_true(took < timeout + cut_slack_ms());
   cu_result_free(&r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
@@ -45,17 +46,19 @@ static void test_timeout_plain(void **state) {
 static void test_timeout_term_ignoring_child(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
+  int64_t timeout = cut_after_start_ms(100); /* it ignores SIGTERM first */
   int64_t t0 = cut_now_ms();
   cu_result r;
   assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.timeout_ms = 100, .grace_ms = 200}, &r), 0);
+      cu_run(cmd, &(cu_run_opts){.timeout_ms = timeout, .grace_ms = 200}, &r),
+      0);
   int64_t took = cut_now_ms() - t0;
   assert_true(r.timed_out);
   assert_true(r.sent_term);
   assert_true(r.sent_kill);
   assert_int_equal(r.term_signal, SIGKILL);
-  assert_true(took >= 300);
-  assert_true(took < 300 + cut_slack_ms());
+  assert_true(took >= timeout + 200);
+  assert_true(took < timeout + 200 + cut_slack_ms());
   cu_result_free(&r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
@@ -66,17 +69,19 @@ static void test_timeout_grandchild_holds_pipes(void **state) {
   /* The child exits at once; its grandchild ignores SIGTERM and keeps
    * stdout/stderr open. The run must still end: KILL reaches the group. */
   cu_cmd *cmd = cut_cmd("forker", "--ignore-term", "0", NULL);
+  int64_t timeout = cut_after_start_ms(150); /* it forks and prints first */
   int64_t t0 = cut_now_ms();
   cu_result r;
   assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.timeout_ms = 150, .grace_ms = 100}, &r), 0);
+      cu_run(cmd, &(cu_run_opts){.timeout_ms = timeout, .grace_ms = 100}, &r),
+      0);
   int64_t took = cut_now_ms() - t0;
   assert_true(r.timed_out);
   assert_true(r.sent_kill);
   assert_int_equal(r.exit_code, 0); /* the direct child had exited */
   pid_t gc = grandchild_of(&r);
   assert_true(gc > 0);
-  assert_true(took < 250 + cut_slack_ms());
+  assert_true(took < timeout + 100 + cut_slack_ms());
   /* The grandchild is gone (it was reparented: wait for its exit). */
   assert_true(cut_wait_exited(gc, 1000));
   cu_result_free(&r);

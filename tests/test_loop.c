@@ -49,8 +49,9 @@ static void test_sync_async_parity(void **state) {
   assert_parity(fail, NULL);
   cu_cmd *sig = cut_cmd("killself", "6", NULL);
   assert_parity(sig, NULL);
-  cu_cmd *slow = cut_cmd("sleeper", "5000", NULL);
-  assert_parity(slow, &(cu_run_opts){.timeout_ms = 50});
+  cu_cmd *slow = cut_cmd("sleeper", "30000", NULL);
+  /* Late enough that both runs have its "ready" line (the same output). */
+  assert_parity(slow, &(cu_run_opts){.timeout_ms = cut_after_start_ms(50)});
   /* The same error, the same message. */
   assert_parity(ok, &(cu_run_opts){.cwd = "/nonexistent"});
   const cu_env_var bad[] = {{"", "x"}};

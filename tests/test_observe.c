@@ -217,7 +217,7 @@ static void test_timeout_escalation_events(void **state) {
   assert_int_equal(cu_scope_push(NULL), 0);
   observe_into(&r, 0, NULL);
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
-  cu_run_opts o = {.timeout_ms = 100, .grace_ms = 100,
+  cu_run_opts o = {.timeout_ms = cut_after_start_ms(100), .grace_ms = 100,
                    .in = {.mode = CU_STDIN_NULL}};
   cu_result res;
   run_ok(cmd, &o, &res);
@@ -545,8 +545,11 @@ static void test_after_hooks_see_the_final_result(void **state) {
 static void test_scope_defaults_reach_the_run(void **state) {
   (void)state;
   cu_env_var env[] = {{"CU_FROM_SCOPE", "yes"}};
+  /* The scope's timeout applies to envdump too: long enough for it to start
+   * and print on a loaded machine, far shorter than the sleeper. */
+  int64_t timeout = 500 + cut_slack_ms();
   assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .timeout_ms = 100, .grace_ms = CU_GRACE_NONE,
+                       .timeout_ms = timeout, .grace_ms = CU_GRACE_NONE,
                        .env = env, .n_env = 1}),
                    0);
   cu_cmd *envcmd = cut_cmd("envdump", "CU_FROM_SCOPE", NULL);
@@ -559,7 +562,7 @@ static void test_scope_defaults_reach_the_run(void **state) {
   cu_run_opts o = {.in = {.mode = CU_STDIN_NULL}};
   run_ok(sleeper, &o, &res);
   assert_true(res.timed_out);
-  assert_true(cut_now_ms() - t0 < 2000 + cut_slack_ms());
+  assert_true(cut_now_ms() - t0 < timeout + 2000 + cut_slack_ms());
   cu_result_free(&res);
   cu_scope_pop();
   cu_cmd_free(envcmd);

@@ -125,8 +125,12 @@ static void test_item_timeout_and_deadline(void **state) {
   cu_cmd *quick = cut_cmd("exitcode", "0", NULL);
   cu_batch_item items[] = {{.cmd = slow}, {.cmd = quick}};
   cu_parallel_result r;
+  /* The item timeout applies to the quick item too: long enough for it on a
+   * loaded machine, far shorter than the slow one. */
+  int64_t item_timeout = 500 + cut_slack_ms();
   assert_int_equal(
-      cu_parallel_run(items, 2, &(cu_parallel_opts){.item_timeout_ms = 100}, &r),
+      cu_parallel_run(items, 2,
+                      &(cu_parallel_opts){.item_timeout_ms = item_timeout}, &r),
       0);
   assert_true(r.items[0].result.timed_out);
   assert_true(r.items[1].result.ok);

@@ -90,14 +90,6 @@ static void changed(struct tstack *ts) { ts->gen++; }
 
 /* ------------------------------------------------------------- allowlist */
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-bool cu__strv_has(char *const *v, size_t n, const char *name) {
-  return n && bsearch(&name, v, n, sizeof *v, cmp_str) != NULL;
-}
-
 static bool parent_permits(const struct cu__frame *p, const char *name) {
   return p->allow_all || cu__strv_has(p->allow, p->n_allow, name);
 }
@@ -297,7 +289,7 @@ int cu__scope_register(cu_hook *hook, cu_hook **ret) {
   return 0;
 }
 
-void cu__scope_forget(cu_hook *hook) {
+static void scope_forget(cu_hook *hook) {
   /* Only the registering thread may edit its stack; a detach from another
    * thread relies on the detached flag alone, and the entry is dropped when
    * the scope is popped. */
@@ -309,6 +301,13 @@ void cu__scope_forget(cu_hook *hook) {
     cu__hook_unref(hook);
     changed(tls);
   }
+}
+
+/* Detaching drops the hook from its scope, so it lives with the stack. */
+void cu_hook_detach(cu_hook *hook) {
+  if (!hook || atomic_exchange(&hook->detached, true))
+    return;
+  scope_forget(hook);
 }
 
 static int register_new(cu_hook *hook, cu_hook **ret) {
@@ -351,7 +350,7 @@ int cu_observe(cu_observe_fn fn, unsigned flags, void *userdata,
 
 /* ------------------------------------------------------------- policy */
 
-int cu__scope_policy(cu_policy *ret) {
+static int scope_policy(cu_policy *ret) {
   if (tls) {
     *ret = tls->top->policy;
     return 0;
@@ -373,7 +372,7 @@ static void overlay(cu_policy *dst, const cu_policy *src) {
     dst->echo_output = src->echo_output;
 }
 
-int cu__scope_update_policy(const cu_policy *changes) {
+static int scope_update_policy(const cu_policy *changes) {
   struct tstack *ts = NULL;
   int rc = tstack_get(&ts);
   if (rc != 0)
@@ -388,6 +387,21 @@ int cu__scope_update_policy(const cu_policy *changes) {
   f->policy = eff;
   changed(ts);
   return 0;
+}
+
+/* The policy is a setting of the current scope, so its public functions
+ * live with the scope stack; policy.c has the rules. */
+int cu_policy_set(const cu_policy *changes) {
+  if (!changes)
+    return cu__fail(CU_EINVAL, "cu_policy_set: changes is NULL");
+  int rc = cu__policy_validate(changes, "cu_policy_set");
+  return rc ? rc : scope_update_policy(changes);
+}
+
+int cu_policy_get(cu_policy *ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_policy_get: ret is NULL");
+  return scope_policy(ret);
 }
 
 /* ------------------------------------------------------------- capture */

@@ -125,12 +125,6 @@ void cu__hook_list_clear(cu__hook_list *list) {
 
 /* ------------------------------------------------------------- public */
 
-void cu_hook_detach(cu_hook *hook) {
-  if (!hook || atomic_exchange(&hook->detached, true))
-    return;
-  cu__scope_forget(hook);
-}
-
 bool cu_hook_attached(const cu_hook *hook) {
   return hook && hook_live(hook) && atomic_load(&hook->registered);
 }

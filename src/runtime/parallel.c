@@ -33,6 +33,16 @@ static int preflight(const cu_batch_item *items, size_t n) {
                     i);
       break;
     }
+    /* Options too: a bad item must stop the batch before anything runs. */
+    const cu_run_opts *ro = it->cmd ? it->opts
+                            : it->pipe_opts ? &it->pipe_opts->run
+                                            : NULL;
+    if (ro && (rc = cu__validate_opts(ro)) != 0) {
+      char msg[400];
+      snprintf(msg, sizeof msg, "%s", cu_last_error());
+      rc = cu__fail(rc, "item %zu: %s", i, msg);
+      break;
+    }
     size_t stages = it->cmd ? 1 : cu_pipeline_len(it->pipeline);
     for (size_t s = 0; rc == 0 && s < stages; s++) {
       const cu_cmd *cmd = it->cmd ? it->cmd : cu__pipeline_stage(it->pipeline, s);

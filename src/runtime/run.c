@@ -13,9 +13,9 @@ int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result *result) {
     return cu__fail(CU_EINVAL, "cu_run: result is NULL");
   memset(result, 0, sizeof *result);
   if (!cmd) {
-    result->error = CU_EINVAL;
+    result->error = cu__cmd_null("cu_run");
     result->spawn_stage = CU_STAGE_VALIDATE;
-    return cu__fail(CU_EINVAL, "cu_run: cmd is NULL");
+    return result->error;
   }
   static const cu_run_opts defaults;
   const cu_cmd *cmds[1] = {cmd};

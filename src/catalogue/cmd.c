@@ -33,7 +33,37 @@ int cu__cmd_create(const char *argv0, const char *path,
   return 0;
 }
 
-int cu_cmd_new(const cu_catalogue *cat, cu_program program, cu_cmd **ret) {
+/* ------------------------------------------------------------ chains */
+
+/*
+ * The first error of a chain `new → arg → run`: a constructor that fails
+ * leaves the caller's cmd NULL, so the sticky error has nowhere to live.
+ * The thread keeps the last constructor failure instead (code and message);
+ * a NULL command reaching a builder call or a run replays it. A successful
+ * constructor call clears it: a NULL command after that is a plain misuse.
+ * Thread-local, like cu_last_error().
+ */
+static _Thread_local int chain_code;
+static _Thread_local char chain_msg[400];
+
+int cu__cmd_constructed(int rc) {
+  if (rc == 0) {
+    chain_code = 0;
+  } else {
+    chain_code = rc;
+    snprintf(chain_msg, sizeof chain_msg, "%s", cu_last_error());
+  }
+  return rc;
+}
+
+int cu__cmd_null(const char *what) {
+  if (chain_code == 0)
+    return cu__fail(CU_EINVAL, "%s: the command is NULL", what);
+  return cu__fail(chain_code, "%s: the command is NULL because building it "
+                              "failed: %s", what, chain_msg);
+}
+
+static int cmd_new(const cu_catalogue *cat, cu_program program, cu_cmd **ret) {
   if (!ret || !program.name)
     return cu__fail(CU_EINVAL, "cu_cmd_new: %s is NULL",
                     ret ? "program name" : "ret");
@@ -50,6 +80,10 @@ int cu_cmd_new(const cu_catalogue *cat, cu_program program, cu_cmd **ret) {
   return cu__cmd_create(program.name, path, project, cat, ret);
 }
 
+int cu_cmd_new(const cu_catalogue *cat, cu_program program, cu_cmd **ret) {
+  return cu__cmd_constructed(cmd_new(cat, program, ret));
+}
+
 /* ------------------------------------------------------------ sticky state */
 
 /* Record the first failure (its message too) and pass the code through. */
@@ -63,7 +97,7 @@ static int record(cu_cmd *cmd, int rc) {
 
 int cu__cmd_check(const cu_cmd *cmd) {
   if (!cmd)
-    return cu__fail(CU_EINVAL, "the command is NULL");
+    return cu__cmd_null("run");
   if (cmd->status == 0)
     return 0;
   return cu__fail(cmd->status, "command '%s' has an earlier builder error: %s",
@@ -73,7 +107,9 @@ int cu__cmd_check(const cu_cmd *cmd) {
 
 /* Every builder call starts here: refuse NULL and replay a sticky error. */
 static int begin(cu_cmd *cmd) {
-  return cmd && cmd->status == 0 ? 0 : cu__cmd_check(cmd);
+  if (!cmd)
+    return cu__cmd_null("adding an argument");
+  return cmd->status == 0 ? 0 : cu__cmd_check(cmd);
 }
 
 /* Take ownership of `arg` (NULL = allocation failed) and append it. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 #include "runtime/job.h"
 #include "stream/fdio.h"
 

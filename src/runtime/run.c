@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 #include "runtime/job.h"
 
 int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result *result) {

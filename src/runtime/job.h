@@ -122,7 +122,6 @@ typedef struct cu__job {
   cu__feeder feeder;
   uint64_t stdin_bytes;
   cu_cancel *cancel;
-  atomic_bool cancel_requested; /* cu_task_cancel, any thread */
   int64_t deadline_ns;          /* timeout; 0 = none */
   int64_t kill_at_ns;           /* TERMINATING → KILLING */
   int64_t giveup_at_ns;         /* KILLING: stop waiting for EOF */

@@ -87,10 +87,16 @@ size_t cu_cmd_argc(const cu_cmd *cmd);
 const char *const *cu_cmd_argv(const cu_cmd *cmd);
 
 /**
- * Render the command as one shell-quoted line for logs (`set -x` style):
- * arguments needing it are single-quoted, so the line pastes back into a
- * shell as the same argv. Writes a malloc'd string the caller frees.
- * Errors: CU_EINVAL, CU_ENOMEM.
+ * Render the command as one shell-quoted line for logs (`set -x` style)
+ * that pastes back into a POSIX shell as the same argv. Words made only of
+ * [A-Za-z0-9_@%+=:,./-] stay bare, except a first word holding '=' (a shell
+ * would read `X=1` as an assignment) or a reserved word (`if`); other
+ * printable words are single-quoted; a word holding a byte that must not
+ * print raw (control characters, bytes that are not UTF-8, C1 and
+ * bidirectional controls) is written as $'...' with \ooo octal escapes
+ * ($'...' is POSIX.1-2024 and bash/zsh/ksh/mksh/busybox; not dash 0.5.12).
+ * The line is valid UTF-8 without control characters. Writes a malloc'd
+ * string the caller frees. Errors: CU_EINVAL, CU_ENOMEM.
  */
 int cu_cmd_render(const cu_cmd *cmd, char **ret);
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* `cuprum`: subcommand dispatch, --help, --version and diagnostics. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "write_all.h"
 
 typedef struct subcommand {
   const char *name;
@@ -77,7 +79,24 @@ int cli_exit_for_error(int err) {
   }
 }
 
+/* What was printed through stdio must have reached stdout (as coreutils'
+ * close_stdout): a full disk or a closed stdout is an error. A subcommand
+ * that failed already said why (its own write error included). */
+static int finish_stdout(int status) {
+  if (status == CLI_EXIT_OK && (fflush(stdout) != 0 || ferror(stdout)))
+    return cli_write_error(errno);
+  return status;
+}
+
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv) {
+  /* Every stdio write completes on a non-blocking stdout/stderr too. */
+  (void)cli_stdio_init();
+  return finish_stdout(dispatch(argc, argv));
+}
+
+static int dispatch(int argc, char **argv) {
   if (argc < 2)
     return cli_usage_error(NULL, "missing subcommand");
   const char *first = argv[1];

@@ -513,7 +513,7 @@ static void test_defaults_inherit_and_accumulate(void **state) {
   assert_int_equal(cu_scope_push(&(cu_scope_config){
                        .grace_ms = 200, .env = env2, .n_env = 1,
                        .tags = tags2, .n_tags = 1,
-                       .policy.echo_output = CU_SWITCH_ON}),
+                       .echo.output = CU_SWITCH_ON}),
                    0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
@@ -548,7 +548,7 @@ static void test_echo_command_policy(void **state) {
   (void)state;
   char buf[256] = "";
   assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .policy.echo_cmd = CU_SWITCH_ON,
+                       .echo.cmd = CU_SWITCH_ON,
                        .echo_sink = collect_line, .echo_sink_data = buf}),
                    0);
   fake f;

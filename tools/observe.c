@@ -76,7 +76,7 @@ static int open_events(const char *path, cli_observer *s) {
 
 int cli_observe_begin(const cli_observe_opts *o, cli_observer *ret) {
   memset(ret, 0, sizeof *ret);
-  if (o->xtrace && cu_policy_set(&(cu_policy){.echo_cmd = CU_SWITCH_ON})) {
+  if (o->xtrace && cu_echo_set(&(cu_echo){.cmd = CU_SWITCH_ON})) {
     cli_error("-x: %s", cu_last_error());
     return CLI_EXIT_FAILURE;
   }

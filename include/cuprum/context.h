@@ -63,6 +63,7 @@
 
 #include "cmd.h"
 #include "events.h"
+#include "echo.h"
 #include "policy.h"
 #include "program.h"
 #include "run.h"
@@ -109,6 +110,7 @@ typedef struct cu_scope_config {
   const cu_tag *tags;    /**< tags added after the parent's */
   size_t n_tags;
   cu_policy policy;      /**< zero fields inherit (see cuprum/policy.h) */
+  cu_echo echo;          /**< zero fields inherit (see cuprum/echo.h) */
   cu_line_sink_fn echo_sink; /**< `set -x` lines; NULL = inherit (stderr) */
   void *echo_sink_data;
   cu_line_sink_fn warn_sink; /**< warnings; NULL = inherit (stderr) */

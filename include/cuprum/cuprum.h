@@ -20,7 +20,8 @@
 #include "loop.h"      /* event loop, tasks */
 #include "events.h"    /* structured events */
 #include "context.h"   /* scoped context, hooks, observers */
-#include "policy.h"    /* policy toggles */
+#include "policy.h"    /* security policy and its process-wide floor */
+#include "echo.h"      /* echo settings (set -x, tee) */
 #include "log.h"       /* logging hook */
 #include "unsafe.h"    /* cu_unsafe_*: arbitrary argv, policy-governed */
 #include "pipeline.h"  /* pipelines */

@@ -12,6 +12,14 @@
  * refuses to run the command with that code. So a chain of builder calls may
  * be checked once, at the end, with cu_cmd_status() or the run's return.
  *
+ * The chain starts at the constructor: when cu_cmd_new() (or
+ * cu_unsafe_cmd_new()/cu_unsafe_cmd_from_argv()) fails, `cmd` stays NULL
+ * and the calling thread remembers that failure. A NULL command given to a
+ * builder call, cu_run(), cu_loop_spawn() or cu_pipeline_add() then returns
+ * the constructor's code (e.g. CU_EUNKNOWN_PROGRAM) with a message giving
+ * its reason, not a bare "command is NULL" (CU_EINVAL). The next successful
+ * constructor call on the thread forgets it.
+ *
  * Thread-safety: a cu_cmd may be used by one thread at a time while it is
  * being built; once built it may be run from many threads at once (runs only
  * read it).

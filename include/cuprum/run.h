@@ -119,7 +119,8 @@ typedef struct cu_run_opts {
   int64_t grace_ms;            /**< 0 = 500 ms; CU_GRACE_NONE = KILL now */
   size_t max_capture;          /**< per stream; 0 = unlimited */
   cu_overflow_policy overflow; /**< when max_capture is exceeded */
-  const cu_tag *tags;          /**< copied into the result */
+  const cu_tag *tags;          /**< copied into the result; keys and
+                                    values non-NULL */
   size_t n_tags;
   cu_cancel *cancel;           /**< optional cancellation token */
   cu_stream_backend backend;   /**< AUTO = thread override / env / best */
@@ -176,8 +177,10 @@ typedef enum cu_stream_id { CU_STDOUT = 1, CU_STDERR = 2 } cu_stream_id;
 /**
  * Run `cmd` to completion (see the return contract above). `opts` may be
  * NULL. `result` is always initialised (release it with cu_result_free()).
- * Errors: CU_EINVAL (bad option: message names the field), sticky command
- * errors, CU_EFORBIDDEN, CU_EVETO, CU_E2BIG, CU_EBADENV, CU_ECWD, CU_ESTDIN,
+ * Errors: CU_EINVAL (bad option: message names the field; a count with a
+ * NULL array, e.g. n_tags > 0 and tags NULL, or a NULL tag key or value),
+ * sticky command errors (and, for a NULL cmd, the thread's last constructor
+ * failure: cuprum/cmd.h), CU_EFORBIDDEN, CU_EVETO, CU_E2BIG, CU_EBADENV, CU_ECWD, CU_ESTDIN,
  * CU_ENOTFOUND / CU_EACCES / CU_ENOEXEC (exec failed; result->spawn_errno),
  * CU_ESPAWN, CU_ESYS, CU_ENOMEM.
  */

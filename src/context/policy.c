@@ -177,11 +177,13 @@ static int parse_item(const grammar *g, char *item, void *target,
 /* Parse `spec` into `target` (a zeroed struct of `size` bytes). */
 static int parse(const grammar *g, const char *spec, void *ret, size_t size,
                  char *msg, size_t len) {
-  char out[sizeof(cu_policy) > sizeof(cu_echo) ? sizeof(cu_policy)
-                                               : sizeof(cu_echo)];
-  memset(out, 0, sizeof out);
+  union {
+    cu_policy policy;
+    cu_echo echo;
+  } out; /* either, aligned for its fields */
+  memset(&out, 0, sizeof out);
   if (!spec || !spec[0]) {
-    memcpy(ret, out, size);
+    memcpy(ret, &out, size);
     return 0;
   }
   char *copy = cu__strdup(spec);
@@ -196,11 +198,11 @@ static int parse(const grammar *g, const char *spec, void *ret, size_t size,
        tok = strtok_r(NULL, ",", &save)) {
     char *item = trim(tok);
     if (item[0])
-      rc = parse_item(g, item, out, &seen, msg, len);
+      rc = parse_item(g, item, &out, &seen, msg, len);
   }
   free(copy);
   if (rc == 0)
-    memcpy(ret, out, size);
+    memcpy(ret, &out, size);
   return rc;
 }
 

@@ -321,14 +321,23 @@ static void big_catalogue(const fixture *fx, size_t n, char *path) {
   fclose(f);
 }
 
+/* CPU time of the children reaped so far (cuprum and what it ran): not
+ * stretched by a loaded machine as wall time is. */
+static int64_t children_cpu_ms(void) {
+  struct rusage ru;
+  assert_int_equal(getrusage(RUSAGE_CHILDREN, &ru), 0);
+  return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
 static int64_t load_ms(const char *cat) {
   int64_t best = INT64_MAX;
   for (int i = 0; i < 3; i++) {
-    int64_t t0 = cut_now_ms();
+    int64_t t0 = children_cpu_ms();
     cli_result r = cli_run(NULL, (const char *[]){"run", "--catalogue", cat,
                                                   "--", "exitcode", "0",
                                                   NULL});
-    int64_t t = cut_now_ms() - t0;
+    int64_t t = children_cpu_ms() - t0;
     assert_int_equal(r.status, 0);
     cli_free(&r);
     best = t < best ? t : best;
@@ -343,7 +352,7 @@ static void test_large_catalogue_file_loads_linearly(void **state) {
   big_catalogue(fx, 120000, big);
   int64_t t1 = load_ms(small), t2 = load_ms(big);
   print_message("cuprum run with a catalogue of 60000 / 120000 programs: "
-                "%lld / %lld ms\n", (long long)t1, (long long)t2);
+                "%lld / %lld ms of CPU\n", (long long)t1, (long long)t2);
   assert_true(t1 < 10000); /* natively well under a second */
   assert_true(t2 <= 3 * t1 + 200);
 }

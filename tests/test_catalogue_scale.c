@@ -72,8 +72,11 @@ static void check_linear(size_t per) {
                 (long long)t2);
   /* Generous: sanitizers are slow, the machine is shared. */
   assert_true(t2 < 10000);
-  /* Linear: twice the size, about twice the time (quadratic is four). */
-  assert_true(t2 <= 3 * t1 + 50);
+  /* Linear: twice the size, about twice the time (quadratic is four).
+   * Not under valgrind: its own allocator's bookkeeping (every block is
+   * tracked for the leak check) dominates and is not the code's shape. */
+  if (!cut_under_valgrind())
+    assert_true(t2 <= 3 * t1 + 50);
 }
 
 static void test_catalogue_one_big_project_is_linear(void **state) {

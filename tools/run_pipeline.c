@@ -117,15 +117,14 @@ static bool any_killed(const cu_pipeline_result *r) {
  * pipefail reports it. A failing earlier stage is named on stderr, since
  * the status alone does not say which stage it came from. */
 static int pipeline_status(const run_args *a, const stages *s,
-                           const cu_pipeline_result *r,
-                           const echo_sink sinks[2]) {
+                           const cu_pipeline_result *r) {
   if (r->timed_out) {
     cli_error("pipeline '%s' timed out after %s s; its process group was %s",
               s->name, a->timeout_text,
               any_killed(r) ? "killed" : "terminated");
     return CLI_EXIT_TIMEOUT;
   }
-  int status = cli_status_stopped(r->cancelled, sinks);
+  int status = cli_status_stopped(r->cancelled);
   if (status >= 0)
     return status;
   size_t last = r->n - 1, idx = last;
@@ -145,15 +144,14 @@ int cli_run_pipeline(const run_args *a, const cu_catalogue *cat) {
   stages s = {0};
   int status = build(a, cat, &s);
   if (status == 0) {
-    echo_sink sinks[2] = {{.fd = STDOUT_FILENO}, {.fd = STDERR_FILENO}};
     cu_pipeline_opts o = {
-        .run = cli_make_run_opts(a, sinks),
+        .run = cli_make_run_opts(a),
         .policy = a->wait_all ? CU_FAIL_WAIT_ALL : CU_FAIL_FAST,
         .sigpipe_is_failure = a->sigpipe_fails,
     };
     cu_pipeline_result r;
     int rc = cu_pipeline_run(s.pipeline, &o, &r);
-    status = rc == 0 ? pipeline_status(a, &s, &r, sinks)
+    status = rc == 0 ? pipeline_status(a, &s, &r)
                      : cli_status_not_run(rc, r.spawn_stage);
     cu_pipeline_result_free(&r);
   }

@@ -177,6 +177,8 @@ static bool may_write(const cu__watch *w) {
   case CU__W_IN:
   case CU__W_TAP_IN:
   case CU__W_TAP_OUT:
+  case CU__W_OUT_SINK:
+  case CU__W_ERR_SINK:
     return true;
   case CU__W_OUT:
     return !cu__outstream_quiet(w->job->out_stream);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared by `run` and `parallel`: commands, echo, signals, exit status. */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,14 +90,15 @@ int64_t cli_grace(int64_t grace_ms) {
 cu_run_opts cli_make_run_opts(const run_args *a) {
   /* As a shell does, the command writes to our stdout and stderr itself:
    * no byte is copied, and a reader that goes away kills it with SIGPIPE
-   * (`cuprum run -- yes | head -n1`). Only when --events wants its output
-   * lines do the bytes pass through us, relayed by the library's engine
+   * (`cuprum run -- yes | head -n1`). Only when --events or --log want its
+   * output (lines, byte counts) do the bytes pass through us, relayed by the library's engine
    * (splice/tee where the kernel allows, never blocking the loop, so a
    * timeout holds whatever the reader does; a reader that went away closes
    * the pipe, so the command still dies of SIGPIPE). */
-  cu_stream_mode mode = a->quiet            ? CU_STREAM_DISCARD
-                        : a->observe.events ? CU_STREAM_ECHO
-                                            : CU_STREAM_INHERIT;
+  bool relay = a->observe.events || a->observe.log;
+  cu_stream_mode mode = a->quiet  ? CU_STREAM_DISCARD
+                        : relay   ? CU_STREAM_ECHO
+                                  : CU_STREAM_INHERIT;
   cu_run_opts o = {
       .out = {.mode = mode},
       .err = {.mode = mode},

@@ -399,7 +399,9 @@ int cu__outstream_drain(cu__outstream *s, int fd) {
   bool epipe = false;
   size_t moved = 0;
   int rc = flush_pending(s, &epipe) ? 2 : CU__OUT_WAIT_SINK;
-  while (rc == 2 && moved < BUDGET) {
+  /* Stop as soon as nobody wants the bytes (the echo reader left): the
+   * runtime then closes the pipe and the child gets SIGPIPE at once. */
+  while (rc == 2 && moved < BUDGET && !cu__outstream_unwanted(s)) {
     if (s->splice_echo && s->echo_on)
       rc = splice_step(s, fd, BUDGET - moved, &moved, &epipe);
     else

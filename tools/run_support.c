@@ -87,21 +87,30 @@ int64_t cli_grace(int64_t grace_ms) {
   return grace_ms > 0 ? grace_ms : 0;
 }
 
+/* A terminal stays behind the relay too: the command runs in a process
+ * group that is not the terminal's foreground group, where a terminal
+ * with `stty tostop` (or a program setting its modes) would stop it with
+ * SIGTTOU; and nobody measures a terminal's throughput. */
+static cu_stream_mode output_mode(const run_args *a, int fd) {
+  if (a->quiet)
+    return CU_STREAM_DISCARD;
+  if (a->observe.events || a->observe.log || isatty(fd))
+    return CU_STREAM_ECHO;
+  return CU_STREAM_INHERIT;
+}
+
 cu_run_opts cli_make_run_opts(const run_args *a) {
   /* As a shell does, the command writes to our stdout and stderr itself:
    * no byte is copied, and a reader that goes away kills it with SIGPIPE
    * (`cuprum run -- yes | head -n1`). Only when --events or --log want its
-   * output (lines, byte counts) do the bytes pass through us, relayed by the library's engine
+   * output (lines, byte counts), or it is a terminal (output_mode), do the
+   * bytes pass through us, relayed by the library's engine
    * (splice/tee where the kernel allows, never blocking the loop, so a
    * timeout holds whatever the reader does; a reader that went away closes
    * the pipe, so the command still dies of SIGPIPE). */
-  bool relay = a->observe.events || a->observe.log;
-  cu_stream_mode mode = a->quiet  ? CU_STREAM_DISCARD
-                        : relay   ? CU_STREAM_ECHO
-                                  : CU_STREAM_INHERIT;
   cu_run_opts o = {
-      .out = {.mode = mode},
-      .err = {.mode = mode},
+      .out = {.mode = output_mode(a, STDOUT_FILENO)},
+      .err = {.mode = output_mode(a, STDERR_FILENO)},
       .env = a->env,
       .n_env = a->n_env,
       .cwd = a->cwd,

@@ -283,7 +283,25 @@ ST_BOTH(slow_reader_gets_every_byte) {
   cut_assert_no_children();
 }
 
+/* An echo fd that is not open is a bad option, found before anything
+ * runs. */
+ST_BOTH(echo_fd_not_open_is_einval) {
+  cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
+  int fds = cut_fd_count();
+  cu_run_opts o = echo_opts(b, CU_STREAM_ECHO, 900);
+  cu_result r;
+  assert_int_equal(cu_run(cmd, &o, &r), CU_EINVAL);
+  assert_non_null(strstr(cu_last_error(), "echo fd 900"));
+  assert_int_equal(r.pid, 0);
+  assert_int_equal(cut_fd_count(), fds);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(echo_fd_not_open_is_einval_splice),
+    cmocka_unit_test(echo_fd_not_open_is_einval_readwrite),
     cmocka_unit_test(timeout_holds_with_stalled_echo_splice),
     cmocka_unit_test(timeout_holds_with_stalled_echo_readwrite),
     cmocka_unit_test(timeout_holds_with_stalled_stderr_and_nonblocking_fd_splice),

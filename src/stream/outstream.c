@@ -44,6 +44,7 @@ struct cu__outstream {
   bool truncated;
   bool overflowed;
   bool echo_on;     /* echo still wanted (a failure turns it off) */
+  bool echo_asked;  /* an echo was configured */
   bool splice_echo; /* echo-only: splice the pipe to the echo fd */
   bool tee_echo;    /* tee the pipe to the echo pipe before reading */
   bool stalled;     /* the last drain stopped on a full sink */
@@ -70,6 +71,7 @@ int cu__outstream_new(const cu__outstream_cfg *cfg, cu__outstream **ret) {
   s->cfg.backend = backend;
   s->sink.fd = -1;
   s->echo_on = cfg->echo_cb || cfg->echo_fd >= 0;
+  s->echo_asked = s->echo_on;
   bool fd_echo = !cfg->echo_cb && cfg->echo_fd >= 0;
   if (fd_echo) {
     int err = -cu__sink_open(&s->sink, cfg->echo_fd);
@@ -132,9 +134,15 @@ bool cu__outstream_quiet(const cu__outstream *s) {
   return s && !s->echo_on && !s->cfg.on_line;
 }
 
+/* The echo this stream exists for has failed, and nothing captures. */
+static bool echo_dead(const cu__outstream *s) {
+  return s->echo_asked && !s->echo_on && !s->cfg.capture;
+}
+
 bool cu__outstream_unwanted(const cu__outstream *s) {
-  /* Line observers watch an echo; they do not keep it alive. */
-  return s && !s->echo_on && !s->cfg.capture;
+  /* Line observers watch an echo; they do not keep a failed one alive. */
+  return s && !s->cfg.capture && !s->echo_on &&
+         (s->echo_asked || !s->cfg.on_line);
 }
 
 bool cu__outstream_stalled(const cu__outstream *s) {
@@ -401,7 +409,7 @@ int cu__outstream_drain(cu__outstream *s, int fd) {
   int rc = flush_pending(s, &epipe) ? 2 : CU__OUT_WAIT_SINK;
   /* Stop as soon as nobody wants the bytes (the echo reader left): the
    * runtime then closes the pipe and the child gets SIGPIPE at once. */
-  while (rc == 2 && moved < BUDGET && !cu__outstream_unwanted(s)) {
+  while (rc == 2 && moved < BUDGET && !echo_dead(s)) {
     if (s->splice_echo && s->echo_on)
       rc = splice_step(s, fd, BUDGET - moved, &moved, &epipe);
     else

@@ -524,6 +524,7 @@ static void test_spawn_probe_on_request(void **state) {
   setenv("CUPRUM_SPAWN_PROBE", "1", 1);
   cut_tool t;
   cut_tool_make(&t, "#!/nonexistent/interpreter\n");
+  unlink(t.path); /* removed after resolution: the spawn must report it */
   cu_result r;
   assert_int_equal(cu_run(t.cmd, NULL, &r), CU_ENOTFOUND);
   assert_int_equal(r.spawn_stage, CU_STAGE_EXEC);

@@ -50,36 +50,77 @@ static cu_run_opts echo_opts(cu_stream_backend b, cu_stream_mode mode,
   return o;
 }
 
+/* Step the loop until the task's echo pipe is full: the stall is reached
+ * (an event, not a delay). */
+static void step_until_full(cu_loop *loop, int wfd, cu_task *task) {
+  int64_t t0 = cut_now_ms();
+  while (!pipe_full(wfd)) {
+    assert_false(cu_task_done(task));
+    assert_true(cu_loop_step(loop, 100) >= 0);
+    if (cut_now_ms() - t0 > 60000)
+      fail_msg("the echo pipe never filled");
+  }
+}
+
 /* `( cuprum run --timeout 1 -- yes ) | sleep 6` through the library: echo
- * and tee into a pipe nobody reads; the timeout ends the run on time and
- * the engine read only a bounded amount. */
+ * and tee into a pipe nobody reads. Once the echo is stalled, the timeout
+ * still ends the run on time, and the engine read only a bounded amount. */
 ST_BOTH(timeout_holds_with_stalled_echo) {
   static const cu_stream_mode modes[] = {CU_STREAM_ECHO, CU_STREAM_TEE};
   for (size_t m = 0; m < 2; m++) {
     for (int text = 0; text < 2; text++) {
       int e[2];
       stalled_pipe(e);
+      cu_loop *loop = NULL;
+      assert_int_equal(cu_loop_new(&loop), 0);
       cu_cmd *cmd = endless(text);
       cu_run_opts o = echo_opts(b, modes[m], e[1]);
-      o.timeout_ms = 300;
+      o.timeout_ms = 2000; /* long enough to reach the stall first */
       o.max_capture = 1 << 20;
       int64_t t0 = cut_now_ms();
+      cu_task *task = NULL;
+      assert_int_equal(cu_loop_spawn(loop, cmd, &o, &task), 0);
+      step_until_full(loop, e[1], task);
       cu_result r;
-      assert_int_equal(cu_run(cmd, &o, &r), 0);
+      assert_int_equal(cu_task_wait(task, &r), 0);
       int64_t took = cut_now_ms() - t0;
       assert_true(r.timed_out);
       assert_false(r.ok);
-      assert_true(pipe_full(e[1]));
       if (!cut_under_valgrind())
-        assert_true(took < 300 + CU_GRACE_DEFAULT_MS + LATE_MS);
+        assert_true(took < 2000 + CU_GRACE_DEFAULT_MS + LATE_MS);
       if (r.out.total > READ_BOUND)
         fail_msg("read %zu bytes from a stalled child", r.out.total);
       cu_result_free(&r);
+      cu_task_free(task);
+      cu_loop_free(loop);
       cu_cmd_free(cmd);
       close(e[0]);
       close(e[1]);
     }
   }
+  cut_assert_no_children();
+}
+
+/* The same through cu_run() (its private loop), stdout echo into a pipe
+ * nobody reads, ended by the timeout whether or not the pipe filled
+ * first. */
+ST_BOTH(cu_run_timeout_holds_with_unread_echo) {
+  int e[2];
+  stalled_pipe(e);
+  cu_cmd *cmd = endless(false);
+  cu_run_opts o = echo_opts(b, CU_STREAM_ECHO, e[1]);
+  o.timeout_ms = 1000;
+  int64_t t0 = cut_now_ms();
+  cu_result r;
+  assert_int_equal(cu_run(cmd, &o, &r), 0);
+  assert_true(r.timed_out);
+  if (!cut_under_valgrind())
+    assert_true(cut_now_ms() - t0 < 1000 + CU_GRACE_DEFAULT_MS + LATE_MS);
+  assert_true(r.out.total <= READ_BOUND);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  close(e[0]);
+  close(e[1]);
   cut_assert_no_children();
 }
 
@@ -104,18 +145,6 @@ ST_BOTH(timeout_holds_with_stalled_stderr_and_nonblocking_fd) {
   close(e[0]);
   close(e[1]);
   cut_assert_no_children();
-}
-
-/* Step the loop until the task's echo pipe is full: the stall is reached
- * (an event, not a delay). */
-static void step_until_full(cu_loop *loop, int wfd, cu_task *task) {
-  int64_t t0 = cut_now_ms();
-  while (!pipe_full(wfd)) {
-    assert_false(cu_task_done(task));
-    assert_true(cu_loop_step(loop, 100) >= 0);
-    if (cut_now_ms() - t0 > 60000)
-      fail_msg("the echo pipe never filled");
-  }
 }
 
 /* Cancel while the echo is stalled: the run ends at once, cancelled. */
@@ -304,6 +333,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(echo_fd_not_open_is_einval_readwrite),
     cmocka_unit_test(timeout_holds_with_stalled_echo_splice),
     cmocka_unit_test(timeout_holds_with_stalled_echo_readwrite),
+    cmocka_unit_test(cu_run_timeout_holds_with_unread_echo_splice),
+    cmocka_unit_test(cu_run_timeout_holds_with_unread_echo_readwrite),
     cmocka_unit_test(timeout_holds_with_stalled_stderr_and_nonblocking_fd_splice),
     cmocka_unit_test(timeout_holds_with_stalled_stderr_and_nonblocking_fd_readwrite),
     cmocka_unit_test(cancel_during_stalled_echo_splice),

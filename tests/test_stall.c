@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -312,6 +313,55 @@ ST_BOTH(slow_reader_gets_every_byte) {
   cut_assert_no_children();
 }
 
+/* A socket cannot be reopened: it is written with send(MSG_DONTWAIT), and
+ * a peer that does not read stalls it like a pipe. */
+ST_BOTH(stalled_socket_echo_holds_the_timeout) {
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  cu_loop *loop = NULL;
+  assert_int_equal(cu_loop_new(&loop), 0);
+  cu_cmd *cmd = endless(false);
+  cu_run_opts o = echo_opts(b, CU_STREAM_ECHO, sv[0]);
+  o.timeout_ms = 2000;
+  cu_task *task = NULL;
+  assert_int_equal(cu_loop_spawn(loop, cmd, &o, &task), 0);
+  step_until_full(loop, sv[0], task);
+  int64_t t0 = cut_now_ms();
+  cu_result r;
+  assert_int_equal(cu_task_wait(task, &r), 0);
+  assert_true(r.timed_out);
+  if (!cut_under_valgrind())
+    assert_true(cut_now_ms() - t0 < 2000 + CU_GRACE_DEFAULT_MS + LATE_MS);
+  assert_true(r.out.total <= READ_BOUND);
+  cu_result_free(&r);
+  cu_task_free(task);
+  cu_loop_free(loop);
+  cu_cmd_free(cmd);
+  close(sv[0]);
+  close(sv[1]);
+  cut_assert_no_children();
+}
+
+/* An echo pipe whose reader is already gone: reopening it fails with ENXIO,
+ * which is EPIPE; echo-only, the child's pipe is closed and it dies of
+ * SIGPIPE at once, as in a shell pipeline. */
+ST_BOTH(echo_pipe_without_reader_stops_the_child) {
+  int e[2];
+  st_pipe(e);
+  close(e[0]);
+  cu_cmd *cmd = endless(false);
+  cu_run_opts o = echo_opts(b, CU_STREAM_ECHO, e[1]);
+  o.timeout_ms = 30000; /* a failure here would be a hang */
+  cu_result r;
+  assert_int_equal(cu_run(cmd, &o, &r), 0);
+  assert_false(r.timed_out);
+  assert_int_equal(r.term_signal, SIGPIPE);
+  cu_result_free(&r);
+  cu_cmd_free(cmd);
+  close(e[1]);
+  cut_assert_no_children();
+}
+
 /* An echo fd that is not open is a bad option, found before anything
  * runs. */
 ST_BOTH(echo_fd_not_open_is_einval) {
@@ -329,6 +379,10 @@ ST_BOTH(echo_fd_not_open_is_einval) {
 }
 
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(stalled_socket_echo_holds_the_timeout_splice),
+    cmocka_unit_test(stalled_socket_echo_holds_the_timeout_readwrite),
+    cmocka_unit_test(echo_pipe_without_reader_stops_the_child_splice),
+    cmocka_unit_test(echo_pipe_without_reader_stops_the_child_readwrite),
     cmocka_unit_test(echo_fd_not_open_is_einval_splice),
     cmocka_unit_test(echo_fd_not_open_is_einval_readwrite),
     cmocka_unit_test(timeout_holds_with_stalled_echo_splice),

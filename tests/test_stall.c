@@ -42,10 +42,16 @@ static bool pipe_full(int wfd) {
   return poll(&p, 1, 0) == 0;
 }
 
+/* Echo (or tee) one output stream to `fd`: the one place that names the
+ * echo-fd field. */
+static cu_output_opts echo_to(cu_stream_mode mode, int fd) {
+  return (cu_output_opts){.mode = mode, .fd = fd};
+}
+
 static cu_run_opts echo_opts(cu_stream_backend b, cu_stream_mode mode,
                              int fd) {
   cu_run_opts o = {.backend = b};
-  o.out = (cu_output_opts){.mode = mode, .fd = fd};
+  o.out = echo_to(mode, fd);
   o.err.mode = CU_STREAM_DISCARD;
   o.in.mode = CU_STDIN_NULL;
   return o;
@@ -136,7 +142,7 @@ ST_BOTH(timeout_holds_with_stalled_stderr_and_nonblocking_fd) {
   cu_run_opts o = {.backend = b, .timeout_ms = 300};
   o.in.mode = CU_STDIN_NULL;
   o.out.mode = CU_STREAM_CAPTURE;
-  o.err = (cu_output_opts){.mode = CU_STREAM_ECHO, .fd = e[1]};
+  o.err = echo_to(CU_STREAM_ECHO, e[1]);
   cu_result r;
   assert_int_equal(cu_run(cmd, &o, &r), 0);
   assert_true(r.timed_out);

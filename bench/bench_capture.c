@@ -65,14 +65,15 @@ static void run_raw_capture(const variant *v) {
 static int devnull = -1;
 
 static void run_cu_capture(const variant *v) {
-  cu_run_opts o = {.backend = v->backend,
+  cu_run_opts o = {.size = sizeof(cu_run_opts),
+                   .backend = v->backend,
                    .out = {.mode = v->mode, .fd = devnull}};
-  cu_result r;
+  cu_result *r = NULL;
   bu_check(cu_run(*v->cmd, &o, &r), "cu_run(cat)");
   size_t want = v->mode == CU_STREAM_ECHO ? 0 : v->len;
-  if (!r.ok || r.out.len != want)
-    bu_die("%s: %zu bytes, expected %zu", v->name, r.out.len, want);
-  cu_result_free(&r);
+  if (!r->ok || r->out.len != want)
+    bu_die("%s: %zu bytes, expected %zu", v->name, r->out.len, want);
+  r = cu_result_free(r);
 }
 
 /* The memory-bandwidth ceiling: the payload copied once, buffer to buffer

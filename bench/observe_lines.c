@@ -50,14 +50,14 @@ static int make_text(const char *path, size_t bytes) {
 
 /* One capture of `path`; returns seconds, or -1 on error. */
 static double capture(const cu_cmd *cmd, size_t expect) {
-  cu_result res;
+  cu_result *res = NULL;
   double t0 = now_s();
   int rc = cu_run(cmd, NULL, &res);
   double t = now_s() - t0;
-  bool ok = rc == 0 && res.ok && res.out.len == expect;
+  bool ok = rc == 0 && res->ok && res->out.len == expect;
   if (!ok)
     fprintf(stderr, "observe_lines: run failed: %s\n", cu_last_error());
-  cu_result_free(&res);
+  res = cu_result_free(res);
   return ok ? t : -1;
 }
 

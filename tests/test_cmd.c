@@ -368,13 +368,13 @@ static void test_child_receives_argv_exactly(void **state) {
   cu_cmd *cmd = cut_cmd("argvdump", "", "two words", "it's", NULL);
   assert_int_equal(cu_cmd_argn(cmd, "caf\xc3\xa9\n$HOME", 11), 0);
   assert_int_equal(cu_cmd_flag(cmd, "max_count", "3"), 0);
-  cu_result res;
+  cu_result *res = NULL;
   assert_int_equal(cu_run(cmd, NULL, &res), 0);
-  assert_true(res.ok);
-  assert_string_equal(res.out.data, "argc 6\n8:argvdump\n0:\n9:two words\n"
-                                    "4:it's\n11:caf\xc3\xa9\n$HOME\n"
-                                    "13:--max-count=3\n");
-  cu_result_free(&res);
+  assert_true(res->ok);
+  assert_string_equal(res->out.data, "argc 6\n8:argvdump\n0:\n9:two words\n"
+                                     "4:it's\n11:caf\xc3\xa9\n$HOME\n"
+                                     "13:--max-count=3\n");
+  res = cu_result_free(res);
   cu_cmd_free(cmd);
 }
 
@@ -383,11 +383,11 @@ static void test_run_refuses_sticky_error(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("argvdump", NULL);
   assert_int_equal(cu_cmd_argn(cmd, "a\0b", 3), CU_ENULARG);
-  cu_result res;
+  cu_result *res = NULL;
   assert_int_equal(cu_run(cmd, NULL, &res), CU_ENULARG);
-  assert_int_equal(res.pid, 0);
-  assert_false(res.ok);
-  cu_result_free(&res);
+  assert_int_equal(res->pid, 0);
+  assert_false(res->ok);
+  res = cu_result_free(res);
   cu_cmd_free(cmd);
 }
 

@@ -48,7 +48,10 @@ static void push_allow(const char *const *names, size_t n) {
   cu_program progs[8];
   for (size_t i = 0; i < n; i++)
     progs[i] = CU_PROGRAM(names[i]);
-  cu_scope_config cfg = {.allow = progs, .n_allow = n, .restrict_allow = true};
+  cu_scope_config cfg = {.size = sizeof(cu_scope_config),
+                         .allow = progs,
+                         .n_allow = n,
+                         .restrict_allow = true};
   assert_int_equal(cu_scope_push(&cfg), 0);
 }
 
@@ -149,7 +152,9 @@ static void test_narrowing_intersects_parent(void **state) {
 static void test_unrestricted_scope_inherits_allowlist(void **state) {
   (void)state;
   push_allow((const char *[]){"ls"}, 1);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.timeout_ms = 5}), 0);
+  assert_int_equal(cu_scope_push(&(cu_scope_config){
+                       .size = sizeof(cu_scope_config), .timeout_ms = 5}),
+                   0);
   assert_int_equal(check_name("ls"), 0);
   assert_int_equal(check_name("cat"), CU_EFORBIDDEN);
   cu_scope_pop();
@@ -158,8 +163,10 @@ static void test_unrestricted_scope_inherits_allowlist(void **state) {
 
 static void test_empty_scope_denies_nested(void **state) {
   (void)state;
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.restrict_allow = true}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .restrict_allow = true}),
+      0);
   assert_int_equal(check_name("ls"), CU_EFORBIDDEN);
   assert_non_null(strstr(cu_last_error(), "empty"));
   push_allow((const char *[]){"ls"}, 1);
@@ -217,8 +224,10 @@ static void test_allow_at_root_keeps_everything(void **state) {
 static void test_allow_reopens_empty_scope_explicitly(void **state) {
   (void)state;
   allow_widening();
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.restrict_allow = true}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .restrict_allow = true}),
+      0);
   assert_int_equal(cu_allow(CU_LS), 0);
   assert_int_equal(check_name("ls"), 0);
   assert_int_equal(check_name("cat"), CU_EFORBIDDEN);
@@ -234,15 +243,20 @@ static void test_pop_without_push_fails(void **state) {
 static void test_bad_config_rejected(void **state) {
   (void)state;
   cu_program bad[] = {CU_PROGRAM(NULL)};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.allow = bad,
-                                                    .n_allow = 1}),
-                   CU_EINVAL);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.timeout_ms = -1}),
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){
+          .size = sizeof(cu_scope_config), .allow = bad, .n_allow = 1}),
+      CU_EINVAL);
+  assert_int_equal(cu_scope_push(&(cu_scope_config){
+                       .size = sizeof(cu_scope_config), .timeout_ms = -1}),
                    CU_EINVAL);
   cu_env_var env[] = {{"A=B", "x"}};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.env = env, .n_env = 1}),
-                   CU_EBADENV);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.policy.unsafe = 9}),
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){
+          .size = sizeof(cu_scope_config), .env = env, .n_env = 1}),
+      CU_EBADENV);
+  assert_int_equal(cu_scope_push(&(cu_scope_config){
+                       .size = sizeof(cu_scope_config), .policy.unsafe = 9}),
                    CU_EINVAL);
   assert_int_equal(cu_scope_depth(), 0);
 }
@@ -287,8 +301,10 @@ static void test_after_hooks_lifo_inner_first(void **state) {
   assert_int_equal(cu_cmd_after_hook(&f.cmd, after_fn, &e, NULL), 0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
-  cu_result r = {0};
-  cu__ctx_after(ctx, &f.cmd, &r);
+  cu_result *r = cu__result_new();
+  assert_non_null(r);
+  cu__ctx_after(ctx, &f.cmd, r);
+  r = cu_result_free(r);
   assert_string_equal(t.seq, "edcba");
   cu__ctx_release(ctx);
   fake_done(&f);
@@ -502,15 +518,23 @@ static void test_defaults_inherit_and_accumulate(void **state) {
   cu_tag tags1[] = {{"team", "ops"}};
   cu_env_var env2[] = {{"A", "2"}};
   cu_tag tags2[] = {{"job", "backup"}};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .timeout_ms = 1000, .env = env1, .n_env = 2,
-                       .tags = tags1, .n_tags = 1}),
-                   0);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .grace_ms = 200, .env = env2, .n_env = 1,
-                       .tags = tags2, .n_tags = 1,
-                       .policy.echo_output = CU_SWITCH_ON}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .timeout_ms = 1000,
+                                       .env = env1,
+                                       .n_env = 2,
+                                       .tags = tags1,
+                                       .n_tags = 1}),
+      0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .grace_ms = 200,
+                                       .env = env2,
+                                       .n_env = 1,
+                                       .tags = tags2,
+                                       .n_tags = 1,
+                                       .policy.echo_output = CU_SWITCH_ON}),
+      0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   cu__ctx_defaults d;
@@ -543,10 +567,12 @@ static void collect_line(void *data, const char *line) {
 static void test_echo_command_policy(void **state) {
   (void)state;
   char buf[256] = "";
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .policy.echo_cmd = CU_SWITCH_ON,
-                       .echo_sink = collect_line, .echo_sink_data = buf}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .policy.echo_cmd = CU_SWITCH_ON,
+                                       .echo_sink = collect_line,
+                                       .echo_sink_data = buf}),
+      0);
   fake f;
   fake_init(&f, "ls", "-l");
   cu__ctx *ctx = NULL;
@@ -560,9 +586,11 @@ static void test_echo_command_policy(void **state) {
   cu_scope_pop();
   /* off by default */
   buf[0] = '\0';
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .echo_sink = collect_line, .echo_sink_data = buf}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .echo_sink = collect_line,
+                                       .echo_sink_data = buf}),
+      0);
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   assert_int_equal(cu__ctx_before(ctx, &f.cmd), 0);
   assert_string_equal(buf, "");
@@ -574,7 +602,8 @@ static void test_echo_command_policy(void **state) {
 
 static int scoped_return(void) {
   int rc;
-  CU_SCOPE(rc, &(cu_scope_config){.restrict_allow = true}) {
+  CU_SCOPE(rc, &(cu_scope_config){.size = sizeof(cu_scope_config),
+                                  .restrict_allow = true}) {
     assert_int_equal(cu_scope_depth(), 1);
     assert_int_equal(check_name("ls"), CU_EFORBIDDEN);
     return 42; /* early return: the scope must still be popped */
@@ -596,7 +625,10 @@ static void test_scope_macro_pops_on_every_exit(void **state) {
   assert_int_equal(ran, 1);
   assert_int_equal(cu_scope_depth(), 0);
   /* a failing push skips the body */
-  CU_SCOPE(rc, &(cu_scope_config){.timeout_ms = -5}) { ran++; }
+  CU_SCOPE(rc, &(cu_scope_config){.size = sizeof(cu_scope_config),
+                                  .timeout_ms = -5}) {
+    ran++;
+  }
   assert_int_equal(rc, CU_EINVAL);
   assert_int_equal(ran, 1);
   assert_int_equal(cu_scope_depth(), 0);
@@ -631,8 +663,10 @@ static void *open_thread(void *arg) {
 static void test_scopes_are_thread_local(void **state) {
   (void)state;
   /* The main thread is restricted; new threads start at their own root. */
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.restrict_allow = true}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .restrict_allow = true}),
+      0);
   pthread_t th[4];
   for (int i = 0; i < 4; i++)
     assert_int_equal(pthread_create(&th[i], NULL,

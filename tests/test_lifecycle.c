@@ -25,18 +25,22 @@ static void test_timeout_plain(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("sleeper", "10000", NULL);
   int64_t t0 = cut_now_ms();
-  cu_result r;
-  assert_int_equal(cu_run(cmd, &(cu_run_opts){.timeout_ms = 200}, &r), 0);
+  cu_result *r = NULL;
+  assert_int_equal(
+      cu_run(cmd,
+             &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = 200},
+             &r),
+      0);
   int64_t took = cut_now_ms() - t0;
-  assert_true(r.timed_out);
-  assert_false(r.ok);
-  assert_true(r.sent_term);
-  assert_false(r.sent_kill); /* it obeyed SIGTERM */
-  assert_int_equal(r.term_signal, SIGTERM);
-  assert_string_equal(r.out.data, "ready\n"); /* partial output kept */
+  assert_true(r->timed_out);
+  assert_false(r->ok);
+  assert_true(r->sent_term);
+  assert_false(r->sent_kill); /* it obeyed SIGTERM */
+  assert_int_equal(r->term_signal, SIGTERM);
+  assert_string_equal(r->out.data, "ready\n"); /* partial output kept */
   assert_true(took >= 200);
   assert_true(took < 200 + cut_slack_ms());
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -45,17 +49,21 @@ static void test_timeout_term_ignoring_child(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
   int64_t t0 = cut_now_ms();
-  cu_result r;
-  assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.timeout_ms = 100, .grace_ms = 200}, &r), 0);
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(cmd,
+                          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                                         .timeout_ms = 100,
+                                         .grace_ms = 200},
+                          &r),
+                   0);
   int64_t took = cut_now_ms() - t0;
-  assert_true(r.timed_out);
-  assert_true(r.sent_term);
-  assert_true(r.sent_kill);
-  assert_int_equal(r.term_signal, SIGKILL);
+  assert_true(r->timed_out);
+  assert_true(r->sent_term);
+  assert_true(r->sent_kill);
+  assert_int_equal(r->term_signal, SIGKILL);
   assert_true(took >= 300);
   assert_true(took < 300 + cut_slack_ms());
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -66,21 +74,25 @@ static void test_timeout_grandchild_holds_pipes(void **state) {
    * stdout/stderr open. The run must still end: KILL reaches the group. */
   cu_cmd *cmd = cut_cmd("forker", "--ignore-term", "0", NULL);
   int64_t t0 = cut_now_ms();
-  cu_result r;
-  assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.timeout_ms = 150, .grace_ms = 100}, &r), 0);
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(cmd,
+                          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                                         .timeout_ms = 150,
+                                         .grace_ms = 100},
+                          &r),
+                   0);
   int64_t took = cut_now_ms() - t0;
-  assert_true(r.timed_out);
-  assert_true(r.sent_kill);
-  assert_int_equal(r.exit_code, 0); /* the direct child had exited */
-  pid_t gc = grandchild_of(&r);
+  assert_true(r->timed_out);
+  assert_true(r->sent_kill);
+  assert_int_equal(r->exit_code, 0); /* the direct child had exited */
+  pid_t gc = grandchild_of(r);
   assert_true(gc > 0);
   assert_true(took < 250 + cut_slack_ms());
   /* The grandchild is gone (it was reparented; give init a moment). */
   for (int i = 0; i < 100 && cut_pid_alive(gc); i++)
     usleep(2000);
   assert_false(cut_pid_alive(gc));
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -88,16 +100,17 @@ static void test_timeout_grandchild_holds_pipes(void **state) {
 static void test_grace_none_kills_at_once(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd,
-                          &(cu_run_opts){.timeout_ms = 50,
+                          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                                         .timeout_ms = 50,
                                          .grace_ms = CU_GRACE_NONE},
                           &r),
                    0);
-  assert_false(r.sent_term);
-  assert_true(r.sent_kill);
-  assert_int_equal(r.term_signal, SIGKILL);
-  cu_result_free(&r);
+  assert_false(r->sent_term);
+  assert_true(r->sent_kill);
+  assert_int_equal(r->term_signal, SIGKILL);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
 }
 
@@ -124,23 +137,29 @@ static void test_cancel_from_another_thread(void **state) {
   pthread_t th;
   int64_t t0 = cut_now_ms();
   pthread_create(&th, NULL, cancel_later, &c);
-  cu_result r;
-  assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.cancel = token, .grace_ms = 100}, &r), 0);
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(cmd,
+                          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                                         .cancel = token,
+                                         .grace_ms = 100},
+                          &r),
+                   0);
   int64_t took = cut_now_ms() - t0;
   pthread_join(th, NULL);
-  assert_true(r.cancelled);
-  assert_false(r.timed_out);
-  assert_false(r.ok);
-  assert_true(r.sent_kill);
+  assert_true(r->cancelled);
+  assert_false(r->timed_out);
+  assert_false(r->ok);
+  assert_true(r->sent_kill);
   assert_true(took < delay + 100 + cut_slack_ms());
   assert_true(cu_cancel_triggered(token));
-  cu_result_free(&r);
+  r = cu_result_free(r);
   /* A triggered token refuses new runs before spawning anything. */
-  assert_int_equal(cu_run(cmd, &(cu_run_opts){.cancel = token}, &r),
-                   CU_ECANCELED);
-  assert_int_equal(r.pid, 0);
-  cu_result_free(&r);
+  assert_int_equal(
+      cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .cancel = token},
+             &r),
+      CU_ECANCELED);
+  assert_int_equal(r->pid, 0);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cu_cancel_free(token);
   cut_assert_no_children();
@@ -150,14 +169,14 @@ static void test_no_zombies_no_fd_growth_many_runs(void **state) {
   (void)state;
   int n = cut_under_valgrind() ? 100 : 2000;
   cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd, NULL, &r), 0); /* warm-up: lazy probes */
-  cu_result_free(&r);
+  r = cu_result_free(r);
   int fds = cut_fd_count();
   for (int i = 0; i < n; i++) {
     assert_int_equal(cu_run(cmd, NULL, &r), 0);
-    assert_true(r.ok);
-    cu_result_free(&r);
+    assert_true(r->ok);
+    r = cu_result_free(r);
   }
   assert_int_equal(cut_fd_count(), fds);
   cut_assert_no_children();
@@ -170,10 +189,10 @@ static void *run_in_thread(void *arg) {
   cu_cmd *cmd = arg;
   intptr_t bad = 0;
   for (int i = 0; i < 5; i++) {
-    cu_result r;
-    if (cu_run(cmd, NULL, &r) != 0 || !r.ok || r.out.len != 4096)
+    cu_result *r = NULL;
+    if (cu_run(cmd, NULL, &r) != 0 || !r->ok || r->out.len != 4096)
       bad++;
-    cu_result_free(&r);
+    r = cu_result_free(r);
   }
   return (void *)bad;
 }
@@ -202,9 +221,15 @@ static void test_loop_free_cancels_running_tasks(void **state) {
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
   cu_task *a = NULL, *b = NULL;
   assert_int_equal(
-      cu_loop_spawn(loop, cmd, &(cu_run_opts){.grace_ms = 50}, &a), 0);
+      cu_loop_spawn(loop, cmd,
+                    &(cu_run_opts){.size = sizeof(cu_run_opts), .grace_ms = 50},
+                    &a),
+      0);
   assert_int_equal(
-      cu_loop_spawn(loop, cmd, &(cu_run_opts){.grace_ms = 50}, &b), 0);
+      cu_loop_spawn(loop, cmd,
+                    &(cu_run_opts){.size = sizeof(cu_run_opts), .grace_ms = 50},
+                    &b),
+      0);
   assert_int_equal(cu_loop_active(loop), 2);
   cu_task_free(b); /* orphaned: the loop finishes it */
   int64_t t0 = cut_now_ms();
@@ -236,16 +261,18 @@ static void test_child_reaped_by_someone_else(void **state) {
   sigaction(SIGCHLD, &sa, &old);
   cu_cmd *cmd = cut_cmd("sleeper", "200", NULL);
   int64_t t0 = cut_now_ms();
-  cu_result r;
-  int rc = cu_run(cmd, &(cu_run_opts){.timeout_ms = 10000}, &r);
+  cu_result *r = NULL;
+  int rc = cu_run(
+      cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = 10000},
+      &r);
   int64_t took = cut_now_ms() - t0;
   sigaction(SIGCHLD, &old, NULL);
   assert_int_equal(rc, CU_ESYS);
   assert_non_null(strstr(cu_last_error(), "reaps every child"));
-  assert_false(r.ok);
-  assert_false(r.timed_out);
+  assert_false(r->ok);
+  assert_false(r->timed_out);
   assert_true(took < 200 + 1000 + cut_slack_ms());
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }

@@ -243,8 +243,11 @@ static void test_log_hook_start_and_exit(void **state) {
   records r = {0};
   cu_hook *h = NULL;
   assert_int_equal(cu_scope_push(NULL), 0);
-  cu_log_opts o = {.format = CU_LOG_JSON, .sink = CU_LOG_SINK_CALLBACK,
-                   .fn = keep_record, .fn_data = &r};
+  cu_log_opts o = {.size = sizeof(cu_log_opts),
+                   .format = CU_LOG_JSON,
+                   .sink = CU_LOG_SINK_CALLBACK,
+                   .fn = keep_record,
+                   .fn_data = &r};
   assert_int_equal(cu_log_attach(&o, &h), 0);
   cu_result res = {.pid = 42, .exit_code = 0, .ok = true,
                    .duration_ns = 2500000};
@@ -280,8 +283,11 @@ static void test_log_hook_spawn_failure_is_error(void **state) {
   (void)state;
   records r = {0};
   assert_int_equal(cu_scope_push(NULL), 0);
-  cu_log_opts o = {.format = CU_LOG_LOGFMT, .sink = CU_LOG_SINK_CALLBACK,
-                   .fn = keep_record, .fn_data = &r,
+  cu_log_opts o = {.size = sizeof(cu_log_opts),
+                   .format = CU_LOG_LOGFMT,
+                   .sink = CU_LOG_SINK_CALLBACK,
+                   .fn = keep_record,
+                   .fn_data = &r,
                    .min_level = CU_LOG_WARN};
   assert_int_equal(cu_log_attach(&o, NULL), 0);
   cu__ctx *ctx = NULL;
@@ -311,8 +317,12 @@ static void test_log_hook_output_and_noise(void **state) {
   records r = {0};
   cu_hook *h = NULL;
   assert_int_equal(cu_scope_push(NULL), 0);
-  cu_log_opts o = {.format = CU_LOG_HUMAN, .sink = CU_LOG_SINK_CALLBACK,
-                   .fn = keep_record, .fn_data = &r, .log_output = true};
+  cu_log_opts o = {.size = sizeof(cu_log_opts),
+                   .format = CU_LOG_HUMAN,
+                   .sink = CU_LOG_SINK_CALLBACK,
+                   .fn = keep_record,
+                   .fn_data = &r,
+                   .log_output = true};
   assert_int_equal(cu_log_attach(&o, &h), 0);
   const char *lines[] = {"Counting objects: 1", "real output", "noise 2",
                          NULL};
@@ -341,7 +351,8 @@ static void test_log_hook_file_sink(void **state) {
   FILE *f = open_memstream(&buf, &len);
   assert_non_null(f);
   assert_int_equal(cu_scope_push(NULL), 0);
-  cu_log_opts o = {.sink = CU_LOG_SINK_FILE, .file = f};
+  cu_log_opts o = {
+      .size = sizeof(cu_log_opts), .sink = CU_LOG_SINK_FILE, .file = f};
   assert_int_equal(cu_log_attach(&o, NULL), 0);
   cu_result res = {.pid = 9, .term_signal = 9, .exit_code = -1,
                    .timed_out = true};
@@ -360,14 +371,14 @@ static void test_log_hook_file_sink(void **state) {
 
 static void test_log_attach_rejects_bad_options(void **state) {
   (void)state;
-  cu_log_opts o = {.sink = CU_LOG_SINK_FILE};
+  cu_log_opts o = {.size = sizeof(cu_log_opts), .sink = CU_LOG_SINK_FILE};
   assert_int_equal(cu_log_attach(&o, NULL), CU_EINVAL);
   assert_non_null(strstr(cu_last_error(), "file"));
-  o = (cu_log_opts){.sink = CU_LOG_SINK_CALLBACK};
+  o = (cu_log_opts){.size = sizeof(cu_log_opts), .sink = CU_LOG_SINK_CALLBACK};
   assert_int_equal(cu_log_attach(&o, NULL), CU_EINVAL);
-  o = (cu_log_opts){.format = (cu_log_format)7};
+  o = (cu_log_opts){.size = sizeof(cu_log_opts), .format = (cu_log_format)7};
   assert_int_equal(cu_log_attach(&o, NULL), CU_EINVAL);
-  o = (cu_log_opts){.min_level = (cu_log_level)9};
+  o = (cu_log_opts){.size = sizeof(cu_log_opts), .min_level = (cu_log_level)9};
   assert_int_equal(cu_log_attach(&o, NULL), CU_EINVAL);
   assert_string_equal(cu_log_level_name(CU_LOG_WARN), "warn");
   assert_string_equal(cu_log_level_name(CU_LOG_ERROR), "error");

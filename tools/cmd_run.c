@@ -195,13 +195,14 @@ static int run_one(const run_args *a, const cu_catalogue *cat) {
     return status;
   echo_sink sinks[2] = {{.fd = STDOUT_FILENO}, {.fd = STDERR_FILENO}};
   cu_run_opts opts = cli_make_run_opts(a, sinks);
-  cu_result result;
+  cu_result *result = NULL;
   int rc = cu_run(cmd, &opts, &result);
   if (rc == 0)
-    status = exit_status(a, &result, sinks);
+    status = exit_status(a, result, sinks);
   else
-    status = cli_status_not_run(rc, result.spawn_stage);
-  cu_result_free(&result);
+    status =
+        cli_status_not_run(rc, result ? result->spawn_stage : CU_STAGE_NONE);
+  result = cu_result_free(result);
   cu_cmd_free(cmd);
   return status;
 }

@@ -82,7 +82,9 @@ int cli_observe_begin(const cli_observe_opts *o, cli_observer *ret) {
   }
   if (o->events && open_events(o->events, ret) != 0)
     return CLI_EXIT_FAILURE;
-  cu_log_opts log = {.format = o->log_format, .sink = CU_LOG_SINK_STDERR};
+  cu_log_opts log = {.size = sizeof(cu_log_opts),
+                     .format = o->log_format,
+                     .sink = CU_LOG_SINK_STDERR};
   if (o->log && cu_log_attach(&log, &ret->log_hook) != 0) {
     cli_error("--log: %s", cu_last_error());
     return CLI_EXIT_FAILURE;

@@ -120,6 +120,7 @@ cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]) {
    * terminal busy; observers of output lines see them too. */
   cu_stream_mode mode = a->quiet ? CU_STREAM_DISCARD : CU_STREAM_ECHO;
   cu_run_opts o = {
+      .size = sizeof(cu_run_opts),
       .out = {.mode = mode, .sink = echo_to, .sink_data = &sinks[0]},
       .err = {.mode = mode, .sink = echo_to, .sink_data = &sinks[1]},
       .env = a->env,

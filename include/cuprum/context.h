@@ -94,8 +94,11 @@ typedef void (*cu_line_sink_fn)(void *userdata, const char *line);
  * only when some observer asks; without it `noise` is always false. */
 #define CU_OBSERVE_NOISE 0x2u
 
-/** What a new scope changes. Zero everywhere = inherit everything. */
+/** What a new scope changes. NULL = inherit everything; else start from
+ * CU_SCOPE_CONFIG_INIT (size-versioned like cu_run_opts; every other field
+ * zero = inherit). The embedded cu_policy is frozen (never grows). */
 typedef struct cu_scope_config {
+  size_t size; /**< sizeof(cu_scope_config); set by CU_SCOPE_CONFIG_INIT */
   /** Restrict the allowlist to these programs (intersected with the
    * parent's). Restriction applies when `restrict_allow` is true or
    * `allow` is not NULL; restrict_allow with n_allow 0 denies everything. */
@@ -115,12 +118,15 @@ typedef struct cu_scope_config {
   void *warn_sink_data;
 } cu_scope_config;
 
+/** Initialiser of a cu_scope_config that inherits everything. */
+#define CU_SCOPE_CONFIG_INIT {.size = sizeof(cu_scope_config)}
+
 /**
  * Push a scope configured by `cfg` (NULL = inherit everything) on the
  * calling thread's stack. Everything is copied. Errors: CU_EINVAL (bad
- * field: message names it), CU_EPOLICY (a restriction while the policy
- * forbids narrowing; a security switch looser than the parent's), CU_ENOMEM.
- * On error nothing is pushed.
+ * field: message names it; bad size), CU_EPOLICY (a restriction while the
+ * policy forbids narrowing; a security switch looser than the parent's),
+ * CU_ENOMEM. On error nothing is pushed.
  */
 int cu_scope_push(const cu_scope_config *cfg);
 
@@ -236,7 +242,8 @@ static inline void cu__scope_leave(struct cu__scope_guard *g) {
  * Run a block inside a scope: `int rc; CU_SCOPE(rc, &cfg) { ... }`.
  * `rc` receives cu_scope_push()'s result and the block runs only when it is
  * 0. The configuration comes last so that a compound literal with commas
- * may be written in place: `CU_SCOPE(rc, &(cu_scope_config){.a = 1, .b = 2})`.
+ * may be written in place:
+ * `CU_SCOPE(rc, &(cu_scope_config){.size = sizeof(cu_scope_config), .a = 1})`.
  * The scope is popped however the block is left (end, break, return,
  * goto), via the cleanup attribute; scopes pushed inside and left open are
  * popped too. Do not use two CU_SCOPE on one source line.

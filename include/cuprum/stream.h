@@ -76,7 +76,8 @@ int cu_stream_backend_set_override(cu_stream_backend b);
 /** This thread's override (CU_BACKEND_AUTO when none). */
 cu_stream_backend cu_stream_backend_get_override(void);
 
-/** What AUTO resolves to on this thread, and why. */
+/** What AUTO resolves to on this thread, and why. Frozen: the caller
+ * allocates it for cu_stream_backend_active(), so it never grows. */
 typedef struct cu_stream_backend_info {
   cu_stream_backend backend;   /**< concrete backend (valid when ok) */
   cu_stream_backend requested; /**< the value that decided it */
@@ -104,14 +105,19 @@ const char *cu_stream_splice_why(void);
 
 /* ------------------------------------------------------------------ pump */
 
-/** Options for cu_pump(); zero = defaults. */
+/** Options for cu_pump(); NULL = defaults, else start from
+ * CU_PUMP_OPTS_INIT (size-versioned like cu_run_opts). */
 typedef struct cu_pump_opts {
+  size_t size;               /**< sizeof(cu_pump_opts); set by the INIT */
   cu_stream_backend backend; /**< AUTO = resolve as documented above */
   size_t buffer_size;        /**< readwrite buffer; 0 = 64 KiB */
   size_t pipe_size;          /**< >0: raise pipe fds' buffers to this
                                   (F_SETPIPE_SZ) up front; best effort */
   bool keep_pipe_size;       /**< never resize pipes (see below) */
 } cu_pump_opts;
+
+/** Initialiser of a cu_pump_opts with every default. */
+#define CU_PUMP_OPTS_INIT {.size = sizeof(cu_pump_opts)}
 
 /**
  * Move every byte from `in_fd` to `out_fd` until end of file on `in_fd`.
@@ -132,11 +138,16 @@ int cu_pump(int in_fd, int out_fd, const cu_pump_opts *opts,
 
 /* --------------------------------------------------------------- consume */
 
-/** Options for cu_consume(); zero = defaults. */
+/** Options for cu_consume(); NULL = defaults, else start from
+ * CU_CONSUME_OPTS_INIT (size-versioned like cu_run_opts). */
 typedef struct cu_consume_opts {
+  size_t size;      /**< sizeof(cu_consume_opts); set by the INIT */
   bool decode_utf8; /**< replace invalid UTF-8 (see cu_utf8_decode) */
   size_t max_bytes; /**< 0 = unlimited; more input is read and discarded */
 } cu_consume_opts;
+
+/** Initialiser of a cu_consume_opts with every default. */
+#define CU_CONSUME_OPTS_INIT {.size = sizeof(cu_consume_opts)}
 
 /**
  * Read `fd` to end of file into memory. On success `*ret_data` is a new

@@ -204,11 +204,12 @@ static int frame_init(struct cu__frame *f, struct cu__frame *parent,
 
 /* ------------------------------------------------------------- public */
 
-int cu_scope_push(const cu_scope_config *cfg) {
-  static const cu_scope_config none;
-  if (!cfg)
-    cfg = &none;
-  int rc = check_config(cfg);
+int cu_scope_push(const cu_scope_config *user) {
+  cu_scope_config loaded;
+  const cu_scope_config *cfg = &loaded;
+  int rc = CU__OPTS_LOAD(&loaded, user, cu_scope_config, CU_SCOPE_CONFIG_INIT);
+  if (rc == 0)
+    rc = check_config(cfg);
   struct tstack *ts = NULL;
   if (rc == 0)
     rc = tstack_get(&ts);

@@ -261,11 +261,12 @@ static int check_opts(const cu_log_opts *o) {
   return 0;
 }
 
-int cu_log_attach(const cu_log_opts *opts, cu_hook **ret) {
-  static const cu_log_opts defaults;
-  if (!opts)
-    opts = &defaults;
-  int rc = check_opts(opts);
+int cu_log_attach(const cu_log_opts *user, cu_hook **ret) {
+  cu_log_opts loaded;
+  const cu_log_opts *opts = &loaded;
+  int rc = CU__OPTS_LOAD(&loaded, user, cu_log_opts, CU_LOG_OPTS_INIT);
+  if (rc == 0)
+    rc = check_opts(opts);
   if (rc != 0)
     return rc;
   struct log_state *st = calloc(1, sizeof *st);

@@ -27,7 +27,7 @@ static int check_ms(int64_t v, const char *field, bool allow_none) {
   return 0;
 }
 
-int cu__validate_opts(const cu_run_opts *o) {
+static int validate_opts(const cu_run_opts *o) {
   int rc = check_output(&o->out, "out");
   if (rc == 0)
     rc = check_output(&o->err, "err");
@@ -58,27 +58,52 @@ int cu__validate_opts(const cu_run_opts *o) {
   return cu__fail(CU_EINVAL, "in.mode: unknown stdin mode %d", (int)in->mode);
 }
 
-int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result *result) {
-  if (!result)
-    return cu__fail(CU_EINVAL, "cu_run: result is NULL");
-  memset(result, 0, sizeof *result);
-  if (!cmd) {
-    result->error = CU_EINVAL;
-    result->spawn_stage = CU_STAGE_VALIDATE;
-    return cu__fail(CU_EINVAL, "cu_run: cmd is NULL");
+int cu__run_opts_load(const cu_run_opts *src, cu_run_opts *dst) {
+  int rc = CU__OPTS_LOAD(dst, src, cu_run_opts, CU_RUN_OPTS_INIT);
+  return rc ? rc : validate_opts(dst);
+}
+
+/* cu_run() is a one-task loop. The result to hand back on failure is
+ * allocated first, so a failed run still reports its step and errno. */
+int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_run: ret is NULL");
+  *ret = NULL;
+  cu_result *failed = cu__result_new();
+  if (!failed)
+    return CU_ENOMEM;
+  cu_run_opts o;
+  int rc = cmd ? cu__run_opts_load(opts, &o)
+               : cu__fail(CU_EINVAL, "cu_run: cmd is NULL");
+  if (rc != 0) {
+    failed->error = rc;
+    failed->spawn_stage = CU_STAGE_VALIDATE;
+    *ret = failed;
+    return rc;
   }
-  static const cu_run_opts defaults;
   const cu_cmd *cmds[1] = {cmd};
-  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = opts ? opts : &defaults};
+  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o};
   cu_loop *loop = NULL;
-  int rc = cu__loop_new(&loop, false);
+  rc = cu__loop_new(&loop, false);
   cu_task *task = NULL;
   if (rc == 0)
-    rc = cu__loop_start_job(loop, &spec, false, &task, result);
-  if (rc == 0)
-    rc = cu_task_wait(task, result);
-  else if (result->error == 0)
-    result->error = rc;
+    rc = cu__loop_start_job(loop, &spec, false, &task, failed);
+  if (rc == 0) {
+    cu_result *r = cu__task_take_result(task);
+    rc = cu__task_error(task);
+    if (r) {
+      failed = cu_result_free(failed);
+      *ret = r;
+    } else {
+      rc = rc ? rc : CU_ENOMEM;
+      failed->error = rc;
+      *ret = failed;
+    }
+  } else {
+    if (failed->error == 0)
+      failed->error = rc;
+    *ret = failed;
+  }
   cu_task_free(task);
   cu_loop_free(loop);
   return rc;

@@ -67,7 +67,7 @@ static int devnull = -1;
 static void run_cu_capture(const variant *v) {
   cu_run_opts o = {.size = sizeof(cu_run_opts),
                    .backend = v->backend,
-                   .out = {.mode = v->mode, .fd = devnull}};
+                   .out = {.mode = v->mode, .echo_fd = devnull}};
   cu_result *r = NULL;
   bu_check(cu_run(*v->cmd, &o, &r), "cu_run(cat)");
   size_t want = v->mode == CU_STREAM_ECHO ? 0 : v->len;

@@ -598,7 +598,7 @@ static void test_echo_command_and_output(void **state) {
   int pipefd[2];
   assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
   cu_run_opts opts = {.size = sizeof(cu_run_opts),
-                      .out = {.mode = CU_STREAM_CAPTURE, .fd = pipefd[1]}};
+                      .out = {.mode = CU_STREAM_CAPTURE, .echo_fd = pipefd[1]}};
   cu_result *res = NULL;
   run_ok(cmd, &opts, &res);
   close(pipefd[1]);

@@ -193,7 +193,7 @@ static void test_spawn_failure_of_middle_stage(void **state) {
   cu_pipeline_result *r = NULL;
   assert_int_equal(run3(a, gone.cmd, c, NULL, &r), CU_ENOTFOUND);
   assert_int_equal(r->spawn_index, 1);
-  assert_int_equal(r->spawn_stage, CU_STAGE_EXEC);
+  assert_int_equal(r->spawn_step, CU_STEP_EXEC);
   assert_int_equal(r->error, CU_ENOTFOUND);
   assert_int_equal(cut_fd_count(), fds);
   cut_assert_no_children(); /* stage 0 was killed and reaped */

@@ -95,7 +95,7 @@ static void test_missing_executable(void **state) {
   cu_result *r = NULL;
   assert_int_equal(cu_run(t.cmd, NULL, &r), CU_ENOTFOUND);
   assert_int_equal(r->error, CU_ENOTFOUND);
-  assert_int_equal(r->spawn_stage, CU_STAGE_EXEC);
+  assert_int_equal(r->spawn_step, CU_STEP_EXEC);
   assert_int_equal(r->spawn_errno, ENOENT);
   assert_int_equal(r->pid, 0);
   assert_non_null(strstr(cu_last_error(), t.path));
@@ -120,7 +120,7 @@ static void test_not_executable(void **state) {
   /* Even root cannot execute a file with no x bit at all: EACCES. */
   cu_result *r = NULL;
   assert_int_equal(run_bad_file("#!/bin/true\n", 0644, &r), CU_EACCES);
-  assert_int_equal(r->spawn_stage, CU_STAGE_EXEC);
+  assert_int_equal(r->spawn_step, CU_STEP_EXEC);
   assert_int_equal(r->spawn_errno, EACCES);
   r = cu_result_free(r);
   cut_assert_no_children();
@@ -147,7 +147,7 @@ static void test_missing_cwd(void **state) {
                                          .cwd = "/nonexistent/dir"},
                           &r),
                    CU_ECWD);
-  assert_int_equal(r->spawn_stage, CU_STAGE_CWD);
+  assert_int_equal(r->spawn_step, CU_STEP_CWD);
   assert_non_null(strstr(cu_last_error(), "/nonexistent/dir"));
   assert_int_equal(cut_fd_count(), fds);
   r = cu_result_free(r);
@@ -382,7 +382,7 @@ static void test_echo_to_fd_and_fd_mode(void **state) {
   cu_cmd *cmd = cut_cmd("writer", "--out", "1000", "--err", "10", NULL);
   cu_result *r =
       run_ok(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts),
-                                 .out = {.mode = CU_STREAM_TEE, .fd = fd},
+                                 .out = {.mode = CU_STREAM_TEE, .echo_fd = fd},
                                  .err.mode = CU_STREAM_FD,
                                  .err.fd = fd});
   assert_int_equal(r->out.len, 1000);
@@ -537,7 +537,7 @@ static void test_echo_reader_gone_child_gets_sigpipe(void **state) {
   assert_int_equal(
       cu_run(yes,
              &(cu_run_opts){.size = sizeof(cu_run_opts),
-                            .out = {.mode = CU_STREAM_ECHO, .fd = p[1]},
+                            .out = {.mode = CU_STREAM_ECHO, .echo_fd = p[1]},
                             .timeout_ms = 20000},
              &r),
       0);
@@ -546,6 +546,67 @@ static void test_echo_reader_gone_child_gets_sigpipe(void **state) {
   r = cu_result_free(r);
   close(p[1]);
   cu_cmd_free(yes);
+  cut_assert_no_children();
+}
+
+/* The zero stdin is /dev/null, never the parent's: a run has its own
+ * process group, so an inherited terminal would stop it with SIGTTIN. Here
+ * the parent's stdin is a pipe holding bytes, to see which one the child
+ * reads. */
+static void test_default_stdin_is_devnull(void **state) {
+  (void)state;
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  assert_int_equal(write(p[1], "parent", 6), 6);
+  close(p[1]);
+  int saved = dup(0);
+  assert_true(saved >= 0);
+  assert_int_equal(dup2(p[0], 0), 0);
+  close(p[0]);
+  cu_cmd *cmd = cut_cmd("echoer", NULL);
+  cu_result *r = run_ok(cmd, NULL);
+  assert_int_equal(r->out.len, 0); /* /dev/null: EOF at once */
+  r = cu_result_free(r);
+  cu_run_opts o = CU_RUN_OPTS_INIT;
+  o.in.mode = CU_STDIN_INHERIT; /* explicit */
+  r = run_ok(cmd, &o);
+  assert_string_equal(r->out.data, "parent");
+  r = cu_result_free(r);
+  assert_int_equal(dup2(saved, 0), 0);
+  close(saved);
+  cu_cmd_free(cmd);
+}
+
+/* out.fd is the CU_STREAM_FD target and nothing else; echo_fd is the echo
+ * target and nothing else. */
+static void test_output_fields_mean_one_thing(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("writer", "--out", "3", NULL);
+  cu_result *r = NULL;
+  cu_run_opts o = CU_RUN_OPTS_INIT;
+  o.out = (cu_output_opts){.mode = CU_STREAM_TEE, .fd = 2};
+  assert_int_equal(cu_run(cmd, &o, &r), CU_EINVAL);
+  assert_non_null(strstr(cu_last_error(), "out.echo_fd"));
+  r = cu_result_free(r);
+  o.out = (cu_output_opts){.mode = CU_STREAM_DISCARD, .echo_fd = 2};
+  assert_int_equal(cu_run(cmd, &o, &r), CU_EINVAL);
+  assert_non_null(strstr(cu_last_error(), "out.echo_fd"));
+  r = cu_result_free(r);
+  o.out = (cu_output_opts){.mode = CU_STREAM_ECHO, .echo_fd = -1};
+  assert_int_equal(cu_run(cmd, &o, &r), CU_EINVAL);
+  r = cu_result_free(r);
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  o.out = (cu_output_opts){.mode = CU_STREAM_TEE, .echo_fd = p[1]};
+  o.err = (cu_output_opts){.mode = CU_STREAM_FD, .fd = p[1]};
+  r = run_ok(cmd, &o);
+  close(p[1]);
+  char buf[16] = "";
+  assert_int_equal(read(p[0], buf, sizeof buf), 3); /* echoed */
+  assert_string_equal(r->out.data, "abc");         /* and captured */
+  close(p[0]);
+  r = cu_result_free(r);
+  cu_cmd_free(cmd);
   cut_assert_no_children();
 }
 
@@ -563,6 +624,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bad_options_leave_nothing),
     cmocka_unit_test(test_env_set_unset_clear),
     cmocka_unit_test(test_stdin_sources),
+    cmocka_unit_test(test_default_stdin_is_devnull),
+    cmocka_unit_test(test_output_fields_mean_one_thing),
     cmocka_unit_test(test_tee_gives_identical_bytes),
     cmocka_unit_test(test_echo_to_fd_and_fd_mode),
     cmocka_unit_test(test_max_capture_truncate_and_fail),

@@ -201,7 +201,7 @@ static int run_one(const run_args *a, const cu_catalogue *cat) {
     status = exit_status(a, result, sinks);
   else
     status =
-        cli_status_not_run(rc, result ? result->spawn_stage : CU_STAGE_NONE);
+        cli_status_not_run(rc, result ? result->spawn_step : CU_STEP_NONE);
   result = cu_result_free(result);
   cu_cmd_free(cmd);
   return status;

@@ -157,7 +157,7 @@ int cli_run_pipeline(const run_args *a, const cu_catalogue *cat) {
     int rc = cu_pipeline_run(s.pipeline, &o, &r);
     status = rc == 0
                  ? pipeline_status(a, &s, r, sinks)
-                 : cli_status_not_run(rc, r ? r->spawn_stage : CU_STAGE_NONE);
+                 : cli_status_not_run(rc, r ? r->spawn_step : CU_STEP_NONE);
     r = cu_pipeline_result_free(r);
   }
   stages_free(&s);

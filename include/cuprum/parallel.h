@@ -67,7 +67,7 @@ typedef struct cu_item_result {
   cu_item_state state;
   int error;                    /**< CU_E* for FAILED_TO_START, else 0 */
   char *message;                /**< FAILED_TO_START: cu_last_error() text;
-                                     spawn_stage/spawn_errno are in result
+                                     spawn_step/spawn_errno are in result
                                      (or pipeline) */
   bool ok;                      /**< DONE and the run was ok */
   cu_result *result;            /**< command items (NULL when skipped) */

@@ -93,7 +93,7 @@ typedef struct cu_pipeline_result {
   bool cancelled;
   struct timespec start_mono, end_mono;
   int64_t duration_ns;
-  cu_spawn_stage spawn_stage; /**< spawn failure: where */
+  cu_spawn_step spawn_step; /**< spawn failure: where */
   int spawn_errno;            /**< and its errno */
   int spawn_index;            /**< and which stage (-1 if none) */
 } cu_pipeline_result;

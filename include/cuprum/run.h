@@ -15,7 +15,7 @@
  * cancel): look at (*ret)->ok and the other fields. It returns a negative
  * CU_E* code when nothing ran or could be kept running (bad option, refused
  * program, spawn failure); then no child, fd or zombie is left behind and
- * *ret still holds a result carrying the error, the failing stage and errno
+ * *ret still holds a result carrying the error, the failing spawn step and errno
  * (unless the result itself could not be allocated: then *ret is NULL and
  * the code is CU_ENOMEM). Release it with cu_result_free().
  *
@@ -51,7 +51,7 @@ typedef enum cu_stream_mode {
   CU_STREAM_ECHO,        /**< echo to the sink, do not collect */
   CU_STREAM_INHERIT,     /**< child writes to the parent's own fd */
   CU_STREAM_DISCARD,     /**< child writes to /dev/null */
-  CU_STREAM_FD,          /**< child writes straight to opts fd (dup'd) */
+  CU_STREAM_FD,          /**< child writes straight to `fd` (dup'd) */
 } cu_stream_mode;
 
 /** Callback echo sink; return non-zero to stop echoing to it. */
@@ -62,19 +62,29 @@ typedef int (*cu_sink_fn)(void *userdata, const void *data, size_t len);
  * cu_run_opts instead. */
 typedef struct cu_output_opts {
   cu_stream_mode mode;
-  int fd;            /**< CU_STREAM_FD target; echo fd when >0 (see below) */
-  cu_sink_fn sink;   /**< echo callback; overrides the echo fd when set */
-  void *sink_data;   /**< passed to sink */
+  int fd;          /**< CU_STREAM_FD only: the child writes here (>= 0);
+                        non-zero with another mode is CU_EINVAL */
+  int echo_fd;     /**< TEE/ECHO (and CAPTURE, which the echo_output
+                        policy may turn into TEE): echo to this fd when
+                        > 0 (0 = the parent's own fd 1 or 2); set with
+                        another mode it is CU_EINVAL */
+  cu_sink_fn sink; /**< TEE/ECHO: echo callback; overrides echo_fd */
+  void *sink_data; /**< passed to sink */
 } cu_output_opts;
-/* Echo target: sink if set, else `fd` if > 0, else the parent's own fd 1
- * (stdout) or 2 (stderr). */
+/* Echo target (TEE and ECHO): sink if set, else echo_fd if > 0, else the
+ * parent's own fd 1 (stdout) or 2 (stderr). */
 
-/** Where the child's stdin comes from. Zero is the default (inherit). */
+/**
+ * Where the child's stdin comes from. Zero is the default: /dev/null. Not
+ * the parent's stdin: every run has its own process group, which is never
+ * a terminal's foreground group, so a child reading an inherited terminal
+ * would be stopped by SIGTTIN for ever. Inheriting is explicit.
+ */
 typedef enum cu_stdin_mode {
-  CU_STDIN_INHERIT = 0, /**< the parent's fd 0 (a terminal there stops the
-                             child with SIGTTIN: it runs in its own
-                             process group) */
-  CU_STDIN_NULL,        /**< /dev/null */
+  CU_STDIN_NULL = 0,    /**< /dev/null (default) */
+  CU_STDIN_INHERIT,     /**< the parent's fd 0; only when that is not a
+                             terminal, or the child will never read it
+                             (a terminal stops it with SIGTTIN) */
   CU_STDIN_BYTES,       /**< the bytes in opts (fed through a pipe) */
   CU_STDIN_FILE,        /**< a file opened read-only in the parent */
   CU_STDIN_FD,          /**< a caller's fd (duplicated; caller keeps it) */
@@ -131,7 +141,7 @@ typedef struct cu_run_opts {
                                     with; set by CU_RUN_OPTS_INIT */
   cu_output_opts out;          /**< stdout; default capture */
   cu_output_opts err;          /**< stderr; default capture */
-  cu_stdin_opts in;            /**< stdin; default inherit */
+  cu_stdin_opts in;            /**< stdin; default /dev/null */
   const cu_env_var *env;       /**< overlay applied in order */
   size_t n_env;
   bool clear_env;              /**< start from an empty environment */
@@ -149,15 +159,16 @@ typedef struct cu_run_opts {
 /** Initialiser of a cu_run_opts with every default. */
 #define CU_RUN_OPTS_INIT {.size = sizeof(cu_run_opts)}
 
-/** Where a spawn failed. */
-typedef enum cu_spawn_stage {
-  CU_STAGE_NONE = 0, /**< no spawn failure */
-  CU_STAGE_VALIDATE, /**< options or command rejected before spawning */
-  CU_STAGE_PIPES,    /**< creating pipes or opening stdin */
-  CU_STAGE_CWD,      /**< the working directory */
-  CU_STAGE_EXEC,     /**< execve() of the program */
-  CU_STAGE_SPAWN,    /**< posix_spawn or pidfd set-up */
-} cu_spawn_stage;
+/** Which step of starting a run failed ("step", not "stage": a stage is
+ * one command of a pipeline). */
+typedef enum cu_spawn_step {
+  CU_STEP_NONE = 0, /**< no spawn failure */
+  CU_STEP_VALIDATE, /**< options or command rejected before spawning */
+  CU_STEP_PIPES,    /**< creating pipes or opening stdin */
+  CU_STEP_CWD,      /**< the working directory */
+  CU_STEP_EXEC,     /**< execve() of the program */
+  CU_STEP_SPAWN,    /**< posix_spawn or pidfd set-up */
+} cu_spawn_step;
 
 /** A captured stream: binary-safe bytes, NUL-terminated for convenience.
  * Frozen: embedded by value in cu_result, it never grows. */
@@ -192,7 +203,7 @@ typedef struct cu_result {
   bool sent_kill;          /**< SIGKILL was sent to the group */
   bool terminated;         /**< the run (timeout, cancel, policy) signalled
                                 this process before it exited */
-  cu_spawn_stage spawn_stage; /**< where a spawn failure happened */
+  cu_spawn_step spawn_step; /**< where a spawn failure happened */
   int spawn_errno;         /**< errno of that failure, or 0 */
   cu_tag *tags;            /**< copies of the run's tags */
   size_t n_tags;

@@ -252,7 +252,7 @@ static cu_result *pipeline_summary(const cu_pipeline_result *p) {
   r->timed_out = p->timed_out;
   r->cancelled = p->cancelled;
   r->error = p->error;
-  r->spawn_stage = p->spawn_stage;
+  r->spawn_step = p->spawn_step;
   r->spawn_errno = p->spawn_errno;
   r->start_mono = p->start_mono;
   r->end_mono = p->end_mono;

@@ -156,7 +156,7 @@ int cu_pipeline_run(const cu_pipeline *p, const cu_pipeline_opts *opts,
   }
   if (!r && (r = cu__pipeline_result_new()) != NULL) {
     r->error = rc ? rc : CU_ENOMEM;
-    r->spawn_stage = failed.spawn_stage;
+    r->spawn_step = failed.spawn_step;
     r->spawn_errno = failed.spawn_errno;
     r->spawn_index = failed_index;
   }

@@ -14,6 +14,22 @@ static int check_output(const cu_output_opts *o, const char *which) {
                     (int)o->mode);
   if (o->mode == CU_STREAM_FD && o->fd < 0)
     return cu__fail(CU_EINVAL, "%s.fd: CU_STREAM_FD needs a valid fd", which);
+  /* Each field means one thing; one set for another mode is a mistake
+   * (typically .fd where .echo_fd was meant), not something to ignore. */
+  if (o->mode != CU_STREAM_FD && o->fd != 0)
+    return cu__fail(CU_EINVAL,
+                    "%s.fd is only for CU_STREAM_FD (to echo to an fd, set "
+                    "%s.echo_fd with CU_STREAM_TEE or CU_STREAM_ECHO)",
+                    which, which);
+  /* CAPTURE may echo too: the echo_output policy turns it into TEE. */
+  bool echoes = o->mode == CU_STREAM_TEE || o->mode == CU_STREAM_ECHO ||
+                o->mode == CU_STREAM_CAPTURE;
+  if (o->echo_fd < 0 || (o->echo_fd != 0 && !echoes))
+    return cu__fail(CU_EINVAL,
+                    "%s.echo_fd: %d (an fd > 0, only with CU_STREAM_TEE, "
+                    "CU_STREAM_ECHO or CU_STREAM_CAPTURE; 0 = the parent's "
+                    "own)",
+                    which, o->echo_fd);
   return 0;
 }
 
@@ -77,7 +93,7 @@ int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret) {
                : cu__fail(CU_EINVAL, "cu_run: cmd is NULL");
   if (rc != 0) {
     failed->error = rc;
-    failed->spawn_stage = CU_STAGE_VALIDATE;
+    failed->spawn_step = CU_STEP_VALIDATE;
     *ret = failed;
     return rc;
   }

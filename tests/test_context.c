@@ -49,9 +49,7 @@ static void push_allow(const char *const *names, size_t n) {
   for (size_t i = 0; i < n; i++)
     progs[i] = CU_PROGRAM(names[i]);
   cu_scope_config cfg = {.size = sizeof(cu_scope_config),
-                         .allow = progs,
-                         .n_allow = n,
-                         .restrict_allow = true};
+                         .allow = {CU_ALLOW_ONLY, progs, n}};
   assert_int_equal(cu_scope_push(&cfg), 0);
 }
 
@@ -165,7 +163,7 @@ static void test_empty_scope_denies_nested(void **state) {
   (void)state;
   assert_int_equal(
       cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
-                                       .restrict_allow = true}),
+                                       .allow.mode = CU_ALLOW_NONE}),
       0);
   assert_int_equal(check_name("ls"), CU_EFORBIDDEN);
   assert_non_null(strstr(cu_last_error(), "empty"));
@@ -226,7 +224,7 @@ static void test_allow_reopens_empty_scope_explicitly(void **state) {
   allow_widening();
   assert_int_equal(
       cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
-                                       .restrict_allow = true}),
+                                       .allow.mode = CU_ALLOW_NONE}),
       0);
   assert_int_equal(cu_allow(CU_LS), 0);
   assert_int_equal(check_name("ls"), 0);
@@ -244,8 +242,8 @@ static void test_bad_config_rejected(void **state) {
   (void)state;
   cu_program bad[] = {CU_PROGRAM(NULL)};
   assert_int_equal(
-      cu_scope_push(&(cu_scope_config){
-          .size = sizeof(cu_scope_config), .allow = bad, .n_allow = 1}),
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, bad, 1}}),
       CU_EINVAL);
   assert_int_equal(cu_scope_push(&(cu_scope_config){
                        .size = sizeof(cu_scope_config), .timeout_ms = -1}),
@@ -603,7 +601,7 @@ static void test_echo_command_policy(void **state) {
 static int scoped_return(void) {
   int rc;
   CU_SCOPE(rc, &(cu_scope_config){.size = sizeof(cu_scope_config),
-                                  .restrict_allow = true}) {
+                                  .allow.mode = CU_ALLOW_NONE}) {
     assert_int_equal(cu_scope_depth(), 1);
     assert_int_equal(check_name("ls"), CU_EFORBIDDEN);
     return 42; /* early return: the scope must still be popped */
@@ -665,7 +663,7 @@ static void test_scopes_are_thread_local(void **state) {
   /* The main thread is restricted; new threads start at their own root. */
   assert_int_equal(
       cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
-                                       .restrict_allow = true}),
+                                       .allow.mode = CU_ALLOW_NONE}),
       0);
   pthread_t th[4];
   for (int i = 0; i < 4; i++)
@@ -734,7 +732,39 @@ static void test_thread_exit_releases_its_stack(void **state) {
   assert_string_equal(t.seq, ""); /* not visible here */
 }
 
+/* The allowlist is one setting: a mode and a list. A list with a mode that
+ * does not read it is a mistake, refused; NONE and an empty ONLY deny. */
+static void test_allowlist_is_one_setting(void **state) {
+  (void)state;
+  static const cu_program ls[] = {CU_LS};
+  cu_scope_config cfg = CU_SCOPE_CONFIG_INIT;
+  cfg.allow = (cu_allowlist){CU_ALLOW_INHERIT, ls, 1};
+  assert_int_equal(cu_scope_push(&cfg), CU_EINVAL);
+  assert_non_null(strstr(cu_last_error(), "allow.mode"));
+  cfg.allow = (cu_allowlist){CU_ALLOW_NONE, ls, 1};
+  assert_int_equal(cu_scope_push(&cfg), CU_EINVAL);
+  cfg.allow = (cu_allowlist){(cu_allow_mode)7, NULL, 0};
+  assert_int_equal(cu_scope_push(&cfg), CU_EINVAL);
+  cfg.allow = (cu_allowlist){CU_ALLOW_ONLY, NULL, 1};
+  assert_int_equal(cu_scope_push(&cfg), CU_EINVAL);
+  assert_int_equal(cu_scope_depth(), 0);
+  cfg.allow = (cu_allowlist){CU_ALLOW_ONLY, ls, 1};
+  assert_int_equal(cu_scope_push(&cfg), 0);
+  assert_true(cu_scope_permits(CU_LS));
+  assert_false(cu_scope_permits(CU_CAT));
+  cfg.allow = (cu_allowlist){CU_ALLOW_NONE, NULL, 0};
+  assert_int_equal(cu_scope_push(&cfg), 0);
+  assert_false(cu_scope_permits(CU_LS));
+  cu_scope_pop();
+  cfg.allow = (cu_allowlist){CU_ALLOW_ONLY, NULL, 0};
+  assert_int_equal(cu_scope_push(&cfg), 0);
+  assert_false(cu_scope_permits(CU_LS));
+  cu_scope_pop();
+  cu_scope_pop();
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_allowlist_is_one_setting),
     cmocka_unit_test(test_root_permits_everything),
     cmocka_unit_test(test_narrowing_intersects_parent),
     cmocka_unit_test(test_unrestricted_scope_inherits_allowlist),
@@ -742,7 +772,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_allow_refused_by_default_policy),
     cmocka_unit_test_teardown(test_allow_widens_when_permitted, reset_root),
     cmocka_unit_test_teardown(test_allow_at_root_keeps_everything, reset_root),
-    cmocka_unit_test_teardown(test_allow_reopens_empty_scope_explicitly, reset_root),
+    cmocka_unit_test_teardown(test_allow_reopens_empty_scope_explicitly,
+                              reset_root),
     cmocka_unit_test(test_pop_without_push_fails),
     cmocka_unit_test(test_bad_config_rejected),
     cmocka_unit_test(test_before_hooks_fifo_outer_first),

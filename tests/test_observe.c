@@ -478,8 +478,8 @@ static void test_refusals_spawn_nothing(void **state) {
   cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
   cu_program only[] = {CU_LS};
   assert_int_equal(
-      cu_scope_push(&(cu_scope_config){
-          .size = sizeof(cu_scope_config), .allow = only, .n_allow = 1}),
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, only, 1}}),
       0);
   observe_into(&r, 0, NULL);
   cu_result *res = NULL;
@@ -712,8 +712,7 @@ static void *submit_thread(void *arg) {
     CU_SCOPE(rc2, &(cu_scope_config){.size = sizeof(cu_scope_config),
                                      .tags = inner_tags,
                                      .n_tags = 1,
-                                     .allow = only,
-                                     .n_allow = 1}) {
+                                     .allow = {CU_ALLOW_ONLY, only, 1}}) {
       if (cu_observe(count_events, 0, &s->inner_events, NULL) != 0)
         return NULL;
       s->cmd = cut_cmd("sleeper", "50", NULL);

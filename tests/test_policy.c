@@ -207,8 +207,7 @@ static void test_widen_cannot_be_loosened_inside(void **state) {
   cu_program ls[] = {CU_LS};
   assert_int_equal(
       cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
-                                       .allow = ls,
-                                       .n_allow = 1,
+                                       .allow = {CU_ALLOW_ONLY, ls, 1},
                                        .policy.widen = CU_SWITCH_OFF}),
       0);
   assert_int_equal(cu_allow(CU_CAT), CU_EPOLICY);
@@ -222,13 +221,13 @@ static void test_narrowing_can_be_forbidden(void **state) {
   assert_int_equal(cu_policy_set(&(cu_policy){.narrow = CU_SWITCH_OFF}), 0);
   cu_program ls[] = {CU_LS};
   assert_int_equal(
-      cu_scope_push(&(cu_scope_config){
-          .size = sizeof(cu_scope_config), .allow = ls, .n_allow = 1}),
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, ls, 1}}),
       CU_EPOLICY);
   assert_non_null(strstr(cu_last_error(), "narrow=deny"));
   assert_int_equal(
       cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
-                                       .restrict_allow = true}),
+                                       .allow.mode = CU_ALLOW_NONE}),
       CU_EPOLICY);
   assert_int_equal(cu_scope_depth(), 0);
   /* unrestricted scopes are fine; a scope may re-permit narrowing for
@@ -236,8 +235,7 @@ static void test_narrowing_can_be_forbidden(void **state) {
   assert_int_equal(cu_scope_push(NULL), 0);
   assert_int_equal(
       cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
-                                       .allow = ls,
-                                       .n_allow = 1,
+                                       .allow = {CU_ALLOW_ONLY, ls, 1},
                                        .policy.narrow = CU_SWITCH_ON}),
       0);
   assert_int_equal(check_fake("cat", false), CU_EFORBIDDEN);
@@ -321,8 +319,8 @@ static void test_operator_allow_is_default_program_tightens(void **state) {
   assert_int_equal(current().widen, CU_SWITCH_ON);
   cu_program ls[] = {CU_LS};
   assert_int_equal(
-      cu_scope_push(&(cu_scope_config){
-          .size = sizeof(cu_scope_config), .allow = ls, .n_allow = 1}),
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, ls, 1}}),
       0);
   assert_int_equal(cu_allow(CU_CAT), 0);
   assert_int_equal(check_fake("cat", false), 0);

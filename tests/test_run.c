@@ -610,6 +610,53 @@ static void test_output_fields_mean_one_thing(void **state) {
   cut_assert_no_children();
 }
 
+/* The one-call form is the builder plus cu_run(): same results, same
+ * checks (catalogue, scope allowlist, hooks), a result even on error. */
+static int count_before(void *data, const cu_cmd *cmd) {
+  (void)cmd;
+  ++*(int *)data;
+  return 0;
+}
+
+static void test_one_call_form(void **state) {
+  (void)state;
+  cu_result *r = NULL;
+  assert_int_equal(
+      cu_run_args(CU_ECHO, (const char *[]){"a b", "c", NULL}, NULL, &r), 0);
+  assert_true(r->ok);
+  assert_string_equal(r->out.data, "a b c\n");
+  r = cu_result_free(r);
+  assert_int_equal(cu_run_args(CU_TRUE, NULL, NULL, &r), 0); /* no args */
+  assert_true(r->ok);
+  r = cu_result_free(r);
+  /* Not in the catalogue: refused, and the result says so. */
+  assert_int_equal(cu_run_args(CU_PROGRAM("no-such-prog"), NULL, NULL, &r),
+                   CU_EUNKNOWN_PROGRAM);
+  assert_int_equal(r->error, CU_EUNKNOWN_PROGRAM);
+  assert_int_equal(r->spawn_step, CU_STEP_VALIDATE);
+  r = cu_result_free(r);
+  /* A bad argument is the builder's sticky error, reported by the run. */
+  assert_int_equal(cu_run_args(CU_ECHO, (const char *[]){"x", NULL},
+                               &(cu_run_opts){.size = 0}, &r),
+                   CU_EINVAL);
+  r = cu_result_free(r);
+  /* The scope's allowlist and hooks apply. */
+  int calls = 0;
+  static const cu_program only_true[] = {CU_TRUE};
+  cu_scope_config cfg = CU_SCOPE_CONFIG_INIT;
+  cfg.allow = (cu_allowlist){CU_ALLOW_ONLY, only_true, 1};
+  assert_int_equal(cu_scope_push(&cfg), 0);
+  assert_int_equal(cu_before_hook(count_before, &calls, NULL), 0);
+  assert_int_equal(cu_run_args(CU_ECHO, NULL, NULL, &r), CU_EFORBIDDEN);
+  r = cu_result_free(r);
+  assert_int_equal(cu_run_args(CU_TRUE, NULL, NULL, &r), 0);
+  r = cu_result_free(r);
+  assert_int_equal(calls, 1);
+  cu_scope_pop();
+  assert_int_equal(cu_run_args(CU_TRUE, NULL, NULL, NULL), CU_EINVAL);
+  cut_assert_no_children();
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_echo_reader_gone_child_gets_sigpipe),
     cmocka_unit_test(test_exit_code_and_capture),
@@ -624,6 +671,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bad_options_leave_nothing),
     cmocka_unit_test(test_env_set_unset_clear),
     cmocka_unit_test(test_stdin_sources),
+    cmocka_unit_test(test_one_call_form),
     cmocka_unit_test(test_default_stdin_is_devnull),
     cmocka_unit_test(test_output_fields_mean_one_thing),
     cmocka_unit_test(test_tee_gives_identical_bytes),

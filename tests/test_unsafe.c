@@ -182,16 +182,16 @@ static void test_restricted_scope_applies_to_unsafe(void **state) {
   assert_int_equal(cu_unsafe_cmd_new("true", &cmd), 0);
   cu_program ls[] = {CU_LS};
   assert_int_equal(
-      cu_scope_push(&(cu_scope_config){
-          .size = sizeof(cu_scope_config), .allow = ls, .n_allow = 1}),
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, ls, 1}}),
       0);
   assert_int_equal(check(cmd), CU_EFORBIDDEN);
   assert_non_null(strstr(cu_last_error(), "'true'"));
   cu_scope_pop();
   cu_program tr[] = {CU_TRUE};
   assert_int_equal(
-      cu_scope_push(&(cu_scope_config){
-          .size = sizeof(cu_scope_config), .allow = tr, .n_allow = 1}),
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, tr, 1}}),
       0);
   assert_int_equal(check(cmd), 0);
   cu_scope_pop();

@@ -94,17 +94,31 @@ typedef void (*cu_line_sink_fn)(void *userdata, const char *line);
  * only when some observer asks; without it `noise` is always false. */
 #define CU_OBSERVE_NOISE 0x2u
 
+/** How a scope changes the allowlist (see above). */
+typedef enum cu_allow_mode {
+  CU_ALLOW_INHERIT = 0, /**< keep the parent's allowlist (default) */
+  CU_ALLOW_ONLY,        /**< only `programs` that the parent also permits;
+                             an empty list denies everything */
+  CU_ALLOW_NONE,        /**< deny everything */
+} cu_allow_mode;
+
+/** A scope's allowlist: one setting, a mode and its list. `programs` is
+ * read only with CU_ALLOW_ONLY; with the other modes it must be empty
+ * (else CU_EINVAL). Frozen: embedded in cu_scope_config, it never grows. */
+typedef struct cu_allowlist {
+  cu_allow_mode mode;
+  const cu_program *programs; /**< copied by cu_scope_push() */
+  size_t n_programs;
+} cu_allowlist;
+
 /** What a new scope changes. NULL = inherit everything; else start from
  * CU_SCOPE_CONFIG_INIT (size-versioned like cu_run_opts; every other field
  * zero = inherit). The embedded cu_policy is frozen (never grows). */
 typedef struct cu_scope_config {
   size_t size; /**< sizeof(cu_scope_config); set by CU_SCOPE_CONFIG_INIT */
-  /** Restrict the allowlist to these programs (intersected with the
-   * parent's). Restriction applies when `restrict_allow` is true or
-   * `allow` is not NULL; restrict_allow with n_allow 0 denies everything. */
-  const cu_program *allow;
-  size_t n_allow;
-  bool restrict_allow;
+  /** The allowlist: inherit (zero), only these programs, or none. E.g.
+   * `.allow = {CU_ALLOW_ONLY, progs, 2}`. */
+  cu_allowlist allow;
   int64_t timeout_ms;    /**< default timeout for runs; 0 = inherit */
   int64_t grace_ms;      /**< default TERM→KILL grace; 0 = inherit */
   const cu_env_var *env; /**< overlay applied after the parent's */

@@ -227,6 +227,28 @@ typedef enum cu_stream_id { CU_STDOUT = 1, CU_STDERR = 2 } cu_stream_id;
 int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret);
 
 /**
+ * The one-call form for the common case: run `program` from the default
+ * catalogue with the arguments `args` (a NULL-terminated array of the
+ * arguments after the program name; NULL = none) and hand back the result.
+ *
+ *     cu_result *res = NULL;
+ *     if (cu_run_args(CU_UNAME, (const char *[]){"-s", NULL}, NULL, &res) == 0)
+ *       fputs(res->out.data, stdout);
+ *     res = cu_result_free(res);
+ *
+ * It is exactly cu_cmd_new(NULL, program) + cu_cmd_arg() per argument +
+ * cu_run() + cu_cmd_free() (see its implementation in src/runtime/run.c),
+ * so every safety property holds unchanged: the catalogue, the scope's
+ * allowlist, the policy, hooks and events. The return contract and *ret
+ * are cu_run()'s: *ret is set also on error, including a builder error
+ * (then it carries the code and spawn_step CU_STEP_VALIDATE).
+ * Errors: those of cu_cmd_new(), cu_cmd_arg() and cu_run().
+ * Thread-safety: as cu_run().
+ */
+int cu_run_args(cu_program program, const char *const args[],
+                const cu_run_opts *opts, cu_result **ret);
+
+/**
  * A UTF-8 text view of a captured stream with invalid sequences replaced
  * by U+FFFD (as Python's bytes.decode("utf-8", "replace")). Computed on
  * first use and cached in the library's private part of the result (so it

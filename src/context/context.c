@@ -134,8 +134,9 @@ static int frame_allowlist(struct cu__frame *f, const struct cu__frame *p,
     return 0;
   }
   f->allow_all = false;
-  for (size_t i = 0; i < cfg->n_allow; i++) {
-    const char *name = cfg->allow[i].name;
+  size_t n = cfg->allow.mode == CU_ALLOW_ONLY ? cfg->allow.n_programs : 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *name = cfg->allow.programs[i].name;
     if (parent_permits(p, name) &&
         list_insert(&f->allow, &f->n_allow, name) != 0)
       return CU_ENOMEM;
@@ -145,11 +146,24 @@ static int frame_allowlist(struct cu__frame *f, const struct cu__frame *p,
 
 /* ------------------------------------------------------------- config */
 
+static int check_allowlist(const cu_allowlist *a) {
+  if ((unsigned)a->mode > CU_ALLOW_NONE)
+    return cu__fail(CU_EINVAL, "scope config: allow.mode: unknown mode %d",
+                    (int)a->mode);
+  if (a->mode != CU_ALLOW_ONLY && (a->programs || a->n_programs))
+    return cu__fail(CU_EINVAL, "scope config: allow.programs is set but "
+                               "allow.mode is not CU_ALLOW_ONLY");
+  for (size_t i = 0; i < a->n_programs; i++)
+    if (!a->programs || !a->programs[i].name || !a->programs[i].name[0])
+      return cu__fail(CU_EINVAL, "scope config: allow.programs[%zu] has no "
+                                 "program name", i);
+  return 0;
+}
+
 static int check_config(const cu_scope_config *cfg) {
-  for (size_t i = 0; i < cfg->n_allow; i++)
-    if (!cfg->allow || !cfg->allow[i].name || !cfg->allow[i].name[0])
-      return cu__fail(CU_EINVAL, "scope config: allow[%zu] has no program "
-                                 "name", i);
+  int rc = check_allowlist(&cfg->allow);
+  if (rc != 0)
+    return rc;
   if (cfg->timeout_ms < 0 || cfg->timeout_ms > CU_TIMEOUT_MAX_MS)
     return cu__fail(CU_EINVAL, "scope config: timeout_ms %lld out of range",
                     (long long)cfg->timeout_ms);
@@ -183,7 +197,7 @@ static int frame_init(struct cu__frame *f, struct cu__frame *parent,
   if (rc != 0)
     return rc;
   f->policy_req = cfg->policy;
-  bool restricted = cfg->restrict_allow || cfg->allow;
+  bool restricted = cfg->allow.mode != CU_ALLOW_INHERIT;
   const cu_policy *op = NULL;
   if (restricted && f->policy.narrow == CU_SWITCH_OFF &&
       cu__policy_operator(&op) == 0)

@@ -79,6 +79,31 @@ int cu__run_opts_load(const cu_run_opts *src, cu_run_opts *dst) {
   return rc ? rc : validate_opts(dst);
 }
 
+/* The one-call form is the builder plus cu_run(), nothing else, so it keeps
+ * every check cu_run() makes. */
+int cu_run_args(cu_program program, const char *const args[],
+                const cu_run_opts *opts, cu_result **ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_run_args: ret is NULL");
+  *ret = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = cu_cmd_new(NULL, program, &cmd);
+  if (rc != 0) {
+    /* No command to run: the result still says what happened. */
+    if ((*ret = cu__result_new()) != NULL) {
+      (*ret)->error = rc;
+      (*ret)->spawn_step = CU_STEP_VALIDATE;
+    }
+    return rc;
+  }
+  for (size_t i = 0; args && args[i]; i++)
+    if (cu_cmd_arg(cmd, args[i]) != 0)
+      break; /* sticky: cu_run() reports it with its message */
+  rc = cu_run(cmd, opts, ret);
+  cu_cmd_free(cmd);
+  return rc;
+}
+
 /* cu_run() is a one-task loop. The result to hand back on failure is
  * allocated first, so a failed run still reports its step and errno. */
 int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret) {

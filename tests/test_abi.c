@@ -13,6 +13,8 @@
  */
 #include "harness.h"
 
+#include <cuprum/stream.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -38,7 +38,7 @@
 #include <time.h>
 
 #include "cmd.h"
-#include "stream.h"
+#include "backend.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cuprum/cuprum.h"
+#include "cuprum/stream.h" /* the engine is internal to most callers */
 
 #define CU__UNUSED __attribute__((unused))
 #define CU__PRINTF(a, b) __attribute__((format(printf, a, b)))

@@ -99,12 +99,12 @@ static int noop_observer(void *data, const cu_event *ev) {
 static void run_cu_observed(const variant *v) {
   cu_hook *hook = NULL;
   bu_check(cu_scope_push(NULL), "cu_scope_push");
-  bu_check(cu_observe(noop_observer, CU_OBSERVE_LINES, NULL, &hook),
+  bu_check(cu_observe(noop_observer, NULL, CU_OBSERVE_LINES, &hook),
            "cu_observe");
   lines_seen = 0;
   run_cu_capture(v);
   bu_check(cu_scope_pop(), "cu_scope_pop");
-  cu_hook_free(hook);
+  cu_hook_unref(hook);
   if (lines_seen == 0)
     bu_die("the line observer saw no lines");
 }

@@ -106,7 +106,7 @@ static void run_checked(const e2e_opts *o, size_t expect) {
   if (o->lines) {
     int rc;
     CU_SCOPE(rc, NULL) {
-      bu_check(cu_observe(count_lines, CU_OBSERVE_LINES, &line_bytes, NULL),
+      bu_check(cu_observe(count_lines, &line_bytes, CU_OBSERVE_LINES, NULL),
                "cu_observe");
       got = run_once(o, cat_file, cat_plain);
     }

@@ -68,7 +68,7 @@ static double median_run(const cu_cmd *cmd, size_t expect, int reps,
   int rc;
   CU_SCOPE(rc, NULL) {
     if (flags >= 0)
-      cu_observe(noop, (unsigned)flags, NULL, NULL);
+      cu_observe(noop, NULL, (unsigned)flags, NULL);
     for (int i = 0; i < reps; i++)
       if ((t[i] = capture(cmd, expect)) < 0)
         return -1;

@@ -36,7 +36,7 @@ static int make_command(int argc, char **argv, cu_cmd **ret) {
     rc = cu_cmd_new(cat, prog, ret);
   for (int i = 2; rc == 0 && i < argc; i++)
     rc = cu_cmd_arg(*ret, argv[i]);
-  cu_catalogue_free(cat); /* the command keeps what it needs */
+  cu_catalogue_unref(cat); /* the command keeps what it needs */
   return rc;
 }
 

@@ -144,7 +144,7 @@ static void test_new_run_opts_nonzero_tail_rejected(void **state) {
   cu_cmd *cmd = touch_cmd(marker);
   int events = 0;
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_observe(count_event, 0, &events, NULL), 0);
+  assert_int_equal(cu_observe(count_event, &events, 0, NULL), 0);
   new_run_opts n;
   memset(&n, 0, sizeof n);
   n.now.size = sizeof n;
@@ -192,7 +192,7 @@ static void test_size_zero_rejected_naming_the_init(void **state) {
   cu_cmd *cmd = touch_cmd(marker);
   int events = 0;
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_observe(count_event, 0, &events, NULL), 0);
+  assert_int_equal(cu_observe(count_event, &events, 0, NULL), 0);
   cu_run_opts zero;
   memset(&zero, 0, sizeof zero);
   zero.timeout_ms = 1000; /* forgot CU_RUN_OPTS_INIT */

@@ -62,7 +62,7 @@ static char *make_file(const char *dir, const char *name, mode_t mode) {
 static void test_new_and_null_arguments(void **state) {
   (void)state;
   assert_int_equal(cu_catalogue_new(NULL), CU_EINVAL);
-  cu_catalogue_free(NULL);
+  cu_catalogue_unref(NULL);
   assert_int_equal(cu_catalogue_count(NULL), 0);
   assert_false(cu_catalogue_contains(NULL, CU_ECHO));
   assert_null(cu_catalogue_project(NULL, "core-ops"));
@@ -72,7 +72,7 @@ static void test_new_and_null_arguments(void **state) {
   assert_int_equal(cu_catalogue_count(cat), 0);
   assert_int_equal(cu_catalogue_lookup(cat, CU_PROGRAM(NULL), NULL, NULL),
                    CU_EINVAL);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_project_needs_name(void **state) {
@@ -83,7 +83,7 @@ static void test_project_needs_name(void **state) {
   cu_project_spec spec = {.name = "x", .n_programs = 1};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
   assert_int_equal(cu_catalogue_count(cat), 0);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_duplicate_project(void **state) {
@@ -94,7 +94,7 @@ static void test_duplicate_project(void **state) {
   assert_error_mentions("'tools'");
   assert_false(cu_catalogue_contains(cat, CU_CAT));
   assert_int_equal(cu_catalogue_count(cat), 1);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_program_owned_by_two_projects(void **state) {
@@ -108,7 +108,7 @@ static void test_program_owned_by_two_projects(void **state) {
   assert_null(cu_catalogue_project(cat, "two"));
   assert_false(cu_catalogue_contains(cat, CU_CAT));
   assert_int_equal(cu_catalogue_count(cat), 1);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_program_listed_twice(void **state) {
@@ -117,7 +117,7 @@ static void test_program_listed_twice(void **state) {
   assert_int_equal(add(cat, "one", "ls", "ls"), CU_EPROGRAM_CONFLICT);
   assert_error_mentions("twice");
   assert_int_equal(cu_catalogue_count(cat), 0);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_invalid_program_names(void **state) {
@@ -132,7 +132,7 @@ static void test_invalid_program_names(void **state) {
   cu_project_spec spec = {.name = "q", .programs = &pe, .n_programs = 1};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
   assert_int_equal(cu_catalogue_count(cat), 0);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_relative_pin_rejected(void **state) {
@@ -143,7 +143,7 @@ static void test_relative_pin_rejected(void **state) {
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
   assert_error_mentions("bin/tool");
   assert_false(cu_catalogue_contains(cat, CU_PROGRAM("tool")));
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 /* ------------------------------------------------------------ lookup */
@@ -185,7 +185,7 @@ static void test_pinned_missing_path(void **state) {
   assert_string_equal(e.project, "p");
   assert_null(e.path);
   assert_int_equal(e.resolve_error, CU_ENOTFOUND);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_pinned_path_used_as_given(void **state) {
@@ -208,7 +208,7 @@ static void test_pinned_path_used_as_given(void **state) {
   assert_int_equal(cu_catalogue_lookup(cat, CU_PROGRAM("plain"), NULL, &path),
                    0);
   assert_string_equal(path, plain);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   unlink(plain);
   rmdir(dir);
   free(plain);
@@ -251,8 +251,8 @@ static void test_path_search_ignores_relative_entries(void **state) {
   assert_int_equal(rc, 0);
   assert_string_equal(found, real);
   assert_int_equal(rc2, CU_ENOTFOUND);
-  cu_catalogue_free(cat);
-  cu_catalogue_free(cat2);
+  cu_catalogue_unref(cat);
+  cu_catalogue_unref(cat2);
   for (char **p = (char *[]){real, decoy, noexec, bin_decoy, NULL}; *p; p++)
     unlink(*p), free(*p);
   for (char **p = (char *[]){bin_decoy_dir, good, cwd_dir, skip, NULL}; *p;
@@ -276,7 +276,7 @@ static void test_directory_is_not_a_program(void **state) {
   setenv("PATH", old_path, 1);
   assert_int_equal(rc, CU_ENOTFOUND);
   assert_error_mentions("'cu-dir-tool'");
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   rmdir(sub);
   rmdir(dir);
   free(sub);
@@ -299,7 +299,7 @@ static void test_resolution_is_cached(void **state) {
   free(old_path);
   assert_int_equal(rc, 0);
   assert_ptr_equal(first, second);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 struct race {
@@ -344,7 +344,7 @@ static void test_concurrent_resolution_threads(void **state) {
     for (int k = 0; k < 3; k++)
       assert_ptr_equal(r[i].paths[k], r[0].paths[k]);
   }
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_entry_at(void **state) {
@@ -367,7 +367,7 @@ static void test_entry_at(void **state) {
   cu_catalogue_entry e;
   assert_int_equal(cu_catalogue_entry_at(cat, 3, &e), CU_EINVAL);
   assert_int_equal(cu_catalogue_entry_at(cat, 0, NULL), CU_EINVAL);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 /* ------------------------------------------------------------ noise */
@@ -400,7 +400,7 @@ static void test_noise_rules(void **state) {
   assert_false(cu_project_is_noise(p, NULL, 3));
   assert_int_equal(cu_project_noise_count(NULL), 0);
   assert_null(cu_project_name(NULL));
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_bad_noise_rule(void **state) {
@@ -413,7 +413,7 @@ static void test_bad_noise_rule(void **state) {
   assert_error_mentions("'(unclosed'");
   assert_error_mentions("'p'");
   assert_null(cu_catalogue_project(cat, "p"));
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 /* ------------------------------------------------------------ default */
@@ -481,8 +481,8 @@ static void test_default_is_immutable(void **state) {
   assert_error_mentions("clone");
   assert_int_equal(cu_catalogue_allow(writable, CU_PROGRAM("bash"), NULL),
                    CU_EINVAL);
-  cu_catalogue_free(writable); /* ignored */
-  cu_catalogue_free(writable);
+  cu_catalogue_unref(writable); /* ignored */
+  cu_catalogue_unref(writable);
   assert_int_equal(cu_catalogue_count(def), n);
   assert_false(cu_catalogue_contains(def, CU_PROGRAM("bash")));
   assert_int_equal(cu_catalogue_lookup(def, CU_ECHO, NULL, NULL), 0);
@@ -513,8 +513,8 @@ static void test_clone_and_extend(void **state) {
   assert_int_equal(cu_catalogue_clone(mine, &copy), 0);
   assert_true(cu_catalogue_contains(copy, CU_PROGRAM("cu-extra-tool")));
   assert_int_equal(cu_catalogue_clone(NULL, &copy), CU_EINVAL);
-  cu_catalogue_free(mine);
-  cu_catalogue_free(copy);
+  cu_catalogue_unref(mine);
+  cu_catalogue_unref(copy);
 }
 
 static void test_allow(void **state) {
@@ -546,7 +546,7 @@ static void test_allow(void **state) {
                    CU_EINVAL);
   assert_int_equal(cu_catalogue_allow(NULL, CU_LS, NULL), CU_EINVAL);
   assert_int_equal(cu_catalogue_count(cat), n);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 /* ------------------------------------------------------------ lifetime */
@@ -562,7 +562,7 @@ static void test_command_keeps_catalogue_alive(void **state) {
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   cu_cmd *cmd = NULL;
   assert_int_equal(cu_cmd_new(cat, CU_PROGRAM("tool"), &cmd), 0);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   /* Still valid (ASan reports a use after free otherwise). */
   assert_string_equal(cu_project_name(cu_cmd_project(cmd)), "kept");
   assert_string_equal(cu_project_doc(cu_cmd_project(cmd), 0), "man:tool(1)");
@@ -581,7 +581,7 @@ static void test_harness_catalogue(void **state) {
   assert_string_equal(path, cut_helper("argvdump"));
   assert_true(cu_catalogue_contains(cat, CU_ECHO)); /* default kept */
   cu_cmd *cmd = cut_cmd("argvdump", "a", "b c", NULL);
-  assert_int_equal(cu_cmd_argc(cmd), 3);
+  assert_int_equal(cu_cmd_argv_count(cmd), 3);
   assert_string_equal(cu_cmd_argv(cmd)[0], "argvdump");
   assert_string_equal(cu_cmd_argv(cmd)[2], "b c");
   assert_string_equal(cu_cmd_path(cmd), cut_helper("argvdump"));

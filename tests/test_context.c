@@ -315,10 +315,10 @@ static void test_observers_fifo_outer_first(void **state) {
   trace t = {0};
   tagged a = {&t, 'a'}, b = {&t, 'b'}, c = {&t, 'c'};
   cu_hook *root_hook = NULL;
-  assert_int_equal(cu_observe(observe_fn, 0, &a, &root_hook), 0); /* root */
+  assert_int_equal(cu_observe(observe_fn, &a, 0, &root_hook), 0); /* root */
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_observe(observe_fn, 0, &b, NULL), 0);
-  assert_int_equal(cu_observe(observe_fn, 0, &c, NULL), 0);
+  assert_int_equal(cu_observe(observe_fn, &b, 0, NULL), 0);
+  assert_int_equal(cu_observe(observe_fn, &c, 0, NULL), 0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   emit_on(ctx, CU_EV_START);
@@ -326,7 +326,7 @@ static void test_observers_fifo_outer_first(void **state) {
   cu__ctx_release(ctx);
   cu_scope_pop();
   cu_hook_detach(root_hook); /* leave the root as found */
-  cu_hook_free(root_hook);
+  cu_hook_unref(root_hook);
 }
 
 static void test_before_hook_veto(void **state) {
@@ -347,7 +347,7 @@ static void test_before_hook_veto(void **state) {
   cu_hook_detach(hb);
   run_before("git", &t, 0);
   assert_string_equal(t.seq, "ac");
-  cu_hook_free(hb);
+  cu_hook_unref(hb);
   cu_scope_pop();
 }
 
@@ -390,9 +390,9 @@ static void test_detach_idempotent_out_of_order(void **state) {
   cu_hook_detach(hc);                 /* still fine after the pop */
   cu_scope_pop();
   cu_hook_detach(NULL);
-  cu_hook_free(ha);
-  cu_hook_free(hb);
-  cu_hook_free(hc);
+  cu_hook_unref(ha);
+  cu_hook_unref(hb);
+  cu_hook_unref(hc);
 }
 
 static void test_snapshot_fixed_at_capture(void **state) {
@@ -401,11 +401,11 @@ static void test_snapshot_fixed_at_capture(void **state) {
   tagged a = {&t, 'a'}, b = {&t, 'b'};
   cu_hook *ha = NULL;
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_observe(observe_fn, 0, &a, &ha), 0);
+  assert_int_equal(cu_observe(observe_fn, &a, 0, &ha), 0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   /* registered after the capture: not part of that run */
-  assert_int_equal(cu_observe(observe_fn, 0, &b, NULL), 0);
+  assert_int_equal(cu_observe(observe_fn, &b, 0, NULL), 0);
   emit_on(ctx, CU_EV_START);
   assert_string_equal(t.seq, "a");
   /* popping the scope: the run keeps its context */
@@ -417,7 +417,7 @@ static void test_snapshot_fixed_at_capture(void **state) {
   emit_on(ctx, CU_EV_EXIT);
   assert_string_equal(t.seq, "aa");
   cu__ctx_release(ctx);
-  cu_hook_free(ha);
+  cu_hook_unref(ha);
   /* later captures see neither */
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   assert_false(cu__ctx_has_observers(ctx));
@@ -431,7 +431,7 @@ static void test_caller_free_keeps_hook_until_pop(void **state) {
   cu_hook *ha = NULL;
   assert_int_equal(cu_scope_push(NULL), 0);
   assert_int_equal(cu_before_hook(before_fn, &a, &ha), 0);
-  assert_null(cu_hook_free(ha)); /* caller done; the scope still holds it */
+  assert_null(cu_hook_unref(ha)); /* caller done; the scope still holds it */
   run_before("ls", &t, 0);
   assert_string_equal(t.seq, "a");
   cu_scope_pop(); /* freed here (ASan/valgrind check) */
@@ -451,8 +451,8 @@ static void test_observer_failure_counted(void **state) {
   tagged b = {&t, 'b'};
   cu_hook *bad = NULL;
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_observe(failing_observer, 0, NULL, &bad), 0);
-  assert_int_equal(cu_observe(observe_fn, 0, &b, NULL), 0);
+  assert_int_equal(cu_observe(failing_observer, NULL, 0, &bad), 0);
+  assert_int_equal(cu_observe(observe_fn, &b, 0, NULL), 0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   for (int i = 0; i < 3; i++)
@@ -460,7 +460,7 @@ static void test_observer_failure_counted(void **state) {
   assert_int_equal(cu_hook_failures(bad), 3);
   assert_string_equal(t.seq, "bbb"); /* later observers still called */
   cu__ctx_release(ctx);
-  cu_hook_free(bad);
+  cu_hook_unref(bad);
   cu_scope_pop();
 }
 
@@ -474,12 +474,12 @@ static void test_line_events_only_when_asked(void **state) {
   assert_false(cu__ctx_wants_lines(ctx));
   cu__ctx_release(ctx);
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_observe(observe_fn, 0, &a, NULL), 0);
+  assert_int_equal(cu_observe(observe_fn, &a, 0, NULL), 0);
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   assert_true(cu__ctx_has_observers(ctx));
   assert_false(cu__ctx_wants_lines(ctx));
   cu__ctx_release(ctx);
-  assert_int_equal(cu_observe(observe_fn, CU_OBSERVE_LINES, &l, NULL), 0);
+  assert_int_equal(cu_observe(observe_fn, &l, CU_OBSERVE_LINES, NULL), 0);
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   assert_true(cu__ctx_wants_lines(ctx));
   emit_on(ctx, CU_EV_STDOUT_LINE);
@@ -487,7 +487,7 @@ static void test_line_events_only_when_asked(void **state) {
   emit_on(ctx, CU_EV_EXIT);
   assert_string_equal(t.seq, "llal");
   cu__ctx_release(ctx);
-  assert_int_equal(cu_observe(observe_fn, 0x80, &l, NULL), CU_EINVAL);
+  assert_int_equal(cu_observe(observe_fn, &l, 0x80, NULL), CU_EINVAL);
   cu_scope_pop();
 }
 
@@ -705,7 +705,7 @@ static void test_detach_from_another_thread(void **state) {
   assert_false(cu_hook_attached(ha));
   run_before("ls", &t, 0);
   assert_string_equal(t.seq, "b");
-  cu_hook_free(ha);
+  cu_hook_unref(ha);
   cu_scope_pop();
 }
 
@@ -715,7 +715,7 @@ static void *hook_in_thread(void *arg) {
   cu_hook *h = NULL;
   if (cu_before_hook(before_fn, tg, &h) != 0)
     return (void *)1;
-  cu_hook_free(h);
+  cu_hook_unref(h);
   return NULL;
 }
 

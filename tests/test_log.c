@@ -23,12 +23,12 @@ static cu_event base_event(cu_event_phase phase) {
   ev.program = "ls";
   ev.path = "/usr/bin/ls";
   ev.argv = ls_argv;
-  ev.argc = 3;
+  ev.n_argv = 3;
   ev.wall = (struct timespec){.tv_sec = 86400, .tv_nsec = 5};
   ev.mono = (struct timespec){.tv_sec = 2, .tv_nsec = 3};
   ev.pid = 42;
   ev.exit_code = -1;
-  ev.stage_count = 1;
+  ev.n_stages = 1;
   return ev;
 }
 
@@ -87,7 +87,7 @@ static void test_json_phase_fields(void **state) {
   ev.bytes = 1024;
   ev.unsafe = true;
   ev.stage_index = 1;
-  ev.stage_count = 3;
+  ev.n_stages = 3;
   s = fmt(&ev, CU_LOG_JSON);
   assert_non_null(strstr(s, "\"unsafe\":true,\"stage\":1,\"stages\":3,"
                             "\"bytes\":1024}"));
@@ -115,7 +115,7 @@ static void test_json_escaping(void **state) {
   ev.line_len = sizeof line - 1;
   const char *argv[] = {"a\"b", "\x80", NULL};
   ev.argv = argv;
-  ev.argc = 2;
+  ev.n_argv = 2;
   char *s = fmt(&ev, CU_LOG_JSON);
   const char *expect_line =
       "\"line\":\"q\\\"b\\\\n\\n\\t\\r\\u0001\\u001f\\u007f\\u0000z"
@@ -275,7 +275,7 @@ static void test_log_hook_start_and_exit(void **state) {
   cu_hook_detach(h);
   play_run(&res, NULL, NULL);
   assert_int_equal(r.n, 4);
-  cu_hook_free(h);
+  cu_hook_unref(h);
   cu_scope_pop();
 }
 
@@ -340,7 +340,7 @@ static void test_log_hook_output_and_noise(void **state) {
   assert_non_null(strstr(r.text[2], " noise_dropped=2"));
   assert_int_equal(cu_log_noise_dropped(h), 2);
   assert_int_equal(cu_log_noise_dropped(NULL), 0);
-  cu_hook_free(h);
+  cu_hook_unref(h);
   cu_scope_pop();
 }
 

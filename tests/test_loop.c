@@ -71,7 +71,7 @@ typedef struct counter {
   int ok;
 } counter;
 
-static void on_done(cu_task *task, const cu_result *r, void *data) {
+static void on_done(void *data, cu_task *task, const cu_result *r) {
   (void)task;
   counter *c = data;
   c->done++;

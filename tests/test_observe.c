@@ -86,8 +86,8 @@ static void copy_event(rec *r, const cu_event *ev) {
   r->err_no = ev->err_no;
   snprintf(r->program, sizeof r->program, "%s", ev->program);
   snprintf(r->path, sizeof r->path, "%s", ev->path ? ev->path : "");
-  r->argc = ev->argc;
-  snprintf(r->argv_last, sizeof r->argv_last, "%s", ev->argv[ev->argc - 1]);
+  r->argc = ev->n_argv;
+  snprintf(r->argv_last, sizeof r->argv_last, "%s", ev->argv[ev->n_argv - 1]);
   snprintf(r->cwd, sizeof r->cwd, "%s", ev->cwd ? ev->cwd : "");
   for (size_t i = 0; i < ev->n_env; i++)
     cat_pair(r->env, sizeof r->env, ev->env[i].name, ev->env[i].value);
@@ -96,7 +96,7 @@ static void copy_event(rec *r, const cu_event *ev) {
   snprintf(r->project, sizeof r->project, "%s",
            ev->project ? cu_project_name(ev->project) : "");
   r->stage = ev->stage_index;
-  r->stages = ev->stage_count;
+  r->stages = ev->n_stages;
 }
 
 static int record_fn(void *data, const cu_event *ev) {
@@ -123,7 +123,7 @@ static int count(const recorder *r, cu_event_phase phase) {
 }
 
 static void observe_into(recorder *r, unsigned flags, cu_hook **ret) {
-  assert_int_equal(cu_observe(record_fn, flags, r, ret), 0);
+  assert_int_equal(cu_observe(record_fn, r, flags, ret), 0);
 }
 
 static void run_ok(cu_cmd *cmd, const cu_run_opts *opts, cu_result **res) {
@@ -186,7 +186,7 @@ static void test_events_of_a_plain_run(void **state) {
     assert_true(e->wall_s > 1000000000);
     assert_string_equal(e->program, "echoer");
     assert_string_equal(e->path, cut_helper("echoer"));
-    assert_int_equal(e->argc, 1);
+    assert_int_equal(e->argc, 1); /* recorded from n_argv */
     assert_string_equal(e->cwd, "/tmp");
     /* the overlay only, scope first, never the whole environment */
     assert_string_equal(e->env, "CU_SCOPE_VAR=s;CU_CALL_VAR=c;CU_GONE=<unset>;");
@@ -314,7 +314,7 @@ static void test_spawn_failure_event(void **state) {
   assert_null(find(&r, CU_EV_EXIT));
   res = cu_result_free(res);
   cu_cmd_free(cmd);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   unlink(path);
   cut_assert_no_children();
 }
@@ -364,8 +364,7 @@ static void test_line_events_only_for_line_observers(void **state) {
   assert_non_null(find(&r, CU_EV_EXIT));
   assert_int_equal(res->out.len, 1300); /* capture unaffected */
   res = cu_result_free(res);
-  assert_int_equal(cu_observe(count_lines, CU_OBSERVE_LINES, &lines, NULL),
-                   0);
+  assert_int_equal(cu_observe(count_lines, &lines, CU_OBSERVE_LINES, NULL), 0);
   run_ok(cmd, NULL, &res);
   assert_int_equal(lines, 110);
   assert_int_equal(count(&r, CU_EV_STDOUT_LINE), 0);
@@ -419,7 +418,7 @@ static void test_noise_flag(void **state) {
   assert_true(exit_at > last_line);
   res = cu_result_free(res);
   cu_cmd_free(cmd);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 /* ------------------------------------------------------------- refusals */
@@ -525,7 +524,7 @@ static void test_failing_observer_leaks_no_child(void **state) {
     assert_non_null(find(&r, CU_EV_EXIT)); /* kept observing */
     res = cu_result_free(res);
     cu_cmd_free(cmd);
-    cu_hook_free(h);
+    cu_hook_unref(h);
     cu_scope_pop();
     cut_assert_no_children();
   }
@@ -707,13 +706,13 @@ static void *submit_thread(void *arg) {
   CU_SCOPE(rc, &(cu_scope_config){.size = sizeof(cu_scope_config),
                                   .tags = outer_tags,
                                   .n_tags = 1}) {
-    if (cu_observe(record_fn, 0, s->rec, NULL) != 0)
+    if (cu_observe(record_fn, s->rec, 0, NULL) != 0)
       return NULL;
     CU_SCOPE(rc2, &(cu_scope_config){.size = sizeof(cu_scope_config),
                                      .tags = inner_tags,
                                      .n_tags = 1,
                                      .allow = {CU_ALLOW_ONLY, only, 1}}) {
-      if (cu_observe(count_events, 0, &s->inner_events, NULL) != 0)
+      if (cu_observe(count_events, &s->inner_events, 0, NULL) != 0)
         return NULL;
       s->cmd = cut_cmd("sleeper", "50", NULL);
       cu_run_opts o = {.size = sizeof(cu_run_opts),

@@ -296,7 +296,7 @@ static void test_pipeline_on_loop_and_bad_input(void **state) {
   r = cu_pipeline_result_free(r);
   cu_cmd *b = cut_cmd("echoer", NULL);
   assert_int_equal(cu_pipeline_add(p, b), 0);
-  assert_int_equal(cu_pipeline_len(p), 2);
+  assert_int_equal(cu_pipeline_stage_count(p), 2);
   cu_loop *loop = NULL;
   assert_int_equal(cu_loop_new(&loop), 0);
   cu_task *t = NULL;

@@ -233,7 +233,7 @@ int catalogue_file_load(const char *path, cu_catalogue **ret) {
   int rc = load_document(&l, root);
   json_decref(root);
   if (rc != 0) {
-    cu_catalogue_free(l.cat);
+    cu_catalogue_unref(l.cat);
     return -1;
   }
   *ret = l.cat;

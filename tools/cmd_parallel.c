@@ -292,7 +292,7 @@ static int run_parallel(parallel_args *a) {
   if (status == 0)
     status = run_batch(a, &b);
   batch_free(&b);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   return status;
 }
 

@@ -220,7 +220,7 @@ static int run_command(const run_args *a) {
     status = cli_is_pipeline(a) ? cli_run_pipeline(a, cat) : run_one(a, cat);
   cli_cancel_end();
   status = cli_observe_end(&obs, status);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   return status;
 }
 

@@ -67,7 +67,7 @@ static int open_events(const char *path, cli_observer *s) {
   }
   /* Every event, lines included, with their noise flag computed. */
   unsigned flags = CU_OBSERVE_LINES | CU_OBSERVE_NOISE;
-  if (cu_observe(write_event, flags, s, &s->events_hook) != 0) {
+  if (cu_observe(write_event, s, flags, &s->events_hook) != 0) {
     cli_error("--events: %s", cu_last_error());
     return CLI_EXIT_FAILURE;
   }
@@ -95,9 +95,9 @@ int cli_observe_begin(const cli_observe_opts *o, cli_observer *ret) {
 int cli_observe_end(cli_observer *s, int status) {
   unsigned long lost = cu_hook_failures(s->events_hook);
   cu_hook_detach(s->events_hook);
-  s->events_hook = cu_hook_free(s->events_hook);
+  s->events_hook = cu_hook_unref(s->events_hook);
   cu_hook_detach(s->log_hook);
-  s->log_hook = cu_hook_free(s->log_hook);
+  s->log_hook = cu_hook_unref(s->log_hook);
   if (s->events && s->events != stderr && fclose(s->events) != 0)
     lost++;
   s->events = NULL;

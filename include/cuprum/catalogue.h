@@ -17,7 +17,7 @@
  * outcome, failure included, is kept for the life of the catalogue.
  *
  * Ownership: a catalogue is reference-counted internally; commands made from
- * it keep it alive, so cu_catalogue_free() may be called while commands still
+ * it keep it alive, so cu_catalogue_unref() may be called while commands still
  * exist.  The default catalogue is immutable, built once, and never freed.
  *
  * Thread-safety: a catalogue may be shared between threads once it is built
@@ -142,8 +142,10 @@ int cu_catalogue_entry_at(const cu_catalogue *cat, size_t i,
 const cu_project *cu_catalogue_project(const cu_catalogue *cat,
                                        const char *name);
 
-/** Release a catalogue (NULL and the default catalogue are ignored). */
-void cu_catalogue_free(cu_catalogue *cat);
+/** Release the caller's reference to a catalogue (commands built from it
+ * hold their own, so it lives until the last of them is freed). NULL and
+ * the default catalogue are ignored. Returns NULL. Thread-safe. */
+cu_catalogue *cu_catalogue_unref(cu_catalogue *cat);
 
 /** The project's name. */
 const char *cu_project_name(const cu_project *project);

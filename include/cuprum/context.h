@@ -43,14 +43,14 @@
  * Handles and ownership: registration gives a cu_hook handle when `ret` is
  * not NULL. The handle is shared by the scope (until the scope is popped or
  * the hook detached), by every run snapshot that includes it, and by the
- * caller (until cu_hook_free()). It is freed when all are done, so the
+ * caller (until cu_hook_unref()). It is freed when all are done, so the
  * caller may call cu_hook_detach(), cu_hook_failures() etc. any time until
- * its own cu_hook_free(), even after the scope was popped. cu_hook_free()
+ * its own cu_hook_unref(), even after the scope was popped. cu_hook_unref()
  * does not detach: call cu_hook_detach() first to stop the hook.
  *
  * Thread-safety: scopes are thread-local; cu_scope_*, cu_allow and the
  * registration functions act on the calling thread only. cu_hook_detach(),
- * cu_hook_failures() and cu_hook_free() may be called from any thread. Hook
+ * cu_hook_failures() and cu_hook_unref() may be called from any thread. Hook
  * functions are called on whatever thread drives the run (a loop's thread for
  * tasks), possibly concurrently for concurrent runs.
  */
@@ -177,10 +177,12 @@ int cu_before_hook(cu_before_fn fn, void *userdata, cu_hook **ret);
 int cu_after_hook(cu_after_fn fn, void *userdata, cu_hook **ret);
 
 /**
- * Register an observer in the current scope. `flags`: CU_OBSERVE_LINES to
- * receive line events too, CU_OBSERVE_NOISE to have them classified. Errors: CU_EINVAL (unknown flag), CU_ENOMEM.
+ * Register an observer in the current scope (function, user data, then
+ * `flags`, like the other registrations). `flags`: CU_OBSERVE_LINES to
+ * receive line events too, CU_OBSERVE_NOISE to have them classified.
+ * Errors: CU_EINVAL (unknown flag, NULL fn), CU_ENOMEM.
  */
-int cu_observe(cu_observe_fn fn, unsigned flags, void *userdata,
+int cu_observe(cu_observe_fn fn, void *userdata, unsigned flags,
                cu_hook **ret);
 
 /**
@@ -218,8 +220,9 @@ unsigned long cu_hook_failures(const cu_hook *hook);
  */
 int cu_hook_set_name(cu_hook *hook, const char *name);
 
-/** Release the caller's reference (does not detach). NULL ignored. */
-cu_hook *cu_hook_free(cu_hook *hook);
+/** Release the caller's reference (does not detach): hooks are shared with
+ * scopes and run snapshots, hence _unref. NULL ignored. Returns NULL. */
+cu_hook *cu_hook_unref(cu_hook *hook);
 
 /* ------------------------------------------------------ block scope macro */
 

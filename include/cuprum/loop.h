@@ -33,9 +33,11 @@ extern "C" {
 typedef struct cu_loop cu_loop;
 typedef struct cu_task cu_task;
 
-/** Called once when a task ends; the result is readable until task free. */
-typedef void (*cu_task_done_fn)(cu_task *task, const cu_result *result,
-                                void *userdata);
+/** Called once when a task ends; the result is readable until task free
+ * (NULL only if allocating it failed). User data comes first, as in every
+ * callback type of the API. */
+typedef void (*cu_task_done_fn)(void *userdata, cu_task *task,
+                                const cu_result *result);
 
 /** Create a loop. Errors: CU_ESYS (epoll/eventfd), CU_ENOMEM. */
 int cu_loop_new(cu_loop **ret);

@@ -109,7 +109,7 @@ int cu_pipeline_of(cu_pipeline **ret, const cu_cmd *first, ...)
     __attribute__((sentinel));
 
 /** Number of stages. */
-size_t cu_pipeline_len(const cu_pipeline *p);
+size_t cu_pipeline_stage_count(const cu_pipeline *p);
 
 /** Release (NULL ignored; the commands are not freed). Returns NULL. */
 cu_pipeline *cu_pipeline_free(cu_pipeline *p);

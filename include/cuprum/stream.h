@@ -146,8 +146,8 @@ int cu_line_splitter_feed(cu_line_splitter *s, const void *data, size_t len);
  * be fed again afterwards as a fresh stream. */
 void cu_line_splitter_finish(cu_line_splitter *s);
 
-/** Release (NULL ignored). */
-void cu_line_splitter_free(cu_line_splitter *s);
+/** Release (NULL ignored). Returns NULL. */
+cu_line_splitter *cu_line_splitter_free(cu_line_splitter *s);
 
 #ifdef __cplusplus
 }

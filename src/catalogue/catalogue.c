@@ -96,7 +96,10 @@ void cu__catalogue_unref(cu_catalogue *cat) {
     catalogue_destroy(cat);
 }
 
-void cu_catalogue_free(cu_catalogue *cat) { cu__catalogue_unref(cat); }
+cu_catalogue *cu_catalogue_unref(cu_catalogue *cat) {
+  cu__catalogue_unref(cat);
+  return NULL;
+}
 
 void cu__catalogue_make_default(cu_catalogue *cat) { cat->is_default = true; }
 
@@ -477,7 +480,7 @@ int cu_catalogue_clone(const cu_catalogue *cat, cu_catalogue **ret) {
   for (size_t i = 0; rc == 0 && i < cat->n_projects; i++)
     rc = clone_project(copy, cat, cat->projects[i]);
   if (rc != 0) {
-    cu_catalogue_free(copy);
+    cu_catalogue_unref(copy);
     return rc;
   }
   *ret = copy;

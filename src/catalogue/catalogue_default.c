@@ -78,7 +78,7 @@ static void build_default(void) {
   for (size_t i = 0; rc == 0 && i < CU__ARRAY_LEN(default_projects); i++)
     rc = cu_catalogue_add_project(cat, &default_projects[i]);
   if (rc != 0) {
-    cu_catalogue_free(cat);
+    cu_catalogue_unref(cat);
     default_status = rc;
     return;
   }

@@ -348,7 +348,7 @@ int cu_after_hook(cu_after_fn fn, void *userdata, cu_hook **ret) {
   return register_new(hook, ret);
 }
 
-int cu_observe(cu_observe_fn fn, unsigned flags, void *userdata,
+int cu_observe(cu_observe_fn fn, void *userdata, unsigned flags,
                cu_hook **ret) {
   if (!fn)
     return cu__fail(CU_EINVAL, "cu_observe: no function");

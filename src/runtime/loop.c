@@ -277,7 +277,7 @@ static void task_done(cu__job *job, void *data) {
   task->job = NULL;
   cu__job_free(job);
   if (task->fn)
-    task->fn(task, task->result, task->fn_data);
+    task->fn(task->fn_data, task, task->result);
   if (task->orphaned)
     task_release(task);
 }

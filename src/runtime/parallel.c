@@ -39,7 +39,7 @@ static int preflight(const cu_batch_item *items, size_t n) {
                                  CU_PIPELINE_OPTS_INIT);
     if (rc == 0 && it->pipeline)
       rc = cu__run_opts_load(po.run, &ro);
-    size_t stages = it->cmd ? 1 : cu_pipeline_len(it->pipeline);
+    size_t stages = it->cmd ? 1 : cu_pipeline_stage_count(it->pipeline);
     if (rc != 0) {
       char msg[400];
       snprintf(msg, sizeof msg, "%s", cu_last_error());

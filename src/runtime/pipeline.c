@@ -53,7 +53,7 @@ int cu_pipeline_of(cu_pipeline **ret, const cu_cmd *first, ...) {
   return 0;
 }
 
-size_t cu_pipeline_len(const cu_pipeline *p) { return p ? p->n : 0; }
+size_t cu_pipeline_stage_count(const cu_pipeline *p) { return p ? p->n : 0; }
 
 const cu_cmd *cu__pipeline_stage(const cu_pipeline *p, size_t i) {
   return p && i < p->n ? p->cmds[i] : NULL;

@@ -379,6 +379,53 @@ static void test_text_cache_is_thread_safe(void **state) {
   cu_cmd_free(cmd);
 }
 
+/* The same mistake gets the same code everywhere: a NULL required
+ * argument is CU_EINVAL, whichever function it is given to. */
+static void test_null_arguments_are_einval(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("echoer", NULL);
+  cu_loop *loop = NULL;
+  assert_int_equal(cu_loop_new(&loop), 0);
+  cu_result *r = NULL;
+  const int codes[] = {
+      cu_run(NULL, NULL, &r),
+      cu_run(cmd, NULL, NULL),
+      cu_run_args(CU_TRUE, NULL, NULL, NULL),
+      cu_cmd_new(NULL, CU_TRUE, NULL),
+      cu_cmd_arg(cmd, NULL),
+      cu_cmd_render(NULL, NULL),
+      cu_loop_new(NULL),
+      cu_loop_spawn(NULL, cmd, NULL, NULL),
+      cu_loop_spawn_pipeline(loop, NULL, NULL, NULL),
+      cu_loop_step(NULL, 0),
+      cu_loop_run(NULL),
+      cu_task_wait(NULL, NULL),
+      cu_pipeline_new(NULL),
+      cu_pipeline_add(NULL, cmd),
+      cu_pipeline_run(NULL, NULL, NULL),
+      cu_parallel_run(NULL, 1, NULL, NULL),
+      cu_cancel_new(NULL),
+      cu_catalogue_new(NULL),
+      cu_catalogue_default(NULL),
+      cu_before_hook(NULL, NULL, NULL),
+      cu_after_hook(NULL, NULL, NULL),
+      cu_observe(NULL, NULL, 0, NULL),
+      cu_cmd_before_hook(NULL, NULL, NULL, NULL),
+      cu_hook_set_name(NULL, "x"),
+      cu_event_format(NULL, CU_LOG_JSON, NULL),
+      cu_stream_backend_parse(NULL, NULL),
+      cu_stream_backend_active(NULL),
+      cu_line_splitter_new(NULL, NULL, NULL),
+      cu_consume(0, NULL, NULL, NULL, NULL),
+  };
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+    if (codes[i] != CU_EINVAL)
+      fail_msg("call %zu returned %s, not EINVAL", i, cu_err_name(codes[i]));
+  r = cu_result_free(r);
+  cu_loop_free(loop);
+  cu_cmd_free(cmd);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_old_run_opts_work_and_new_fields_default),
     cmocka_unit_test(test_new_run_opts_zero_tail_accepted),
@@ -387,6 +434,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_options_struct_is_versioned),
     cmocka_unit_test(test_results_read_through_the_stable_prefix),
     cmocka_unit_test(test_text_cache_is_thread_safe),
+    cmocka_unit_test(test_null_arguments_are_einval),
 };
 
 CU_TEST_MAIN(tests)

@@ -486,6 +486,8 @@ static void test_own_process_group(void **state) {
   assert_int_equal(r->pid, child);
   assert_int_equal(r->term_signal, SIGTERM);
   assert_ptr_equal(cu_task_result(task), r); /* owned by the task */
+  assert_non_null(r->out.data); /* whole: nothing was moved out of it */
+  assert_int_equal(cu_task_wait(task, NULL), 0); /* waiting again is fine */
   cu_task_free(task);
   cu_loop_free(loop);
   cu_cmd_free(cmd);

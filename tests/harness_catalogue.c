@@ -36,8 +36,12 @@ static void build_catalogue(void) {
   }
   closedir(d);
   static const char *const docs[] = {"tests/helpers/"};
-  cu_project_spec spec = {.name = "test-helpers", .programs = entries,
-                          .n_programs = n, .docs = docs, .n_docs = 1};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "test-helpers",
+                          .programs = entries,
+                          .n_programs = n,
+                          .docs = docs,
+                          .n_docs = 1};
   if (cu_catalogue_add_project(catalogue, &spec) != 0) {
     fprintf(stderr, "harness: %s\n", cu_last_error());
     cu_catalogue_unref(catalogue);

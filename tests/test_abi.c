@@ -253,6 +253,26 @@ static void test_every_options_struct_is_versioned(void **state) {
                    CU_EINVAL);
   assert_non_null(strstr(cu_last_error(), "CU_LOG_OPTS_INIT"));
 
+  cu_catalogue *cat = NULL;
+  assert_int_equal(cu_catalogue_new(&cat), 0);
+  struct {
+    cu_project_spec s;
+    uint64_t future;
+  } spec = {.s = CU_PROJECT_SPEC_INIT, .future = 1};
+  spec.s.size = sizeof spec;
+  spec.s.name = "p";
+  assert_int_equal(cu_catalogue_add_project(cat, &spec.s), CU_EINVAL);
+  assert_non_null(strstr(cu_last_error(), "cu_project_spec has fields"));
+  assert_null(cu_catalogue_project(cat, "p"));
+  assert_int_equal(
+      cu_catalogue_add_project(cat, &(cu_project_spec){.name = "p"}),
+      CU_EINVAL);
+  assert_non_null(strstr(cu_last_error(), "CU_PROJECT_SPEC_INIT"));
+  spec.future = 0;
+  assert_int_equal(cu_catalogue_add_project(cat, &spec.s), 0);
+  assert_non_null(cu_catalogue_project(cat, "p"));
+  cat = cu_catalogue_unref(cat);
+
   int p[2];
   assert_int_equal(pipe(p), 0);
   assert_int_equal(write(p[1], "abc", 3), 3);

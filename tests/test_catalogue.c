@@ -26,7 +26,9 @@ static int add(cu_catalogue *cat, const char *project, const char *p1,
                const char *p2) {
   cu_program_entry pe[2] = {{.program = CU_PROGRAM(p1)},
                             {.program = CU_PROGRAM(p2)}};
-  cu_project_spec spec = {.name = project, .programs = pe,
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = project,
+                          .programs = pe,
                           .n_programs = p2 ? 2 : (p1 ? 1 : 0)};
   return cu_catalogue_add_project(cat, &spec);
 }
@@ -80,7 +82,8 @@ static void test_project_needs_name(void **state) {
   cu_catalogue *cat = new_catalogue();
   assert_int_equal(add(cat, NULL, "ls", NULL), CU_EINVAL);
   assert_int_equal(add(cat, "", "ls", NULL), CU_EINVAL);
-  cu_project_spec spec = {.name = "x", .n_programs = 1};
+  cu_project_spec spec = {
+      .size = sizeof(cu_project_spec), .name = "x", .n_programs = 1};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
   assert_int_equal(cu_catalogue_count(cat), 0);
   cu_catalogue_unref(cat);
@@ -129,7 +132,10 @@ static void test_invalid_program_names(void **state) {
     assert_int_equal(add(cat, "p", bad[i], NULL), CU_EINVAL);
   assert_int_equal(add(cat, "p", NULL, NULL), 0); /* empty project is fine */
   cu_program_entry pe = {.program = CU_PROGRAM(NULL)};
-  cu_project_spec spec = {.name = "q", .programs = &pe, .n_programs = 1};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "q",
+                          .programs = &pe,
+                          .n_programs = 1};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
   assert_int_equal(cu_catalogue_count(cat), 0);
   cu_catalogue_unref(cat);
@@ -139,7 +145,10 @@ static void test_relative_pin_rejected(void **state) {
   (void)state;
   cu_catalogue *cat = new_catalogue();
   cu_program_entry pe = {.program = CU_PROGRAM("tool"), .path = "bin/tool"};
-  cu_project_spec spec = {.name = "p", .programs = &pe, .n_programs = 1};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .programs = &pe,
+                          .n_programs = 1};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
   assert_error_mentions("bin/tool");
   assert_false(cu_catalogue_contains(cat, CU_PROGRAM("tool")));
@@ -167,7 +176,10 @@ static void test_pinned_missing_path(void **state) {
   cu_catalogue *cat = new_catalogue();
   cu_program_entry pe = {.program = CU_PROGRAM("ghost"),
                          .path = "/nonexistent/cuprum/ghost"};
-  cu_project_spec spec = {.name = "p", .programs = &pe, .n_programs = 1};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .programs = &pe,
+                          .n_programs = 1};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   assert_true(cu_catalogue_contains(cat, CU_PROGRAM("ghost")));
   assert_int_equal(cu_catalogue_lookup(cat, CU_PROGRAM("ghost"), NULL, NULL),
@@ -197,7 +209,10 @@ static void test_pinned_path_used_as_given(void **state) {
   cu_program_entry pe[] = {{.program = CU_PROGRAM("helper"),
                             .path = cut_helper("exitcode")},
                            {.program = CU_PROGRAM("plain"), .path = plain}};
-  cu_project_spec spec = {.name = "p", .programs = pe, .n_programs = 2};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .programs = pe,
+                          .n_programs = 2};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   const cu_project *project = NULL;
   const char *path = NULL;
@@ -325,7 +340,10 @@ static void test_concurrent_resolution_threads(void **state) {
   cu_catalogue *cat = new_catalogue();
   cu_program_entry pe[] = {{.program = CU_LS}, {.program = CU_CAT},
                            {.program = CU_ECHO}};
-  cu_project_spec spec = {.name = "p", .programs = pe, .n_programs = 3};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .programs = pe,
+                          .n_programs = 3};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   pthread_barrier_t barrier;
   pthread_barrier_init(&barrier, NULL, N);
@@ -376,8 +394,12 @@ static void test_noise_rules(void **state) {
   (void)state;
   static const char *const rules[] = {"^hint: ", "^warning: [0-9]+ files?$"};
   static const char *const docs[] = {"https://example.org/doc", "man:x(1)"};
-  cu_project_spec spec = {.name = "p", .docs = docs, .n_docs = 2,
-                          .noise_rules = rules, .n_noise_rules = 2};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .docs = docs,
+                          .n_docs = 2,
+                          .noise_rules = rules,
+                          .n_noise_rules = 2};
   cu_catalogue *cat = new_catalogue();
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   const cu_project *p = cu_catalogue_project(cat, "p");
@@ -406,7 +428,9 @@ static void test_noise_rules(void **state) {
 static void test_bad_noise_rule(void **state) {
   (void)state;
   static const char *const rules[] = {"^ok$", "(unclosed"};
-  cu_project_spec spec = {.name = "p", .noise_rules = rules,
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .noise_rules = rules,
                           .n_noise_rules = 2};
   cu_catalogue *cat = new_catalogue();
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
@@ -556,8 +580,12 @@ static void test_command_keeps_catalogue_alive(void **state) {
   static const char *const docs[] = {"man:tool(1)"};
   cu_program_entry pe = {.program = CU_PROGRAM("tool"),
                          .path = cut_helper("exitcode")};
-  cu_project_spec spec = {.name = "kept", .programs = &pe, .n_programs = 1,
-                          .docs = docs, .n_docs = 1};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "kept",
+                          .programs = &pe,
+                          .n_programs = 1,
+                          .docs = docs,
+                          .n_docs = 1};
   cu_catalogue *cat = new_catalogue();
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   cu_cmd *cmd = NULL;

@@ -281,8 +281,12 @@ static cu_catalogue *pinned_catalogue(const char *program, const char *path,
   cu_catalogue *cat = NULL;
   assert_int_equal(cu_catalogue_new(&cat), 0);
   cu_program_entry e = {CU_PROGRAM(program), path};
-  cu_project_spec spec = {.name = "noisy", .programs = &e, .n_programs = 1,
-                          .noise_rules = noise, .n_noise_rules = n_noise};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "noisy",
+                          .programs = &e,
+                          .n_programs = 1,
+                          .noise_rules = noise,
+                          .n_noise_rules = n_noise};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   return cat;
 }

@@ -151,7 +151,7 @@ static int add_project(const loader *l, json_t *project, size_t index) {
   if (!name)
     return fail(l, where, "'name' is required and must be a string");
 
-  cu_project_spec spec = {.name = name};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec), .name = name};
   const char **docs = NULL, **noise = NULL;
   cu_program_entry *programs = NULL;
   int rc = -1;

@@ -39,14 +39,18 @@ extern "C" {
 typedef struct cu_catalogue cu_catalogue;
 typedef struct cu_project cu_project;
 
-/** One program of a project; path NULL means "search PATH once". */
+/** One program of a project; path NULL means "search PATH once". Frozen:
+ * passed as an array, it never grows. */
 typedef struct cu_program_entry {
   cu_program program;
   const char *path; /**< absolute path to pin, or NULL */
 } cu_program_entry;
 
-/** Everything a project is made of. All strings are copied. */
+/** Everything a project is made of. All strings are copied. Start from
+ * CU_PROJECT_SPEC_INIT: size-versioned like cu_run_opts (docs/design.md,
+ * "The ABI rule"). */
 typedef struct cu_project_spec {
+  size_t size;                      /**< sizeof(cu_project_spec) */
   const char *name;                 /**< unique within the catalogue */
   const cu_program_entry *programs; /**< n_programs entries */
   size_t n_programs;
@@ -56,7 +60,11 @@ typedef struct cu_project_spec {
   size_t n_noise_rules;
 } cu_project_spec;
 
-/** A read-only view of one catalogue entry, for listings. */
+/** Initialiser of an empty cu_project_spec (set at least `name`). */
+#define CU_PROJECT_SPEC_INIT {.size = sizeof(cu_project_spec)}
+
+/** A read-only view of one catalogue entry, for listings. Frozen: the
+ * caller allocates it for cu_catalogue_entry_at(), so it never grows. */
 typedef struct cu_catalogue_entry {
   const char *program; /**< program name */
   const char *project; /**< owning project's name */

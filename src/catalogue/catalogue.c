@@ -402,8 +402,12 @@ static int check_mutable(const cu_catalogue *cat, const void *arg) {
   return 0;
 }
 
-int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *spec) {
-  int rc = check_mutable(cat, spec);
+int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *user) {
+  cu_project_spec loaded;
+  const cu_project_spec *spec = &loaded;
+  int rc = check_mutable(cat, user);
+  if (rc == 0)
+    rc = CU__OPTS_LOAD(&loaded, user, cu_project_spec, CU_PROJECT_SPEC_INIT);
   if (rc == 0)
     rc = validate_spec(cat, spec);
   cu_project *p = NULL;
@@ -441,7 +445,9 @@ int cu_catalogue_allow(cu_catalogue *cat, cu_program program,
   cu_program_entry pe = {.program = program, .path = path};
   cu_project *p = find_project(cat, ALLOWED_PROJECT);
   if (!p) {
-    cu_project_spec spec = {.name = ALLOWED_PROJECT, .programs = &pe,
+    cu_project_spec spec = {.size = sizeof spec,
+                            .name = ALLOWED_PROJECT,
+                            .programs = &pe,
                             .n_programs = 1};
     return cu_catalogue_add_project(cat, &spec);
   }
@@ -462,7 +468,10 @@ static int clone_project(cu_catalogue *dst, const cu_catalogue *src,
       pes[n++] = (cu_program_entry){
           .program = CU_PROGRAM(src->entries[i]->program),
           .path = src->entries[i]->pinned};
-  cu_project_spec spec = {.name = p->name, .programs = pes, .n_programs = n,
+  cu_project_spec spec = {.size = sizeof spec,
+                          .name = p->name,
+                          .programs = pes,
+                          .n_programs = n,
                           .docs = (const char *const *)p->docs,
                           .n_docs = p->n_docs,
                           .noise_rules = (const char *const *)p->noise_src,

@@ -56,9 +56,12 @@ static const char *const sync_noise[] = {
 };
 
 #define PROJECT(nm, progs, docs_, noise_)                                      \
-  {.name = (nm), .programs = (progs), .n_programs = CU__ARRAY_LEN(progs),     \
-   .docs = (docs_), .n_docs = CU__ARRAY_LEN(docs_), .noise_rules = (noise_),  \
-   .n_noise_rules = CU__ARRAY_LEN(noise_)}
+  {                                                                            \
+    .size = sizeof(cu_project_spec), .name = (nm), .programs = (progs),        \
+    .n_programs = CU__ARRAY_LEN(progs), .docs = (docs_),                       \
+    .n_docs = CU__ARRAY_LEN(docs_), .noise_rules = (noise_),                   \
+    .n_noise_rules = CU__ARRAY_LEN(noise_)                                     \
+  }
 
 static const cu_project_spec default_projects[] = {
     PROJECT(CU_PROJECT_CORE_OPS, core_ops, core_docs, core_noise),

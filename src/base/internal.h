@@ -40,6 +40,22 @@ void cu__freep(void *ptr);
 #define CU__AUTOCLOSE __attribute__((cleanup(cu__closep)))
 #define CU__AUTOFREE __attribute__((cleanup(cu__freep)))
 
+/* The ABI rule (abi.c): load a caller's size-versioned options struct
+ * `src` (NULL = every default) into `dst`, this library's layout of
+ * `dst_size` bytes. An older (smaller) size is zero-extended; a newer
+ * (larger) one is accepted only when every byte past dst_size is zero.
+ * dst->size is set to dst_size. Errors: CU_EINVAL naming `type` and the
+ * `init` macro (size below CU__OPTS_MIN_SIZE), or saying the struct has
+ * fields this library does not know. */
+int cu__opts_load(void *dst, size_t dst_size, const void *src, const char *type,
+                  const char *init);
+/* Smallest accepted size: the size member itself. Every field's zero is
+ * its default, so any longer prefix is a complete request; 0 is the
+ * common mistake of a struct that was never initialised with its INIT. */
+#define CU__OPTS_MIN_SIZE sizeof(size_t)
+#define CU__OPTS_LOAD(dst, src, type, init)                                    \
+  cu__opts_load((dst), sizeof(type), (src), #type, #init)
+
 /* Clocks. */
 struct timespec cu__now(clockid_t clock);
 int64_t cu__ts_ns(struct timespec ts);

@@ -61,7 +61,7 @@ static void base_event_at(const cu__job *job, const cu__stage *st,
       .program = cmd->program.name,
       .path = cmd->path,
       .argv = (const char *const *)cmd->argv,
-      .argc = cmd->argc,
+      .n_argv = cmd->argc,
       .cwd = job->cwd,
       .env = job->env,
       .n_env = job->n_env,
@@ -75,7 +75,7 @@ static void base_event_at(const cu__job *job, const cu__stage *st,
       .project = cmd->project,
       .unsafe = cmd->unsafe,
       .stage_index = (int)(st - job->stages),
-      .stage_count = (int)job->n,
+      .n_stages = (int)job->n,
   };
 }
 

@@ -109,6 +109,7 @@ cu_run_opts cli_make_run_opts(const run_args *a) {
    * timeout holds whatever the reader does; a reader that went away closes
    * the pipe, so the command still dies of SIGPIPE). */
   cu_run_opts o = {
+      .size = sizeof(cu_run_opts),
       .out = {.mode = output_mode(a, STDOUT_FILENO)},
       .err = {.mode = output_mode(a, STDERR_FILENO)},
       .env = a->env,
@@ -120,11 +121,12 @@ cu_run_opts cli_make_run_opts(const run_args *a) {
   o.grace_ms = cli_grace(a->grace_ms);
   /* Every run has its own process group, which is never the terminal's
    * foreground group: reading a terminal would stop the command with
-   * SIGTTIN for ever. So a terminal stdin becomes /dev/null. */
+   * SIGTTIN for ever. So a terminal stdin stays /dev/null (the library's
+   * default); a pipe or file on our stdin is handed on, as a shell does. */
   if (a->stdin_path)
     o.in = (cu_stdin_opts){.mode = CU_STDIN_FILE, .path = a->stdin_path};
-  else if (isatty(STDIN_FILENO))
-    o.in.mode = CU_STDIN_NULL;
+  else if (!isatty(STDIN_FILENO))
+    o.in.mode = CU_STDIN_INHERIT;
   return o;
 }
 
@@ -144,10 +146,10 @@ int cli_status_stopped(bool cancelled) {
   return -1;
 }
 
-int cli_status_not_run(int err, cu_spawn_stage stage) {
+int cli_status_not_run(int err, cu_spawn_step stage) {
   if (err == CU_ECANCELED && caught_signal)
     return CLI_EXIT_SIGNAL_BASE + caught_signal;
   cli_error("%s", cu_last_error());
   /* An unusable --cwd is our caller's mistake, not a missing program. */
-  return stage == CU_STAGE_CWD ? CLI_EXIT_FAILURE : cli_exit_for_error(err);
+  return stage == CU_STEP_CWD ? CLI_EXIT_FAILURE : cli_exit_for_error(err);
 }

@@ -2,6 +2,7 @@
 /* Running one command: results, errors, streams, env, cwd, stdin, limits.
  * Every test runs real helper processes and ends with no child left. */
 #include "harness.h"
+#include "spawn/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -551,6 +552,22 @@ static void test_echo_reader_gone_child_gets_sigpipe(void **state) {
   cut_assert_no_children();
 }
 
+/* The common path spawns the command and nothing else: no probe process
+ * to learn whether posix_spawn reports exec failures (only valgrind, seen
+ * in LD_PRELOAD, makes the library doubt it and probe once). Each ctest
+ * entry is a fresh process, so this is the process's first spawn. */
+static void test_first_spawn_runs_no_probe(void **state) {
+  (void)state;
+  cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(cmd, NULL, &r), 0);
+  assert_true(r->ok);
+  assert_int_equal(cu__spawn_probe_runs(), cut_under_valgrind() ? 1 : 0);
+  r = cu_result_free(r);
+  cu_cmd_free(cmd);
+  cut_assert_no_children();
+}
+
 /* The zero stdin is /dev/null, never the parent's: a run has its own
  * process group, so an inherited terminal would stop it with SIGTTIN. Here
  * the parent's stdin is a pipe holding bytes, to see which one the child
@@ -612,6 +629,24 @@ static void test_output_fields_mean_one_thing(void **state) {
   cut_assert_no_children();
 }
 
+/* CUPRUM_SPAWN_PROBE=1 asks for the probe (an emulator valgrind's test does
+ * not catch); exec failures are still reported before anything runs. */
+static void test_spawn_probe_on_request(void **state) {
+  (void)state;
+  setenv("CUPRUM_SPAWN_PROBE", "1", 1);
+  cut_tool t;
+  cut_tool_make(&t, "#!/nonexistent/interpreter\n");
+  unlink(t.path); /* removed after resolution: the spawn must report it */
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(t.cmd, NULL, &r), CU_ENOTFOUND);
+  assert_int_equal(r->spawn_step, CU_STEP_EXEC);
+  assert_int_equal(cu__spawn_probe_runs(), 1);
+  r = cu_result_free(r);
+  cut_tool_free(&t);
+  unsetenv("CUPRUM_SPAWN_PROBE");
+  cut_assert_no_children();
+}
+
 /* The one-call form is the builder plus cu_run(): same results, same
  * checks (catalogue, scope allowlist, hooks), a result even on error. */
 static int count_before(void *data, const cu_cmd *cmd) {
@@ -660,6 +695,8 @@ static void test_one_call_form(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_first_spawn_runs_no_probe),
+    cmocka_unit_test(test_spawn_probe_on_request),
     cmocka_unit_test(test_echo_reader_gone_child_gets_sigpipe),
     cmocka_unit_test(test_exit_code_and_capture),
     cmocka_unit_test(test_nonzero_exit_is_not_an_error),

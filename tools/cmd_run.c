@@ -176,15 +176,14 @@ static int parse_args(int argc, char **argv, run_args *a) {
   return 0;
 }
 
-static int exit_status(const run_args *a, const cu_result *r,
-                       const echo_sink sinks[2]) {
+static int exit_status(const run_args *a, const cu_result *r) {
   if (r->timed_out) {
     cli_error("'%s' timed out after %s s; its process group was %s",
               a->command[0], a->timeout_text,
               r->sent_kill ? "killed" : "terminated");
     return CLI_EXIT_TIMEOUT;
   }
-  int status = cli_status_stopped(r->cancelled, sinks);
+  int status = cli_status_stopped(r->cancelled);
   return status >= 0 ? status : cli_status_of(r);
 }
 
@@ -193,12 +192,11 @@ static int run_one(const run_args *a, const cu_catalogue *cat) {
   int status = cli_build_command(cat, a->command, a->n_command, NULL, &cmd);
   if (status != 0)
     return status;
-  echo_sink sinks[2] = {{.fd = STDOUT_FILENO}, {.fd = STDERR_FILENO}};
-  cu_run_opts opts = cli_make_run_opts(a, sinks);
+  cu_run_opts opts = cli_make_run_opts(a);
   cu_result *result = NULL;
   int rc = cu_run(cmd, &opts, &result);
   if (rc == 0)
-    status = exit_status(a, result, sinks);
+    status = exit_status(a, result);
   else
     status =
         cli_status_not_run(rc, result ? result->spawn_step : CU_STEP_NONE);

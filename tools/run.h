@@ -33,12 +33,6 @@ typedef struct run_args {
   int n_command;
 } run_args;
 
-/* Where a command's output is echoed: cuprum's own stdout or stderr. */
-typedef struct echo_sink {
-  int fd;
-  bool broken; /* the reader went away (EPIPE) */
-} echo_sink;
-
 /* Build the command PROGRAM ARGS (argv[0..argc-1]): the catalogue decides,
  * before anything runs. `where` prefixes messages ("FILE:LINE: ") or is
  * NULL. Returns 0, or the exit status after printing why. */
@@ -49,9 +43,11 @@ int cli_build_command(const cu_catalogue *cat, const char *const *argv,
  * 0 = CU_GRACE_NONE, else as given. */
 int64_t cli_grace(int64_t grace_ms);
 
-/* The run options for `a`: output echoed through `sinks` (or discarded
- * with --quiet), environment, cwd, timeout, grace, stdin. */
-cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]);
+/* The run options for `a`: output straight to cuprum's own stdout and
+ * stderr (inherited), or relayed by the library's stream engine when an
+ * observer needs its lines, or discarded with --quiet; environment, cwd,
+ * timeout, grace, stdin. */
+cu_run_opts cli_make_run_opts(const run_args *a);
 
 /* Create the cancel token and make SIGINT, SIGTERM and SIGHUP trigger it
  * (signals ignored at start-up stay ignored). Returns 0 or the exit status
@@ -66,9 +62,11 @@ int cli_caught_signal(void);
  * else its exit code (125 if it has none). */
 int cli_status_of(const cu_result *r);
 
-/* Status when the run was stopped from outside: 141 when cuprum's own
- * output was closed, 128+N when a forwarded signal N cancelled it; else -1. */
-int cli_status_stopped(bool cancelled, const echo_sink sinks[2]);
+/* Status when the run was stopped from outside: 128+N when a forwarded
+ * signal N cancelled it; else -1. (A closed stdout needs no case of its
+ * own: the command dies of SIGPIPE, which cli_status_of() reports as 141.)
+ */
+int cli_status_stopped(bool cancelled);
 
 /* Status when cu_run() or cu_pipeline_run() returned `err` (nothing ran, or
  * a spawn failed): prints the library's message unless a forwarded signal

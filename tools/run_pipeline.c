@@ -117,15 +117,14 @@ static bool any_killed(const cu_pipeline_result *r) {
  * pipefail reports it. A failing earlier stage is named on stderr, since
  * the status alone does not say which stage it came from. */
 static int pipeline_status(const run_args *a, const stages *s,
-                           const cu_pipeline_result *r,
-                           const echo_sink sinks[2]) {
+                           const cu_pipeline_result *r) {
   if (r->timed_out) {
     cli_error("pipeline '%s' timed out after %s s; its process group was %s",
               s->name, a->timeout_text,
               any_killed(r) ? "killed" : "terminated");
     return CLI_EXIT_TIMEOUT;
   }
-  int status = cli_status_stopped(r->cancelled, sinks);
+  int status = cli_status_stopped(r->cancelled);
   if (status >= 0)
     return status;
   size_t last = r->n_stages - 1, idx = last;
@@ -145,8 +144,7 @@ int cli_run_pipeline(const run_args *a, const cu_catalogue *cat) {
   stages s = {0};
   int status = build(a, cat, &s);
   if (status == 0) {
-    echo_sink sinks[2] = {{.fd = STDOUT_FILENO}, {.fd = STDERR_FILENO}};
-    cu_run_opts run = cli_make_run_opts(a, sinks);
+    cu_run_opts run = cli_make_run_opts(a);
     cu_pipeline_opts o = {
         .size = sizeof(cu_pipeline_opts),
         .run = &run,
@@ -156,7 +154,7 @@ int cli_run_pipeline(const run_args *a, const cu_catalogue *cat) {
     cu_pipeline_result *r = NULL;
     int rc = cu_pipeline_run(s.pipeline, &o, &r);
     status = rc == 0
-                 ? pipeline_status(a, &s, r, sinks)
+                 ? pipeline_status(a, &s, r)
                  : cli_status_not_run(rc, r ? r->spawn_step : CU_STEP_NONE);
     r = cu_pipeline_result_free(r);
   }

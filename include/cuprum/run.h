@@ -54,7 +54,14 @@ typedef enum cu_stream_mode {
   CU_STREAM_FD,          /**< child writes straight to `fd` (dup'd) */
 } cu_stream_mode;
 
-/** Callback echo sink; return non-zero to stop echoing to it. */
+/**
+ * Callback echo sink; return non-zero to stop echoing to it. It runs on
+ * the thread driving the run's loop, in the middle of the loop's work: a
+ * callback that blocks (a write to a slow reader, a lock, a sleep) blocks
+ * the loop, and no timeout, grace or cancel fires until it returns. Echo to
+ * an fd instead never blocks: the library writes it through a non-blocking
+ * descriptor of its own and holds the child back while the fd is full.
+ */
 typedef int (*cu_sink_fn)(void *userdata, const void *data, size_t len);
 
 /** Where one output stream goes. Frozen: this struct is embedded by value
@@ -72,7 +79,12 @@ typedef struct cu_output_opts {
   void *sink_data; /**< passed to sink */
 } cu_output_opts;
 /* Echo target (TEE and ECHO): sink if set, else echo_fd if > 0, else the
- * parent's own fd 1 (stdout) or 2 (stderr). */
+ * parent's own fd 1 (stdout) or 2 (stderr). An fd echo is never a blocking
+ * write: a full fd stalls that stream (the child blocks on its pipe); if a
+ * timeout or cancel ends the run meanwhile, the unsent bytes are dropped
+ * once the command has exited. The fd's own flags are left alone (a pipe
+ * or terminal is reopened through /proc/self/fd with O_NONBLOCK). An
+ * echo_fd that cannot be used (not open) is CU_EINVAL. */
 
 /**
  * Where the child's stdin comes from. Zero is the default: /dev/null. Not

@@ -173,27 +173,66 @@ static void close_watch(cu__job *job, cu__watch *w) {
   w->fd = cu__close(w->fd);
 }
 
-static void close_stream(cu__job *job, cu__watch *w, cu__outstream *s) {
-  if (w->fd < 0)
+/* One output stream the parent reads: the pipe's watch, the echo sink's
+ * watch (armed only while the sink is full) and the stream. */
+typedef struct ostream {
+  cu__watch *in, *sink;
+  cu__outstream *s;
+} ostream;
+
+static ostream stdout_of(cu__job *job) {
+  return (ostream){&job->w_out, &job->w_out_sink, job->out_stream};
+}
+
+static ostream stderr_of(cu__job *job, size_t i) {
+  cu__stage *st = &job->stages[i];
+  return (ostream){&st->w_err, &st->w_err_sink, st->err_stream};
+}
+
+static void close_stream(cu__job *job, ostream o) {
+  cu__loop_unwatch(job->loop, o.sink); /* the fd is the stream's own */
+  if (o.in->fd < 0)
     return;
-  close_watch(job, w);
-  cu__outstream_finish(s);
+  close_watch(job, o.in);
+  cu__outstream_finish(o.s);
   if (!cu__pidfd_supported())
     schedule_poll(job, cu__mono_ns(), true); /* exit is likely near */
 }
 
+/* Backpressure: while the echo fd is full, watch it instead of the pipe,
+ * so the loop neither spins nor reads more than it can pass on. */
+static int watch_sink(cu__job *job, ostream o, bool stalled) {
+  cu__watch *on = stalled ? o.sink : o.in;
+  cu__watch *off = stalled ? o.in : o.sink;
+  cu__loop_unwatch(job->loop, off);
+  if (on->armed)
+    return 0;
+  if (stalled)
+    o.sink->fd = cu__outstream_sink_fd(o.s);
+  return cu__loop_watch(job->loop, on, stalled ? EPOLLOUT : EPOLLIN);
+}
+
 static void on_output(cu__job *job, cu__watch *w) {
   job->stamp_ok = false;
-  cu__outstream *s = w->kind == CU__W_OUT ? job->out_stream
-                                          : job->stages[w->stage].err_stream;
-  int rc = cu__outstream_drain(s, w->fd);
-  if (cu__outstream_overflowed(s) && !job->overflowed) {
+  bool out = w->kind == CU__W_OUT || w->kind == CU__W_OUT_SINK;
+  ostream o = out ? stdout_of(job) : stderr_of(job, w->stage);
+  int rc = cu__outstream_drain(o.s, o.in->fd);
+  if (cu__outstream_overflowed(o.s) && !job->overflowed) {
     job->overflowed = true;
     terminate(job);
   }
   /* EOF, a read error, or nobody wants the bytes any more. */
-  if (rc != 0 || cu__outstream_unwanted(s))
-    close_stream(job, w, s);
+  if ((rc != 0 && rc != CU__OUT_WAIT_SINK) || cu__outstream_unwanted(o.s)) {
+    close_stream(job, o);
+    return;
+  }
+  int wrc = watch_sink(job, o, rc == CU__OUT_WAIT_SINK);
+  if (wrc != 0) {
+    if (job->error == 0)
+      job->error = wrc;
+    cu__outstream_abandon(o.s);
+    close_stream(job, o);
+  }
 }
 
 static void close_relay(cu__job *job, cu__stage *st) {
@@ -319,6 +358,8 @@ void cu__job_on_event(cu__job *job, cu__watch *w) {
   switch ((cu__wkind)w->kind) {
   case CU__W_OUT:
   case CU__W_ERR:
+  case CU__W_OUT_SINK:
+  case CU__W_ERR_SINK:
     on_output(job, w);
     break;
   case CU__W_IN:
@@ -374,10 +415,10 @@ static void finish(cu__job *job) {
   job->stamp_ok = false;
   job->end_wall = cu__now(CLOCK_REALTIME);
   job->end_mono = cu__now(CLOCK_MONOTONIC);
-  close_stream(job, &job->w_out, job->out_stream);
+  close_stream(job, stdout_of(job));
   close_watch(job, &job->w_in);
   for (size_t i = 0; i < job->n; i++) {
-    close_stream(job, &job->stages[i].w_err, job->stages[i].err_stream);
+    close_stream(job, stderr_of(job, i));
     close_relay(job, &job->stages[i]);
   }
   close_watch(job, &job->w_timer);
@@ -400,6 +441,24 @@ static void finish(cu__job *job) {
   cu__loop_job_done(job->loop, job);
 }
 
+static void abandon_one(cu__job *job, ostream o) {
+  if (o.in->fd >= 0 && cu__outstream_stalled(o.s)) {
+    cu__outstream_abandon(o.s);
+    close_stream(job, o);
+  }
+}
+
+/* A timeout, cancel or policy ended the run and every stage has exited:
+ * an echo whose reader is not reading must not hold the run open past its
+ * deadline. Its unsent bytes (what is left in the pipe, and at most one
+ * read's worth in the stream) are dropped; a sink that is still taking
+ * bytes is drained to EOF as usual. */
+static void abandon_stalled(cu__job *job) {
+  abandon_one(job, stdout_of(job));
+  for (size_t i = 0; i < job->n; i++)
+    abandon_one(job, stderr_of(job, i));
+}
+
 void cu__job_after_batch(cu__job *job) {
   job->dirty = false;
   if (job->state == CU__J_DONE)
@@ -409,13 +468,15 @@ void cu__job_after_batch(cu__job *job) {
   bool exited = all_exited(job);
   if (exited && job->state == CU__J_KILLING && now >= job->giveup_at_ns) {
     /* A descendant outside the group holds our pipes: stop waiting. */
-    close_stream(job, &job->w_out, job->out_stream);
+    close_stream(job, stdout_of(job));
     for (size_t i = 0; i < job->n; i++) {
-      close_stream(job, &job->stages[i].w_err, job->stages[i].err_stream);
+      close_stream(job, stderr_of(job, i));
       close_relay(job, &job->stages[i]);
     }
     close_watch(job, &job->w_in);
   }
+  if (exited && job->state != CU__J_RUNNING)
+    abandon_stalled(job);
   if (exited && !streams_open(job)) {
     finish(job);
     return;
@@ -536,6 +597,7 @@ void cu__job_free(cu__job *job) {
     cu__stage *st = &job->stages[i];
     if (st->pid > 0 && !st->reaped)
       cu__reap(st->pid, st->pidfd);
+    cu__loop_unwatch(job->loop, &st->w_err_sink);
     close_watch(job, &st->w_err);
     if (st->w_pid.armed)
       cu__loop_unwatch(job->loop, &st->w_pid);
@@ -552,6 +614,7 @@ void cu__job_free(cu__job *job) {
     free(st->out.data);
     cu__tags_free(st->ev_tags, st->n_ev_tags);
   }
+  cu__loop_unwatch(job->loop, &job->w_out_sink);
   close_watch(job, &job->w_out);
   close_watch(job, &job->w_in);
   close_watch(job, &job->w_timer);

@@ -42,6 +42,8 @@ typedef enum cu__wkind {
   CU__W_WAKE,   /* the loop's own eventfd */
   CU__W_TAP_IN, /* a tapped stage's stdout (relay input) */
   CU__W_TAP_OUT,/* the next stage's stdin (relay output) */
+  CU__W_OUT_SINK, /* the final stdout's echo fd, while it is full */
+  CU__W_ERR_SINK, /* a stage's stderr echo fd, while it is full */
 } cu__wkind;
 
 /* Something registered with epoll; epoll_event.data.ptr points here. */
@@ -73,7 +75,7 @@ typedef struct cu__stage {
   int exit_code;             /* -1 when signalled */
   int term_signal;
   struct timespec start_wall, start_mono, end_wall, end_mono;
-  cu__watch w_pid, w_err;
+  cu__watch w_pid, w_err, w_err_sink;
   cu__outstream *err_stream; /* NULL unless the parent reads stderr */
   cu_bytes err;
   cu__relay *relay;          /* tapped stage: stdout relayed by the parent */
@@ -116,7 +118,7 @@ typedef struct cu__job {
   size_t n;
   pid_t pgid;
   cu__jstate state;
-  cu__watch w_out, w_in, w_timer, w_cancel;
+  cu__watch w_out, w_in, w_timer, w_cancel, w_out_sink;
   cu__outstream *out_stream;
   cu_bytes out;
   cu__feeder feeder;

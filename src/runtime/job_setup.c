@@ -378,6 +378,9 @@ static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
   job->w_in = (cu__watch){.job = job, .fd = -1, .kind = CU__W_IN};
   job->w_timer = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TIMER};
   job->w_cancel = (cu__watch){.job = job, .fd = -1, .kind = CU__W_CANCEL};
+  job->w_out_sink = (cu__watch){.job = job, .fd = -1,
+                                .kind = CU__W_OUT_SINK,
+                                .stage = (uint16_t)(spec->n - 1)};
   atomic_init(&job->cancel_requested, false);
   for (size_t i = 0; i < spec->n; i++) {
     cu__stage *st = &job->stages[i];
@@ -389,6 +392,9 @@ static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
                             .stage = (uint16_t)i};
     st->w_err = (cu__watch){.job = job, .fd = -1, .kind = CU__W_ERR,
                             .stage = (uint16_t)i};
+    st->w_err_sink = (cu__watch){.job = job, .fd = -1,
+                                 .kind = CU__W_ERR_SINK,
+                                 .stage = (uint16_t)i};
     st->w_tap_in = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TAP_IN,
                                .stage = (uint16_t)i};
     st->w_tap_out = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TAP_OUT,

@@ -146,7 +146,7 @@ static void on_wake(cu_loop *loop, cu__job **dirty) {
  * Writing to a pipe whose reader has gone raises SIGPIPE, which would kill
  * the caller's process by default. Without touching dispositions (that is
  * process-wide), the loop blocks SIGPIPE in its own thread while it moves
- * bytes and consumes any SIGPIPE its writes raised (stream_internal.h).
+ * bytes and consumes any SIGPIPE its writes raised (stream/fdio.h).
  */
 typedef struct pipe_guard {
   bool active;
@@ -176,6 +176,8 @@ static bool may_write(const cu__watch *w) {
   case CU__W_IN:
   case CU__W_TAP_IN:
   case CU__W_TAP_OUT:
+  case CU__W_OUT_SINK:
+  case CU__W_ERR_SINK:
     return true;
   case CU__W_OUT:
     return !cu__outstream_quiet(w->job->out_stream);

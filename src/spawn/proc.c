@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -96,13 +97,39 @@ static int build_attr(const cu__spawn_req *req, posix_spawnattr_t *attr) {
 
 static bool spawn_reliable;
 static pthread_once_t spawn_once = PTHREAD_ONCE_INIT;
+static atomic_int spawn_probes;
 
-/* Does a failing exec come back from posix_spawn as an error? Under
- * valgrind it does not (the child just exits 127), so probe once. */
+/*
+ * Is there a reason to doubt that posix_spawn reports a failing exec? glibc
+ * >= 2.24 does (its clone(CLONE_VM | CLONE_VFORK) child writes the errno
+ * where the parent reads it). Valgrind runs that clone as a plain fork, so
+ * the error is lost and the child exits 127; valgrind always puts its
+ * vgpreload libraries in the client's LD_PRELOAD, which is how we know it
+ * is there without its headers. CUPRUM_SPAWN_PROBE=1 asks for the probe
+ * under any other emulator that forks instead of vforking (qemu-user).
+ * Without a doubt no probe runs: a process pays for one spawn, not two.
+ */
+static bool spawn_doubtful(void) {
+#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 24)
+  return true;
+#else
+  const char *pre = getenv("LD_PRELOAD");
+  const char *ask = getenv("CUPRUM_SPAWN_PROBE");
+  return (pre && strstr(pre, "vgpreload")) ||
+         (ask && *ask && strcmp(ask, "0") != 0);
+#endif
+}
+
+/* Probe once, where in doubt: a spawn of a path that cannot exist must
+ * fail in posix_spawn itself. */
 static void probe_spawn(void) {
 #ifdef CUPRUM_SPAWN_FORK
   spawn_reliable = false;
 #else
+  spawn_reliable = true;
+  if (!spawn_doubtful())
+    return;
+  atomic_fetch_add(&spawn_probes, 1);
   char *const argv[] = {(char *)"cuprum-probe", NULL};
   char *const envp[] = {NULL};
   pid_t pid = 0;
@@ -113,6 +140,8 @@ static void probe_spawn(void) {
     cu__reap(pid, -1);
 #endif
 }
+
+int cu__spawn_probe_runs(void) { return atomic_load(&spawn_probes); }
 
 bool cu__posix_spawn_reliable(void) {
   pthread_once(&spawn_once, probe_spawn);

@@ -36,10 +36,15 @@ int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
 int cu__spawn_fork(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
                    cu_spawn_step *ret_stage);
 
-/* Whether posix_spawn reports exec failures synchronously here (probed
- * once; false under valgrind or when CUPRUM_SPAWN_FORK forces the fork
- * path). cu__spawn() uses the fork path when it does not. */
+/* Whether posix_spawn reports exec failures synchronously here: assumed
+ * with glibc >= 2.24, probed once only where there is a doubt (valgrind's
+ * preload in LD_PRELOAD, or CUPRUM_SPAWN_PROBE=1); false when
+ * CUPRUM_SPAWN_FORK forces the fork path. cu__spawn() uses the fork path
+ * when it does not. */
 bool cu__posix_spawn_reliable(void);
+
+/* Test hook: how many probe spawns this process ran (0 or 1). */
+int cu__spawn_probe_runs(void);
 
 /* Whether pidfds work here (probed once; false under CUPRUM_NO_PIDFD or
  * where pidfd_open answers ENOSYS, as under valgrind). */

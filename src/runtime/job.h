@@ -64,6 +64,7 @@ typedef struct cu__stage {
   int pidfd;
   bool exited;
   bool reaped;
+  bool stolen;               /* reaped by other code: pid may be reused */
   bool new_exit;             /* exit observed in the current batch */
   bool exit_emitted;         /* EXIT event sent (after its output) */
   bool failed;               /* counts as a failure under the policy */
@@ -118,7 +119,10 @@ typedef struct cu__job {
   cu__outstream *out_stream;
   cu_bytes out;
   cu__feeder feeder;
+  unsigned char *stdin_copy;    /* CU_STDIN_BYTES beyond what the pipe took
+                                   at start: the run's own snapshot */
   uint64_t stdin_bytes;
+  bool stdin_fed_at_start;      /* all of it went into the pipe at set-up */
   cu_cancel *cancel;
   atomic_bool cancel_requested; /* cu_task_cancel, any thread */
   int64_t deadline_ns;          /* timeout; 0 = none */
@@ -126,6 +130,9 @@ typedef struct cu__job {
   int64_t giveup_at_ns;         /* KILLING: stop waiting for EOF */
   int64_t poll_at_ns;           /* no pidfd: next waitid poll */
   int64_t poll_step_ms;
+  bool polling;                 /* some stage is watched without a pidfd */
+  bool new_session;             /* each stage leads a session of its own */
+  int64_t stop_check_at_ns;     /* observed runs: next look for stops */
   int64_t timer_at_ns;          /* what the timerfd is armed for (0: off) */
   int64_t grace_ns;             /* < 0: KILL at once */
   bool timed_out, cancelled, overflowed, sent_term, sent_kill;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The concurrency helper: a batch of commands and pipelines on one loop. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,23 @@ static int preflight(const cu_batch_item *items, size_t n) {
   }
   cu__ctx_release(ctx);
   return rc;
+}
+
+/* Did that failure come from running out of descriptors (ours or the
+ * system's)? Such an item can wait for running items to give some back. */
+static bool out_of_fds(void) {
+  int e = cu__last_fail_errno();
+  return e == EMFILE || e == ENFILE;
+}
+
+/* Forget a start that failed for want of descriptors: the item is queued
+ * again, as if never tried. */
+static void unstart_item(batch *b, size_t i) {
+  cu_item_result *ir = &b->res->items[i];
+  cu_result_free(&ir->result);
+  cu_pipeline_result_free(&ir->pipeline);
+  free(ir->message);
+  *ir = (cu_item_result){.pipeline.fail_index = -1};
 }
 
 static int start_item(batch *b, size_t i) {
@@ -125,12 +143,24 @@ static void collect(batch *b) {
   }
 }
 
+/*
+ * Start items up to the limit. An item that cannot start for want of
+ * descriptors (EMFILE/ENFILE while setting up) is held back while others
+ * run, and tried again when one finishes; it fails only when nothing is
+ * running, so no finish can ever free what it needs.
+ */
 static void fill_more(batch *b) {
   unsigned limit = b->opts->limit ? b->opts->limit : (unsigned)-1;
   while (!b->stopping && b->next < b->n && b->running < limit) {
-    size_t i = b->next++;
-    if (start_item(b, i) != 0)
+    size_t i = b->next;
+    if (start_item(b, i) != 0) {
+      if (out_of_fds() && b->running > 0) {
+        unstart_item(b, i);
+        return;
+      }
       note_failure(b, i);
+    }
+    b->next++;
   }
 }
 

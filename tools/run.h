@@ -25,6 +25,7 @@ typedef struct run_args {
   const char *cwd;
   const char *stdin_path;
   bool quiet;
+  bool foreground;          /* --foreground: keep the session and terminal */
   const char *pipe_token;   /* separates pipeline stages ("|") */
   bool wait_all;            /* pipelines: CU_FAIL_WAIT_ALL */
   bool sigpipe_fails;       /* pipelines: SIGPIPE deaths are failures */
@@ -33,10 +34,28 @@ typedef struct run_args {
   int n_command;
 } run_args;
 
+/* --foreground: the terminal handed to the command's process group while
+ * it runs (foreground.c). */
+typedef struct cli_terminal {
+  int fd;          /* a terminal among fds 0-2 that is ours to hand, or -1 */
+  cu_hook *hook;   /* observer of the first stage's start */
+  bool handed;     /* the command's group owns the terminal now */
+} cli_terminal;
+
+/* If cuprum is in its terminal's foreground process group, arrange for the
+ * command's process group to get the terminal when it starts (and to be
+ * continued, should it have stopped on SIGTTIN first). Returns 0, or the
+ * exit status after printing why. */
+int cli_terminal_begin(cli_terminal *t);
+
+/* Take the terminal back (if it was handed) and detach. NULL-safe state. */
+void cli_terminal_end(cli_terminal *t);
+
 /* Where a command's output is echoed: cuprum's own stdout or stderr. */
 typedef struct echo_sink {
   int fd;
-  bool broken; /* the reader went away (EPIPE) */
+  bool broken; /* a write failed: the reader went away (EPIPE) or worse */
+  int err;     /* the errno of that write */
 } echo_sink;
 
 /* Build the command PROGRAM ARGS (argv[0..argc-1]): the catalogue decides,

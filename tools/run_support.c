@@ -99,6 +99,7 @@ static int echo_to(void *data, const void *buf, size_t len) {
       continue;
     if (n < 0) {
       sink->broken = true;
+      sink->err = errno;
       cu_cancel_trigger(cancel_token);
       return 1;
     }
@@ -127,14 +128,18 @@ cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]) {
       .cwd = a->cwd,
       .timeout_ms = a->timeout_ms,
       .cancel = cancel_token,
+      /* A session of its own: no controlling terminal, so a program that
+       * opens /dev/tty to prompt fails at once instead of being stopped by
+       * SIGTTIN for ever (--foreground keeps ours). */
+      .new_session = !a->foreground,
   };
   o.grace_ms = cli_grace(a->grace_ms);
-  /* Every run has its own process group, which is never the terminal's
-   * foreground group: reading a terminal would stop the command with
-   * SIGTTIN for ever. So a terminal stdin becomes /dev/null. */
+  /* Outside --foreground, the command never owns the terminal: a terminal
+   * stdin becomes /dev/null, rather than input taken from the user's
+   * shell (or a SIGTTIN stop). */
   if (a->stdin_path)
     o.in = (cu_stdin_opts){.mode = CU_STDIN_FILE, .path = a->stdin_path};
-  else if (isatty(STDIN_FILENO))
+  else if (isatty(STDIN_FILENO) && !a->foreground)
     o.in.mode = CU_STDIN_NULL;
   return o;
 }
@@ -150,6 +155,15 @@ int cli_status_of(const cu_result *r) {
 }
 
 int cli_status_stopped(bool cancelled, const echo_sink sinks[2]) {
+  for (int i = 0; i < 2; i++) {
+    /* A reader that went away stops us as it stops any filter; any other
+     * write error (a closed stdout: EBADF, a full disk) is reported. */
+    if (sinks[i].broken && sinks[i].err != EPIPE) {
+      cli_error("write error on %s: %s", i == 0 ? "stdout" : "stderr",
+                strerror(sinks[i].err));
+      return CLI_EXIT_FAILURE;
+    }
+  }
   if (sinks[0].broken || sinks[1].broken)
     return CLI_EXIT_SIGNAL_BASE + SIGPIPE; /* what a shell reports for cat */
   if (cancelled && caught_signal)

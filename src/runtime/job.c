@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -254,6 +255,40 @@ static void on_relay(cu__job *job, cu__stage *st) {
   }
 }
 
+/* Large snapshots get pages populated in one system call: faulting in
+ * 100 MiB page by page cost about twice as much (docs/performance.md,
+ * "Stdin snapshot"). */
+#define CU__STDIN_MAP_MIN (1u << 20)
+
+int cu__job_stdin_copy_alloc(cu__job *job, size_t len) {
+  if (len >= CU__STDIN_MAP_MIN) {
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p != MAP_FAILED) {
+      job->stdin_copy = p;
+      job->stdin_copy_len = len;
+      job->stdin_copy_mapped = true;
+      return 0;
+    }
+  }
+  job->stdin_copy = malloc(len);
+  job->stdin_copy_len = len;
+  job->stdin_copy_mapped = false;
+  return job->stdin_copy
+             ? 0
+             : cu__fail(CU_ENOMEM, "copying %zu bytes of stdin", len);
+}
+
+void cu__job_stdin_copy_free(cu__job *job) {
+  if (job->stdin_copy_mapped)
+    munmap(job->stdin_copy, job->stdin_copy_len);
+  else
+    free(job->stdin_copy);
+  job->stdin_copy = NULL;
+  job->stdin_copy_len = 0;
+  job->stdin_copy_mapped = false;
+}
+
 static void on_stdin(cu__job *job) {
   int err_no = 0;
   size_t before = job->feeder.off;
@@ -262,8 +297,7 @@ static void on_stdin(cu__job *job) {
   if (rc == 0)
     return;
   close_watch(job, &job->w_in);
-  free(job->stdin_copy); /* fed, or the child stopped reading */
-  job->stdin_copy = NULL;
+  cu__job_stdin_copy_free(job); /* fed, or the child stopped reading */
   job->feeder.data = NULL;
   cu__job_emit_stdin(job, rc < 0 ? rc : 0, err_no);
 }
@@ -600,7 +634,7 @@ void cu__job_free(cu__job *job) {
   close_watch(job, &job->w_cancel);
   cu__outstream_free(job->out_stream);
   free(job->out.data);
-  free(job->stdin_copy);
+  cu__job_stdin_copy_free(job);
   free(job->stages);
   cu__env_vars_free(job->env, job->n_env);
   cu__tags_free(job->tags, job->n_tags);

@@ -102,6 +102,12 @@ typedef struct cu__job_spec {
   int *ret_failed_index;   /* optional: the stage whose spawn failed */
   uint64_t tap_stages;     /* bit i: relay stage i's stdout via the parent */
   bool capture_taps;       /* and capture it into that stage's result */
+  bool stdin_borrowed;     /* the caller blocks until the job has ended
+                              (cu_run, cu_pipeline_run, cu_parallel_run):
+                              CU_STDIN_BYTES is written straight from its
+                              buffer, which cannot change meanwhile;
+                              write(2) copies, so the bytes are still the
+                              ones of the start. Loop tasks copy. */
 } cu__job_spec;
 
 typedef void (*cu__job_done_fn)(struct cu__job *job, void *userdata);
@@ -121,6 +127,8 @@ typedef struct cu__job {
   cu__feeder feeder;
   unsigned char *stdin_copy;    /* CU_STDIN_BYTES beyond what the pipe took
                                    at start: the run's own snapshot */
+  size_t stdin_copy_len;
+  bool stdin_copy_mapped;       /* mmap'd (large) rather than malloc'd */
   uint64_t stdin_bytes;
   bool stdin_fed_at_start;      /* all of it went into the pipe at set-up */
   cu_cancel *cancel;

@@ -27,6 +27,10 @@ void cu__job_stderr_line(void *stage, const char *line, size_t len,
 
 /* job.c */
 int cu__job_arm(cu__job *job);
+/* The job's private stdin snapshot buffer: allocate len bytes into
+ * job->stdin_copy (CU_ENOMEM), and release it (idempotent). */
+int cu__job_stdin_copy_alloc(cu__job *job, size_t len);
+void cu__job_stdin_copy_free(cu__job *job);
 /* Send `sig` to every process group of the job (only ever to a group whose
  * leader we have not reaped, so the id cannot have been reused). */
 void cu__job_signal(cu__job *job, int sig);

@@ -141,10 +141,13 @@ static int open_cwd(const char *cwd, setup *s) {
  * whatever the caller does with its buffer afterwards and however late a
  * descendant reads: what the empty pipe takes now is copied into the kernel
  * at once (no allocation for the common small input), the rest into a
- * private copy fed by the loop.
+ * private copy fed by the loop. A caller blocked in the run until it ends
+ * (spec->stdin_borrowed) cannot change its buffer meanwhile, so the rest is
+ * written straight from it: write(2) copies, and nothing reads the buffer
+ * after the run has returned.
  */
 static int snapshot_stdin(cu__job *job, const void *data, size_t len,
-                          cu_stream_backend backend) {
+                          cu_stream_backend backend, bool borrowed) {
   ssize_t w;
   do
     w = write(job->w_in.fd, data, len);
@@ -161,16 +164,20 @@ static int snapshot_stdin(cu__job *job, const void *data, size_t len,
     job->stdin_fed_at_start = true;
     return 0;
   }
-  job->stdin_copy = malloc(rest);
-  if (!job->stdin_copy)
-    return cu__fail(CU_ENOMEM, "copying %zu bytes of stdin", rest);
-  memcpy(job->stdin_copy, (const char *)data + done, rest);
-  job->feeder = (cu__feeder){.data = job->stdin_copy, .len = rest,
-                             .backend = backend};
+  const unsigned char *from = (const unsigned char *)data + done;
+  if (!borrowed) {
+    int rc = cu__job_stdin_copy_alloc(job, rest);
+    if (rc != 0)
+      return rc;
+    memcpy(job->stdin_copy, from, rest);
+    from = job->stdin_copy;
+  }
+  job->feeder = (cu__feeder){.data = from, .len = rest, .backend = backend};
   return 0;
 }
 
-static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s) {
+static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s,
+                      bool spec_borrowed) {
   switch (in->mode) {
   case CU_STDIN_INHERIT:
     return 0;
@@ -197,7 +204,8 @@ static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s) {
       return cu__fail_errno(CU_ESYS, errno, "stdin pipe");
     s->in_child = p[0];
     job->w_in.fd = p[1];
-    return snapshot_stdin(job, in->data, in->len, s->backend);
+    return snapshot_stdin(job, in->data, in->len, s->backend,
+                          spec_borrowed);
   }
   }
   if (s->in_child < 0)
@@ -338,7 +346,7 @@ static int open_streams(cu__job *job, const cu__job_spec *spec, setup *s) {
   if (rc == 0)
     rc = open_cwd(job->cwd, s);
   if (rc == 0)
-    rc = open_stdin(job, &spec->opts->in, s);
+    rc = open_stdin(job, &spec->opts->in, s, spec->stdin_borrowed);
   if (rc == 0)
     rc = open_links(job, spec, s);
   cu__stage *last = &job->stages[job->n - 1];

@@ -79,7 +79,8 @@ static int start_item(batch *b, size_t i) {
       o.cancel = po->cancel;
     /* Started directly so a failure keeps its stage and errno. */
     const cu_cmd *cmds[1] = {it->cmd};
-    cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o};
+    cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o,
+                         .stdin_borrowed = true};
     rc = cu__loop_start_job(b->loop, &spec, false, &b->tasks[i], &ir->result);
     if (rc != 0)
       ir->result.error = rc;

@@ -69,7 +69,8 @@ int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result *result) {
   }
   static const cu_run_opts defaults;
   const cu_cmd *cmds[1] = {cmd};
-  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = opts ? opts : &defaults};
+  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = opts ? opts : &defaults,
+                       .stdin_borrowed = true};
   cu_loop *loop = NULL;
   int rc = cu__loop_new(&loop, false);
   cu_task *task = NULL;

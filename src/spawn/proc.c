@@ -69,9 +69,14 @@ int cu__check_sigchld(void) {
  * default.
  */
 static int add_close_inheritable(posix_spawn_file_actions_t *fa) {
-  DIR *d = opendir("/proc/self/fd");
-  if (!d)
+  /* Opened above 2 like every fd of ours, then wrapped. */
+  int dfd = cu__fd_above2(
+      open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+  if (!d) {
+    cu__close(dfd);
     return 0; /* no /proc: nothing more we can do cheaply */
+  }
   int self = dirfd(d);
   int rc = 0;
   struct dirent *e;

@@ -201,6 +201,16 @@ int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
     return cu__fail_errno(CU_ESPAWN, rc, "posix_spawnattr_init");
   }
   rc = build_actions(req, &fa);
+#ifdef CUPRUM_NO_CLOSEFROM
+  if (rc == EBADF) {
+    /* An inheritable fd above RLIMIT_NOFILE (the limit was lowered after
+     * it was opened): a file action cannot name it, the fork path's
+     * close_range/getdents walk closes it. */
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return cu__spawn_fork(req, ret_pid, ret_errno, ret_stage);
+  }
+#endif
   if (rc == 0)
     rc = build_attr(req, &attr);
   if (rc != 0) {

@@ -21,7 +21,6 @@
 #include "runtime/job_internal.h"
 #include "spawn/proc.h"
 
-
 /* pipe2 with O_CLOEXEC on both ends, both ends >= 3: every fd handed to a
  * child is >= 3, so its dup2 onto 0-2 never meets itself (dup2(fd, fd)
  * would keep FD_CLOEXEC and the child would lose it). */

@@ -56,6 +56,14 @@ static void in_child(int (*fn)(void *), void *arg) {
     fail_msg("child test failed (status 0x%x)", status);
 }
 
+/* Lower the soft RLIMIT_NOFILE (valgrind refuses to change the hard one). */
+static void lower_nofile(rlim_t n) {
+  struct rlimit rl;
+  CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+  rl.rlim_cur = n;
+  CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+}
+
 static void make_tmpdir(char *dir, size_t n) {
   snprintf(dir, n, "/tmp/cu-hostile-XXXXXX");
   assert_non_null(mkdtemp(dir));
@@ -217,8 +225,12 @@ static int closed_stdio_body(void *arg) {
   cu__spawn_force_fork_for_tests(c->fork_spawner);
   cu_cmd *cmd = cut_cmd("argvdump", "hello", NULL);
   cut_tool tool;
-  if (c->exec_fails)
-    cut_tool_make(&tool, "#!/nonexistent/interpreter\n");
+  if (c->exec_fails) {
+    /* A program that is gone by the time it runs: ENOENT from execve
+     * (valgrind can report that one; a missing interpreter kills it). */
+    cut_tool_make(&tool, "#!/bin/sh\n");
+    CHECK(unlink(tool.path) == 0);
+  }
   cu_stream_backend be;
   CHECK(cu_stream_backend_resolve(CU_BACKEND_AUTO, &be) == 0); /* probes */
   (void)cu__pidfd_supported();
@@ -566,8 +578,7 @@ static int hog_on_ready(void *data, const void *bytes, size_t len) {
 
 static int exhausted_body(void *arg) {
   (void)arg;
-  struct rlimit rl = {256, 256}; /* a hog of finite size */
-  CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+  lower_nofile(256); /* a hog of finite size */
   alarm(30); /* a run that never escalates fails the test, not ctest */
   hogger h = {.base = open("/dev/null", O_RDONLY | O_CLOEXEC)};
   CHECK(h.base >= 0);
@@ -629,8 +640,7 @@ static int low_nofile_body(void *arg) {
       items[i].cmd = cmds[i];
     }
   }
-  struct rlimit rl = {64, 64};
-  CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+  lower_nofile(64);
   cu_parallel_result pr;
   CHECK(cu_parallel_run(items, N_ITEMS, &(cu_parallel_opts){.limit = 0},
                         &pr) == 0);
@@ -671,8 +681,7 @@ static void test_parallel_unlimited_low_nofile_pipelines(void **state) {
  * is nothing to wait for), with the reason. */
 static int nothing_running_body(void *arg) {
   (void)arg;
-  struct rlimit rl = {256, 256}; /* a hog of finite size */
-  CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+  lower_nofile(256); /* a hog of finite size */
   cu_stream_backend be;
   CHECK(cu_stream_backend_resolve(CU_BACKEND_AUTO, &be) == 0);
   (void)cu__pidfd_supported();

@@ -16,7 +16,7 @@
  *   hostile nocldwait -- PROG .. SIGCHLD with SA_NOCLDWAIT, then exec PROG
  *   hostile close FDS -- PROG ..  close the fds listed ("1", "0,1,2"), then
  *                                exec PROG
- *   hostile nofile N -- PROG ..  RLIMIT_NOFILE to N, then exec PROG
+ *   hostile nofile N -- PROG ..  soft RLIMIT_NOFILE to N, then exec PROG
  *
  * The exec modes chain: `hostile sigign -- hostile close 1 -- cuprum ...`.
  */
@@ -118,8 +118,10 @@ int main(int argc, char **argv) {
     return exec_rest(argv + 3);
   }
   if (!strcmp(mode, "nofile") && argc > 2) {
-    rlim_t n = (rlim_t)parse_num(argv[2], "limit");
-    struct rlimit rl = {n, n};
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+      return 4;
+    rl.rlim_cur = (rlim_t)parse_num(argv[2], "limit");
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
       perror("hostile: setrlimit");
       return 4;

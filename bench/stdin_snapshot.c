@@ -11,6 +11,7 @@
  *   stdin_snapshot [MIB]
  */
 #include <cuprum/cuprum.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,27 @@ static double median(double *v) {
   return v[RUNS / 2];
 }
 
+/* Unknown arguments are rejected, never taken for a size. */
+static _Noreturn void usage(const char *arg) {
+  bool help = !strcmp(arg, "-h") || !strcmp(arg, "--help");
+  if (!help)
+    fprintf(stderr, "stdin_snapshot: unknown argument '%s'\n", arg);
+  fputs("usage: stdin_snapshot [MIB]\n", help ? stdout : stderr);
+  exit(help ? 0 : 2);
+}
+
 int main(int argc, char **argv) {
-  size_t mib = argc > 1 ? (size_t)atol(argv[1]) : 100;
+  size_t mib = 100;
+  if (argc > 2)
+    usage(argv[2]);
+  if (argc == 2) {
+    char *end = NULL;
+    unsigned long v = strtoul(argv[1], &end, 10);
+    if (argv[1][0] < '0' || argv[1][0] > '9' || *end != '\0' || v == 0 ||
+        v > 4096)
+      usage(argv[1]);
+    mib = (size_t)v;
+  }
   size_t len = mib << 20;
   char *buf = malloc(len), *copy = malloc(len);
   if (!buf || !copy)
@@ -50,20 +70,21 @@ int main(int argc, char **argv) {
   const cu_stream_backend backends[] = {CU_BACKEND_SPLICE,
                                         CU_BACKEND_READWRITE};
   for (size_t b = 0; b < 2; b++) {
-    cu_run_opts o = {.in = {.mode = CU_STDIN_BYTES, .data = buf, .len = len},
+    cu_run_opts o = {.size = sizeof(cu_run_opts),
+                     .in = {.mode = CU_STDIN_BYTES, .data = buf, .len = len},
                      .out = {.mode = CU_STREAM_DISCARD},
                      .backend = backends[b]};
     double t[RUNS];
     for (int i = -1; i < RUNS; i++) {
-      cu_result r;
+      cu_result *r = NULL;
       double t0 = now();
-      if (cu_run(cat, &o, &r) != 0 || !r.ok) {
+      if (cu_run(cat, &o, &r) != 0 || !r->ok) {
         fprintf(stderr, "run failed: %s\n", cu_last_error());
         return 1;
       }
       if (i >= 0)
         t[i] = now() - t0;
-      cu_result_free(&r);
+      r = cu_result_free(r);
     }
     double m = median(t);
     printf("cu_run    cat, %zu MiB stdin, %-9s %8.2f ms  %6.2f GB/s\n", mib,
@@ -72,23 +93,23 @@ int main(int argc, char **argv) {
   /* A loop task: the caller has its buffer back at once, so the run
    * copies it (the cost being measured). */
   for (size_t b = 0; b < 2; b++) {
-    cu_run_opts o = {.in = {.mode = CU_STDIN_BYTES, .data = buf, .len = len},
+    cu_run_opts o = {.size = sizeof(cu_run_opts),
+                     .in = {.mode = CU_STDIN_BYTES, .data = buf, .len = len},
                      .out = {.mode = CU_STREAM_DISCARD},
                      .backend = backends[b]};
     double t[RUNS];
     for (int i = -1; i < RUNS; i++) {
       cu_loop *loop = NULL;
       cu_task *task = NULL;
-      cu_result r;
+      const cu_result *r = NULL; /* owned by the task */
       double t0 = now();
       if (cu_loop_new(&loop) != 0 || cu_loop_spawn(loop, cat, &o, &task) ||
-          cu_task_wait(task, &r) != 0 || !r.ok) {
+          cu_task_wait(task, &r) != 0 || !r->ok) {
         fprintf(stderr, "task failed: %s\n", cu_last_error());
         return 1;
       }
       if (i >= 0)
         t[i] = now() - t0;
-      cu_result_free(&r);
       cu_task_free(task);
       cu_loop_free(loop);
     }

@@ -5,14 +5,14 @@
 #   scripts/deps.sh build   compiler, cmake, pkg-config, jansson (CLI),
 #                           cmocka (the default build configures the tests,
 #                           and `make demo` uses a test helper program)
-#   scripts/deps.sh test    + valgrind
+#   scripts/deps.sh test    + valgrind, python3 (the layers check)
 #   scripts/deps.sh fuzz    + clang (libFuzzer)
 #   scripts/deps.sh bench   + hyperfine, libpipeline (peer), python3
 set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev"
 case "$what" in
-  test) pkgs="$pkgs valgrind" ;;
+  test) pkgs="$pkgs valgrind python3" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
   build) ;;

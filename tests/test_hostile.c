@@ -128,13 +128,14 @@ static void late_reader_sees_snapshot(cu_stream_backend b, stdin_path via,
   assert_true(buf != MAP_FAILED);
   memset(buf, 'A', len);
   cu_cmd *cmd = cut_cmd("hostile", "latecopy", out, go, NULL);
-  cu_run_opts o = {.in = {.mode = CU_STDIN_BYTES, .data = buf, .len = len},
+  cu_run_opts o = {.size = sizeof(cu_run_opts),
+                   .in = {.mode = CU_STDIN_BYTES, .data = buf, .len = len},
                    .backend = b};
   if (via == VIA_RUN) {
-    cu_result r;
+    cu_result *r = NULL;
     assert_int_equal(cu_run(cmd, &o, &r), 0);
-    assert_true(r.ok);
-    cu_result_free(&r);
+    assert_true(r->ok);
+    cu_result_free(r);
     memset(buf, 'S', len); /* the secret, written after the run */
     touch_file(go);
   } else if (via == VIA_TASK) {
@@ -146,21 +147,20 @@ static void late_reader_sees_snapshot(cu_stream_backend b, stdin_path via,
     assert_int_equal(cu_loop_spawn(loop, cmd, &o, &task), 0);
     memset(buf, 'S', len);
     touch_file(go); /* the grandchild drains the pipe from now on */
-    cu_result r;
+    const cu_result *r = NULL;
     assert_int_equal(cu_task_wait(task, &r), 0);
-    assert_true(r.ok);
-    cu_result_free(&r);
+    assert_true(r->ok);
     cu_task_free(task);
     cu_loop_free(loop);
   } else {
     cu_cmd *sink = cut_cmd("exitcode", "0", NULL);
     cu_pipeline *p = NULL;
     assert_int_equal(cu_pipeline_of(&p, cmd, sink, NULL), 0);
-    cu_pipeline_opts po = {.run = o};
-    cu_pipeline_result pr;
+    cu_pipeline_opts po = {.size = sizeof(cu_pipeline_opts), .run = &o};
+    cu_pipeline_result *pr = NULL;
     assert_int_equal(cu_pipeline_run(p, &po, &pr), 0);
-    assert_true(pr.ok);
-    cu_pipeline_result_free(&pr);
+    assert_true(pr->ok);
+    cu_pipeline_result_free(pr);
     cu_pipeline_free(p);
     cu_cmd_free(sink);
     memset(buf, 'S', len);
@@ -241,42 +241,43 @@ static int closed_stdio_body(void *arg) {
   CHECK(low_fds_closed(c->close));
   start_probe probe = {.which = c->close};
   cu_hook *hook = NULL;
-  CHECK(cu_observe(probe_fds, 0, &probe, &hook) == 0);
+  CHECK(cu_observe(probe_fds, &probe, 0, &hook) == 0);
   /* stdout echoed to "our fd 1" (closed: the echo fails and stops, the
    * run goes on), stderr captured, a cancel token, a timeout. */
-  cu_run_opts o = {.out = {.mode = CU_STREAM_ECHO},
+  cu_run_opts o = {.size = sizeof(cu_run_opts),
+                   .out = {.mode = CU_STREAM_ECHO},
                    .cancel = cancel,
                    .timeout_ms = 30000};
-  cu_result r;
+  cu_result *r = NULL;
   int rc = cu_run(c->exec_fails ? tool.cmd : cmd, &o, &r);
   if (c->exec_fails) {
     /* The exec error travels back (the fork path's error pipe survived). */
     CHECK(rc == CU_ENOTFOUND);
-    CHECK(r.spawn_stage == CU_STAGE_EXEC);
-    CHECK(r.pid == 0);
+    CHECK(r->spawn_step == CU_STEP_EXEC);
+    CHECK(r->pid == 0);
   } else {
     CHECK(rc == 0);
-    CHECK(r.exit_code == 0);
-    CHECK(!r.cancelled); /* an echo to "stdout" never hits the token */
-    CHECK(r.ok);
+    CHECK(r->exit_code == 0);
+    CHECK(!r->cancelled); /* an echo to "stdout" never hits the token */
+    CHECK(r->ok);
     CHECK(probe.starts == 1 && probe.bad == 0);
   }
   CHECK(low_fds_closed(c->close));
-  cu_result_free(&r);
+  cu_result_free(r);
   /* The loop-task path with its wake eventfd, too. */
   cu_loop *loop = NULL;
   cu_task *task = NULL;
   CHECK(cu_loop_new(&loop) == 0);
   CHECK(low_fds_closed(c->close));
   CHECK(cu_loop_spawn(loop, cmd, &o, &task) == 0);
-  CHECK(cu_task_wait(task, &r) == 0);
-  CHECK(r.ok && !r.cancelled);
+  const cu_result *tr = NULL;
+  CHECK(cu_task_wait(task, &tr) == 0);
+  CHECK(tr->ok && !tr->cancelled);
   CHECK(low_fds_closed(c->close));
-  cu_result_free(&r);
   cu_task_free(task);
   cu_loop_free(loop);
   cu_hook_detach(hook);
-  cu_hook_free(hook);
+  cu_hook_unref(hook);
   cu_cancel_free(cancel);
   if (c->exec_fails)
     cut_tool_free(&tool);
@@ -323,21 +324,24 @@ static void test_stopped_child_handles_timeout_term(void **state) {
   snprintf(marker, sizeof marker, "%s/term", dir);
   cu_cmd *cmd = cut_cmd("hostile", "stopself", marker, NULL);
   int64_t t0 = cut_now_ms();
-  cu_result r;
+  cu_result *r = NULL;
   /* A grace far longer than the test may take: only a SIGCONT after the
    * SIGTERM lets the stopped child run its handler in time. */
-  assert_int_equal(cu_run(cmd, &(cu_run_opts){.timeout_ms = 200,
-                                              .grace_ms = 60000},
+  assert_int_equal(cu_run(cmd,
+                          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                                         /* the handler is set up first */
+                                         .timeout_ms = cut_after_start_ms(200),
+                                         .grace_ms = 60000},
                           &r),
                    0);
   int64_t took = cut_now_ms() - t0;
-  assert_true(r.timed_out);
-  assert_true(r.sent_term);
-  assert_false(r.sent_kill);
-  assert_int_equal(r.exit_code, 0); /* its TERM handler's _exit(0) */
+  assert_true(r->timed_out);
+  assert_true(r->sent_term);
+  assert_false(r->sent_kill);
+  assert_int_equal(r->exit_code, 0); /* its TERM handler's _exit(0) */
   assert_int_equal(access(marker, F_OK), 0);
   assert_true(took < 30000);
-  cu_result_free(&r);
+  cu_result_free(r);
   cu_cmd_free(cmd);
   rm_tree(dir);
   cut_assert_no_children();
@@ -366,35 +370,40 @@ static void stopped_event(bool pipeline) {
   stop_watch w = {0};
   assert_int_equal(cu_cancel_new(&w.cancel), 0);
   cu_hook *hook = NULL;
-  assert_int_equal(cu_observe(on_stopped, 0, &w, &hook), 0);
+  assert_int_equal(cu_observe(on_stopped, &w, 0, &hook), 0);
   cu_cmd *cmd = cut_cmd("hostile", "stopself", marker, NULL);
   cu_cmd *sink = cut_cmd("echoer", NULL);
   /* The timeout only bounds a failing test; the stop event cancels. */
-  cu_run_opts o = {.cancel = w.cancel, .timeout_ms = 20000,
+  cu_run_opts o = {.size = sizeof(cu_run_opts),
+                   .cancel = w.cancel, .timeout_ms = 20000,
                    .grace_ms = 60000};
   if (pipeline) {
     cu_pipeline *p = NULL;
     assert_int_equal(cu_pipeline_of(&p, cmd, sink, NULL), 0);
-    cu_pipeline_result pr;
-    assert_int_equal(cu_pipeline_run(p, &(cu_pipeline_opts){.run = o}, &pr),
-                     0);
-    assert_true(pr.cancelled);
-    assert_false(pr.timed_out);
-    cu_pipeline_result_free(&pr);
+    cu_pipeline_result *pr = NULL;
+    assert_int_equal(
+        cu_pipeline_run(p,
+                        &(cu_pipeline_opts){.size = sizeof(cu_pipeline_opts),
+                                            .run = &o},
+                        &pr),
+        0);
+    assert_true(pr->cancelled);
+    assert_false(pr->timed_out);
+    cu_pipeline_result_free(pr);
     cu_pipeline_free(p);
   } else {
-    cu_result r;
+    cu_result *r = NULL;
     assert_int_equal(cu_run(cmd, &o, &r), 0);
-    assert_true(r.cancelled);
-    assert_false(r.timed_out);
-    assert_false(r.sent_kill);
-    cu_result_free(&r);
+    assert_true(r->cancelled);
+    assert_false(r->timed_out);
+    assert_false(r->sent_kill);
+    cu_result_free(r);
   }
   assert_int_equal(w.stopped, 1);
   assert_int_equal(w.sig, SIGSTOP);
   assert_int_equal(access(marker, F_OK), 0);
   cu_hook_detach(hook);
-  cu_hook_free(hook);
+  cu_hook_unref(hook);
   cu_cancel_free(w.cancel);
   cu_cmd_free(sink);
   cu_cmd_free(cmd);
@@ -420,22 +429,26 @@ static void ids_of(const char *out, long *pid, long *pgid, long *sid) {
 static void new_session_single(bool fork_spawner) {
   cu__spawn_force_fork_for_tests(fork_spawner);
   cu_cmd *cmd = cut_cmd("hostile", "ids", NULL);
-  cu_result r;
-  assert_int_equal(cu_run(cmd, &(cu_run_opts){.new_session = true}, &r), 0);
-  assert_true(r.ok);
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(cmd,
+                          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                                         .new_session = true},
+                          &r),
+                   0);
+  assert_true(r->ok);
   long pid, pgid, sid;
-  ids_of(r.out.data, &pid, &pgid, &sid);
-  assert_int_equal(pid, r.pid);
+  ids_of(r->out.data, &pid, &pgid, &sid);
+  assert_int_equal(pid, r->pid);
   assert_int_equal(sid, pid);  /* it leads a session of its own */
   assert_int_equal(pgid, pid); /* and its group */
   assert_int_not_equal(sid, getsid(0));
-  cu_result_free(&r);
+  r = cu_result_free(r);
   /* Without the option: our session, a group of its own. */
   assert_int_equal(cu_run(cmd, NULL, &r), 0);
-  ids_of(r.out.data, &pid, &pgid, &sid);
+  ids_of(r->out.data, &pid, &pgid, &sid);
   assert_int_equal(sid, getsid(0));
   assert_int_equal(pgid, pid);
-  cu_result_free(&r);
+  cu_result_free(r);
   cu_cmd_free(cmd);
   cu__spawn_force_fork_for_tests(false);
   cut_assert_no_children();
@@ -459,17 +472,19 @@ static void test_new_session_pipeline_timeout(void **state) {
   cu_cmd *b = cut_cmd("sleeper", "60000", NULL);
   cu_pipeline *p = NULL;
   assert_int_equal(cu_pipeline_of(&p, a, b, NULL), 0);
-  cu_pipeline_opts po = {.run = {.timeout_ms = 200, .new_session = true}};
+  cu_run_opts ro = {.size = sizeof(cu_run_opts), .timeout_ms = 200,
+                    .new_session = true};
+  cu_pipeline_opts po = {.size = sizeof(cu_pipeline_opts), .run = &ro};
   int64_t t0 = cut_now_ms();
-  cu_pipeline_result pr;
+  cu_pipeline_result *pr = NULL;
   assert_int_equal(cu_pipeline_run(p, &po, &pr), 0);
-  assert_true(pr.timed_out);
+  assert_true(pr->timed_out);
   assert_true(cut_now_ms() - t0 < 20000);
   for (size_t i = 0; i < 2; i++)
-    assert_true(pr.stages[i].terminated);
-  assert_int_equal(pr.stages[0].term_signal, SIGTERM);
-  assert_int_equal(pr.stages[1].term_signal, SIGTERM);
-  cu_pipeline_result_free(&pr);
+    assert_true(pr->stages[i]->terminated);
+  assert_int_equal(pr->stages[0]->term_signal, SIGTERM);
+  assert_int_equal(pr->stages[1]->term_signal, SIGTERM);
+  cu_pipeline_result_free(pr);
   cu_pipeline_free(p);
   cu_cmd_free(a);
   cu_cmd_free(b);
@@ -489,14 +504,14 @@ static int sigchld_body(void *arg) {
   sigemptyset(&sa.sa_mask);
   CHECK(sigaction(SIGCHLD, &sa, NULL) == 0);
   cu_cmd *cmd = cut_cmd("hostile", "touch", path, NULL);
-  cu_result r;
+  cu_result *r = NULL;
   CHECK(cu_run(cmd, NULL, &r) == CU_ESYS);
   CHECK(strstr(cu_last_error(), "SIGCHLD") != NULL);
   CHECK(strstr(cu_last_error(), "SIG_DFL") != NULL);
-  CHECK(r.pid == 0);
-  CHECK(r.spawn_stage == CU_STAGE_VALIDATE);
+  CHECK(r->pid == 0);
+  CHECK(r->spawn_step == CU_STEP_VALIDATE);
   CHECK(access(path, F_OK) != 0); /* nothing ran */
-  cu_result_free(&r);
+  r = cu_result_free(r);
   /* The library never changed the disposition. */
   struct sigaction now;
   CHECK(sigaction(SIGCHLD, NULL, &now) == 0);
@@ -505,9 +520,9 @@ static int sigchld_body(void *arg) {
   /* Restored by the caller, as the message says: runs again. */
   signal(SIGCHLD, SIG_DFL);
   CHECK(cu_run(cmd, NULL, &r) == 0);
-  CHECK(r.ok);
+  CHECK(r->ok);
   CHECK(access(path, F_OK) == 0);
-  cu_result_free(&r);
+  cu_result_free(r);
   cu_cmd_free(cmd);
   unlink(path);
   rmdir(dir);
@@ -534,21 +549,27 @@ static void test_pidfd_emfile_after_spawn_is_polled(void **state) {
     skip(); /* every run polls here already */
   cu_cmd *cmd = cut_cmd("argvdump", "ran", NULL);
   cu__pidfd_fail_for_tests(1);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd, NULL, &r), 0);
-  assert_true(r.ok);
-  assert_non_null(strstr(r.out.data, "ran"));
-  cu_result_free(&r);
+  assert_true(r->ok);
+  assert_non_null(strstr(r->out.data, "ran"));
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   /* And a timeout still terminates a polled child. */
   cmd = cut_cmd("sleeper", "60000", "--ignore-term", NULL);
   cu__pidfd_fail_for_tests(1);
   assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.timeout_ms = 100, .grace_ms = 100}, &r), 0);
-  assert_true(r.timed_out);
-  assert_true(r.sent_kill);
-  assert_int_equal(r.term_signal, SIGKILL);
-  cu_result_free(&r);
+      cu_run(cmd,
+             &(cu_run_opts){.size = sizeof(cu_run_opts),
+                            /* SIGTERM is ignored first */
+                            .timeout_ms = cut_after_start_ms(100),
+                            .grace_ms = 100},
+             &r),
+      0);
+  assert_true(r->timed_out);
+  assert_true(r->sent_kill);
+  assert_int_equal(r->term_signal, SIGKILL);
+  cu_result_free(r);
   cu_cmd_free(cmd);
   cu__pidfd_fail_for_tests(0);
   cut_assert_no_children();
@@ -586,17 +607,17 @@ static int exhausted_body(void *arg) {
   cu_loop *loop = NULL;
   CHECK(cu_loop_new(&loop) == 0);
   cu_run_opts o = {
+      .size = sizeof(cu_run_opts),
       .out = {.mode = CU_STREAM_ECHO, .sink = hog_on_ready, .sink_data = &h},
       .grace_ms = 100};
   CHECK(cu_loop_spawn(loop, cmd, &o, &h.task) == 0);
-  cu_result r;
+  const cu_result *r = NULL;
   CHECK(cu_task_wait(h.task, &r) == 0);
   CHECK(h.n > 0);
-  CHECK(r.cancelled);
-  CHECK(r.sent_term);
-  CHECK(r.sent_kill);
-  CHECK(r.term_signal == SIGKILL);
-  cu_result_free(&r);
+  CHECK(r->cancelled);
+  CHECK(r->sent_term);
+  CHECK(r->sent_kill);
+  CHECK(r->term_signal == SIGKILL);
   while (h.n > 0)
     close(h.hog[--h.n]);
   close(h.base);
@@ -641,23 +662,25 @@ static int low_nofile_body(void *arg) {
     }
   }
   lower_nofile(64);
-  cu_parallel_result pr;
-  CHECK(cu_parallel_run(items, N_ITEMS, &(cu_parallel_opts){.limit = 0},
+  cu_parallel_result *pr = NULL;
+  CHECK(cu_parallel_run(items, N_ITEMS,
+                        &(cu_parallel_opts){.size = sizeof(cu_parallel_opts),
+                                            .limit = 0},
                         &pr) == 0);
   for (int i = 0; i < N_ITEMS; i++) {
     char path[128];
     snprintf(path, sizeof path, "%s/f%d", dir, i);
-    if (pr.items[i].state != CU_ITEM_DONE || !pr.items[i].ok)
+    const cu_item_result *ir = pr->items[i];
+    if (ir->state != CU_ITEM_DONE || !ir->ok)
       dprintf(diag_fd, "item %d: state %d error %d: %s\n", i,
-              (int)pr.items[i].state, pr.items[i].error,
-              pr.items[i].message ? pr.items[i].message : "");
-    CHECK(pr.items[i].state == CU_ITEM_DONE);
-    CHECK(pr.items[i].ok);
+              (int)ir->state, ir->error, ir->message ? ir->message : "");
+    CHECK(ir->state == CU_ITEM_DONE);
+    CHECK(ir->ok);
     CHECK(access(path, F_OK) == 0);
     unlink(path);
   }
-  CHECK(pr.ok && pr.n_ok == N_ITEMS);
-  cu_parallel_result_free(&pr);
+  CHECK(pr->ok && pr->n_ok == N_ITEMS);
+  cu_parallel_result_free(pr);
   for (int i = 0; i < N_ITEMS; i++) {
     cu_pipeline_free(pipes[i]);
     cu_cmd_free(cmds[i]);
@@ -697,12 +720,12 @@ static int nothing_running_body(void *arg) {
    * an item (timer, two pipes). */
   for (int i = 0; i < 3; i++)
     close(hog[--n]);
-  cu_parallel_result pr;
+  cu_parallel_result *pr = NULL;
   CHECK(cu_parallel_run(items, 2, NULL, &pr) == 0);
-  CHECK(pr.items[0].state == CU_ITEM_FAILED_TO_START);
-  CHECK(pr.items[1].state == CU_ITEM_FAILED_TO_START);
-  CHECK(strstr(pr.items[0].message, "open files") != NULL);
-  cu_parallel_result_free(&pr);
+  CHECK(pr->items[0]->state == CU_ITEM_FAILED_TO_START);
+  CHECK(pr->items[1]->state == CU_ITEM_FAILED_TO_START);
+  CHECK(strstr(pr->items[0]->message, "open files") != NULL);
+  cu_parallel_result_free(pr);
   while (n > 0)
     close(hog[--n]);
   close(base);

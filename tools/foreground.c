@@ -48,7 +48,7 @@ int cli_terminal_begin(cli_terminal *t) {
       t->fd = fd;
   if (t->fd < 0)
     return 0; /* no terminal, or cuprum runs in the background: keep out */
-  if (cu_observe(on_event, 0, t, &t->hook) != 0) {
+  if (cu_observe(on_event, t, 0, &t->hook) != 0) {
     cli_error("--foreground: %s", cu_last_error());
     return CLI_EXIT_FAILURE;
   }
@@ -60,5 +60,5 @@ void cli_terminal_end(cli_terminal *t) {
     give_terminal(t->fd, getpgrp());
   t->handed = false;
   cu_hook_detach(t->hook);
-  t->hook = cu_hook_free(t->hook);
+  t->hook = cu_hook_unref(t->hook);
 }

@@ -67,7 +67,7 @@ static int open_events(const char *path, cli_observer *s) {
   }
   /* Every event, lines included, with their noise flag computed. */
   unsigned flags = CU_OBSERVE_LINES | CU_OBSERVE_NOISE;
-  if (cu_observe(write_event, flags, s, &s->events_hook) != 0) {
+  if (cu_observe(write_event, s, flags, &s->events_hook) != 0) {
     cli_error("--events: %s", cu_last_error());
     return CLI_EXIT_FAILURE;
   }
@@ -82,7 +82,9 @@ int cli_observe_begin(const cli_observe_opts *o, cli_observer *ret) {
   }
   if (o->events && open_events(o->events, ret) != 0)
     return CLI_EXIT_FAILURE;
-  cu_log_opts log = {.format = o->log_format, .sink = CU_LOG_SINK_STDERR};
+  cu_log_opts log = {.size = sizeof(cu_log_opts),
+                     .format = o->log_format,
+                     .sink = CU_LOG_SINK_STDERR};
   if (o->log && cu_log_attach(&log, &ret->log_hook) != 0) {
     cli_error("--log: %s", cu_last_error());
     return CLI_EXIT_FAILURE;
@@ -93,9 +95,9 @@ int cli_observe_begin(const cli_observe_opts *o, cli_observer *ret) {
 int cli_observe_end(cli_observer *s, int status) {
   unsigned long lost = cu_hook_failures(s->events_hook);
   cu_hook_detach(s->events_hook);
-  s->events_hook = cu_hook_free(s->events_hook);
+  s->events_hook = cu_hook_unref(s->events_hook);
   cu_hook_detach(s->log_hook);
-  s->log_hook = cu_hook_free(s->log_hook);
+  s->log_hook = cu_hook_unref(s->log_hook);
   if (s->events && s->events != stderr && fclose(s->events) != 0)
     lost++;
   s->events = NULL;

@@ -121,6 +121,7 @@ cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]) {
    * terminal busy; observers of output lines see them too. */
   cu_stream_mode mode = a->quiet ? CU_STREAM_DISCARD : CU_STREAM_ECHO;
   cu_run_opts o = {
+      .size = sizeof(cu_run_opts),
       .out = {.mode = mode, .sink = echo_to, .sink_data = &sinks[0]},
       .err = {.mode = mode, .sink = echo_to, .sink_data = &sinks[1]},
       .env = a->env,
@@ -135,12 +136,13 @@ cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]) {
   };
   o.grace_ms = cli_grace(a->grace_ms);
   /* Outside --foreground, the command never owns the terminal: a terminal
-   * stdin becomes /dev/null, rather than input taken from the user's
-   * shell (or a SIGTTIN stop). */
+   * stdin stays /dev/null (the library's default), rather than input taken
+   * from the user's shell (or a SIGTTIN stop); a pipe or file on our stdin
+   * is handed on, as a shell does. */
   if (a->stdin_path)
     o.in = (cu_stdin_opts){.mode = CU_STDIN_FILE, .path = a->stdin_path};
-  else if (isatty(STDIN_FILENO) && !a->foreground)
-    o.in.mode = CU_STDIN_NULL;
+  else if (!isatty(STDIN_FILENO) || a->foreground)
+    o.in.mode = CU_STDIN_INHERIT;
   return o;
 }
 
@@ -171,10 +173,10 @@ int cli_status_stopped(bool cancelled, const echo_sink sinks[2]) {
   return -1;
 }
 
-int cli_status_not_run(int err, cu_spawn_stage stage) {
+int cli_status_not_run(int err, cu_spawn_step stage) {
   if (err == CU_ECANCELED && caught_signal)
     return CLI_EXIT_SIGNAL_BASE + caught_signal;
   cli_error("%s", cu_last_error());
   /* An unusable --cwd is our caller's mistake, not a missing program. */
-  return stage == CU_STAGE_CWD ? CLI_EXIT_FAILURE : cli_exit_for_error(err);
+  return stage == CU_STEP_CWD ? CLI_EXIT_FAILURE : cli_exit_for_error(err);
 }

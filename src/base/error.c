@@ -16,6 +16,8 @@ static _Thread_local int last_errno;
 
 int cu__last_fail_errno(void) { return last_errno; }
 
+void cu__set_last_fail_errno(int err_no) { last_errno = err_no; }
+
 const char *cu_strerror(int err) {
   switch (err) {
   case CU_OK:
@@ -51,6 +53,7 @@ void cu__clear_error(void) {
   last_errno = 0;
 }
 
+CU__PRINTF(3, 0)
 static int vfail(int code, int err_no, const char *fmt, va_list ap) {
   last_errno = err_no;
   int n = vsnprintf(last_error, sizeof last_error, fmt, ap);

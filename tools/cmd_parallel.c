@@ -222,9 +222,12 @@ static int build_items(const parallel_args *a, const cu_catalogue *cat,
     cli_error("out of memory");
     return CLI_EXIT_FAILURE;
   }
+  /* Each command in a session of its own: none can stop on the terminal
+   * (cuprum run's default too; see docs/cli.md). */
   b->opts = (cu_run_opts){.size = sizeof(cu_run_opts),
                           .in = {.mode = CU_STDIN_NULL},
-                          .grace_ms = cli_grace(a->grace_ms)};
+                          .grace_ms = cli_grace(a->grace_ms),
+                          .new_session = true};
   for (size_t i = 0; i < b->n; i++) {
     batch_line *l = &b->lines[i];
     size_t argc = json_array_size(l->argv);

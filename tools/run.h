@@ -25,6 +25,7 @@ typedef struct run_args {
   const char *cwd;
   const char *stdin_path;
   bool quiet;
+  bool foreground;          /* --foreground: keep the session and terminal */
   const char *pipe_token;   /* separates pipeline stages ("|") */
   bool wait_all;            /* pipelines: CU_FAIL_WAIT_ALL */
   bool sigpipe_fails;       /* pipelines: SIGPIPE deaths are failures */
@@ -32,6 +33,23 @@ typedef struct run_args {
   const char *const *command; /* PROGRAM [ARG...], with pipe tokens */
   int n_command;
 } run_args;
+
+/* --foreground: the terminal handed to the command's process group while
+ * it runs (foreground.c). */
+typedef struct cli_terminal {
+  int fd;          /* a terminal among fds 0-2 that is ours to hand, or -1 */
+  cu_hook *hook;   /* observer of the first stage's start */
+  bool handed;     /* the command's group owns the terminal now */
+} cli_terminal;
+
+/* If cuprum is in its terminal's foreground process group, arrange for the
+ * command's process group to get the terminal when it starts (and to be
+ * continued, should it have stopped on SIGTTIN first). Returns 0, or the
+ * exit status after printing why. */
+int cli_terminal_begin(cli_terminal *t);
+
+/* Take the terminal back (if it was handed) and detach. NULL-safe state. */
+void cli_terminal_end(cli_terminal *t);
 
 /* Build the command PROGRAM ARGS (argv[0..argc-1]): the catalogue decides,
  * before anything runs. `where` prefixes messages ("FILE:LINE: ") or is
@@ -67,6 +85,16 @@ int cli_status_of(const cu_result *r);
  * own: the command dies of SIGPIPE, which cli_status_of() reports as 141.)
  */
 int cli_status_stopped(bool cancelled);
+
+/* Whether fd 0, 1 or 2 was closed when cuprum started (main.c fills it
+ * with /dev/null, opened so that writes fail). */
+bool cli_stdio_was_closed(int fd);
+
+/* Output the command wrote to a stdout or stderr that was closed when we
+ * started (those streams are captured, see cli_make_run_opts): a write
+ * error, reported, with CLI_EXIT_FAILURE; -1 when nothing was lost. Either
+ * argument may be NULL. */
+int cli_status_lost(const cu_bytes *out, const cu_bytes *err);
 
 /* Status when cu_run() or cu_pipeline_run() returned `err` (nothing ran, or
  * a spawn failed): prints the library's message unless a forwarded signal

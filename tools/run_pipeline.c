@@ -125,6 +125,9 @@ static int pipeline_status(const run_args *a, const stages *s,
     return CLI_EXIT_TIMEOUT;
   }
   int status = cli_status_stopped(r->cancelled);
+  for (size_t i = 0; status < 0 && i < r->n_stages; i++)
+    status = cli_status_lost(i + 1 == r->n_stages ? &r->stages[i]->out : NULL,
+                             &r->stages[i]->err);
   if (status >= 0)
     return status;
   size_t last = r->n_stages - 1, idx = last;

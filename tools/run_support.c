@@ -94,6 +94,11 @@ int64_t cli_grace(int64_t grace_ms) {
 static cu_stream_mode output_mode(const run_args *a, int fd) {
   if (a->quiet)
     return CU_STREAM_DISCARD;
+  /* Closed when we started: the command's output has nowhere to go. It is
+   * captured (one byte kept, the rest counted) so that output lost this
+   * way is reported as a write error, never a silent success. */
+  if (cli_stdio_was_closed(fd))
+    return CU_STREAM_CAPTURE;
   if (a->observe.events || a->observe.log || isatty(fd))
     return CU_STREAM_ECHO;
   return CU_STREAM_INHERIT;
@@ -117,15 +122,21 @@ cu_run_opts cli_make_run_opts(const run_args *a) {
       .cwd = a->cwd,
       .timeout_ms = a->timeout_ms,
       .cancel = cancel_token,
+      /* A session of its own: no controlling terminal, so a program that
+       * opens /dev/tty to prompt fails at once instead of being stopped by
+       * SIGTTIN for ever (--foreground keeps ours). */
+      .new_session = !a->foreground,
   };
   o.grace_ms = cli_grace(a->grace_ms);
-  /* Every run has its own process group, which is never the terminal's
-   * foreground group: reading a terminal would stop the command with
-   * SIGTTIN for ever. So a terminal stdin stays /dev/null (the library's
-   * default); a pipe or file on our stdin is handed on, as a shell does. */
+  if (o.out.mode == CU_STREAM_CAPTURE || o.err.mode == CU_STREAM_CAPTURE)
+    o.max_capture = 1; /* only closed streams are captured: count them */
+  /* Outside --foreground, the command never owns the terminal: a terminal
+   * stdin stays /dev/null (the library's default), rather than input taken
+   * from the user's shell (or a SIGTTIN stop); a pipe or file on our stdin
+   * is handed on, as a shell does. */
   if (a->stdin_path)
     o.in = (cu_stdin_opts){.mode = CU_STDIN_FILE, .path = a->stdin_path};
-  else if (!isatty(STDIN_FILENO))
+  else if (!isatty(STDIN_FILENO) || a->foreground)
     o.in.mode = CU_STDIN_INHERIT;
   return o;
 }
@@ -143,6 +154,19 @@ int cli_status_of(const cu_result *r) {
 int cli_status_stopped(bool cancelled) {
   if (cancelled && caught_signal)
     return CLI_EXIT_SIGNAL_BASE + caught_signal;
+  return -1;
+}
+
+int cli_status_lost(const cu_bytes *out, const cu_bytes *err) {
+  const cu_bytes *streams[2] = {out, err};
+  for (int i = 0; i < 2; i++)
+    if (streams[i] && streams[i]->total > 0 && cli_stdio_was_closed(i + 1)) {
+      cli_error("write error on %s: %s (%zu bytes of the command's output "
+                "lost)",
+                i == 0 ? "stdout" : "stderr", strerror(EBADF),
+                streams[i]->total);
+      return CLI_EXIT_FAILURE;
+    }
   return -1;
 }
 

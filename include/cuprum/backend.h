@@ -7,7 +7,8 @@
  * pipeline stage, feeding stdin) goes through the stream engine
  * (cuprum/stream.h). Two backends move the bytes:
  *
- *  - `splice`: Linux splice(2)/tee(2)/vmsplice(2), zero-copy between pipes;
+ *  - `splice`: Linux splice(2)/tee(2), zero-copy between pipes (stdin
+ *    bytes are written with write(2), which copies: never vmsplice(2));
  *    falls back to read/write per fd pair when the kernel refuses a file
  *    type, without losing or duplicating a byte.
  *  - `readwrite`: a portable read(2)/write(2) loop.

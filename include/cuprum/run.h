@@ -105,7 +105,9 @@ typedef enum cu_stdin_mode {
 /** Where stdin comes from. Frozen like cu_output_opts: it never grows. */
 typedef struct cu_stdin_opts {
   cu_stdin_mode mode;
-  const void *data; /**< CU_STDIN_BYTES: borrowed until the run ends */
+  const void *data; /**< CU_STDIN_BYTES: copied when the run starts (the
+                         child reads that snapshot; the buffer may be
+                         reused as soon as the call returns) */
   size_t len;
   const char *path; /**< CU_STDIN_FILE */
   int fd;           /**< CU_STDIN_FD */
@@ -166,6 +168,14 @@ typedef struct cu_run_opts {
   size_t n_tags;
   cu_cancel *cancel;           /**< optional cancellation token */
   cu_stream_backend backend;   /**< AUTO = thread override / env / best */
+  bool new_session;            /**< start each process in a session of its
+                                    own (setsid): no controlling terminal,
+                                    so a program that opens /dev/tty to
+                                    prompt (git, ssh) fails at once instead
+                                    of stopping on SIGTTIN for ever. Each
+                                    pipeline stage then leads its own
+                                    session and process group; timeouts and
+                                    cancels signal every one of them. */
 } cu_run_opts;
 
 /** Initialiser of a cu_run_opts with every default. */

@@ -25,6 +25,11 @@ int cu__fail(int code, const char *fmt, ...) CU__PRINTF(2, 3);
 /* Same, appending ": strerror(err_no)". */
 int cu__fail_errno(int code, int err_no, const char *fmt, ...)
     CU__PRINTF(3, 4);
+/* The errno given with the thread's last recorded failure (0 if it had
+ * none, or after cu__clear_error()). */
+int cu__last_fail_errno(void);
+/* Put back the errno of a failure whose message was re-recorded. */
+void cu__set_last_fail_errno(int err_no);
 /* Clear the thread's last error message. */
 void cu__clear_error(void);
 
@@ -34,6 +39,13 @@ char *cu__asprintf(const char *fmt, ...) CU__PRINTF(1, 2);
 
 /* Close an fd if >= 0, preserving errno; always returns -1. */
 int cu__close(int fd);
+/* Every descriptor the library creates sits above 2: when the caller has
+ * closed a standard fd, a new fd lands there and would then be written by
+ * anyone writing "stdout" (or dup2'd over in a child). Pass a freshly
+ * created fd (or -1): it comes back unchanged when >= 3 or < 0, else
+ * duplicated at >= 3 with FD_CLOEXEC and the low one closed. On failure
+ * returns -1 with errno set (the fd is closed). */
+int cu__fd_above2(int fd);
 /* __attribute__((cleanup)) helpers. */
 void cu__closep(int *fd);
 void cu__freep(void *ptr);

@@ -68,6 +68,8 @@ static void phase_fields(cu__kv *kv, const cu_event *ev) {
     cu__kv_int(kv, "duration_ns", (long long)ev->duration_ns);
   } else if (ev->phase == CU_EV_SPAWN_FAILED) {
     error_fields(kv, ev);
+  } else if (ev->phase == CU_EV_STOPPED) {
+    cu__kv_int(kv, "signal", ev->term_signal);
   }
 }
 

@@ -203,6 +203,8 @@ static int log_observe(void *data, const cu_event *ev) {
     return log_event(st, ev, CU_LOG_INFO, "start");
   case CU_EV_SPAWN_FAILED:
     return log_event(st, ev, CU_LOG_ERROR, "spawn_failed");
+  case CU_EV_STOPPED: /* the run waits on it: say why */
+    return log_event(st, ev, CU_LOG_WARN, "stopped");
   case CU_EV_STDOUT_LINE:
   case CU_EV_STDERR_LINE:
     if (ev->noise) {

@@ -68,6 +68,7 @@ typedef struct cu__stage {
   int pidfd;
   bool exited;
   bool reaped;
+  bool stolen;               /* reaped by other code: pid may be reused */
   bool new_exit;             /* exit observed in the current batch */
   bool exit_emitted;         /* EXIT event sent (after its output) */
   bool failed;               /* counts as a failure under the policy */
@@ -105,6 +106,12 @@ typedef struct cu__job_spec {
   int *ret_failed_index;   /* optional: the stage whose spawn failed */
   uint64_t tap_stages;     /* bit i: relay stage i's stdout via the parent */
   bool capture_taps;       /* and capture it into that stage's result */
+  bool stdin_borrowed;     /* the caller blocks until the job has ended
+                              (cu_run, cu_pipeline_run, cu_parallel_run):
+                              CU_STDIN_BYTES is written straight from its
+                              buffer, which cannot change meanwhile;
+                              write(2) copies, so the bytes are still the
+                              ones of the start. Loop tasks copy. */
 } cu__job_spec;
 
 typedef void (*cu__job_done_fn)(struct cu__job *job, void *userdata);
@@ -122,7 +129,12 @@ typedef struct cu__job {
   cu__outstream *out_stream;
   cu_bytes out;
   cu__feeder feeder;
+  unsigned char *stdin_copy;    /* CU_STDIN_BYTES beyond what the pipe took
+                                   at start: the run's own snapshot */
+  size_t stdin_copy_len;
+  bool stdin_copy_mapped;       /* mmap'd (large) rather than malloc'd */
   uint64_t stdin_bytes;
+  bool stdin_fed_at_start;      /* all of it went into the pipe at set-up */
   cu_cancel *cancel;
   atomic_bool cancel_requested; /* cu_task_cancel, any thread */
   int64_t deadline_ns;          /* timeout; 0 = none */
@@ -130,6 +142,9 @@ typedef struct cu__job {
   int64_t giveup_at_ns;         /* KILLING: stop waiting for EOF */
   int64_t poll_at_ns;           /* no pidfd: next waitid poll */
   int64_t poll_step_ms;
+  bool polling;                 /* some stage is watched without a pidfd */
+  bool new_session;             /* each stage leads a session of its own */
+  int64_t stop_check_at_ns;     /* observed runs: next look for stops */
   int64_t timer_at_ns;          /* what the timerfd is armed for (0: off) */
   int64_t grace_ns;             /* < 0: KILL at once */
   bool timed_out, cancelled, overflowed, sent_term, sent_kill;

@@ -137,6 +137,15 @@ void cu__job_emit_stdin(cu__job *job, int error, int err_no) {
   cu__ctx_emit(job->ctx, &ev);
 }
 
+void cu__job_emit_stopped(cu__job *job, cu__stage *st, int sig) {
+  if (!job->observed)
+    return;
+  cu_event ev;
+  base_event(job, st, CU_EV_STOPPED, &ev);
+  ev.term_signal = sig; /* the signal that stopped it */
+  cu__ctx_emit(job->ctx, &ev);
+}
+
 static void emit_line(cu__stage *st, cu_event_phase phase, const char *line,
                       size_t len, unsigned flags) {
   cu__job *job = st->w_pid.job;

@@ -51,10 +51,11 @@ int cu__loop_new(cu_loop **ret, bool wakeable) {
   cu_loop *loop = calloc(1, sizeof *loop);
   if (!loop)
     return cu__fail(CU_ENOMEM, "allocating a loop");
-  loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+  loop->epfd = cu__fd_above2(epoll_create1(EPOLL_CLOEXEC));
   /* A private loop (cu_run's) is never woken from outside: no eventfd. */
   loop->w_wake = (cu__watch){
-      .fd = wakeable ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1,
+      .fd = wakeable ? cu__fd_above2(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
+                     : -1,
       .kind = CU__W_WAKE};
   if (loop->epfd < 0 || (wakeable && loop->w_wake.fd < 0) ||
       (wakeable && cu__loop_watch(loop, &loop->w_wake, EPOLLIN) != 0)) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The concurrency helper: a batch of commands and pipelines on one loop. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,8 @@ static int start_cmd(batch *b, size_t i, cu_item_result *ir) {
     return CU_ENOMEM;
   /* Started directly so a failure keeps its step and errno. */
   const cu_cmd *cmds[1] = {it->cmd};
-  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o};
+  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o,
+                       .stdin_borrowed = true};
   int rc = cu__loop_start_job(b->loop, &spec, false, &b->tasks[i], ir->result);
   if (rc != 0)
     ir->result->error = rc;
@@ -103,12 +105,33 @@ static int start_pipeline(batch *b, size_t i, cu_item_result *ir) {
   if (rc != 0) {
     char msg[400];
     snprintf(msg, sizeof msg, "%s", cu_last_error());
+    int err_no = cu__last_fail_errno();
     ir->pipeline = cu__pipeline_result_new();
     if (ir->pipeline)
       ir->pipeline->error = rc;
     cu__fail(rc, "%s", msg);
+    cu__set_last_fail_errno(err_no); /* out of descriptors? (fill_more) */
   }
   return rc;
+}
+
+/* Did that failure come from running out of descriptors (ours or the
+ * system's)? Such an item can wait for running items to give some back. */
+static bool out_of_fds(void) {
+  int e = cu__last_fail_errno();
+  return e == EMFILE || e == ENFILE;
+}
+
+/* Forget a start that failed for want of descriptors: the item is queued
+ * again, as if never tried. */
+static void unstart_item(batch *b, size_t i) {
+  cu_item_result *ir = b->res->items[i];
+  ir->result = cu_result_free(ir->result);
+  ir->pipeline = cu_pipeline_result_free(ir->pipeline);
+  free(ir->message);
+  ir->message = NULL;
+  ir->state = CU_ITEM_DONE;
+  ir->error = 0;
 }
 
 static int start_item(batch *b, size_t i) {
@@ -166,12 +189,24 @@ static void collect(batch *b) {
   }
 }
 
+/*
+ * Start items up to the limit. An item that cannot start for want of
+ * descriptors (EMFILE/ENFILE while setting up) is held back while others
+ * run, and tried again when one finishes; it fails only when nothing is
+ * running, so no finish can ever free what it needs.
+ */
 static void fill_more(batch *b) {
   unsigned limit = b->opts->limit ? b->opts->limit : (unsigned)-1;
   while (!b->stopping && b->next < b->n && b->running < limit) {
-    size_t i = b->next++;
-    if (start_item(b, i) != 0)
+    size_t i = b->next;
+    if (start_item(b, i) != 0) {
+      if (out_of_fds() && b->running > 0) {
+        unstart_item(b, i);
+        return;
+      }
       note_failure(b, i);
+    }
+    b->next++;
   }
 }
 

@@ -121,6 +121,7 @@ int cu_pipeline_run(const cu_pipeline *p, const cu_pipeline_opts *opts,
   cu_run_opts run;
   int failed_index = -1;
   int rc = make_spec(p, opts, &spec, &failed_index, &run);
+  spec.stdin_borrowed = true; /* we block until it ends: no copy needed */
   cu_loop *loop = NULL;
   cu_task *task = NULL;
   cu_result failed = {0};

@@ -52,7 +52,8 @@ int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret) {
     return rc;
   }
   const cu_cmd *cmds[1] = {cmd};
-  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o};
+  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o,
+                       .stdin_borrowed = true};
   cu_loop *loop = NULL;
   rc = cu__loop_new(&loop, false);
   cu_task *task = NULL;

@@ -21,6 +21,25 @@
 #define P_PIDFD 3
 #endif
 
+int cu__check_sigchld(void) {
+  struct sigaction sa;
+  if (sigaction(SIGCHLD, NULL, &sa) < 0)
+    return cu__fail_errno(CU_ESYS, errno, "reading the SIGCHLD disposition");
+  if (sa.sa_handler == SIG_IGN)
+    return cu__fail(CU_ESYS,
+                    "SIGCHLD is ignored (SIG_IGN) in this process, so the "
+                    "kernel reaps children at once and no exit status can "
+                    "be observed; restore it with signal(SIGCHLD, SIG_DFL) "
+                    "(an ignored SIGCHLD is inherited across execve)");
+  if (sa.sa_flags & SA_NOCLDWAIT)
+    return cu__fail(CU_ESYS,
+                    "SIGCHLD has SA_NOCLDWAIT in this process, so the kernel "
+                    "reaps children at once and no exit status can be "
+                    "observed; install the SIGCHLD action without "
+                    "SA_NOCLDWAIT (or SIG_DFL)");
+  return 0;
+}
+
 #ifdef CUPRUM_NO_CLOSEFROM
 /*
  * Portable fallback for posix_spawn_file_actions_addclosefrom_np: close in
@@ -31,9 +50,14 @@
  * default.
  */
 static int add_close_inheritable(posix_spawn_file_actions_t *fa) {
-  DIR *d = opendir("/proc/self/fd");
-  if (!d)
+  /* Opened above 2 like every fd of ours, then wrapped. */
+  int dfd = cu__fd_above2(
+      open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+  if (!d) {
+    cu__close(dfd);
     return 0; /* no /proc: nothing more we can do cheaply */
+  }
   int self = dirfd(d);
   int rc = 0;
   struct dirent *e;
@@ -81,10 +105,17 @@ static int build_attr(const cu__spawn_req *req, posix_spawnattr_t *attr) {
   sigset_t none, all;
   sigemptyset(&none);
   sigfillset(&all);
-  int rc = posix_spawnattr_setflags(
-      attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                POSIX_SPAWN_SETSIGDEF);
-  if (rc == 0)
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  /* setsid makes the child its own group leader; a session leader may not
+   * then change its group (EPERM), so SETPGROUP is for the other case. */
+#ifdef POSIX_SPAWN_SETSID
+  if (req->setsid)
+    flags |= POSIX_SPAWN_SETSID;
+  else
+#endif
+    flags |= POSIX_SPAWN_SETPGROUP;
+  int rc = posix_spawnattr_setflags(attr, flags);
+  if (rc == 0 && !req->setsid)
     rc = posix_spawnattr_setpgroup(attr, req->pgid);
   if (rc == 0)
     rc = posix_spawnattr_setsigmask(attr, &none);
@@ -98,6 +129,12 @@ static int build_attr(const cu__spawn_req *req, posix_spawnattr_t *attr) {
 static bool spawn_reliable;
 static pthread_once_t spawn_once = PTHREAD_ONCE_INIT;
 static atomic_int spawn_probes;
+static _Atomic int spawn_fork_forced; /* tests: take the fork path */
+static _Atomic int pidfd_failures;    /* tests: pidfd_open calls to fail */
+
+void cu__spawn_force_fork_for_tests(bool on) { spawn_fork_forced = on; }
+
+void cu__pidfd_fail_for_tests(int n) { pidfd_failures = n; }
 
 /*
  * Is there a reason to doubt that posix_spawn reports a failing exec? glibc
@@ -144,13 +181,19 @@ static void probe_spawn(void) {
 int cu__spawn_probe_runs(void) { return atomic_load(&spawn_probes); }
 
 bool cu__posix_spawn_reliable(void) {
+  if (spawn_fork_forced)
+    return false;
   pthread_once(&spawn_once, probe_spawn);
   return spawn_reliable;
 }
 
 int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
               cu_spawn_step *ret_stage) {
-  if (!cu__posix_spawn_reliable())
+  bool fork_path = !cu__posix_spawn_reliable();
+#ifndef POSIX_SPAWN_SETSID
+  fork_path |= req->setsid; /* glibc < 2.26: the fork path calls setsid */
+#endif
+  if (fork_path)
     return cu__spawn_fork(req, ret_pid, ret_errno, ret_stage);
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
@@ -167,6 +210,16 @@ int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
     return cu__fail_errno(CU_ESPAWN, rc, "posix_spawnattr_init");
   }
   rc = build_actions(req, &fa);
+#ifdef CUPRUM_NO_CLOSEFROM
+  if (rc == EBADF) {
+    /* An inheritable fd above RLIMIT_NOFILE (the limit was lowered after
+     * it was opened): a file action cannot name it, the fork path's
+     * close_range/getdents walk closes it. */
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return cu__spawn_fork(req, ret_pid, ret_errno, ret_stage);
+  }
+#endif
   if (rc == 0)
     rc = build_attr(req, &attr);
   if (rc != 0) {
@@ -201,7 +254,11 @@ int cu__pidfd_open(pid_t pid) {
   errno = ENOSYS;
   return -1;
 #else
-  return (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd_failures > 0 && atomic_fetch_sub(&pidfd_failures, 1) > 0) {
+    errno = EMFILE;
+    return -1;
+  }
+  return cu__fd_above2((int)syscall(SYS_pidfd_open, pid, 0));
 #endif
 }
 
@@ -247,6 +304,24 @@ int cu__peek_exit(pid_t pid, int pidfd, int *ret_status) {
   if (si.si_pid == 0)
     return 0;
   *ret_status = status_from_siginfo(&si);
+  return 1;
+}
+
+int cu__peek_stop(pid_t pid, int pidfd, int *ret_sig) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int rc;
+  do {
+    if (pidfd >= 0)
+      rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WSTOPPED | WNOHANG);
+    else
+      rc = waitid(P_PID, (id_t)pid, &si, WSTOPPED | WNOHANG);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0)
+    return -1;
+  if (si.si_pid == 0 || si.si_code != CLD_STOPPED)
+    return 0;
+  *ret_sig = si.si_status;
   return 1;
 }
 

@@ -23,6 +23,8 @@ typedef struct cu__spawn_req {
   int cwd_fd;               /* O_PATH directory fd, or -1 to inherit */
   int fd_in, fd_out, fd_err; /* >= 3 to dup2 onto 0/1/2, or -1 to inherit */
   pid_t pgid;               /* 0 = new group led by the child */
+  bool setsid;              /* new session (and group) led by the child;
+                               pgid is then ignored */
 } cu__spawn_req;
 
 /*
@@ -61,8 +63,30 @@ int cu__pidfd_open(pid_t pid);
  */
 int cu__peek_exit(pid_t pid, int pidfd, int *ret_status);
 
+/*
+ * Has the process been stopped by a signal since the last call? Consumes
+ * the stop report (never an exit status: WEXITED is not asked for).
+ * Returns 1 with the stopping signal in *ret_sig, 0, or -1.
+ */
+int cu__peek_stop(pid_t pid, int pidfd, int *ret_sig);
+
 /* Reap an exited process (blocking wait for that pid only). */
 void cu__reap(pid_t pid, int pidfd);
+
+/*
+ * Can this process observe its children's exit statuses? Not when SIGCHLD
+ * is ignored (SIG_IGN, inherited across execve) or has SA_NOCLDWAIT: the
+ * kernel then reaps children itself. The library never changes a
+ * disposition (process-wide state), it only reads it: 0, or CU_ESYS with
+ * a message naming SIGCHLD and the fix. One system call; thread-safe.
+ */
+int cu__check_sigchld(void);
+
+/* Test-only hooks (not thread-safe with respect to runs in flight):
+ * force the fork + exec path, and make the next n pidfd_open calls fail
+ * with EMFILE as a process out of descriptors would. */
+void cu__spawn_force_fork_for_tests(bool on);
+void cu__pidfd_fail_for_tests(int n);
 
 /* Map a spawn errno to a CU_E* code (spawn_errno.c). */
 int cu__spawn_errno_code(int err);

@@ -77,7 +77,7 @@ static _Noreturn void child(const cu__spawn_req *req, int pipe_w) {
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; sig++)
     sigaction(sig, &dfl, NULL); /* EINVAL for KILL/STOP is fine */
-  if (setpgid(0, req->pgid) < 0)
+  if (req->setsid ? setsid() < 0 : setpgid(0, req->pgid) < 0)
     child_fail(pipe_w, CU_STEP_SPAWN, errno);
   const int targets[3] = {req->fd_in, req->fd_out, req->fd_err};
   for (int i = 0; i < 3; i++)
@@ -93,11 +93,17 @@ static _Noreturn void child(const cu__spawn_req *req, int pipe_w) {
 
 int cu__spawn_fork(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
                    cu_spawn_step *ret_stage) {
-  int p[2];
+  int p[2] = {-1, -1};
   *ret_stage = CU_STEP_SPAWN;
-  if (pipe2(p, O_CLOEXEC) < 0) {
-    *ret_errno = errno;
-    return cu__fail_errno(CU_ESPAWN, errno, "error pipe");
+  /* Both ends above 2: an end on a closed 0-2 would be replaced by the
+   * child's dup2 onto its standard fds, losing the exec error. */
+  if (pipe2(p, O_CLOEXEC) < 0 || (p[0] = cu__fd_above2(p[0])) < 0 ||
+      (p[1] = cu__fd_above2(p[1])) < 0) {
+    int err = errno;
+    cu__close(p[0]);
+    cu__close(p[1]);
+    *ret_errno = err;
+    return cu__fail_errno(CU_ESPAWN, err, "error pipe");
   }
   /* Block every signal across fork so no handler of the caller's runs in
    * the child before dispositions are reset. */

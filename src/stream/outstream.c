@@ -426,23 +426,12 @@ int cu__outstream_drain(cu__outstream *s, int fd) {
 
 /* ----------------------------------------------------------------- feeder */
 
-/* One write step into the stdin pipe: bytes written or -errno. */
+/* One write step into the stdin pipe: bytes written or -errno. Always
+ * write(2), which copies, on both backends: vmsplice would map memory into
+ * the pipe by reference, and a descendant reading later would see whatever
+ * that memory holds then (docs/design.md, "Hostile conditions"). */
 static ssize_t feed_step(cu__feeder *f, int fd) {
-  const unsigned char *p = f->data + f->off;
-  size_t n = f->len - f->off;
-#ifndef CUPRUM_NO_SPLICE
-  if (f->backend == CU_BACKEND_SPLICE) {
-    /* vmsplice maps the caller's pages into the pipe instead of copying
-     * them; the data is borrowed until the run ends, so this is safe. */
-    struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
-    ssize_t w = vmsplice(fd, &iov, 1, SPLICE_F_NONBLOCK);
-    /* EBADF: not a pipe; write() below reports a truly bad fd itself */
-    if (w >= 0 || !(cu__splice_refused(errno) || errno == EBADF))
-      return w < 0 ? -errno : w;
-    f->backend = CU_BACKEND_READWRITE; /* refused: write from now on */
-  }
-#endif
-  ssize_t w = write(fd, p, n);
+  ssize_t w = write(fd, f->data + f->off, f->len - f->off);
   return w < 0 ? -errno : w;
 }
 

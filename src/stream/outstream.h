@@ -98,10 +98,10 @@ void cu__outstream_free(cu__outstream *s);
 
 /* Feeding a child's stdin from memory. */
 typedef struct cu__feeder {
-  const unsigned char *data;
+  const unsigned char *data; /* the runtime's private snapshot */
   size_t len;
   size_t off;
-  cu_stream_backend backend;
+  cu_stream_backend backend; /* informational: both backends write(2) */
 } cu__feeder;
 
 /*

@@ -84,17 +84,18 @@ static void run_fork_exec(void) {
 }
 
 static void run_cu(const cu_run_opts *opts) {
-  cu_result r;
+  cu_result *r = NULL;
   bu_check(cu_run(true_cmd, opts, &r), "cu_run");
-  if (!r.ok)
+  if (!r->ok)
     bu_die("cu_run: /bin/true not ok");
-  cu_result_free(&r);
+  r = cu_result_free(r);
 }
 
 static void run_cu_default(void) { run_cu(NULL); }
 
 static void run_cu_inherit(void) {
-  cu_run_opts o = {.out.mode = CU_STREAM_INHERIT,
+  cu_run_opts o = {.size = sizeof(cu_run_opts),
+                   .out.mode = CU_STREAM_INHERIT,
                    .err.mode = CU_STREAM_INHERIT,
                    .in.mode = CU_STDIN_INHERIT};
   run_cu(&o);

@@ -173,7 +173,9 @@ static double pump_once(cu_stream_backend b, pipes mode, size_t total) {
   pthread_t tf, td;
   pthread_create(&tf, NULL, feeder, &f);
   pthread_create(&td, NULL, drainer, &c[0]);
-  cu_pump_opts o = {.backend = b, .keep_pipe_size = mode != PIPES_AUTO};
+  cu_pump_opts o = {.size = sizeof(cu_pump_opts),
+                    .backend = b,
+                    .keep_pipe_size = mode != PIPES_AUTO};
   uint64_t moved = 0;
   double t0 = now_s();
   if (cu_pump(a[0], c[1], &o, &moved) != 0 || moved != total)
@@ -203,7 +205,9 @@ typedef struct echo_pump {
 
 static void *pump_thread(void *arg) {
   echo_pump *e = arg;
-  if (cu_pump(e->in, e->out, &(cu_pump_opts){.backend = e->b}, NULL) != 0)
+  if (cu_pump(e->in, e->out,
+              &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = e->b},
+              NULL) != 0)
     die("cu_pump (latency)");
   close(e->out);
   return NULL;
@@ -418,7 +422,8 @@ static double pump_round(cu_stream_backend b, const char *buf, char *sink) {
     off += (size_t)n;
   }
   close(a[1]);
-  cu_pump_opts o = {.backend = b, .keep_pipe_size = true};
+  cu_pump_opts o = {
+      .size = sizeof(cu_pump_opts), .backend = b, .keep_pipe_size = true};
   uint64_t moved = 0;
   double t0 = cpu_s();
   if (cu_pump(a[0], c[1], &o, &moved) != 0 || moved != QROUND)

@@ -50,14 +50,14 @@ static int make_text(const char *path, size_t bytes) {
 
 /* One capture of `path`; returns seconds, or -1 on error. */
 static double capture(const cu_cmd *cmd, size_t expect) {
-  cu_result res;
+  cu_result *res = NULL;
   double t0 = now_s();
   int rc = cu_run(cmd, NULL, &res);
   double t = now_s() - t0;
-  bool ok = rc == 0 && res.ok && res.out.len == expect;
+  bool ok = rc == 0 && res->ok && res->out.len == expect;
   if (!ok)
     fprintf(stderr, "observe_lines: run failed: %s\n", cu_last_error());
-  cu_result_free(&res);
+  res = cu_result_free(res);
   return ok ? t : -1;
 }
 
@@ -68,7 +68,7 @@ static double median_run(const cu_cmd *cmd, size_t expect, int reps,
   int rc;
   CU_SCOPE(rc, NULL) {
     if (flags >= 0)
-      cu_observe(noop, (unsigned)flags, NULL, NULL);
+      cu_observe(noop, NULL, (unsigned)flags, NULL);
     for (int i = 0; i < reps; i++)
       if ((t[i] = capture(cmd, expect)) < 0)
         return -1;

@@ -66,12 +66,14 @@ static void lp_two_capture(void) {
 }
 
 static void cu_pipe(const cu_pipeline *p, cu_stream_mode out) {
-  cu_pipeline_opts o = {.run.out.mode = out};
-  cu_pipeline_result r;
+  cu_pipeline_opts o = {
+      .size = sizeof(cu_pipeline_opts),
+      .run = &(cu_run_opts){.size = sizeof(cu_run_opts), .out.mode = out}};
+  cu_pipeline_result *r = NULL;
   bu_check(cu_pipeline_run(p, &o, &r), "cu_pipeline_run");
-  if (!r.ok)
+  if (!r->ok)
     bu_die("cuprum pipeline not ok");
-  cu_pipeline_result_free(&r);
+  r = cu_pipeline_result_free(r);
 }
 
 static void cu_four_discard(void) { cu_pipe(four, CU_STREAM_DISCARD); }

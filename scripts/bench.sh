@@ -10,7 +10,8 @@
 #      against Python's subprocess and the Python cuprum (leynos/cuprum,
 #      extracted to a temporary directory, when it runs) round by round
 #   4. end-to-end command timings with hyperfine (bash, xargs, Python)
-#   5. the end-to-end matrix with hyperfine (scripts/bench_e2e.sh): 1 KB,
+#   5. the CLI against env, cat and bash (scripts/bench_cli.sh)
+#   6. the end-to-end matrix with hyperfine (scripts/bench_e2e.sh): 1 KB,
 #      1 MiB, 100 MiB; 1 and 3 stages; capture and discard; splice and
 #      readwrite, with and without a line observer; bare-pipe and memcpy
 #      ceilings; bash, Python, libpipeline and the Python cuprum
@@ -173,6 +174,14 @@ if have hyperfine; then
 else
   echo "bench.sh: hyperfine not found (apt-get install hyperfine); skipped"
 fi
+
+# ------------------------------------------------------------ the CLI
+# The cuprum CLI against env, cat and bash, each pair in the same hyperfine
+# run (scripts/bench_cli.sh; issue 9 section 4's goals).
+say "the CLI against the shell (hyperfine)"
+rm -f "$OUT/cli.json"
+BUILD=$BUILD CUPRUM_BENCH_OUT=$OUT scripts/bench_cli.sh ||
+  { echo "bench.sh: the CLI benchmark failed"; status=1; }
 
 # ------------------------------------------------------------ e2e matrix
 say "end-to-end matrix (hyperfine)"

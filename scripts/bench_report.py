@@ -205,6 +205,23 @@ def hyperfine_table(data):
     return out
 
 
+def cli_table(data):
+    groups = data.get("cli", {}).get("cli_groups", [])
+    if not groups:
+        return []
+    out = ["| Group | Command | Median | Mean ± σ | Runs | peer / cuprum "
+           "| cuprum / peer |", "|---|---|---|---|---|---|---|"]
+    for g in groups:
+        for i, r in enumerate(g["rows"]):
+            cmd = r["command"].replace("|", "\\|")
+            ratio = ("(peer)", "") if i == 0 else (
+                f"{r['peer_over_cuprum']:.2f}×", f"{r['cuprum_over_peer']:.2f}×")
+            out.append(f"| {g['group']} | {cmd} | {r['median'] * 1e3:.2f} ms "
+                       f"| {r['mean'] * 1e3:.2f} ± {r['stddev'] * 1e3:.2f} ms "
+                       f"| {r['runs']} | {ratio[0]} | {ratio[1]} |")
+    return out
+
+
 E2E_COLS = [("cu-splice", "plain", "Cuprum splice"),
             ("cu-readwrite", "plain", "Cuprum readwrite"),
             ("cu-splice", "lines", "splice + lines"),
@@ -313,6 +330,10 @@ def render(data):
     e2e = e2e_tables(data)
     if e2e:
         lines += ["", "### End-to-end matrix (hyperfine)", ""] + e2e
+    cli = cli_table(data)
+    if cli:
+        lines += ["", "### The CLI against the shell (hyperfine, same-run "
+                  "ratios)", ""] + cli
     hf = hyperfine_table(data)
     if hf:
         lines += ["", "### End to end (hyperfine)", ""] + hf

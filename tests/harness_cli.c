@@ -22,6 +22,7 @@ extern char **environ;
 static const char *const pinned_helpers[] = {
     "exitcode", "killself", "sleeper", "forker",  "envdump",
     "pwddump",  "echoer",   "argvdump", "writer", "fdlist",
+    "hostile",
 };
 
 /* The helper's absolute path in a static buffer per slot (cut_helper()
@@ -117,14 +118,20 @@ static void append(buffer *b, const char *data, size_t n) {
 
 /* Start `cuprum ARGS...`; stdin is a pipe (with_stdin) or /dev/null, or
  * the given fd when stdin_fd >= 0. */
+static const char *const *wrapper;
+
+void cli_wrap(const char *const *prefix) { wrapper = prefix; }
+
 void cli_start(cli_proc *p, bool with_stdin, int stdin_fd,
                       const char *const *args) {
-  const char *argv[64] = {cut_cli()};
-  size_t n = 1;
-  while (args[n - 1]) {
+  const char *argv[64];
+  size_t n = 0;
+  for (size_t i = 0; wrapper && wrapper[i]; i++)
+    argv[n++] = wrapper[i];
+  argv[n++] = cut_cli();
+  for (size_t i = 0; args[i]; i++) {
     assert_true(n < 63);
-    argv[n] = args[n - 1];
-    n++;
+    argv[n++] = args[i];
   }
   argv[n] = NULL;
   int in[2] = {-1, -1}, out[2], err[2];

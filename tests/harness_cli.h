@@ -53,6 +53,10 @@ typedef struct cli_result {
   char *err;  /* and to stderr */
 } cli_result;
 
+/* Run cuprum through a wrapper from now on: PREFIX... cuprum ARGS...
+ * (prefix[0] an absolute path; NULL-terminated; borrowed). NULL stops. */
+void cli_wrap(const char *const *prefix);
+
 /* Start `cuprum ARGS...` (NULL-terminated); stdin is a pipe (with_stdin),
  * or the given fd when stdin_fd >= 0, or /dev/null. */
 void cli_start(cli_proc *p, bool with_stdin, int stdin_fd,

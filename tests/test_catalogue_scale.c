@@ -37,7 +37,9 @@ static int64_t build_ms(size_t n, size_t per) {
       char pname[32];
       snprintf(pname, sizeof pname, "project%zu", p);
       size_t k = n - p * per < per ? n - p * per : per;
-      cu_project_spec spec = {.name = pname, .programs = pes + p * per,
+      cu_project_spec spec = {.size = sizeof spec,
+                              .name = pname,
+                              .programs = pes + p * per,
                               .n_programs = k};
       assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
     }
@@ -48,12 +50,14 @@ static int64_t build_ms(size_t n, size_t per) {
       assert_true(cu_catalogue_contains(copy, pes[i].program));
     assert_false(cu_catalogue_contains(copy, CU_PROGRAM("absent")));
     /* A repeated program is still found, now through the index. */
-    cu_project_spec dup = {.name = "dup", .programs = pes + n - 1,
+    cu_project_spec dup = {.size = sizeof dup,
+                           .name = "dup",
+                           .programs = pes + n - 1,
                            .n_programs = 1};
     assert_int_equal(cu_catalogue_add_project(copy, &dup),
                      CU_EPROGRAM_CONFLICT);
-    cu_catalogue_free(copy);
-    cu_catalogue_free(cat);
+    cu_catalogue_unref(copy);
+    cu_catalogue_unref(cat);
     int64_t t = cpu_ms() - t0;
     best = t < best ? t : best;
   }
@@ -97,7 +101,8 @@ static void test_catalogue_repeat_in_project(void **state) {
   cu_program_entry pes[] = {{.program = CU_PROGRAM("a")},
                             {.program = CU_PROGRAM("b")},
                             {.program = CU_PROGRAM("a")}};
-  cu_project_spec spec = {.name = "p", .programs = pes, .n_programs = 3};
+  cu_project_spec spec = {
+      .size = sizeof spec, .name = "p", .programs = pes, .n_programs = 3};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EPROGRAM_CONFLICT);
   assert_non_null(strstr(cu_last_error(), "twice"));
   assert_int_equal(cu_catalogue_count(cat), 0);
@@ -108,7 +113,7 @@ static void test_catalogue_repeat_in_project(void **state) {
   assert_int_equal(cu_catalogue_allow(cat, CU_PROGRAM("c"), NULL), 0);
   assert_true(cu_catalogue_contains(cat, CU_PROGRAM("c")));
   assert_true(cu_catalogue_contains(cat, CU_PROGRAM("b")));
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 int main(int argc, char **argv) {

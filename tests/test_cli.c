@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ------------------------------------------------ --help, --version */
@@ -431,9 +433,13 @@ static void test_streams_both_outputs(void **state) {
  * shell filter, instead of draining an endless producer for ever. */
 static void test_closed_output_stops_the_run(void **state) {
   (void)state;
-  const char *const *cases[] = {ARGS("run", "--", "yes", "cuprum"),
-                                ARGS("run", "--", "yes", "cuprum", "|", "cat")};
-  for (size_t i = 0; i < 2; i++) {
+  const char *const *cases[] = {
+      ARGS("run", "--", "yes", "cuprum"),
+      ARGS("run", "--", "yes", "cuprum", "|", "cat"),
+      /* relayed through cuprum: the engine closes the pipe on EPIPE */
+      ARGS("run", "--events", "/dev/null", "--", "yes", "cuprum"),
+      ARGS("run", "--log", "human", "--", "yes", "cuprum", "|", "cat")};
+  for (size_t i = 0; i < 4; i++) {
     cli_proc p;
     cli_start(&p, false, -1, cases[i]);
     cli_wait_for(&p, "cuprum\n");
@@ -445,6 +451,70 @@ static void test_closed_output_stops_the_run(void **state) {
     assert_true(cut_now_ms() - t0 < 5000);
     cli_free(&r);
   }
+}
+
+/* `( cuprum run --timeout 1 -- yes ) | sleep 6` ends after 1 s, as GNU
+ * `timeout 1 yes` does: the reader never reads, and the timeout holds
+ * whether the command writes to our stdout itself, or its bytes pass
+ * through cuprum (--events, --log), on both stream backends. */
+static void test_timeout_holds_when_stdout_is_not_read(void **state) {
+  (void)state;
+  const char *events = "/dev/null";
+  /* Long lines: fewer line events to format while the pipe fills (they
+   * are slow under sanitizers on a loaded machine). */
+  char line[201];
+  memset(line, 'y', sizeof line - 1);
+  line[sizeof line - 1] = '\0';
+  const char *const *cases[] = {
+      ARGS("run", "--timeout", "1", "--", "yes"),
+      ARGS("run", "--timeout", "1", "--events", events, "--", "yes", line),
+      ARGS("run", "--timeout", "1", "--log", "json", "--", "yes"),
+      ARGS("run", "--timeout", "1", "--", "yes", "|", "cat"),
+      ARGS("run", "--timeout", "1", "--events", events, "--", "yes", line,
+           "|", "cat"),
+  };
+  static const char *const backends[] = {"splice", "readwrite"};
+  cu_stream_backend got;
+  bool splice_ok = cu_stream_backend_resolve(CU_BACKEND_SPLICE, &got) == 0;
+  for (size_t k = splice_ok ? 0 : 1; k < 2; k++) {
+    setenv("CUPRUM_STREAM_BACKEND", backends[k], 1);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+      int out[2];
+      assert_int_equal(pipe2(out, O_CLOEXEC), 0); /* never read */
+      int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+      assert_true(null_fd >= 0);
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_adddup2(&fa, null_fd, 0);
+      posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+      posix_spawn_file_actions_adddup2(&fa, null_fd, 2);
+      size_t n = 0;
+      const char *argv[16] = {cut_cli()};
+      for (const char *const *a = cases[i]; *a; a++)
+        argv[++n] = *a;
+      int64_t t0 = cut_now_ms();
+      pid_t pid;
+      extern char **environ;
+      assert_int_equal(posix_spawn(&pid, cut_cli(), &fa, NULL,
+                                   (char *const *)argv, environ),
+                       0);
+      posix_spawn_file_actions_destroy(&fa);
+      int status = 0;
+      assert_int_equal(waitpid(pid, &status, 0), pid);
+      int64_t took = cut_now_ms() - t0;
+      assert_true(WIFEXITED(status));
+      /* Before the fix this never ended (nobody reads the pipe); the bound
+       * only has to be finite, with room for a starved machine. */
+      if (WEXITSTATUS(status) != 124 ||
+          (!cut_under_valgrind() && took > 1000 + 500 + 20000))
+        fail_msg("%s case %zu: status %d after %lld ms", backends[k], i,
+                 WEXITSTATUS(status), (long long)took);
+      close(out[0]);
+      close(out[1]);
+      close(null_fd);
+    }
+  }
+  unsetenv("CUPRUM_STREAM_BACKEND");
 }
 
 /* ^C or kill sent to cuprum cancels the command's (or the pipeline's) whole
@@ -584,6 +654,8 @@ static const struct CMUnitTest tests[] = {
                                     cli_teardown),
     cmocka_unit_test_setup_teardown(test_closed_output_stops_the_run, cli_setup,
                                     cli_teardown),
+    cmocka_unit_test_setup_teardown(test_timeout_holds_when_stdout_is_not_read,
+                                    cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_signal_to_cuprum_cancels_the_run,
                                     cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_catalogue_listing, cli_setup, cli_teardown),

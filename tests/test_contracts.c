@@ -43,10 +43,10 @@ static void test_cancel_from_other_thread_races_nothing(void **state) {
     atomic_init(&c.stop, false);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, cancel_loop, &c), 0);
-    cu_result r;
+    const cu_result *r = NULL;
     assert_int_equal(cu_task_wait(c.task, &r), 0);
-    assert_true(r.cancelled);
-    assert_false(r.ok);
+    assert_true(r->cancelled);
+    assert_false(r->ok);
     /* The canceller keeps going after the job is gone, and past the
      * loop's own end: neither may be touched. */
     cu_loop_free(loop);
@@ -54,7 +54,7 @@ static void test_cancel_from_other_thread_races_nothing(void **state) {
     atomic_store(&c.stop, true);
     pthread_join(th, NULL);
     assert_true(c.calls > 0);
-    cu_result_free(&r);
+    assert_true(r->cancelled); /* the task's result outlives the loop */
     cu_task_free(c.task);
   }
   cu_cmd_free(cmd);
@@ -100,14 +100,14 @@ static void test_cancel_after_done_is_a_no_op(void **state) {
   assert_int_equal(cu_loop_new(&loop), 0);
   cu_task *t = NULL;
   assert_int_equal(cu_loop_spawn(loop, cmd, NULL, &t), 0);
-  cu_result r;
+  const cu_result *r = NULL;
   assert_int_equal(cu_task_wait(t, &r), 0);
-  assert_true(r.ok);
+  assert_true(r->ok);
   cu_task_cancel(t); /* done: nothing happens */
   cu_loop_free(loop);
   cu_task_cancel(t); /* the loop is gone: still nothing */
   assert_true(cu_task_done(t));
-  cu_result_free(&r);
+  assert_true(r->ok);
   cu_task_free(t);
   cu_cmd_free(cmd);
 }
@@ -117,13 +117,13 @@ static void test_cancel_after_done_is_a_no_op(void **state) {
 static void expect_einval(const cu_run_opts *o, const char *needle) {
   cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
   int before = cut_fd_count();
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd, o, &r), CU_EINVAL);
-  assert_int_equal(r.error, CU_EINVAL);
-  assert_int_equal(r.pid, 0);
+  assert_int_equal(r->error, CU_EINVAL);
+  assert_int_equal(r->pid, 0);
   if (!strstr(cu_last_error(), needle))
     fail_msg("message '%s' lacks '%s'", cu_last_error(), needle);
-  cu_result_free(&r);
+  r = cu_result_free(r);
   /* The async form refuses it the same way, leaving nothing. */
   cu_loop *loop = NULL;
   assert_int_equal(cu_loop_new(&loop), 0);
@@ -138,20 +138,20 @@ static void expect_einval(const cu_run_opts *o, const char *needle) {
 
 static void test_tags_null_array_is_einval(void **state) {
   (void)state;
-  expect_einval(&(cu_run_opts){.tags = NULL, .n_tags = 3}, "tags");
+  expect_einval(&(cu_run_opts){.size = sizeof(cu_run_opts), .tags = NULL, .n_tags = 3}, "tags");
 }
 
 static void test_tag_null_key_or_value_is_einval(void **state) {
   (void)state;
   const cu_tag no_key[] = {{"a", "1"}, {NULL, "2"}};
-  expect_einval(&(cu_run_opts){.tags = no_key, .n_tags = 2}, "tags[1]");
+  expect_einval(&(cu_run_opts){.size = sizeof(cu_run_opts), .tags = no_key, .n_tags = 2}, "tags[1]");
   const cu_tag no_value[] = {{"a", NULL}};
-  expect_einval(&(cu_run_opts){.tags = no_value, .n_tags = 1}, "tags[0]");
+  expect_einval(&(cu_run_opts){.size = sizeof(cu_run_opts), .tags = no_value, .n_tags = 1}, "tags[0]");
 }
 
 static void test_env_null_array_is_einval(void **state) {
   (void)state;
-  expect_einval(&(cu_run_opts){.env = NULL, .n_env = 2}, "env");
+  expect_einval(&(cu_run_opts){.size = sizeof(cu_run_opts), .env = NULL, .n_env = 2}, "env");
 }
 
 static void test_pipeline_and_batch_check_tags(void **state) {
@@ -160,19 +160,20 @@ static void test_pipeline_and_batch_check_tags(void **state) {
   cu_cmd *b = cut_cmd("exitcode", "0", NULL);
   cu_pipeline *p = NULL;
   assert_int_equal(cu_pipeline_of(&p, a, b, NULL), 0);
-  cu_pipeline_opts po = {.run = {.tags = NULL, .n_tags = 1}};
-  cu_pipeline_result pr;
+  cu_run_opts no_tags = {.size = sizeof no_tags, .tags = NULL, .n_tags = 1};
+  cu_pipeline_opts po = {.size = sizeof po, .run = &no_tags};
+  cu_pipeline_result *pr = NULL;
   assert_int_equal(cu_pipeline_run(p, &po, &pr), CU_EINVAL);
-  cu_pipeline_result_free(&pr);
+  pr = cu_pipeline_result_free(pr);
   /* A batch refuses before anything runs: the good item never starts. */
   const cu_tag bad[] = {{NULL, NULL}};
-  cu_run_opts bad_opts = {.tags = bad, .n_tags = 1};
+  cu_run_opts bad_opts = {.size = sizeof bad_opts, .tags = bad, .n_tags = 1};
   cu_batch_item items[2] = {{.cmd = a}, {.cmd = b, .opts = &bad_opts}};
-  cu_parallel_result res;
+  cu_parallel_result *res = NULL;
   assert_int_equal(cu_parallel_run(items, 2, NULL, &res), CU_EINVAL);
   assert_non_null(strstr(cu_last_error(), "item 1"));
-  assert_int_equal(res.n, 0);
-  cu_parallel_result_free(&res);
+  assert_true(!res || res->n_items == 0 || !res->items[0]->result);
+  res = cu_parallel_result_free(res);
   cu_pipeline_free(p);
   cu_cmd_free(a);
   cu_cmd_free(b);
@@ -183,12 +184,14 @@ static void test_pipeline_and_batch_check_tags(void **state) {
 
 static void expect_cwd_errno(const char *cwd, int want) {
   cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
-  cu_result r;
+  cu_result *r = NULL;
   errno = EBADF; /* stale: must not leak into the result */
-  assert_int_equal(cu_run(cmd, &(cu_run_opts){.cwd = cwd}, &r), CU_ECWD);
-  assert_int_equal(r.spawn_stage, CU_STAGE_CWD);
-  assert_int_equal(r.spawn_errno, want);
-  cu_result_free(&r);
+  assert_int_equal(
+      cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .cwd = cwd}, &r),
+      CU_ECWD);
+  assert_int_equal(r->spawn_step, CU_STEP_CWD);
+  assert_int_equal(r->spawn_errno, want);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
 }
 
@@ -209,20 +212,24 @@ static void test_setup_errno_variants(void **state) {
   cu_cmd *a = cut_cmd("exitcode", "0", NULL);
   cu_pipeline *p = NULL;
   assert_int_equal(cu_pipeline_of(&p, a, a, NULL), 0);
-  cu_pipeline_result pr;
+  cu_pipeline_result *pr = NULL;
   errno = EBADF;
+  cu_run_opts bad_cwd = {.size = sizeof bad_cwd, .cwd = "/etc/passwd"};
   assert_int_equal(
-      cu_pipeline_run(p, &(cu_pipeline_opts){.run = {.cwd = "/etc/passwd"}},
-                      &pr),
+      cu_pipeline_run(
+          p, &(cu_pipeline_opts){.size = sizeof(cu_pipeline_opts),
+                                 .run = &bad_cwd},
+          &pr),
       CU_ECWD);
-  assert_int_equal(pr.spawn_errno, ENOTDIR);
-  cu_pipeline_result_free(&pr);
-  cu_result r;
+  assert_int_equal(pr->spawn_errno, ENOTDIR);
+  pr = cu_pipeline_result_free(pr);
+  cu_result *r = NULL;
   errno = EBADF;
-  cu_run_opts o = {.in = {.mode = CU_STDIN_FILE, .path = "/nonexistent/in"}};
+  cu_run_opts o = {.size = sizeof o,
+                   .in = {.mode = CU_STDIN_FILE, .path = "/nonexistent/in"}};
   assert_int_equal(cu_run(a, &o, &r), CU_ESTDIN);
-  assert_int_equal(r.spawn_errno, ENOENT);
-  cu_result_free(&r);
+  assert_int_equal(r->spawn_errno, ENOENT);
+  r = cu_result_free(r);
   cu_pipeline_free(p);
   cu_cmd_free(a);
 }
@@ -239,11 +246,11 @@ static void test_chain_reports_the_first_error(void **state) {
   assert_int_equal(cu_cmd_arg(cmd, "x"), CU_EUNKNOWN_PROGRAM);
   assert_non_null(strstr(cu_last_error(), "no-such-program-xyz"));
   assert_int_equal(cu_cmd_flag(cmd, "verbose", NULL), CU_EUNKNOWN_PROGRAM);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd, NULL, &r), CU_EUNKNOWN_PROGRAM);
-  assert_int_equal(r.error, CU_EUNKNOWN_PROGRAM);
+  assert_int_equal(r->error, CU_EUNKNOWN_PROGRAM);
   assert_non_null(strstr(cu_last_error(), "not in the catalogue"));
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_loop *loop = NULL;
   assert_int_equal(cu_loop_new(&loop), 0);
   cu_task *t = NULL;

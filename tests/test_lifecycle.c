@@ -27,18 +27,18 @@ static void test_timeout_plain(void **state) {
   cu_cmd *cmd = cut_cmd("sleeper", "10000", NULL);
   int64_t timeout = cut_after_start_ms(200); /* it prints "ready" first */
   int64_t t0 = cut_now_ms();
-  cu_result r;
-  assert_int_equal(cu_run(cmd, &(cu_run_opts){.timeout_ms = timeout}, &r), 0);
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = timeout}, &r), 0);
   int64_t took = cut_now_ms() - t0;
-  assert_true(r.timed_out);
-  assert_false(r.ok);
-  assert_true(r.sent_term);
-  assert_false(r.sent_kill); /* it obeyed SIGTERM */
-  assert_int_equal(r.term_signal, SIGTERM);
-  assert_string_equal(r.out.data, "ready\n"); /* partial output kept */
+  assert_true(r->timed_out);
+  assert_false(r->ok);
+  assert_true(r->sent_term);
+  assert_false(r->sent_kill); /* it obeyed SIGTERM */
+  assert_int_equal(r->term_signal, SIGTERM);
+  assert_string_equal(r->out.data, "ready\n"); /* partial output kept */
   assert_true(took >= timeout);
   assert_true(took < timeout + cut_slack_ms());
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -48,18 +48,18 @@ static void test_timeout_term_ignoring_child(void **state) {
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
   int64_t timeout = cut_after_start_ms(100); /* it ignores SIGTERM first */
   int64_t t0 = cut_now_ms();
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.timeout_ms = timeout, .grace_ms = 200}, &r),
+      cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = timeout, .grace_ms = 200}, &r),
       0);
   int64_t took = cut_now_ms() - t0;
-  assert_true(r.timed_out);
-  assert_true(r.sent_term);
-  assert_true(r.sent_kill);
-  assert_int_equal(r.term_signal, SIGKILL);
+  assert_true(r->timed_out);
+  assert_true(r->sent_term);
+  assert_true(r->sent_kill);
+  assert_int_equal(r->term_signal, SIGKILL);
   assert_true(took >= timeout + 200);
   assert_true(took < timeout + 200 + cut_slack_ms());
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -71,20 +71,20 @@ static void test_timeout_grandchild_holds_pipes(void **state) {
   cu_cmd *cmd = cut_cmd("forker", "--ignore-term", "0", NULL);
   int64_t timeout = cut_after_start_ms(150); /* it forks and prints first */
   int64_t t0 = cut_now_ms();
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.timeout_ms = timeout, .grace_ms = 100}, &r),
+      cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = timeout, .grace_ms = 100}, &r),
       0);
   int64_t took = cut_now_ms() - t0;
-  assert_true(r.timed_out);
-  assert_true(r.sent_kill);
-  assert_int_equal(r.exit_code, 0); /* the direct child had exited */
-  pid_t gc = grandchild_of(&r);
+  assert_true(r->timed_out);
+  assert_true(r->sent_kill);
+  assert_int_equal(r->exit_code, 0); /* the direct child had exited */
+  pid_t gc = grandchild_of(r);
   assert_true(gc > 0);
   assert_true(took < timeout + 100 + cut_slack_ms());
   /* The grandchild is gone (it was reparented: wait for its exit). */
   assert_true(cut_wait_exited(gc, 1000));
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -92,16 +92,17 @@ static void test_timeout_grandchild_holds_pipes(void **state) {
 static void test_grace_none_kills_at_once(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd,
-                          &(cu_run_opts){.timeout_ms = 50,
+                          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                                         .timeout_ms = 50,
                                          .grace_ms = CU_GRACE_NONE},
                           &r),
                    0);
-  assert_false(r.sent_term);
-  assert_true(r.sent_kill);
-  assert_int_equal(r.term_signal, SIGKILL);
-  cu_result_free(&r);
+  assert_false(r->sent_term);
+  assert_true(r->sent_kill);
+  assert_int_equal(r->term_signal, SIGKILL);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
 }
 
@@ -138,31 +139,33 @@ static void test_cancel_from_another_thread(void **state) {
   canceller c = {.token = token};
   assert_int_equal(sem_init(&c.started, 0, 0), 0);
   cu_hook *obs = NULL;
-  assert_int_equal(cu_observe(on_first_line, CU_OBSERVE_LINES, &c, &obs), 0);
+  assert_int_equal(cu_observe(on_first_line, &c, CU_OBSERVE_LINES, &obs), 0);
   pthread_t th;
   pthread_create(&th, NULL, cancel_when_started, &c);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.cancel = token, .grace_ms = 100}, &r), 0);
+      cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .cancel = token, .grace_ms = 100}, &r), 0);
   int64_t ended = cut_now_ms();
   sem_post(&c.started); /* lets the thread end had no line come */
   pthread_join(th, NULL);
   int64_t took = ended - c.cancelled_at;
   cu_hook_detach(obs);
-  cu_hook_free(obs);
+  obs = cu_hook_unref(obs);
   sem_destroy(&c.started);
-  assert_true(r.cancelled);
-  assert_false(r.timed_out);
-  assert_false(r.ok);
-  assert_true(r.sent_kill);
+  assert_true(r->cancelled);
+  assert_false(r->timed_out);
+  assert_false(r->ok);
+  assert_true(r->sent_kill);
   assert_true(took < 100 + cut_slack_ms()); /* grace, then SIGKILL */
   assert_true(cu_cancel_triggered(token));
-  cu_result_free(&r);
+  r = cu_result_free(r);
   /* A triggered token refuses new runs before spawning anything. */
-  assert_int_equal(cu_run(cmd, &(cu_run_opts){.cancel = token}, &r),
-                   CU_ECANCELED);
-  assert_int_equal(r.pid, 0);
-  cu_result_free(&r);
+  assert_int_equal(
+      cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .cancel = token},
+             &r),
+      CU_ECANCELED);
+  assert_int_equal(r->pid, 0);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cu_cancel_free(token);
   cut_assert_no_children();
@@ -172,14 +175,14 @@ static void test_no_zombies_no_fd_growth_many_runs(void **state) {
   (void)state;
   int n = cut_under_valgrind() ? 100 : 2000;
   cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd, NULL, &r), 0); /* warm-up: lazy probes */
-  cu_result_free(&r);
+  r = cu_result_free(r);
   int fds = cut_fd_count();
   for (int i = 0; i < n; i++) {
     assert_int_equal(cu_run(cmd, NULL, &r), 0);
-    assert_true(r.ok);
-    cu_result_free(&r);
+    assert_true(r->ok);
+    r = cu_result_free(r);
   }
   assert_int_equal(cut_fd_count(), fds);
   cut_assert_no_children();
@@ -192,10 +195,10 @@ static void *run_in_thread(void *arg) {
   cu_cmd *cmd = arg;
   intptr_t bad = 0;
   for (int i = 0; i < 5; i++) {
-    cu_result r;
-    if (cu_run(cmd, NULL, &r) != 0 || !r.ok || r.out.len != 4096)
+    cu_result *r = NULL;
+    if (cu_run(cmd, NULL, &r) != 0 || !r->ok || r->out.len != 4096)
       bad++;
-    cu_result_free(&r);
+    r = cu_result_free(r);
   }
   return (void *)bad;
 }
@@ -224,9 +227,15 @@ static void test_loop_free_cancels_running_tasks(void **state) {
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
   cu_task *a = NULL, *b = NULL;
   assert_int_equal(
-      cu_loop_spawn(loop, cmd, &(cu_run_opts){.grace_ms = 50}, &a), 0);
+      cu_loop_spawn(loop, cmd,
+                    &(cu_run_opts){.size = sizeof(cu_run_opts), .grace_ms = 50},
+                    &a),
+      0);
   assert_int_equal(
-      cu_loop_spawn(loop, cmd, &(cu_run_opts){.grace_ms = 50}, &b), 0);
+      cu_loop_spawn(loop, cmd,
+                    &(cu_run_opts){.size = sizeof(cu_run_opts), .grace_ms = 50},
+                    &b),
+      0);
   assert_int_equal(cu_loop_active(loop), 2);
   cu_task_free(b); /* orphaned: the loop finishes it */
   int64_t t0 = cut_now_ms();
@@ -258,16 +267,18 @@ static void test_child_reaped_by_someone_else(void **state) {
   sigaction(SIGCHLD, &sa, &old);
   cu_cmd *cmd = cut_cmd("sleeper", "200", NULL);
   int64_t t0 = cut_now_ms();
-  cu_result r;
-  int rc = cu_run(cmd, &(cu_run_opts){.timeout_ms = 10000}, &r);
+  cu_result *r = NULL;
+  int rc = cu_run(
+      cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = 10000},
+      &r);
   int64_t took = cut_now_ms() - t0;
   sigaction(SIGCHLD, &old, NULL);
   assert_int_equal(rc, CU_ESYS);
   assert_non_null(strstr(cu_last_error(), "reaps every child"));
-  assert_false(r.ok);
-  assert_false(r.timed_out);
+  assert_false(r->ok);
+  assert_false(r->timed_out);
   assert_true(took < 200 + 1000 + cut_slack_ms());
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }

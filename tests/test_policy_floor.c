@@ -30,9 +30,9 @@ static void quiet(void *data, const char *line) {
 /* Run an unsafe command from the calling thread: 0 or the error. */
 static int run_unsafe(void) {
   cu_cmd *cmd = unsafe_true();
-  cu_result r;
+  cu_result *r = NULL;
   int rc = cu_run(cmd, NULL, &r);
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   return rc;
 }
@@ -60,7 +60,7 @@ static void test_floor_applies_on_threads_main_starts(void **state) {
   assert_int_equal(cu_policy_set(&(cu_policy){.unsafe = CU_UNSAFE_ALLOW}), 0);
   /* The per-thread setting does not reach the worker (its own root warns:
    * the run goes ahead). */
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.warn_sink = quiet}), 0);
+  assert_int_equal(cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config), .warn_sink = quiet}), 0);
   assert_int_equal(run_on_new_thread(), 0);
   assert_int_equal(cu_policy_floor_tighten(
                        &(cu_policy){.unsafe = CU_UNSAFE_DENY}),
@@ -166,8 +166,9 @@ static void test_floor_under_scopes(void **state) {
     skip();
   assert_int_equal(cu_policy_set(&(cu_policy){.widen = CU_SWITCH_ON}), 0);
   static const cu_program only_ls[] = {CU_LS};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.allow = only_ls,
-                                                    .n_allow = 1}),
+  assert_int_equal(cu_scope_push(&(cu_scope_config){
+                       .size = sizeof(cu_scope_config),
+                       .allow = {CU_ALLOW_ONLY, only_ls, 1}}),
                    0);
   assert_int_equal(cu_allow(CU_CAT), 0); /* the thread permits widening */
   assert_int_equal(cu_policy_floor_tighten(
@@ -180,7 +181,7 @@ static void test_floor_under_scopes(void **state) {
   assert_int_equal(cu_policy_set(&(cu_policy){.widen = CU_SWITCH_ON}),
                    CU_EPOLICY);
   assert_non_null(strstr(cu_last_error(), "floor"));
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
+  assert_int_equal(cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config), 
                        .policy.widen = CU_SWITCH_ON}),
                    CU_EPOLICY);
   assert_int_equal(cu_scope_depth(), 0);
@@ -208,7 +209,7 @@ static void test_floor_leaves_echo_alone(void **state) {
                                     .widen = CU_SWITCH_OFF,
                                     .narrow = CU_SWITCH_ON}),
                    0);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
+  assert_int_equal(cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config), 
                        .echo.cmd = CU_SWITCH_ON}),
                    0);
   assert_int_equal(cu_echo_set(&(cu_echo){.cmd = CU_SWITCH_OFF,
@@ -232,7 +233,7 @@ typedef struct racer {
 
 static void *race_runs(void *arg) {
   racer *r = arg;
-  cu_scope_push(&(cu_scope_config){.warn_sink = quiet});
+  cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config), .warn_sink = quiet});
   for (;;) {
     bool seen = atomic_load(r->tightened);
     int rc = run_unsafe();

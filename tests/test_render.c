@@ -119,13 +119,15 @@ static void round_trip(const char *const *shell, rcase *cases, size_t n,
   argv[k] = NULL;
   cu_cmd *sh = NULL;
   assert_int_equal(cu_unsafe_cmd_from_argv(argv, &sh), 0);
-  cu_result r;
-  assert_int_equal(cu_run(sh, &(cu_run_opts){.in = {.mode = CU_STDIN_NULL}},
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(sh,
+                          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                                         .in = {.mode = CU_STDIN_NULL}},
                           &r),
                    0);
-  if (!r.ok)
-    fail_msg("%s exited %d: %s", shell[0], r.exit_code, r.err.data);
-  const char *p = r.out.data, *end = r.out.data + r.out.len;
+  if (!r->ok)
+    fail_msg("%s exited %d: %s", shell[0], r->exit_code, r->err.data);
+  const char *p = r->out.data, *end = r->out.data + r->out.len;
   for (size_t i = 0; i < n; i++) {
     if (skipped(&cases[i], dash))
       continue;
@@ -133,7 +135,7 @@ static void round_trip(const char *const *shell, rcase *cases, size_t n,
   }
   assert_true(p == end);
   assert_true(ran > 0);
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(sh);
   unlink(script);
 }
@@ -253,9 +255,9 @@ static void test_render_round_trips_through_posix_shells(void **state) {
   cu_cmd *del = NULL;
   const char *argv[] = {"rm", "-rf", rm, NULL};
   assert_int_equal(cu_unsafe_cmd_from_argv(argv, &del), 0);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(del, NULL, &r), 0);
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(del);
 }
 

@@ -65,17 +65,23 @@ static void reference_lines(const void *p, size_t n, lines *out) {
   cu_line_splitter_free(s);
 }
 
-/* Poll and drain until EOF; returns the number of drain calls. */
+/* Poll and drain until EOF, as the loop does: the pipe while the stream
+ * wants input, its echo sink while that is full. Returns the number of
+ * drain calls. */
 static int drain_all(cu__outstream *os, int fd) {
   int calls = 0;
+  bool stalled = false;
   for (;;) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
+    struct pollfd p = {.fd = stalled ? cu__outstream_sink_fd(os) : fd,
+                       .events = stalled ? POLLOUT : POLLIN};
     assert_true(poll(&p, 1, 10000) == 1);
     int rc = cu__outstream_drain(os, fd);
     calls++;
-    assert_true(rc == 0 || rc == 1);
-    if (rc == 1)
-      break;
+    assert_true(rc == 0 || rc == 1 || rc == CU__OUT_WAIT_SINK);
+    assert_int_equal(cu__outstream_stalled(os), rc == CU__OUT_WAIT_SINK);
+    stalled = rc == CU__OUT_WAIT_SINK;
+    if (rc == 1 || cu__outstream_unwanted(os))
+      break; /* EOF, or the runtime would close the pipe now */
   }
   cu__outstream_finish(os);
   return calls;
@@ -98,6 +104,13 @@ static run run_stream(cu__outstream_cfg cfg, const unsigned char *data,
   cu__outstream *os = NULL;
   assert_int_equal(cu__outstream_new(&cfg, &os), 0);
   drain_all(os, a[0]);
+  /* A stream nobody wants stops early; take the rest so the writer ends. */
+  for (char rest[65536];;) {
+    struct pollfd p = {.fd = a[0], .events = POLLIN};
+    assert_true(poll(&p, 1, 10000) == 1);
+    if (read(a[0], rest, sizeof rest) == 0)
+      break;
+  }
   pthread_join(t, NULL);
   close(a[0]);
   run r = {.overflowed = cu__outstream_overflowed(os)};
@@ -250,8 +263,10 @@ ST_BOTH(echo_to_file_and_dev_null) {
   free(p);
 }
 
-/* The echo reader leaves early: echo stops, draining and capture go on,
- * and no SIGPIPE kills the process. */
+/* The echo reader leaves early: echo stops, and no SIGPIPE kills the
+ * process. With capture, draining and capture go on; echo-only, the stream
+ * says nobody wants the bytes (the runtime closes the child's pipe, which
+ * then gets SIGPIPE) and stops reading within one call. */
 ST_BOTH(echo_epipe_keeps_draining) {
   signal(SIGPIPE, SIG_DFL);
   size_t n = 2 << 20;
@@ -268,7 +283,10 @@ ST_BOTH(echo_epipe_keeps_draining) {
     run r = run_stream(c, p, n, 8192);
     pthread_join(t, NULL);
     close(e[1]);
-    assert_int_equal(r.out.total, n);
+    if (!capture)
+      assert_true(r.out.total < n);
+    else
+      assert_int_equal(r.out.total, n);
     if (capture) {
       assert_int_equal(r.out.len, n);
       assert_memory_equal(r.out.data, p, n);

@@ -23,6 +23,7 @@ enum {
   OPT_PIPE_TOKEN,
   OPT_WAIT_ALL,
   OPT_SIGPIPE_FAILS,
+  OPT_FOREGROUND,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +38,7 @@ static const struct option long_options[] = {
     {"pipe-token", required_argument, NULL, OPT_PIPE_TOKEN},
     {"wait-all", no_argument, NULL, OPT_WAIT_ALL},
     {"sigpipe-fails", no_argument, NULL, OPT_SIGPIPE_FAILS},
+    {"foreground", no_argument, NULL, OPT_FOREGROUND},
     CLI_OBSERVE_LONG_OPTIONS,
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -65,6 +67,11 @@ static void print_help(void) {
         "  --unset NAME       remove a variable (repeatable)\n"
         "  --stdin FILE       read standard input from FILE (default: cuprum's\n"
         "                     own, or /dev/null when that is a terminal)\n"
+        "  --foreground       let the command use cuprum's terminal (prompts,\n"
+        "                     editors): keep cuprum's session, inherit a\n"
+        "                     terminal stdin and hand it the terminal while\n"
+        "                     it runs. Default: a new session without a\n"
+        "                     terminal, so a prompt fails instead of hanging\n"
         "  -q, --quiet        discard the command's stdout and stderr\n"
         CLI_OBSERVE_HELP
         "  -h, --help         show this help\n"
@@ -154,6 +161,9 @@ static int parse_option(void *ctx, int opt, const char *arg) {
   case OPT_SIGPIPE_FAILS:
     a->sigpipe_fails = true;
     return 0;
+  case OPT_FOREGROUND:
+    a->foreground = true;
+    return 0;
   case 'q':
     a->quiet = true;
     return 0;
@@ -176,15 +186,16 @@ static int parse_args(int argc, char **argv, run_args *a) {
   return 0;
 }
 
-static int exit_status(const run_args *a, const cu_result *r,
-                       const echo_sink sinks[2]) {
+static int exit_status(const run_args *a, const cu_result *r) {
   if (r->timed_out) {
     cli_error("'%s' timed out after %s s; its process group was %s",
               a->command[0], a->timeout_text,
               r->sent_kill ? "killed" : "terminated");
     return CLI_EXIT_TIMEOUT;
   }
-  int status = cli_status_stopped(r->cancelled, sinks);
+  int status = cli_status_stopped(r->cancelled);
+  if (status < 0)
+    status = cli_status_lost(&r->out, &r->err);
   return status >= 0 ? status : cli_status_of(r);
 }
 
@@ -193,15 +204,15 @@ static int run_one(const run_args *a, const cu_catalogue *cat) {
   int status = cli_build_command(cat, a->command, a->n_command, NULL, &cmd);
   if (status != 0)
     return status;
-  echo_sink sinks[2] = {{.fd = STDOUT_FILENO}, {.fd = STDERR_FILENO}};
-  cu_run_opts opts = cli_make_run_opts(a, sinks);
-  cu_result result;
+  cu_run_opts opts = cli_make_run_opts(a);
+  cu_result *result = NULL;
   int rc = cu_run(cmd, &opts, &result);
   if (rc == 0)
-    status = exit_status(a, &result, sinks);
+    status = exit_status(a, result);
   else
-    status = cli_status_not_run(rc, result.spawn_stage);
-  cu_result_free(&result);
+    status =
+        cli_status_not_run(rc, result ? result->spawn_step : CU_STEP_NONE);
+  result = cu_result_free(result);
   cu_cmd_free(cmd);
   return status;
 }
@@ -215,11 +226,15 @@ static int run_command(const run_args *a) {
     status = cli_observe_begin(&a->observe, &obs);
   if (status == 0)
     status = cli_cancel_begin(&cancel);
+  cli_terminal term = {0};
+  if (status == 0 && a->foreground)
+    status = cli_terminal_begin(&term);
   if (status == 0)
     status = cli_is_pipeline(a) ? cli_run_pipeline(a, cat) : run_one(a, cat);
+  cli_terminal_end(&term);
   cli_cancel_end();
   status = cli_observe_end(&obs, status);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   return status;
 }
 

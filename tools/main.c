@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* `cuprum`: subcommand dispatch, --help, --version and diagnostics. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "run.h" /* cli_stdio_was_closed */
 #include "write_all.h"
 
 typedef struct subcommand {
@@ -79,19 +82,67 @@ int cli_exit_for_error(int err) {
   }
 }
 
+/*
+ * A process started with fd 0, 1 or 2 closed hands them to the first files
+ * it opens: the --events file would receive the command's output. As the
+ * coreutils and util-linux tools do, fill them with /dev/null first, opened
+ * in the opposite mode (as gnulib's stdopen does) so that writing to a
+ * closed stdout still fails (EBADF) and is reported, never discarded.
+ */
+static unsigned closed_at_start; /* bit fd: fd 0-2 was closed */
+
+bool cli_stdio_was_closed(int fd) {
+  return fd >= 0 && fd < 3 && (closed_at_start & (1u << fd));
+}
+
+static int fill_closed_stdio(void) {
+  for (int fd = 0; fd < 3; fd++) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+      continue;
+    closed_at_start |= 1u << fd;
+    int got = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+    if (got != fd) { /* the lowest free fd is `fd`: 0..fd-1 are open */
+      if (got >= 0)
+        close(got);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/*
+ * cuprum owns its process, so it puts back what the library only reads: a
+ * SIGCHLD ignored (or SA_NOCLDWAIT) by whoever started us survives execve
+ * and would make the kernel reap our children before we see their status.
+ */
+static void default_sigchld(void) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(SIGCHLD, &dfl, NULL);
+}
+
 /* What was printed through stdio must have reached stdout (as coreutils'
- * close_stdout): a full disk or a closed stdout is an error. A subcommand
- * that failed already said why (its own write error included). */
+ * close_stdout): a full disk or a closed stdout is an error, not a silent
+ * success. It is said even after a failed subcommand (whose own status
+ * then stands), since what it printed may be lost too. */
 static int finish_stdout(int status) {
-  if (status == CLI_EXIT_OK && (fflush(stdout) != 0 || ferror(stdout)))
-    return cli_write_error(errno);
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    int err = cli_write_error(errno);
+    return status == CLI_EXIT_OK ? err : status;
+  }
   return status;
 }
 
 static int dispatch(int argc, char **argv);
 
 int main(int argc, char **argv) {
-  /* Every stdio write completes on a non-blocking stdout/stderr too. */
+  if (fill_closed_stdio() != 0)
+    return CLI_EXIT_FAILURE; /* nowhere to say why: stderr may be closed */
+  default_sigchld();
+  /* Every stdio write completes on a non-blocking stdout/stderr too
+   * (after the fill: it wraps fds 1 and 2 as they now are). */
   (void)cli_stdio_init();
   return finish_stdout(dispatch(argc, argv));
 }

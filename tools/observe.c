@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "observe.h"
+#include "write_all.h"
 
 static int parse_log_format(const char *sub, const char *arg,
                             cu_log_format *ret) {
@@ -53,9 +54,18 @@ static int write_event(void *data, const cu_event *ev) {
     return 1;
   size_t n = strlen(line);
   line[n] = '\n'; /* replaces the terminator: written by length */
-  size_t w = fwrite(line, 1, n + 1, s->events);
+  /* Complete or failed, never cut short: a FILE of our own goes straight
+   * to its fd through cli_write_all() (short writes, EINTR, a FIFO opened
+   * non-blocking elsewhere); "-" is stderr, which writes through it too
+   * (cli_stdio_init). */
+  int ok;
+  if (s->events == stderr) {
+    ok = fwrite(line, 1, n + 1, stderr) == n + 1 && fflush(stderr) == 0;
+  } else {
+    ok = cli_write_all(fileno(s->events), line, n + 1) == 0;
+  }
   free(line);
-  return w == n + 1 && fflush(s->events) == 0 ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 static int open_events(const char *path, cli_observer *s) {
@@ -67,7 +77,7 @@ static int open_events(const char *path, cli_observer *s) {
   }
   /* Every event, lines included, with their noise flag computed. */
   unsigned flags = CU_OBSERVE_LINES | CU_OBSERVE_NOISE;
-  if (cu_observe(write_event, flags, s, &s->events_hook) != 0) {
+  if (cu_observe(write_event, s, flags, &s->events_hook) != 0) {
     cli_error("--events: %s", cu_last_error());
     return CLI_EXIT_FAILURE;
   }
@@ -82,7 +92,9 @@ int cli_observe_begin(const cli_observe_opts *o, cli_observer *ret) {
   }
   if (o->events && open_events(o->events, ret) != 0)
     return CLI_EXIT_FAILURE;
-  cu_log_opts log = {.format = o->log_format, .sink = CU_LOG_SINK_STDERR};
+  cu_log_opts log = {.size = sizeof(cu_log_opts),
+                     .format = o->log_format,
+                     .sink = CU_LOG_SINK_STDERR};
   if (o->log && cu_log_attach(&log, &ret->log_hook) != 0) {
     cli_error("--log: %s", cu_last_error());
     return CLI_EXIT_FAILURE;
@@ -93,9 +105,9 @@ int cli_observe_begin(const cli_observe_opts *o, cli_observer *ret) {
 int cli_observe_end(cli_observer *s, int status) {
   unsigned long lost = cu_hook_failures(s->events_hook);
   cu_hook_detach(s->events_hook);
-  s->events_hook = cu_hook_free(s->events_hook);
+  s->events_hook = cu_hook_unref(s->events_hook);
   cu_hook_detach(s->log_hook);
-  s->log_hook = cu_hook_free(s->log_hook);
+  s->log_hook = cu_hook_unref(s->log_hook);
   if (s->events && s->events != stderr && fclose(s->events) != 0)
     lost++;
   s->events = NULL;

@@ -32,7 +32,8 @@ static json_t *int_or_null(bool present, int value) {
 /* The keys before the captured streams. */
 static json_t *item_head(const batch_line *l, size_t i,
                          const cu_item_result *ir) {
-  const cu_result *res = &ir->result;
+  static const cu_result none; /* the fields of a skipped item */
+  const cu_result *res = ir->result ? ir->result : &none;
   bool ran = ir->state == CU_ITEM_DONE || ir->state == CU_ITEM_TERMINATED;
   /* Milliseconds to the microsecond: printed exactly (see the dump). */
   double ms = round((double)res->duration_ns / 1e3) / 1e3;
@@ -62,7 +63,8 @@ static json_t *item_head(const batch_line *l, size_t i,
 /* The keys after them: capture limits (--max-output), visible, with what
  * the child wrote; and why a command failed to start. */
 static json_t *item_tail(const cu_item_result *ir) {
-  const cu_result *res = &ir->result;
+  static const cu_result none; /* a skipped item has no result */
+  const cu_result *res = ir->result ? ir->result : &none;
   json_t *o = json_object();
   int bad = !o;
   bad |= json_object_set_new(o, "stdout_truncated",
@@ -172,10 +174,10 @@ static void put_escaped(out_buf *o, const char *data, size_t len) {
  * would copy it into a string, and again into the dumped text). Otherwise
  * the library's UTF-8 view (invalid bytes become U+FFFD) is written.
  */
-static int put_stream(out_buf *o, cu_result *r, cu_stream_id which) {
-  const cu_bytes *b = which == CU_STDOUT ? &r->out : &r->err;
-  const char *data = b->data ? b->data : "";
-  size_t len = b->data ? b->len : 0;
+static int put_stream(out_buf *o, const cu_result *r, cu_stream_id which) {
+  const cu_bytes *b = !r ? NULL : which == CU_STDOUT ? &r->out : &r->err;
+  const char *data = b && b->data ? b->data : "";
+  size_t len = b && b->data ? b->len : 0;
   if (!valid_utf8(data, len) &&
       !(data = cu_result_text_len(r, which, &len)))
     return -1;
@@ -188,16 +190,16 @@ static int put_stream(out_buf *o, cu_result *r, cu_stream_id which) {
 /* One result line: the small fields through jansson, the two captured
  * streams escaped straight into the output buffer between them. */
 static int put_item(out_buf *out, const batch_line *l, size_t i,
-                    cu_item_result *ir) {
+                    const cu_item_result *ir) {
   char *head = dump(item_head(l, i, ir));
   char *tail = head ? dump(item_tail(ir)) : NULL;
   int rc = -1;
   if (head && tail) {
     put(out, head, strlen(head) - 1); /* without its closing brace */
     put(out, ",\"stdout\":", 10);
-    rc = put_stream(out, &ir->result, CU_STDOUT);
+    rc = put_stream(out, ir->result, CU_STDOUT);
     put(out, ",\"stderr\":", 10);
-    rc = rc ? rc : put_stream(out, &ir->result, CU_STDERR);
+    rc = rc ? rc : put_stream(out, ir->result, CU_STDERR);
     put(out, ",", 1);
     put(out, tail + 1, strlen(tail + 1)); /* without its opening brace */
     put(out, "\n", 1);
@@ -210,14 +212,14 @@ static int put_item(out_buf *out, const batch_line *l, size_t i,
 /* Every result byte reaches stdout, or the status says it did not: the
  * lines are written straight to fd 1 (cli_write_all: short writes, EINTR,
  * a non-blocking stdout), and the first failure stops with "write error". */
-int cli_parallel_print(const batch *b, cu_parallel_result *r) {
+int cli_parallel_print(const batch *b, const cu_parallel_result *r) {
   if (fflush(stdout) != 0)
     return cli_write_error(errno);
   static out_buf out; /* one per process: 64 KiB off the stack */
   out.len = 0;
   out.err = 0;
-  for (size_t i = 0; i < r->n && out.err == 0; i++) {
-    if (put_item(&out, &b->lines[i], i, &r->items[i]) != 0) {
+  for (size_t i = 0; i < r->n_items && out.err == 0; i++) {
+    if (put_item(&out, &b->lines[i], i, r->items[i]) != 0) {
       cli_error("out of memory");
       return CLI_EXIT_FAILURE;
     }
@@ -230,7 +232,7 @@ int cli_parallel_print(const batch *b, cu_parallel_result *r) {
 static int item_status(const cu_item_result *ir) {
   if (ir->state == CU_ITEM_FAILED_TO_START)
     return cli_exit_for_error(ir->error);
-  return cli_status_of(&ir->result);
+  return ir->result ? cli_status_of(ir->result) : CLI_EXIT_FAILURE;
 }
 
 int cli_parallel_status(const batch *b, const char *deadline_text,
@@ -238,12 +240,12 @@ int cli_parallel_status(const batch *b, const char *deadline_text,
   if (r->ok)
     return CLI_EXIT_OK;
   cli_error("%s: %zu of %zu ok, %zu failed, %zu skipped", b->name, r->n_ok,
-            r->n, r->n_failed, r->n_skipped);
+            r->n_items, r->n_failed, r->n_skipped);
   if (r->cancelled && cli_caught_signal())
     return CLI_EXIT_SIGNAL_BASE + cli_caught_signal();
   if (r->first_failure >= 0) {
     size_t i = (size_t)r->first_failure;
-    int status = item_status(&r->items[i]);
+    int status = item_status(r->items[i]);
     cli_error("%s:%u: first failure: '%s' (index %zu), status %d", b->name,
               b->lines[i].line,
               json_string_value(json_array_get(b->lines[i].argv, 0)), i,

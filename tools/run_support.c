@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared by `run` and `parallel`: commands, echo, signals, exit status. */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,60 +81,63 @@ void cli_cancel_end(void) {
 
 int cli_caught_signal(void) { return caught_signal; }
 
-/* Echo through a callback rather than the library's fd echo, to notice a
- * reader that went away (`cuprum run -- yes | head -n1`): like any Unix
- * filter we then stop, cancelling the run instead of draining for ever. */
-static int echo_to(void *data, const void *buf, size_t len) {
-  echo_sink *sink = data;
-  const char *p = buf;
-  while (len > 0) {
-    ssize_t n = write(sink->fd, p, len);
-    if (n < 0 && errno == EAGAIN) { /* an O_NONBLOCK fd we inherited */
-      struct pollfd pfd = {.fd = sink->fd, .events = POLLOUT};
-      poll(&pfd, 1, -1);
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      sink->broken = true;
-      cu_cancel_trigger(cancel_token);
-      return 1;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 int64_t cli_grace(int64_t grace_ms) {
   if (grace_ms == 0)
     return CU_GRACE_NONE; /* --grace 0: SIGKILL at once */
   return grace_ms > 0 ? grace_ms : 0;
 }
 
-cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]) {
-  /* Echo (not inherit): bytes pass through cuprum, so the command's process
-   * group owns no descriptor of ours and a killed tree cannot keep our
-   * terminal busy; observers of output lines see them too. */
-  cu_stream_mode mode = a->quiet ? CU_STREAM_DISCARD : CU_STREAM_ECHO;
+/* A terminal stays behind the relay too: the command runs in a process
+ * group that is not the terminal's foreground group, where a terminal
+ * with `stty tostop` (or a program setting its modes) would stop it with
+ * SIGTTOU; and nobody measures a terminal's throughput. */
+static cu_stream_mode output_mode(const run_args *a, int fd) {
+  if (a->quiet)
+    return CU_STREAM_DISCARD;
+  /* Closed when we started: the command's output has nowhere to go. It is
+   * captured (one byte kept, the rest counted) so that output lost this
+   * way is reported as a write error, never a silent success. */
+  if (cli_stdio_was_closed(fd))
+    return CU_STREAM_CAPTURE;
+  if (a->observe.events || a->observe.log || isatty(fd))
+    return CU_STREAM_ECHO;
+  return CU_STREAM_INHERIT;
+}
+
+cu_run_opts cli_make_run_opts(const run_args *a) {
+  /* As a shell does, the command writes to our stdout and stderr itself:
+   * no byte is copied, and a reader that goes away kills it with SIGPIPE
+   * (`cuprum run -- yes | head -n1`). Only when --events or --log want its
+   * output (lines, byte counts), or it is a terminal (output_mode), do the
+   * bytes pass through us, relayed by the library's engine
+   * (splice/tee where the kernel allows, never blocking the loop, so a
+   * timeout holds whatever the reader does; a reader that went away closes
+   * the pipe, so the command still dies of SIGPIPE). */
   cu_run_opts o = {
-      .out = {.mode = mode, .sink = echo_to, .sink_data = &sinks[0]},
-      .err = {.mode = mode, .sink = echo_to, .sink_data = &sinks[1]},
+      .size = sizeof(cu_run_opts),
+      .out = {.mode = output_mode(a, STDOUT_FILENO)},
+      .err = {.mode = output_mode(a, STDERR_FILENO)},
       .env = a->env,
       .n_env = a->n_env,
       .cwd = a->cwd,
       .timeout_ms = a->timeout_ms,
       .cancel = cancel_token,
+      /* A session of its own: no controlling terminal, so a program that
+       * opens /dev/tty to prompt fails at once instead of being stopped by
+       * SIGTTIN for ever (--foreground keeps ours). */
+      .new_session = !a->foreground,
   };
   o.grace_ms = cli_grace(a->grace_ms);
-  /* Every run has its own process group, which is never the terminal's
-   * foreground group: reading a terminal would stop the command with
-   * SIGTTIN for ever. So a terminal stdin becomes /dev/null. */
+  if (o.out.mode == CU_STREAM_CAPTURE || o.err.mode == CU_STREAM_CAPTURE)
+    o.max_capture = 1; /* only closed streams are captured: count them */
+  /* Outside --foreground, the command never owns the terminal: a terminal
+   * stdin stays /dev/null (the library's default), rather than input taken
+   * from the user's shell (or a SIGTTIN stop); a pipe or file on our stdin
+   * is handed on, as a shell does. */
   if (a->stdin_path)
     o.in = (cu_stdin_opts){.mode = CU_STDIN_FILE, .path = a->stdin_path};
-  else if (isatty(STDIN_FILENO))
-    o.in.mode = CU_STDIN_NULL;
+  else if (!isatty(STDIN_FILENO) || a->foreground)
+    o.in.mode = CU_STDIN_INHERIT;
   return o;
 }
 
@@ -149,18 +151,29 @@ int cli_status_of(const cu_result *r) {
   return CLI_EXIT_FAILURE;
 }
 
-int cli_status_stopped(bool cancelled, const echo_sink sinks[2]) {
-  if (sinks[0].broken || sinks[1].broken)
-    return CLI_EXIT_SIGNAL_BASE + SIGPIPE; /* what a shell reports for cat */
+int cli_status_stopped(bool cancelled) {
   if (cancelled && caught_signal)
     return CLI_EXIT_SIGNAL_BASE + caught_signal;
   return -1;
 }
 
-int cli_status_not_run(int err, cu_spawn_stage stage) {
+int cli_status_lost(const cu_bytes *out, const cu_bytes *err) {
+  const cu_bytes *streams[2] = {out, err};
+  for (int i = 0; i < 2; i++)
+    if (streams[i] && streams[i]->total > 0 && cli_stdio_was_closed(i + 1)) {
+      cli_error("write error on %s: %s (%zu bytes of the command's output "
+                "lost)",
+                i == 0 ? "stdout" : "stderr", strerror(EBADF),
+                streams[i]->total);
+      return CLI_EXIT_FAILURE;
+    }
+  return -1;
+}
+
+int cli_status_not_run(int err, cu_spawn_step stage) {
   if (err == CU_ECANCELED && caught_signal)
     return CLI_EXIT_SIGNAL_BASE + caught_signal;
   cli_error("%s", cu_last_error());
   /* An unusable --cwd is our caller's mistake, not a missing program. */
-  return stage == CU_STAGE_CWD ? CLI_EXIT_FAILURE : cli_exit_for_error(err);
+  return stage == CU_STEP_CWD ? CLI_EXIT_FAILURE : cli_exit_for_error(err);
 }

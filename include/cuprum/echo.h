@@ -34,7 +34,9 @@
 extern "C" {
 #endif
 
-/** The echo switches. Zero fields mean "inherit". */
+/** The echo switches. Zero fields mean "inherit". Frozen: embedded by
+ * value at the end of cu_scope_config, it never grows (docs/design.md, "The
+ * ABI rule"). */
 typedef struct cu_echo {
   cu_switch cmd;    /**< `set -x` echo of commands (default off) */
   cu_switch output; /**< tee captured output (default off) */

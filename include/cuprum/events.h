@@ -38,6 +38,11 @@ typedef enum cu_event_phase {
   CU_EV_TERM_SENT,    /**< SIGTERM sent to the process group */
   CU_EV_KILL_SENT,    /**< SIGKILL sent to the process group */
   CU_EV_SPAWN_FAILED, /**< spawn failed; error and errno set */
+  CU_EV_STOPPED,      /**< a process was stopped by a signal (SIGTTIN,
+                           SIGTTOU, SIGTSTP, SIGSTOP: term_signal says
+                           which); the run waits until it is continued or
+                           its timeout or cancel ends it. Looked for about
+                           every 100 ms while a run is observed. */
 } cu_event_phase;
 
 /** Bit flags for line events. */
@@ -53,7 +58,7 @@ typedef struct cu_event {
   const char *program;      /**< program name */
   const char *path;         /**< absolute executable path */
   const char *const *argv;  /**< full argv, NULL-terminated */
-  size_t argc;
+  size_t n_argv;            /**< entries in argv (argv[0] included) */
   const char *cwd;          /**< NULL = inherited */
   const cu_env_var *env;    /**< the overlay only, never the environment */
   size_t n_env;
@@ -66,7 +71,8 @@ typedef struct cu_event {
   bool noise;               /**< line matches a project noise rule */
   uint64_t bytes;           /**< STDIN: bytes written */
   int exit_code;            /**< EXIT: code or -1 */
-  int term_signal;          /**< EXIT: signal or 0 */
+  int term_signal;          /**< EXIT: signal or 0; STOPPED: the stop
+                                 signal */
   int64_t duration_ns;      /**< EXIT */
   int error;                /**< SPAWN_FAILED / STDIN_ERROR: CU_E* code */
   int err_no;               /**< and the errno behind it */
@@ -75,7 +81,7 @@ typedef struct cu_event {
   const cu_project *project;/**< NULL for unsafe commands */
   bool unsafe;              /**< built by the unsafe namespace */
   int stage_index;          /**< pipeline stage (0 for single runs) */
-  int stage_count;          /**< pipeline length (1 for single runs) */
+  int n_stages;             /**< pipeline length (1 for single runs) */
 } cu_event;
 
 /** Name of a phase ("plan", "start", "stdout_line", ...). */

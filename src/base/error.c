@@ -10,6 +10,13 @@
 
 /* The only mutable state here is thread-local (see docs/design.md). */
 static _Thread_local char last_error[512];
+/* The errno behind the last failure recorded on this thread (0 if none):
+ * lets the batch runner tell "out of descriptors" from other failures. */
+static _Thread_local int last_errno;
+
+int cu__last_fail_errno(void) { return last_errno; }
+
+void cu__set_last_fail_errno(int err_no) { last_errno = err_no; }
 
 const char *cu_strerror(int err) {
   switch (err) {
@@ -41,10 +48,14 @@ const char *cu_err_name(int err) {
 
 const char *cu_last_error(void) { return last_error; }
 
-void cu__clear_error(void) { last_error[0] = '\0'; }
+void cu__clear_error(void) {
+  last_error[0] = '\0';
+  last_errno = 0;
+}
 
 CU__PRINTF(3, 0)
 static int vfail(int code, int err_no, const char *fmt, va_list ap) {
+  last_errno = err_no;
   int n = vsnprintf(last_error, sizeof last_error, fmt, ap);
   if (n < 0)
     n = 0;

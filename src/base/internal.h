@@ -25,6 +25,11 @@ int cu__fail(int code, const char *fmt, ...) CU__PRINTF(2, 3);
 /* Same, appending ": strerror(err_no)". */
 int cu__fail_errno(int code, int err_no, const char *fmt, ...)
     CU__PRINTF(3, 4);
+/* The errno given with the thread's last recorded failure (0 if it had
+ * none, or after cu__clear_error()). */
+int cu__last_fail_errno(void);
+/* Put back the errno of a failure whose message was re-recorded. */
+void cu__set_last_fail_errno(int err_no);
 /* Clear the thread's last error message. */
 void cu__clear_error(void);
 
@@ -34,11 +39,34 @@ char *cu__asprintf(const char *fmt, ...) CU__PRINTF(1, 2);
 
 /* Close an fd if >= 0, preserving errno; always returns -1. */
 int cu__close(int fd);
+/* Every descriptor the library creates sits above 2: when the caller has
+ * closed a standard fd, a new fd lands there and would then be written by
+ * anyone writing "stdout" (or dup2'd over in a child). Pass a freshly
+ * created fd (or -1): it comes back unchanged when >= 3 or < 0, else
+ * duplicated at >= 3 with FD_CLOEXEC and the low one closed. On failure
+ * returns -1 with errno set (the fd is closed). */
+int cu__fd_above2(int fd);
 /* __attribute__((cleanup)) helpers. */
 void cu__closep(int *fd);
 void cu__freep(void *ptr);
 #define CU__AUTOCLOSE __attribute__((cleanup(cu__closep)))
 #define CU__AUTOFREE __attribute__((cleanup(cu__freep)))
+
+/* The ABI rule (abi.c): load a caller's size-versioned options struct
+ * `src` (NULL = every default) into `dst`, this library's layout of
+ * `dst_size` bytes. An older (smaller) size is zero-extended; a newer
+ * (larger) one is accepted only when every byte past dst_size is zero.
+ * dst->size is set to dst_size. Errors: CU_EINVAL naming `type` and the
+ * `init` macro (size below CU__OPTS_MIN_SIZE), or saying the struct has
+ * fields this library does not know. */
+int cu__opts_load(void *dst, size_t dst_size, const void *src, const char *type,
+                  const char *init);
+/* Smallest accepted size: the size member itself. Every field's zero is
+ * its default, so any longer prefix is a complete request; 0 is the
+ * common mistake of a struct that was never initialised with its INIT. */
+#define CU__OPTS_MIN_SIZE sizeof(size_t)
+#define CU__OPTS_LOAD(dst, src, type, init)                                    \
+  cu__opts_load((dst), sizeof(type), (src), #type, #init)
 
 /* Clocks. */
 struct timespec cu__now(clockid_t clock);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Small shared helpers: strings, fds, clocks. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,16 @@ int cu__close(int fd) {
     errno = saved;
   }
   return -1;
+}
+
+int cu__fd_above2(int fd) {
+  if (fd < 0 || fd > 2)
+    return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return moved;
 }
 
 void cu__closep(int *fd) {

@@ -256,7 +256,7 @@ const cu_project *cu_cmd_project(const cu_cmd *cmd) {
   return cmd ? cmd->project : NULL;
 }
 
-size_t cu_cmd_argc(const cu_cmd *cmd) { return cmd ? cmd->argc : 0; }
+size_t cu_cmd_argv_count(const cu_cmd *cmd) { return cmd ? cmd->argc : 0; }
 
 const char *const *cu_cmd_argv(const cu_cmd *cmd) {
   return cmd ? (const char *const *)cmd->argv : NULL;

@@ -131,8 +131,9 @@ static int frame_allowlist(struct cu__frame *f, const struct cu__frame *p,
     return 0;
   }
   f->allow_all = false;
-  for (size_t i = 0; i < cfg->n_allow; i++) {
-    const char *name = cfg->allow[i].name;
+  size_t n = cfg->allow.mode == CU_ALLOW_ONLY ? cfg->allow.n_programs : 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *name = cfg->allow.programs[i].name;
     if (parent_permits(p, name) &&
         list_insert(&f->allow, &f->n_allow, name) != 0)
       return CU_ENOMEM;
@@ -142,11 +143,24 @@ static int frame_allowlist(struct cu__frame *f, const struct cu__frame *p,
 
 /* ------------------------------------------------------------- config */
 
+static int check_allowlist(const cu_allowlist *a) {
+  if ((unsigned)a->mode > CU_ALLOW_NONE)
+    return cu__fail(CU_EINVAL, "scope config: allow.mode: unknown mode %d",
+                    (int)a->mode);
+  if (a->mode != CU_ALLOW_ONLY && (a->programs || a->n_programs))
+    return cu__fail(CU_EINVAL, "scope config: allow.programs is set but "
+                               "allow.mode is not CU_ALLOW_ONLY");
+  for (size_t i = 0; i < a->n_programs; i++)
+    if (!a->programs || !a->programs[i].name || !a->programs[i].name[0])
+      return cu__fail(CU_EINVAL, "scope config: allow.programs[%zu] has no "
+                                 "program name", i);
+  return 0;
+}
+
 static int check_config(const cu_scope_config *cfg) {
-  for (size_t i = 0; i < cfg->n_allow; i++)
-    if (!cfg->allow || !cfg->allow[i].name || !cfg->allow[i].name[0])
-      return cu__fail(CU_EINVAL, "scope config: allow[%zu] has no program "
-                                 "name", i);
+  int rc = check_allowlist(&cfg->allow);
+  if (rc != 0)
+    return rc;
   if (cfg->timeout_ms < 0 || cfg->timeout_ms > CU_TIMEOUT_MAX_MS)
     return cu__fail(CU_EINVAL, "scope config: timeout_ms %lld out of range",
                     (long long)cfg->timeout_ms);
@@ -163,7 +177,7 @@ static int check_config(const cu_scope_config *cfg) {
     if (!cfg->tags || !cfg->tags[i].key || !cfg->tags[i].value)
       return cu__fail(CU_EINVAL, "scope config: tags[%zu] needs a key and a "
                                  "value", i);
-  int rc = cu__policy_validate(&cfg->policy, "scope config: policy");
+  rc = cu__policy_validate(&cfg->policy, "scope config: policy");
   return rc ? rc : cu__echo_validate(&cfg->echo, "scope config: echo");
 }
 
@@ -186,7 +200,7 @@ static int frame_init(struct cu__frame *f, struct cu__frame *parent,
     return rc;
   f->policy_req = cfg->policy;
   f->echo_req = cfg->echo;
-  bool restricted = cfg->restrict_allow || cfg->allow;
+  bool restricted = cfg->allow.mode != CU_ALLOW_INHERIT;
   cu_policy eff = f->policy;
   if (restricted && (rc = cu__policy_apply_floor(&eff)) != 0)
     return rc;
@@ -208,11 +222,12 @@ static int frame_init(struct cu__frame *f, struct cu__frame *parent,
 
 /* ------------------------------------------------------------- public */
 
-int cu_scope_push(const cu_scope_config *cfg) {
-  static const cu_scope_config none;
-  if (!cfg)
-    cfg = &none;
-  int rc = check_config(cfg);
+int cu_scope_push(const cu_scope_config *user) {
+  cu_scope_config loaded;
+  const cu_scope_config *cfg = &loaded;
+  int rc = CU__OPTS_LOAD(&loaded, user, cu_scope_config, CU_SCOPE_CONFIG_INIT);
+  if (rc == 0)
+    rc = check_config(cfg);
   struct tstack *ts = NULL;
   if (rc == 0)
     rc = tstack_get(&ts);
@@ -344,7 +359,7 @@ int cu_after_hook(cu_after_fn fn, void *userdata, cu_hook **ret) {
   return register_new(hook, ret);
 }
 
-int cu_observe(cu_observe_fn fn, unsigned flags, void *userdata,
+int cu_observe(cu_observe_fn fn, void *userdata, unsigned flags,
                cu_hook **ret) {
   if (!fn)
     return cu__fail(CU_EINVAL, "cu_observe: no function");

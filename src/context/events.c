@@ -16,6 +16,7 @@ static const char *const phase_names[] = {
     [CU_EV_TERM_SENT] = "term_sent",
     [CU_EV_KILL_SENT] = "kill_sent",
     [CU_EV_SPAWN_FAILED] = "spawn_failed",
+    [CU_EV_STOPPED] = "stopped",
 };
 
 const char *cu_event_phase_name(cu_event_phase phase) {

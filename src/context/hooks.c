@@ -144,7 +144,7 @@ int cu_hook_set_name(cu_hook *hook, const char *name) {
   return 0;
 }
 
-cu_hook *cu_hook_free(cu_hook *hook) {
+cu_hook *cu_hook_unref(cu_hook *hook) {
   cu__hook_unref(hook);
   return NULL;
 }

@@ -167,7 +167,7 @@ static struct log_run run_take(struct log_state *st, pid_t pid) {
 
 static void cmd_fields(cu__kv *kv, const cu_event *ev) {
   cu__kv_str(kv, "program", ev->program);
-  cu__kv_argv(kv, "argv", ev->argv, ev->argv ? ev->argc : 0);
+  cu__kv_argv(kv, "argv", ev->argv, ev->argv ? ev->n_argv : 0);
   if (ev->unsafe)
     cu__kv_bool(kv, "unsafe", true);
   if (ev->n_tags)
@@ -203,6 +203,8 @@ static int log_observe(void *data, const cu_event *ev) {
     return log_event(st, ev, CU_LOG_INFO, "start");
   case CU_EV_SPAWN_FAILED:
     return log_event(st, ev, CU_LOG_ERROR, "spawn_failed");
+  case CU_EV_STOPPED: /* the run waits on it: say why */
+    return log_event(st, ev, CU_LOG_WARN, "stopped");
   case CU_EV_STDOUT_LINE:
   case CU_EV_STDERR_LINE:
     if (ev->noise) {
@@ -229,7 +231,7 @@ static int log_after(void *data, const cu_cmd *cmd, const cu_result *res) {
   record_begin(st, &b, &kv, level, "exit");
   cu__kv_int(&kv, "exec_id", (long long)run.exec_id);
   cu__kv_str(&kv, "program", cu_cmd_program(cmd).name);
-  cu__kv_argv(&kv, "argv", cu_cmd_argv(cmd), cu_cmd_argc(cmd));
+  cu__kv_argv(&kv, "argv", cu_cmd_argv(cmd), cu_cmd_argv_count(cmd));
   cu__kv_int(&kv, "pid", res->pid);
   cu__kv_int(&kv, "exit_code", res->exit_code);
   cu__kv_int(&kv, "signal", res->term_signal);
@@ -263,11 +265,12 @@ static int check_opts(const cu_log_opts *o) {
   return 0;
 }
 
-int cu_log_attach(const cu_log_opts *opts, cu_hook **ret) {
-  static const cu_log_opts defaults;
-  if (!opts)
-    opts = &defaults;
-  int rc = check_opts(opts);
+int cu_log_attach(const cu_log_opts *user, cu_hook **ret) {
+  cu_log_opts loaded;
+  const cu_log_opts *opts = &loaded;
+  int rc = CU__OPTS_LOAD(&loaded, user, cu_log_opts, CU_LOG_OPTS_INIT);
+  if (rc == 0)
+    rc = check_opts(opts);
   if (rc != 0)
     return rc;
   struct log_state *st = calloc(1, sizeof *st);

@@ -21,7 +21,7 @@ int cu_cancel_new(cu_cancel **ret) {
   cu_cancel *c = calloc(1, sizeof *c);
   if (!c)
     return cu__fail(CU_ENOMEM, "allocating a cancel token");
-  c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  c->fd = cu__fd_above2(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (c->fd < 0) {
     int err = errno;
     free(c);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,26 +42,18 @@ static bool all_exited(const cu__job *job) {
   return true;
 }
 
+/* The timerfd exists from job start (job_setup.c): running out of
+ * descriptors later can never leave a run unable to escalate to SIGKILL. */
 static int timer_update(cu__job *job) {
   int64_t next = 0;
-  int64_t cands[4] = {job->state == CU__J_RUNNING ? job->deadline_ns : 0,
+  int64_t cands[5] = {job->state == CU__J_RUNNING ? job->deadline_ns : 0,
                       job->state == CU__J_TERMINATING ? job->kill_at_ns : 0,
                       job->state == CU__J_KILLING ? job->giveup_at_ns : 0,
-                      job->poll_at_ns};
-  for (int i = 0; i < 4; i++)
+                      job->poll_at_ns, job->stop_check_at_ns};
+  for (int i = 0; i < 5; i++)
     if (cands[i] > 0 && (next == 0 || cands[i] < next))
       next = cands[i];
-  if (next == 0 && job->w_timer.fd < 0)
-    return 0;
-  if (job->w_timer.fd < 0) {
-    job->w_timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (job->w_timer.fd < 0)
-      return cu__fail_errno(CU_ESYS, errno, "timerfd_create");
-    int rc = cu__loop_watch(job->loop, &job->w_timer, EPOLLIN);
-    if (rc != 0)
-      return rc;
-  }
-  if (next == job->timer_at_ns)
+  if (next == job->timer_at_ns || job->w_timer.fd < 0)
     return 0; /* already armed for that: no system call per batch */
   struct itimerspec its = {0};
   if (next > 0) {
@@ -84,16 +78,18 @@ static void schedule_poll(cu__job *job, int64_t now, bool reset) {
   job->poll_at_ns = now + job->poll_step_ms * 1000000;
 }
 
+/* How often an observed run looks for stages stopped by a signal. */
+#define CU__STOP_CHECK_MS 100
+
 int cu__job_arm(cu__job *job) {
   int rc = 0;
-  bool polling = false;
   for (size_t i = 0; rc == 0 && i < job->n; i++) {
     cu__stage *st = &job->stages[i];
     st->w_pid.fd = st->pidfd;
     if (st->pidfd >= 0)
       rc = cu__loop_watch(job->loop, &st->w_pid, EPOLLIN);
     else
-      polling = true;
+      job->polling = true; /* no pidfds here, or none left (EMFILE) */
     if (rc == 0 && st->w_err.fd >= 0)
       rc = cu__loop_watch(job->loop, &st->w_err, EPOLLIN);
     if (rc == 0 && st->relay)
@@ -103,17 +99,17 @@ int cu__job_arm(cu__job *job) {
     rc = cu__loop_watch(job->loop, &job->w_out, EPOLLIN);
   if (rc == 0 && job->w_in.fd >= 0)
     rc = cu__loop_watch(job->loop, &job->w_in, EPOLLOUT);
-  if (rc == 0 && job->cancel) {
-    job->w_cancel.fd = fcntl(cu__cancel_fd(job->cancel), F_DUPFD_CLOEXEC, 3);
-    rc = job->w_cancel.fd < 0
-             ? cu__fail_errno(CU_ESYS, errno, "dup of the cancel token")
-             : cu__loop_watch(job->loop, &job->w_cancel, EPOLLIN);
-  }
+  if (rc == 0 && job->w_cancel.fd >= 0)
+    rc = cu__loop_watch(job->loop, &job->w_cancel, EPOLLIN);
+  if (rc == 0 && job->w_timer.fd >= 0)
+    rc = cu__loop_watch(job->loop, &job->w_timer, EPOLLIN);
   int64_t now = cu__mono_ns();
   if (job->deadline_ns > 0)
     job->deadline_ns += now;
-  if (polling)
+  if (job->polling)
     schedule_poll(job, now, true);
+  if (job->observed)
+    job->stop_check_at_ns = now + CU__STOP_CHECK_MS * 1000000LL;
   if (rc == 0)
     rc = timer_update(job);
   if (rc == 0)
@@ -121,11 +117,45 @@ int cu__job_arm(cu__job *job) {
   return rc;
 }
 
-static void send_group(cu__job *job, int sig) {
-  /* Stages are never reaped before the job ends, so the leader's pid (the
-   * group id) cannot have been reused. */
-  if (job->pgid > 0)
+static void signal_pidfd(int pidfd, int sig) {
+#ifdef SYS_pidfd_send_signal
+  syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+#else
+  (void)pidfd, (void)sig;
+#endif
+}
+
+/*
+ * A group id is its leader's pid, which stays reserved while the leader is
+ * unreaped (and the job reaps stages only at DONE): kill(-leader) cannot
+ * reach a stranger. A leader that other code reaped (exit_stolen) may have
+ * been reused, so its group is never signalled; the stages still running
+ * are then reached through their pidfds, or not at all.
+ */
+void cu__job_signal(cu__job *job, int sig) {
+  cu__stage *st0 = &job->stages[0];
+  if (!job->new_session && job->pgid > 0 && !st0->reaped) {
     kill(-job->pgid, sig);
+    return;
+  }
+  for (size_t i = 0; i < job->n; i++) {
+    cu__stage *st = &job->stages[i];
+    if (st->pid <= 0 || st->reaped)
+      continue;
+    if (job->new_session)
+      kill(-st->pid, sig); /* each stage leads its own session and group */
+    else if (st->pidfd >= 0)
+      signal_pidfd(st->pidfd, sig);
+  }
+}
+
+static void send_group(cu__job *job, int sig) {
+  cu__job_signal(job, sig);
+  /* A stopped process cannot act on SIGTERM: continue the group so its
+   * handler runs now rather than SIGKILL after the grace (GNU timeout
+   * does the same). */
+  if (sig == SIGTERM)
+    cu__job_signal(job, SIGCONT);
   cu__stage *st0 = &job->stages[0];
   bool term = sig == SIGTERM;
   if (term)
@@ -173,27 +203,66 @@ static void close_watch(cu__job *job, cu__watch *w) {
   w->fd = cu__close(w->fd);
 }
 
-static void close_stream(cu__job *job, cu__watch *w, cu__outstream *s) {
-  if (w->fd < 0)
+/* One output stream the parent reads: the pipe's watch, the echo sink's
+ * watch (armed only while the sink is full) and the stream. */
+typedef struct ostream {
+  cu__watch *in, *sink;
+  cu__outstream *s;
+} ostream;
+
+static ostream stdout_of(cu__job *job) {
+  return (ostream){&job->w_out, &job->w_out_sink, job->out_stream};
+}
+
+static ostream stderr_of(cu__job *job, size_t i) {
+  cu__stage *st = &job->stages[i];
+  return (ostream){&st->w_err, &st->w_err_sink, st->err_stream};
+}
+
+static void close_stream(cu__job *job, ostream o) {
+  cu__loop_unwatch(job->loop, o.sink); /* the fd is the stream's own */
+  if (o.in->fd < 0)
     return;
-  close_watch(job, w);
-  cu__outstream_finish(s);
-  if (!cu__pidfd_supported())
+  close_watch(job, o.in);
+  cu__outstream_finish(o.s);
+  if (job->polling)
     schedule_poll(job, cu__mono_ns(), true); /* exit is likely near */
+}
+
+/* Backpressure: while the echo fd is full, watch it instead of the pipe,
+ * so the loop neither spins nor reads more than it can pass on. */
+static int watch_sink(cu__job *job, ostream o, bool stalled) {
+  cu__watch *on = stalled ? o.sink : o.in;
+  cu__watch *off = stalled ? o.in : o.sink;
+  cu__loop_unwatch(job->loop, off);
+  if (on->armed)
+    return 0;
+  if (stalled)
+    o.sink->fd = cu__outstream_sink_fd(o.s);
+  return cu__loop_watch(job->loop, on, stalled ? EPOLLOUT : EPOLLIN);
 }
 
 static void on_output(cu__job *job, cu__watch *w) {
   job->stamp_ok = false;
-  cu__outstream *s = w->kind == CU__W_OUT ? job->out_stream
-                                          : job->stages[w->stage].err_stream;
-  int rc = cu__outstream_drain(s, w->fd);
-  if (cu__outstream_overflowed(s) && !job->overflowed) {
+  bool out = w->kind == CU__W_OUT || w->kind == CU__W_OUT_SINK;
+  ostream o = out ? stdout_of(job) : stderr_of(job, w->stage);
+  int rc = cu__outstream_drain(o.s, o.in->fd);
+  if (cu__outstream_overflowed(o.s) && !job->overflowed) {
     job->overflowed = true;
     terminate(job);
   }
   /* EOF, a read error, or nobody wants the bytes any more. */
-  if (rc != 0 || cu__outstream_unwanted(s))
-    close_stream(job, w, s);
+  if ((rc != 0 && rc != CU__OUT_WAIT_SINK) || cu__outstream_unwanted(o.s)) {
+    close_stream(job, o);
+    return;
+  }
+  int wrc = watch_sink(job, o, rc == CU__OUT_WAIT_SINK);
+  if (wrc != 0) {
+    if (job->error == 0)
+      job->error = wrc;
+    cu__outstream_abandon(o.s);
+    close_stream(job, o);
+  }
 }
 
 static void close_relay(cu__job *job, cu__stage *st) {
@@ -226,6 +295,40 @@ static void on_relay(cu__job *job, cu__stage *st) {
   }
 }
 
+/* Large snapshots get pages populated in one system call: faulting in
+ * 100 MiB page by page cost about twice as much (docs/performance.md,
+ * "Stdin snapshot"). */
+#define CU__STDIN_MAP_MIN (1u << 20)
+
+int cu__job_stdin_copy_alloc(cu__job *job, size_t len) {
+  if (len >= CU__STDIN_MAP_MIN) {
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p != MAP_FAILED) {
+      job->stdin_copy = p;
+      job->stdin_copy_len = len;
+      job->stdin_copy_mapped = true;
+      return 0;
+    }
+  }
+  job->stdin_copy = malloc(len);
+  job->stdin_copy_len = len;
+  job->stdin_copy_mapped = false;
+  return job->stdin_copy
+             ? 0
+             : cu__fail(CU_ENOMEM, "copying %zu bytes of stdin", len);
+}
+
+void cu__job_stdin_copy_free(cu__job *job) {
+  if (job->stdin_copy_mapped)
+    munmap(job->stdin_copy, job->stdin_copy_len);
+  else
+    free(job->stdin_copy);
+  job->stdin_copy = NULL;
+  job->stdin_copy_len = 0;
+  job->stdin_copy_mapped = false;
+}
+
 static void on_stdin(cu__job *job) {
   int err_no = 0;
   size_t before = job->feeder.off;
@@ -234,6 +337,8 @@ static void on_stdin(cu__job *job) {
   if (rc == 0)
     return;
   close_watch(job, &job->w_in);
+  cu__job_stdin_copy_free(job); /* fed, or the child stopped reading */
+  job->feeder.data = NULL;
   cu__job_emit_stdin(job, rc < 0 ? rc : 0, err_no);
 }
 
@@ -275,6 +380,7 @@ static void exit_stolen(cu__job *job, cu__stage *st) {
   record_exit(job, st, 0);
   st->exit_code = -1;
   st->reaped = true; /* nothing left to reap */
+  st->stolen = true; /* and its pid (a group id) may be reused */
   if (job->error == 0)
     job->error = cu__fail(CU_ESYS,
                           "the exit status of '%s' (pid %d) was taken by "
@@ -294,12 +400,32 @@ static void check_exit(cu__job *job, cu__stage *st) {
     exit_stolen(job, st);
 }
 
+/*
+ * A stage stopped by a signal (SIGTTIN reading a terminal it does not own,
+ * SIGTSTP, SIGSTOP) makes a run that just waits: tell the observers why.
+ * waitid(WSTOPPED) without WEXITED never touches an exit status; without
+ * WNOWAIT it consumes the stop report, so each stop is reported once and a
+ * stop after a SIGCONT is reported again.
+ */
+static void check_stops(cu__job *job, int64_t now) {
+  for (size_t i = 0; i < job->n; i++) {
+    cu__stage *st = &job->stages[i];
+    int sig = 0;
+    if (!st->exited && !st->reaped &&
+        cu__peek_stop(st->pid, st->pidfd, &sig) == 1)
+      cu__job_emit_stopped(job, st, sig);
+  }
+  job->stop_check_at_ns = now + CU__STOP_CHECK_MS * 1000000LL;
+}
+
 static void on_timer(cu__job *job) {
   uint64_t ticks;
   while (read(job->w_timer.fd, &ticks, sizeof ticks) > 0) {
   }
   job->timer_at_ns = 0; /* a one-shot timer that fired is disarmed */
   int64_t now = cu__mono_ns();
+  if (job->stop_check_at_ns > 0 && now >= job->stop_check_at_ns)
+    check_stops(job, now);
   if (job->poll_at_ns > 0 && now >= job->poll_at_ns) {
     for (size_t i = 0; i < job->n; i++)
       check_exit(job, &job->stages[i]);
@@ -319,6 +445,8 @@ void cu__job_on_event(cu__job *job, cu__watch *w) {
   switch ((cu__wkind)w->kind) {
   case CU__W_OUT:
   case CU__W_ERR:
+  case CU__W_OUT_SINK:
+  case CU__W_ERR_SINK:
     on_output(job, w);
     break;
   case CU__W_IN:
@@ -374,10 +502,10 @@ static void finish(cu__job *job) {
   job->stamp_ok = false;
   job->end_wall = cu__now(CLOCK_REALTIME);
   job->end_mono = cu__now(CLOCK_MONOTONIC);
-  close_stream(job, &job->w_out, job->out_stream);
+  close_stream(job, stdout_of(job));
   close_watch(job, &job->w_in);
   for (size_t i = 0; i < job->n; i++) {
-    close_stream(job, &job->stages[i].w_err, job->stages[i].err_stream);
+    close_stream(job, stderr_of(job, i));
     close_relay(job, &job->stages[i]);
   }
   close_watch(job, &job->w_timer);
@@ -400,6 +528,24 @@ static void finish(cu__job *job) {
   cu__loop_job_done(job->loop, job);
 }
 
+static void abandon_one(cu__job *job, ostream o) {
+  if (o.in->fd >= 0 && cu__outstream_stalled(o.s)) {
+    cu__outstream_abandon(o.s);
+    close_stream(job, o);
+  }
+}
+
+/* A timeout, cancel or policy ended the run and every stage has exited:
+ * an echo whose reader is not reading must not hold the run open past its
+ * deadline. Its unsent bytes (what is left in the pipe, and at most one
+ * read's worth in the stream) are dropped; a sink that is still taking
+ * bytes is drained to EOF as usual. */
+static void abandon_stalled(cu__job *job) {
+  abandon_one(job, stdout_of(job));
+  for (size_t i = 0; i < job->n; i++)
+    abandon_one(job, stderr_of(job, i));
+}
+
 void cu__job_after_batch(cu__job *job) {
   job->dirty = false;
   if (job->state == CU__J_DONE)
@@ -409,13 +555,15 @@ void cu__job_after_batch(cu__job *job) {
   bool exited = all_exited(job);
   if (exited && job->state == CU__J_KILLING && now >= job->giveup_at_ns) {
     /* A descendant outside the group holds our pipes: stop waiting. */
-    close_stream(job, &job->w_out, job->out_stream);
+    close_stream(job, stdout_of(job));
     for (size_t i = 0; i < job->n; i++) {
-      close_stream(job, &job->stages[i].w_err, job->stages[i].err_stream);
+      close_stream(job, stderr_of(job, i));
       close_relay(job, &job->stages[i]);
     }
     close_watch(job, &job->w_in);
   }
+  if (exited && job->state != CU__J_RUNNING)
+    abandon_stalled(job);
   if (exited && !streams_open(job)) {
     finish(job);
     return;
@@ -475,15 +623,20 @@ int cu__job_stage_result(cu__job *job, size_t i, bool take_out,
   return rc;
 }
 
-void cu__job_take_result(cu__job *job, cu_result *ret) {
-  memset(ret, 0, sizeof *ret);
+cu_result *cu__job_take_result(cu__job *job) {
+  cu_result *ret = cu__result_new();
+  if (!ret)
+    return NULL;
   if (cu__job_stage_result(job, 0, true, ret) != 0)
     ret->error = CU_ENOMEM;
   cu__ctx_after(job->ctx, job->stages[0].cmd, ret);
+  return ret;
 }
 
-void cu__job_take_pipeline_result(cu__job *job, cu_pipeline_result *ret) {
-  memset(ret, 0, sizeof *ret);
+cu_pipeline_result *cu__job_take_pipeline_result(cu__job *job) {
+  cu_pipeline_result *ret = cu__pipeline_result_new();
+  if (!ret)
+    return NULL;
   ret->fail_index = job->fail_index;
   ret->spawn_index = -1;
   ret->error = job->error;
@@ -495,11 +648,15 @@ void cu__job_take_pipeline_result(cu__job *job, cu_pipeline_result *ret) {
   ret->stages = calloc(job->n, sizeof *ret->stages);
   if (!ret->stages) {
     ret->error = CU_ENOMEM;
-    return;
+    return ret;
   }
-  ret->n = job->n;
+  ret->n_stages = job->n;
   for (size_t i = 0; i < job->n; i++) {
-    cu_result *r = &ret->stages[i];
+    cu_result *r = ret->stages[i] = cu__result_new();
+    if (!r) {
+      ret->error = CU_ENOMEM;
+      continue;
+    }
     if (cu__job_stage_result(job, i, i + 1 == job->n, r) != 0)
       ret->error = CU_ENOMEM;
     /* A stage is ok when it did not fail under the policy. */
@@ -510,6 +667,7 @@ void cu__job_take_pipeline_result(cu__job *job, cu_pipeline_result *ret) {
   }
   ret->ok = ret->fail_index < 0 && !job->timed_out && !job->cancelled &&
             !job->overflowed && ret->error == 0;
+  return ret;
 }
 
 void cu__job_free(cu__job *job) {
@@ -520,12 +678,13 @@ void cu__job_free(cu__job *job) {
   bool spawned = false;
   for (size_t i = 0; i < job->n; i++)
     spawned |= job->stages[i].pid > 0 && !job->stages[i].reaped;
-  if (spawned && job->pgid > 0)
-    kill(-job->pgid, SIGKILL);
+  if (spawned)
+    cu__job_signal(job, SIGKILL);
   for (size_t i = 0; i < job->n; i++) {
     cu__stage *st = &job->stages[i];
     if (st->pid > 0 && !st->reaped)
       cu__reap(st->pid, st->pidfd);
+    cu__loop_unwatch(job->loop, &st->w_err_sink);
     close_watch(job, &st->w_err);
     if (st->w_pid.armed)
       cu__loop_unwatch(job->loop, &st->w_pid);
@@ -542,12 +701,14 @@ void cu__job_free(cu__job *job) {
     free(st->out.data);
     cu__tags_free(st->ev_tags, st->n_ev_tags);
   }
+  cu__loop_unwatch(job->loop, &job->w_out_sink);
   close_watch(job, &job->w_out);
   close_watch(job, &job->w_in);
   close_watch(job, &job->w_timer);
   close_watch(job, &job->w_cancel);
   cu__outstream_free(job->out_stream);
   free(job->out.data);
+  cu__job_stdin_copy_free(job);
   free(job->stages);
   cu__env_vars_free(job->env, job->n_env);
   cu__tags_free(job->tags, job->n_tags);

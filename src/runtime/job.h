@@ -42,6 +42,8 @@ typedef enum cu__wkind {
   CU__W_WAKE,   /* the loop's own eventfd */
   CU__W_TAP_IN, /* a tapped stage's stdout (relay input) */
   CU__W_TAP_OUT,/* the next stage's stdin (relay output) */
+  CU__W_OUT_SINK, /* the final stdout's echo fd, while it is full */
+  CU__W_ERR_SINK, /* a stage's stderr echo fd, while it is full */
 } cu__wkind;
 
 /* Something registered with epoll; epoll_event.data.ptr points here. */
@@ -66,6 +68,7 @@ typedef struct cu__stage {
   int pidfd;
   bool exited;
   bool reaped;
+  bool stolen;               /* reaped by other code: pid may be reused */
   bool new_exit;             /* exit observed in the current batch */
   bool exit_emitted;         /* EXIT event sent (after its output) */
   bool failed;               /* counts as a failure under the policy */
@@ -73,7 +76,7 @@ typedef struct cu__stage {
   int exit_code;             /* -1 when signalled */
   int term_signal;
   struct timespec start_wall, start_mono, end_wall, end_mono;
-  cu__watch w_pid, w_err;
+  cu__watch w_pid, w_err, w_err_sink;
   cu__outstream *err_stream; /* NULL unless the parent reads stderr */
   cu_bytes err;
   cu__relay *relay;          /* tapped stage: stdout relayed by the parent */
@@ -103,6 +106,12 @@ typedef struct cu__job_spec {
   int *ret_failed_index;   /* optional: the stage whose spawn failed */
   uint64_t tap_stages;     /* bit i: relay stage i's stdout via the parent */
   bool capture_taps;       /* and capture it into that stage's result */
+  bool stdin_borrowed;     /* the caller blocks until the job has ended
+                              (cu_run, cu_pipeline_run, cu_parallel_run):
+                              CU_STDIN_BYTES is written straight from its
+                              buffer, which cannot change meanwhile;
+                              write(2) copies, so the bytes are still the
+                              ones of the start. Loop tasks copy. */
 } cu__job_spec;
 
 typedef void (*cu__job_done_fn)(struct cu__job *job, void *userdata);
@@ -116,17 +125,25 @@ typedef struct cu__job {
   size_t n;
   pid_t pgid;
   cu__jstate state;
-  cu__watch w_out, w_in, w_timer, w_cancel;
+  cu__watch w_out, w_in, w_timer, w_cancel, w_out_sink;
   cu__outstream *out_stream;
   cu_bytes out;
   cu__feeder feeder;
+  unsigned char *stdin_copy;    /* CU_STDIN_BYTES beyond what the pipe took
+                                   at start: the run's own snapshot */
+  size_t stdin_copy_len;
+  bool stdin_copy_mapped;       /* mmap'd (large) rather than malloc'd */
   uint64_t stdin_bytes;
+  bool stdin_fed_at_start;      /* all of it went into the pipe at set-up */
   cu_cancel *cancel;
   int64_t deadline_ns;          /* timeout; 0 = none */
   int64_t kill_at_ns;           /* TERMINATING → KILLING */
   int64_t giveup_at_ns;         /* KILLING: stop waiting for EOF */
   int64_t poll_at_ns;           /* no pidfd: next waitid poll */
   int64_t poll_step_ms;
+  bool polling;                 /* some stage is watched without a pidfd */
+  bool new_session;             /* each stage leads a session of its own */
+  int64_t stop_check_at_ns;     /* observed runs: next look for stops */
   int64_t timer_at_ns;          /* what the timerfd is armed for (0: off) */
   int64_t grace_ns;             /* < 0: KILL at once */
   bool timed_out, cancelled, overflowed, sent_term, sent_kill;
@@ -173,15 +190,20 @@ void cu__job_cancel(cu__job *job);
 int cu__job_stage_result(cu__job *job, size_t i, bool take_out,
                          cu_result *r);
 
-/* Fill a pipeline result (moves buffers out), running after hooks per
- * stage. */
+/* A new pipeline result (moves buffers out), running after hooks per
+ * stage; NULL when out of memory. */
 struct cu_pipeline_result;
-void cu__job_take_pipeline_result(cu__job *job,
-                                  struct cu_pipeline_result *ret);
+struct cu_pipeline_result *cu__job_take_pipeline_result(cu__job *job);
 
-/* Fill a single-command result from stage 0 (moves buffers out) and run
- * the after hooks on it. */
-void cu__job_take_result(cu__job *job, cu_result *ret);
+/* A new single-command result from stage 0 (moves buffers out), after
+ * hooks run on it; NULL when out of memory. */
+cu_result *cu__job_take_result(cu__job *job);
+
+/* A new pipeline result with every stage list empty (result.c). */
+struct cu_pipeline_result *cu__pipeline_result_new(void);
+/* A new zeroed result with the library's private part (result.c); NULL
+ * (with CU_ENOMEM recorded) when out of memory. */
+cu_result *cu__result_new(void);
 
 /* Release a finished job. */
 void cu__job_free(cu__job *job);
@@ -208,8 +230,15 @@ const cu_cmd *cu__pipeline_stage(const cu_pipeline *p, size_t i);
 /* The cancel token's eventfd (cancel.c). */
 int cu__cancel_fd(const cu_cancel *cancel);
 
-/* Shared validation of run options (opts.c). */
-int cu__validate_opts(const cu_run_opts *opts);
+/* Load a caller's run options (the ABI rule: any size; NULL = defaults)
+ * into `dst` and validate them (opts.c). */
+int cu__run_opts_load(const cu_run_opts *src, cu_run_opts *dst);
 
+/* Drive the task's loop until done, then move its result out: for the
+ * library's own one-shot tasks (cu_run, pipelines, batches), which free
+ * the task right after (loop.c). */
+cu_result *cu__task_take_result(struct cu_task *task);
+struct cu_pipeline_result *cu__task_take_pipeline(struct cu_task *task);
+int cu__task_error(const struct cu_task *task);
 
 #endif /* CUPRUM_JOB_H */

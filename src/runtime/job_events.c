@@ -61,7 +61,7 @@ static void base_event_at(const cu__job *job, const cu__stage *st,
       .program = cmd->program.name,
       .path = cmd->path,
       .argv = (const char *const *)cmd->argv,
-      .argc = cmd->argc,
+      .n_argv = cmd->argc,
       .cwd = job->cwd,
       .env = job->env,
       .n_env = job->n_env,
@@ -75,7 +75,7 @@ static void base_event_at(const cu__job *job, const cu__stage *st,
       .project = cmd->project,
       .unsafe = cmd->unsafe,
       .stage_index = (int)(st - job->stages),
-      .stage_count = (int)job->n,
+      .n_stages = (int)job->n,
   };
 }
 
@@ -134,6 +134,15 @@ void cu__job_emit_stdin(cu__job *job, int error, int err_no) {
   ev.bytes = job->stdin_bytes;
   ev.error = error;
   ev.err_no = err_no;
+  cu__ctx_emit(job->ctx, &ev);
+}
+
+void cu__job_emit_stopped(cu__job *job, cu__stage *st, int sig) {
+  if (!job->observed)
+    return;
+  cu_event ev;
+  base_event(job, st, CU_EV_STOPPED, &ev);
+  ev.term_signal = sig; /* the signal that stopped it */
   cu__ctx_emit(job->ctx, &ev);
 }
 

@@ -19,6 +19,7 @@ void cu__job_emit_spawn_failed(cu__job *job, cu__stage *st, int rc,
 void cu__job_emit_exit(cu__job *job, cu__stage *st);
 void cu__job_emit_simple(cu__job *job, cu__stage *st, cu_event_phase phase);
 void cu__job_emit_stdin(cu__job *job, int error, int err_no);
+void cu__job_emit_stopped(cu__job *job, cu__stage *st, int sig);
 void cu__job_stdout_line(void *stage, const char *line, size_t len,
                          unsigned flags);
 void cu__job_stderr_line(void *stage, const char *line, size_t len,
@@ -26,5 +27,12 @@ void cu__job_stderr_line(void *stage, const char *line, size_t len,
 
 /* job.c */
 int cu__job_arm(cu__job *job);
+/* The job's private stdin snapshot buffer: allocate len bytes into
+ * job->stdin_copy (CU_ENOMEM), and release it (idempotent). */
+int cu__job_stdin_copy_alloc(cu__job *job, size_t len);
+void cu__job_stdin_copy_free(cu__job *job);
+/* Send `sig` to every process group of the job (only ever to a group whose
+ * leader we have not reaped, so the id cannot have been reused). */
+void cu__job_signal(cu__job *job, int sig);
 
 #endif /* CUPRUM_JOB_INTERNAL_H */

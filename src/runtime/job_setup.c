@@ -9,11 +9,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "base/internal.h"
@@ -22,24 +23,14 @@
 #include "runtime/job_internal.h"
 #include "spawn/proc.h"
 
-/* Every fd handed to a child is >= 3, so its dup2 onto 0-2 never meets
- * itself (dup2(fd, fd) would keep FD_CLOEXEC and the child would lose it). */
-static int fd_above_stdio(int fd) {
-  if (fd < 0 || fd >= 3)
-    return fd;
-  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return moved;
-}
-
-/* pipe2 with O_CLOEXEC on both ends, both ends >= 3. */
+/* pipe2 with O_CLOEXEC on both ends, both ends >= 3: every fd handed to a
+ * child is >= 3, so its dup2 onto 0-2 never meets itself (dup2(fd, fd)
+ * would keep FD_CLOEXEC and the child would lose it). */
 static int make_pipe(int fds[2]) {
   if (pipe2(fds, O_CLOEXEC) < 0)
     return -1;
-  fds[0] = fd_above_stdio(fds[0]);
-  fds[1] = fd_above_stdio(fds[1]);
+  fds[0] = cu__fd_above2(fds[0]);
+  fds[1] = cu__fd_above2(fds[1]);
   if (fds[0] < 0 || fds[1] < 0) {
     fds[0] = cu__close(fds[0]);
     fds[1] = cu__close(fds[1]);
@@ -54,7 +45,7 @@ static int make_pipe(int fds[2]) {
 static int set_nonblock(int fd) { return fcntl(fd, F_SETFL, O_NONBLOCK); }
 
 static int open_devnull(int flags) {
-  return fd_above_stdio(open("/dev/null", flags | O_CLOEXEC));
+  return cu__fd_above2(open("/dev/null", flags | O_CLOEXEC));
 }
 
 /* Child-side fds made during set-up; all closed in the parent after spawn. */
@@ -90,11 +81,11 @@ static void setup_free(setup *s, size_t n) {
   cu__env_free(&s->env);
 }
 
-static int fail_stage(cu_result *failed, int rc, cu_spawn_stage stage,
+static int fail_stage(cu_result *failed, int rc, cu_spawn_step stage,
                       int err_no) {
   if (failed) {
     failed->error = rc;
-    failed->spawn_stage = stage;
+    failed->spawn_step = stage;
     failed->spawn_errno = err_no;
   }
   return rc;
@@ -103,8 +94,8 @@ static int fail_stage(cu_result *failed, int rc, cu_spawn_stage stage,
 /* Checks that need no resources: commands, context, env, ARG_MAX. */
 static int preflight(const cu__job_spec *spec, cu__ctx *ctx,
                      const cu__ctx_defaults *d, setup *s) {
-  const cu_run_opts *o = spec->opts;
-  int rc = cu__validate_opts(o);
+  const cu_run_opts *o = spec->opts; /* loaded and validated by the caller */
+  int rc = 0;
   for (size_t i = 0; rc == 0 && i < spec->n; i++) {
     const cu_cmd *cmd = spec->cmds[i];
     if (!cmd)
@@ -121,6 +112,8 @@ static int preflight(const cu__job_spec *spec, cu__ctx *ctx,
                        &s->env);
   for (size_t i = 0; rc == 0 && i < spec->n; i++)
     rc = cu__argv_budget(spec->cmds[i]->argv, s->env.envp);
+  if (rc == 0)
+    rc = cu__check_sigchld();
   if (rc == 0 && o->cancel && cu_cancel_triggered(o->cancel))
     rc = cu__fail(CU_ECANCELED, "cancelled before the run started");
   if (rc == 0)
@@ -154,13 +147,54 @@ static int open_cwd(const char *cwd, setup *s) {
     return setup_fail(s, CU_ECWD, ENOTDIR, "working directory '%s'", cwd);
   if (access(cwd, X_OK) < 0)
     return setup_fail(s, CU_ECWD, errno, "working directory '%s'", cwd);
-  s->cwd_fd = fd_above_stdio(open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  s->cwd_fd = cu__fd_above2(open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (s->cwd_fd < 0)
     return setup_fail(s, CU_ECWD, errno, "working directory '%s'", cwd);
   return 0;
 }
 
-static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s) {
+/*
+ * The bytes a child reads are the bytes as they were when the run started,
+ * whatever the caller does with its buffer afterwards and however late a
+ * descendant reads: what the empty pipe takes now is copied into the kernel
+ * at once (no allocation for the common small input), the rest into a
+ * private copy fed by the loop. A caller blocked in the run until it ends
+ * (spec->stdin_borrowed) cannot change its buffer meanwhile, so the rest is
+ * written straight from it: write(2) copies, and nothing reads the buffer
+ * after the run has returned.
+ */
+static int snapshot_stdin(cu__job *job, const void *data, size_t len,
+                          setup *s, bool borrowed) {
+  ssize_t w;
+  do
+    w = write(job->w_in.fd, data, len);
+  while (w < 0 && errno == EINTR);
+  if (w < 0 && errno != EAGAIN)
+    return setup_fail(s, CU_ESYS, errno, "writing stdin into its pipe");
+  size_t done = w > 0 ? (size_t)w : 0;
+  job->stdin_bytes = done;
+  size_t rest = len - done;
+  if (rest == 0) {
+    /* All in the pipe: the child sees EOF after it, and the run does not
+     * wait for the pipe to drain (a descendant may read it much later). */
+    job->w_in.fd = cu__close(job->w_in.fd);
+    job->stdin_fed_at_start = true;
+    return 0;
+  }
+  const unsigned char *from = (const unsigned char *)data + done;
+  if (!borrowed) {
+    int rc = cu__job_stdin_copy_alloc(job, rest);
+    if (rc != 0)
+      return rc;
+    memcpy(job->stdin_copy, from, rest);
+    from = job->stdin_copy;
+  }
+  job->feeder = (cu__feeder){.data = from, .len = rest, .backend = s->backend};
+  return 0;
+}
+
+static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s,
+                      bool spec_borrowed) {
   switch (in->mode) {
   case CU_STDIN_INHERIT:
     return 0;
@@ -168,7 +202,7 @@ static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s) {
     s->in_child = open_devnull(O_RDONLY);
     break;
   case CU_STDIN_FILE:
-    s->in_child = fd_above_stdio(open(in->path, O_RDONLY | O_CLOEXEC));
+    s->in_child = cu__fd_above2(open(in->path, O_RDONLY | O_CLOEXEC));
     if (s->in_child < 0)
       return setup_fail(s, CU_ESTDIN, errno, "stdin file '%s'", in->path);
     return 0;
@@ -187,9 +221,8 @@ static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s) {
       return setup_fail(s, CU_ESYS, errno, "stdin pipe");
     s->in_child = p[0];
     job->w_in.fd = p[1];
-    job->feeder = (cu__feeder){.data = in->data, .len = in->len,
-                               .backend = s->backend};
-    return 0;
+    return snapshot_stdin(job, in->data, in->len, s,
+                          spec_borrowed);
   }
   }
   if (s->in_child < 0)
@@ -235,7 +268,7 @@ static int open_output(cu__job *job, const cu_output_opts *o, int which,
   if (o->mode != CU_STREAM_CAPTURE) {
     cfg.echo_cb = o->sink;
     cfg.echo_data = o->sink_data;
-    cfg.echo_fd = o->sink ? -1 : (o->fd > 0 ? o->fd : which);
+    cfg.echo_fd = o->sink ? -1 : (o->echo_fd > 0 ? o->echo_fd : which);
   }
   if (job->observed && cu__ctx_wants_lines(job->ctx)) {
     cfg.on_line = which == 1 ? cu__job_stdout_line : cu__job_stderr_line;
@@ -307,10 +340,30 @@ static int open_links(cu__job *job, const cu__job_spec *spec, setup *s) {
   return 0;
 }
 
+/*
+ * The job's own descriptors exist before anything is spawned: running out
+ * of descriptors then fails the run cleanly, and never leaves a started
+ * child without the timer that escalates SIGTERM to SIGKILL.
+ */
+static int open_job_fds(cu__job *job, setup *s) {
+  job->w_timer.fd = cu__fd_above2(
+      timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (job->w_timer.fd < 0)
+    return setup_fail(s, CU_ESYS, errno, "timerfd_create");
+  if (job->cancel) {
+    job->w_cancel.fd = fcntl(cu__cancel_fd(job->cancel), F_DUPFD_CLOEXEC, 3);
+    if (job->w_cancel.fd < 0)
+      return setup_fail(s, CU_ESYS, errno, "dup of the cancel token");
+  }
+  return 0;
+}
+
 static int open_streams(cu__job *job, const cu__job_spec *spec, setup *s) {
-  int rc = open_cwd(job->cwd, s);
+  int rc = open_job_fds(job, s);
   if (rc == 0)
-    rc = open_stdin(job, &spec->opts->in, s);
+    rc = open_cwd(job->cwd, s);
+  if (rc == 0)
+    rc = open_stdin(job, &spec->opts->in, s, spec->stdin_borrowed);
   if (rc == 0)
     rc = open_links(job, spec, s);
   cu__stage *last = &job->stages[job->n - 1];
@@ -329,7 +382,7 @@ static int open_streams(cu__job *job, const cu__job_spec *spec, setup *s) {
 /* Spawn failed at stage `k`: kill and reap stages 0..k-1. */
 static void abort_spawned(cu__job *job, size_t k) {
   if (k > 0)
-    kill(-job->pgid, SIGKILL);
+    cu__job_signal(job, SIGKILL);
   for (size_t i = 0; i < k; i++) {
     cu__reap(job->stages[i].pid, job->stages[i].pidfd);
     job->stages[i].pidfd = cu__close(job->stages[i].pidfd);
@@ -349,21 +402,25 @@ static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
         .fd_out = i + 1 == job->n ? s->out_child : s->link_w[i],
         .fd_err = s->err_child[i],
         .pgid = job->pgid,
+        .setsid = job->new_session,
     };
     int err_no = 0;
-    cu_spawn_stage where = CU_STAGE_NONE;
+    cu_spawn_step where = CU_STEP_NONE;
     st->start_wall = cu__now(CLOCK_REALTIME);
     st->start_mono = cu__now(CLOCK_MONOTONIC);
     int rc = cu__spawn(&req, &st->pid, &err_no, &where);
-    if (rc == 0 && use_pidfd) {
+    /* A started child is a started child: without a pidfd (out of
+     * descriptors: EMFILE, ENFILE) its exit is polled with waitid. */
+    if (rc == 0 && use_pidfd)
       st->pidfd = cu__pidfd_open(st->pid);
-      if (st->pidfd < 0) {
-        err_no = errno;
-        where = CU_STAGE_SPAWN;
-        rc = cu__fail_errno(CU_ESYS, err_no, "pidfd_open");
-        kill(-(job->pgid ? job->pgid : st->pid), SIGKILL);
-        cu__reap(st->pid, -1);
-      }
+    if (rc != 0 && i > 0) {
+      /* Stages 0..i-1 ran and are killed below: say so, and never let this
+       * look like a start that can simply be retried (cu__last_fail_errno
+       * is cleared). */
+      char msg[400];
+      snprintf(msg, sizeof msg, "%s", cu_last_error());
+      cu__fail(rc, "%s (the %zu stage(s) already started were killed)", msg,
+               i);
     }
     if (rc != 0) {
       if (job->ret_failed_index)
@@ -398,6 +455,9 @@ static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
   job->w_in = (cu__watch){.job = job, .fd = -1, .kind = CU__W_IN};
   job->w_timer = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TIMER};
   job->w_cancel = (cu__watch){.job = job, .fd = -1, .kind = CU__W_CANCEL};
+  job->w_out_sink = (cu__watch){.job = job, .fd = -1,
+                                .kind = CU__W_OUT_SINK,
+                                .stage = (uint16_t)(spec->n - 1)};
   for (size_t i = 0; i < spec->n; i++) {
     cu__stage *st = &job->stages[i];
     st->cmd = spec->cmds[i];
@@ -408,6 +468,9 @@ static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
                             .stage = (uint16_t)i};
     st->w_err = (cu__watch){.job = job, .fd = -1, .kind = CU__W_ERR,
                             .stage = (uint16_t)i};
+    st->w_err_sink = (cu__watch){.job = job, .fd = -1,
+                                 .kind = CU__W_ERR_SINK,
+                                 .stage = (uint16_t)i};
     st->w_tap_in = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TAP_IN,
                                .stage = (uint16_t)i};
     st->w_tap_out = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TAP_OUT,
@@ -436,6 +499,7 @@ static int copy_opts(cu__job *job, const cu__job_spec *spec,
                   : grace > 0            ? grace * 1000000
                                          : CU_GRACE_DEFAULT_MS * 1000000LL;
   job->cancel = o->cancel;
+  job->new_session = o->new_session;
   return rc;
 }
 
@@ -456,7 +520,7 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
   cu__ctx *ctx = NULL;
   int rc = cu__ctx_capture(&ctx);
   if (rc != 0)
-    return fail_stage(failed, rc, CU_STAGE_VALIDATE, 0);
+    return fail_stage(failed, rc, CU_STEP_VALIDATE, 0);
   cu__ctx_defaults d;
   cu__ctx_get_defaults(ctx, &d);
   setup s = {.cwd_fd = -1, .in_child = -1, .out_child = -1};
@@ -473,7 +537,7 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
       cu__ctx_release(ctx);
     setup_free(&s, spec->n);
     cu__job_free(job);
-    return fail_stage(failed, rc, CU_STAGE_VALIDATE, 0);
+    return fail_stage(failed, rc, CU_STEP_VALIDATE, 0);
   }
   job->loop = loop;
   job->ctx = ctx;
@@ -486,14 +550,14 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
   if (rc != 0) {
     setup_free(&s, spec->n);
     cu__job_free(job);
-    return fail_stage(failed, rc, CU_STAGE_VALIDATE, 0);
+    return fail_stage(failed, rc, CU_STEP_VALIDATE, 0);
   }
   rc = open_streams(job, spec, &s);
   if (rc != 0) {
     setup_free(&s, spec->n);
     cu__job_free(job);
     return fail_stage(failed, rc,
-                      rc == CU_ECWD ? CU_STAGE_CWD : CU_STAGE_PIPES, s.err_no);
+                      rc == CU_ECWD ? CU_STEP_CWD : CU_STEP_PIPES, s.err_no);
   }
   cu__job_emit_plan(job);
   job->start_wall = cu__now(CLOCK_REALTIME);
@@ -507,6 +571,8 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
     return rc;
   }
   cu__job_emit_start(job);
+  if (job->stdin_fed_at_start)
+    cu__job_emit_stdin(job, 0, 0);
   *ret = job;
   return 0;
 }

@@ -13,6 +13,22 @@ static int check_output(const cu_output_opts *o, const char *which) {
                     (int)o->mode);
   if (o->mode == CU_STREAM_FD && o->fd < 0)
     return cu__fail(CU_EINVAL, "%s.fd: CU_STREAM_FD needs a valid fd", which);
+  /* Each field means one thing; one set for another mode is a mistake
+   * (typically .fd where .echo_fd was meant), not something to ignore. */
+  if (o->mode != CU_STREAM_FD && o->fd != 0)
+    return cu__fail(CU_EINVAL,
+                    "%s.fd is only for CU_STREAM_FD (to echo to an fd, set "
+                    "%s.echo_fd with CU_STREAM_TEE or CU_STREAM_ECHO)",
+                    which, which);
+  /* CAPTURE may echo too: the echo_output policy turns it into TEE. */
+  bool echoes = o->mode == CU_STREAM_TEE || o->mode == CU_STREAM_ECHO ||
+                o->mode == CU_STREAM_CAPTURE;
+  if (o->echo_fd < 0 || (o->echo_fd != 0 && !echoes))
+    return cu__fail(CU_EINVAL,
+                    "%s.echo_fd: %d (an fd > 0, only with CU_STREAM_TEE, "
+                    "CU_STREAM_ECHO or CU_STREAM_CAPTURE; 0 = the parent's "
+                    "own)",
+                    which, o->echo_fd);
   return 0;
 }
 
@@ -38,7 +54,7 @@ static int check_tags(const cu_tag *tags, size_t n) {
   return 0;
 }
 
-int cu__validate_opts(const cu_run_opts *o) {
+static int validate_opts(const cu_run_opts *o) {
   int rc = check_output(&o->out, "out");
   if (rc == 0)
     rc = check_output(&o->err, "err");
@@ -71,4 +87,9 @@ int cu__validate_opts(const cu_run_opts *o) {
     return in->fd >= 0 ? 0 : cu__fail(CU_EINVAL, "in.fd is negative");
   }
   return cu__fail(CU_EINVAL, "in.mode: unknown stdin mode %d", (int)in->mode);
+}
+
+int cu__run_opts_load(const cu_run_opts *src, cu_run_opts *dst) {
+  int rc = CU__OPTS_LOAD(dst, src, cu_run_opts, CU_RUN_OPTS_INIT);
+  return rc ? rc : validate_opts(dst);
 }

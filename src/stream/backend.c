@@ -97,6 +97,17 @@ static void read_env(void) {
   }
 }
 
+#ifndef CUPRUM_NO_SPLICE
+/* A probe's pipe is a descriptor too: above 2, like every fd we make. */
+static int probe_pipe(int p[2]) {
+  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
+    return -1;
+  p[0] = cu__fd_above2(p[0]);
+  p[1] = cu__fd_above2(p[1]);
+  return p[0] < 0 || p[1] < 0 ? -1 : 0;
+}
+#endif
+
 static void probe_splice(void) {
 #ifdef CUPRUM_NO_SPLICE
   snprintf(splice_reason, sizeof splice_reason,
@@ -106,8 +117,7 @@ static void probe_splice(void) {
    * some sandboxes (gVisor, old emulators) refuse splice on pipes. */
   int a[2] = {-1, -1}, b[2] = {-1, -1};
   int err = 0;
-  if (pipe2(a, O_CLOEXEC | O_NONBLOCK) != 0 ||
-      pipe2(b, O_CLOEXEC | O_NONBLOCK) != 0 || write(a[1], "x", 1) != 1) {
+  if (probe_pipe(a) != 0 || probe_pipe(b) != 0 || write(a[1], "x", 1) != 1) {
     err = errno;
   } else {
     ssize_t n = cu__splice(a[0], b[1], 1, 0);

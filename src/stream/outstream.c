@@ -14,6 +14,12 @@
  * A kernel refusal (EINVAL on an fd type, ENOSYS, ...) drops that stream to
  * the next path for good; a failed splice or tee moved nothing, so no byte
  * is lost or duplicated.
+ *
+ * The echo fd is written through a cu__sink (sink.c) and never blocks. When
+ * it is full the stream stalls: the bytes already read wait in `pend` (at
+ * most one read's worth), nothing more is read from the child's pipe, and
+ * the runtime watches the sink for writability instead. The child then
+ * blocks on its own full pipe: backpressure, with flat memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,8 +45,13 @@ struct cu__outstream {
   bool truncated;
   bool overflowed;
   bool echo_on;     /* echo still wanted (a failure turns it off) */
+  bool echo_asked;  /* an echo was configured */
   bool splice_echo; /* echo-only: splice the pipe to the echo fd */
   bool tee_echo;    /* tee the pipe to the echo pipe before reading */
+  bool stalled;     /* the last drain stopped on a full sink */
+  cu__sink sink;    /* fd echo target (sink.fd -1 when none) */
+  char *pend;       /* read but not yet echoed: pend[pend_off..pend_len) */
+  size_t pend_off, pend_len, pend_cap;
   cu_line_splitter *lines;
   char *scratch;
 };
@@ -59,16 +70,28 @@ int cu__outstream_new(const cu__outstream_cfg *cfg, cu__outstream **ret) {
     return cu__fail(CU_ENOMEM, "out of memory for an output stream");
   s->cfg = *cfg;
   s->cfg.backend = backend;
+  s->sink.fd = -1;
   s->echo_on = cfg->echo_cb || cfg->echo_fd >= 0;
+  s->echo_asked = s->echo_on;
   bool fd_echo = !cfg->echo_cb && cfg->echo_fd >= 0;
+  if (fd_echo) {
+    int err = -cu__sink_open(&s->sink, cfg->echo_fd);
+    if (err == EPIPE) {
+      s->echo_on = false; /* its reader has gone already */
+    } else if (err) {
+      free(s);
+      return cu__fail_errno(CU_EINVAL, err, "echo fd %d", cfg->echo_fd);
+    }
+  }
+  fd_echo = fd_echo && s->echo_on;
   bool splice = backend == CU_BACKEND_SPLICE;
-  s->splice_echo = splice && fd_echo && !cfg->capture && !cfg->on_line;
-  s->tee_echo = splice && fd_echo && !s->splice_echo &&
-                cu__fd_is_pipe(cfg->echo_fd);
+  s->splice_echo = splice && fd_echo && !cfg->capture && !cfg->on_line &&
+                   cu__sink_can_splice(&s->sink);
+  s->tee_echo = splice && fd_echo && !s->splice_echo && s->sink.is_pipe;
   if (cfg->on_line) {
     rc = cu_line_splitter_new(cfg->on_line, cfg->line_data, &s->lines);
     if (rc) {
-      free(s);
+      cu__outstream_free(s);
       return rc;
     }
   }
@@ -81,6 +104,8 @@ void cu__outstream_free(cu__outstream *s) {
     return;
   cu__capbuf_free(&s->cap);
   cu_line_splitter_free(s->lines);
+  cu__sink_close(&s->sink);
+  free(s->pend);
   free(s->scratch);
   free(s);
 }
@@ -110,8 +135,32 @@ bool cu__outstream_quiet(const cu__outstream *s) {
   return s && !s->echo_on && !s->cfg.on_line;
 }
 
+/* The echo this stream exists for has failed, and nothing captures. */
+static bool echo_dead(const cu__outstream *s) {
+  return s->echo_asked && !s->echo_on && !s->cfg.capture;
+}
+
 bool cu__outstream_unwanted(const cu__outstream *s) {
-  return s && !s->echo_on && !s->cfg.capture && !s->cfg.on_line;
+  /* Line observers watch an echo; they do not keep a failed one alive. */
+  return s && !s->cfg.capture && !s->echo_on &&
+         (s->echo_asked || !s->cfg.on_line);
+}
+
+bool cu__outstream_stalled(const cu__outstream *s) {
+  return s && s->stalled;
+}
+
+int cu__outstream_sink_fd(const cu__outstream *s) {
+  return s ? s->sink.fd : -1;
+}
+
+size_t cu__outstream_abandon(cu__outstream *s) {
+  if (!s)
+    return 0;
+  size_t dropped = s->pend_len - s->pend_off;
+  s->pend_off = s->pend_len = 0;
+  s->stalled = false;
+  return dropped;
 }
 
 bool cu__outstream_overflowed(const cu__outstream *s) {
@@ -163,23 +212,69 @@ static ssize_t read_target(cu__outstream *s, char **into, bool *captured) {
   return SCRATCH;
 }
 
-static void echo(cu__outstream *s, const char *p, size_t n, bool *epipe) {
+/* Write what the sink takes of p[0..n) without blocking. Returns the bytes
+ * written; on a failure echo is turned off (failures never stop the
+ * draining) and n is returned, as nothing more is owed to the sink. */
+static size_t sink_put(cu__outstream *s, const char *p, size_t n,
+                       bool *epipe) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = cu__sink_write(&s->sink, p + done, n - done);
+    if (w > 0) {
+      done += (size_t)w;
+    } else if (w == -EAGAIN) {
+      break;
+    } else if (w != -EINTR) {
+      s->echo_on = false;
+      *epipe = *epipe || w == -EPIPE;
+      return n;
+    }
+  }
+  return done;
+}
+
+/* Keep the unsent tail p[0..n) until the sink drains (at most one read's
+ * worth, so memory stays bounded). */
+static int keep_pending(cu__outstream *s, const char *p, size_t n) {
+  if (n > s->pend_cap) {
+    char *b = realloc(s->pend, n);
+    if (!b)
+      return cu__fail(CU_ENOMEM, "out of memory for %zu unsent echo bytes",
+                      n);
+    s->pend = b;
+    s->pend_cap = n;
+  }
+  memcpy(s->pend, p, n);
+  s->pend_off = 0;
+  s->pend_len = n;
+  return 0;
+}
+
+static int echo(cu__outstream *s, const char *p, size_t n, bool *epipe) {
   if (!s->echo_on || !n)
-    return;
+    return 0;
   if (s->cfg.echo_cb) {
     s->echo_on = s->cfg.echo_cb(s->cfg.echo_data, p, n) == 0;
-    return;
+    return 0;
   }
-  int rc = cu__write_all(s->cfg.echo_fd, p, n, NULL);
-  if (rc) {
-    s->echo_on = false; /* echo failures never stop the draining */
-    *epipe = *epipe || rc == -EPIPE;
-  }
+  size_t done = sink_put(s, p, n, epipe);
+  return done < n ? keep_pending(s, p + done, n - done) : 0;
+}
+
+/* Send what is pending. True when nothing is left (or echo died). */
+static bool flush_pending(cu__outstream *s, bool *epipe) {
+  if (s->pend_off < s->pend_len && s->echo_on)
+    s->pend_off += sink_put(s, s->pend + s->pend_off,
+                            s->pend_len - s->pend_off, epipe);
+  if (s->pend_off < s->pend_len && s->echo_on)
+    return false;
+  s->pend_off = s->pend_len = 0;
+  return true;
 }
 
 /* Bytes arrived (already in capture or scratch): account and fan out. */
-static void deliver(cu__outstream *s, const char *p, size_t n, bool captured,
-                    bool echoed, bool *epipe) {
+static int deliver(cu__outstream *s, const char *p, size_t n, bool captured,
+                   bool echoed, bool *epipe) {
   s->total += n;
   if (captured) {
     s->cap.len += n;
@@ -188,15 +283,15 @@ static void deliver(cu__outstream *s, const char *p, size_t n, bool captured,
     if (s->cfg.overflow == CU_OVERFLOW_FAIL)
       s->overflowed = true;
   }
-  if (!echoed)
-    echo(s, p, n, epipe);
   if (s->lines)
     cu_line_splitter_feed(s->lines, p, n);
+  return echoed ? 0 : echo(s, p, n, epipe);
 }
 
-/* tee(2) up to `max` bytes to the echo pipe. Returns bytes teed (0 when it
- * could not: the caller then echoes by write). */
-static size_t try_tee(cu__outstream *s, int fd, size_t max, bool *epipe) {
+/* tee(2) up to `max` bytes to the echo pipe. Returns bytes teed, 0 when it
+ * could not (the caller then reads and echoes by write), or -1 when the
+ * echo pipe is full (the caller stalls: nothing is read). */
+static ssize_t try_tee(cu__outstream *s, int fd, size_t max, bool *epipe) {
 #ifdef CUPRUM_NO_SPLICE
   (void)s, (void)fd, (void)max, (void)epipe;
   return 0;
@@ -205,17 +300,19 @@ static size_t try_tee(cu__outstream *s, int fd, size_t max, bool *epipe) {
     return 0;
   ssize_t n;
   do
-    n = tee(fd, s->cfg.echo_fd, max, SPLICE_F_NONBLOCK);
+    n = tee(fd, s->sink.fd, max, SPLICE_F_NONBLOCK);
   while (n < 0 && errno == EINTR);
   if (n > 0)
-    return (size_t)n;
+    return n;
   if (n < 0 && errno == EPIPE) {
     s->echo_on = false;
     *epipe = true;
+  } else if (n < 0 && errno == EAGAIN && !cu__sink_writable(&s->sink)) {
+    return -1; /* echo full; an empty input falls through to read() */
   } else if (n < 0 && cu__splice_refused(errno)) {
     s->tee_echo = false;
   }
-  return 0; /* EAGAIN (input empty or echo full) or EOF: plain read */
+  return 0; /* EAGAIN with an empty input, or EOF: plain read */
 #endif
 }
 
@@ -232,8 +329,9 @@ static ssize_t read_exact(int fd, char *p, size_t n) {
   return (ssize_t)got;
 }
 
-/* One read step: 2 after progress, 1 at EOF, 0 on EAGAIN, or a negative
- * CU_E* code; the bytes read are added to *moved. */
+/* One read step: 2 after progress, 1 at EOF, 0 on EAGAIN, CU__OUT_WAIT_SINK
+ * when the echo is full, or a negative CU_E* code; the bytes read are added
+ * to *moved. */
 static int read_step(cu__outstream *s, int fd, size_t budget, size_t *moved,
                      bool *epipe) {
   char *into = NULL;
@@ -242,10 +340,12 @@ static int read_step(cu__outstream *s, int fd, size_t budget, size_t *moved,
   if (room < 0)
     return (int)room;
   size_t max = (size_t)room < budget ? (size_t)room : budget;
-  size_t teed = try_tee(s, fd, max, epipe);
+  ssize_t teed = try_tee(s, fd, max, epipe);
+  if (teed < 0)
+    return CU__OUT_WAIT_SINK;
   ssize_t n;
   if (teed) {
-    n = read_exact(fd, into, teed);
+    n = read_exact(fd, into, (size_t)teed);
   } else {
     do
       n = read(fd, into, max);
@@ -258,27 +358,24 @@ static int read_step(cu__outstream *s, int fd, size_t budget, size_t *moved,
     return cu__fail_errno(CU_EIO, (int)-n, "read from fd %d", fd);
   if (n == 0)
     return 1;
-  deliver(s, into, (size_t)n, captured, teed != 0, epipe);
+  int rc = deliver(s, into, (size_t)n, captured, teed != 0, epipe);
   *moved += (size_t)n;
-  return 2; /* progress */
+  if (rc < 0)
+    return rc;
+  return s->pend_len > s->pend_off ? CU__OUT_WAIT_SINK : 2; /* progress */
 }
 
-/* splice(2) EAGAIN is ambiguous: the pipe is empty, or a non-blocking echo
- * fd is full. Wait for the echo fd in the second case (an echo fd may
- * block); true = try again. */
-static bool echo_is_blocking(cu__outstream *s, int fd) {
-  struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
-                        {.fd = s->cfg.echo_fd, .events = POLLOUT}};
-  if (poll(p, 2, 0) <= 0 || !(p[0].revents & (POLLIN | POLLHUP)) ||
-      (p[1].revents & (POLLOUT | POLLERR)))
-    return false;
-  return cu__wait_fd(s->cfg.echo_fd, POLLOUT) == 0;
+/* splice(2) EAGAIN is ambiguous: the pipe is empty, or the echo fd is
+ * full. Returns CU__OUT_WAIT_SINK in the second case, else 0 (wait for
+ * input). */
+static int splice_eagain(cu__outstream *s) {
+  return cu__sink_writable(&s->sink) ? 0 : CU__OUT_WAIT_SINK;
 }
 
 /* Echo-only splice step: same returns as read_step. */
 static int splice_step(cu__outstream *s, int fd, size_t budget, size_t *moved,
                        bool *epipe) {
-  ssize_t n = cu__splice(fd, s->cfg.echo_fd, budget,
+  ssize_t n = cu__splice(fd, s->sink.fd, budget,
                          SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
   if (n > 0) {
     s->total += (uint64_t)n;
@@ -290,7 +387,7 @@ static int splice_step(cu__outstream *s, int fd, size_t budget, size_t *moved,
   if (n == -EINTR)
     return 2;
   if (n == -EAGAIN)
-    return echo_is_blocking(s, fd) ? 2 : 0;
+    return splice_eagain(s);
   /* EPIPE: the echo reader left. Anything else may be either side's fault:
    * the read path sorts input errors from echo errors. */
   if (n == -EPIPE) {
@@ -310,8 +407,10 @@ int cu__outstream_drain(cu__outstream *s, int fd) {
     cu__sigpipe_block(&guard);
   bool epipe = false;
   size_t moved = 0;
-  int rc = 2;
-  while (rc == 2 && moved < BUDGET) {
+  int rc = flush_pending(s, &epipe) ? 2 : CU__OUT_WAIT_SINK;
+  /* Stop as soon as nobody wants the bytes (the echo reader left): the
+   * runtime then closes the pipe and the child gets SIGPIPE at once. */
+  while (rc == 2 && moved < BUDGET && !echo_dead(s)) {
     if (s->splice_echo && s->echo_on)
       rc = splice_step(s, fd, BUDGET - moved, &moved, &epipe);
     else
@@ -319,28 +418,20 @@ int cu__outstream_drain(cu__outstream *s, int fd) {
   }
   if (fd_echo)
     cu__sigpipe_restore(&guard, epipe);
+  if (rc == CU__OUT_WAIT_SINK && !s->echo_on)
+    rc = 0; /* the sink failed meanwhile: nothing is owed to it */
+  s->stalled = rc == CU__OUT_WAIT_SINK;
   return rc == 2 ? 0 : rc;
 }
 
 /* ----------------------------------------------------------------- feeder */
 
-/* One write step into the stdin pipe: bytes written or -errno. */
+/* One write step into the stdin pipe: bytes written or -errno. Always
+ * write(2), which copies, on both backends: vmsplice would map memory into
+ * the pipe by reference, and a descendant reading later would see whatever
+ * that memory holds then (docs/design.md, "Hostile conditions"). */
 static ssize_t feed_step(cu__feeder *f, int fd) {
-  const unsigned char *p = f->data + f->off;
-  size_t n = f->len - f->off;
-#ifndef CUPRUM_NO_SPLICE
-  if (f->backend == CU_BACKEND_SPLICE) {
-    /* vmsplice maps the caller's pages into the pipe instead of copying
-     * them; the data is borrowed until the run ends, so this is safe. */
-    struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
-    ssize_t w = vmsplice(fd, &iov, 1, SPLICE_F_NONBLOCK);
-    /* EBADF: not a pipe; write() below reports a truly bad fd itself */
-    if (w >= 0 || !(cu__splice_refused(errno) || errno == EBADF))
-      return w < 0 ? -errno : w;
-    f->backend = CU_BACKEND_READWRITE; /* refused: write from now on */
-  }
-#endif
-  ssize_t w = write(fd, p, n);
+  ssize_t w = write(fd, f->data + f->off, f->len - f->off);
   return w < 0 ? -errno : w;
 }
 

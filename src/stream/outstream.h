@@ -2,8 +2,10 @@
 /*
  * The runtime's side of the stream engine: how the event loop hands bytes
  * from a child's pipe to capture, echo and line observers, and feeds stdin.
- * Everything here runs on the loop's thread; nothing blocks on the child's
- * pipe (it is O_NONBLOCK), though an echo fd owned by the caller may block.
+ * Everything here runs on the loop's thread and nothing blocks: the child's
+ * pipe is O_NONBLOCK, and an echo fd is written through a sink of the
+ * stream's own that never waits for its reader (sink.c). Only an echo
+ * callback, which is the caller's code, can block the loop.
  *
  * Implemented in outstream.c on top of the backends (pump.c, backend.c),
  * the UTF-8 decoder (utf8.c) and the line splitter (lines.c).
@@ -40,16 +42,33 @@ typedef struct cu__outstream cu__outstream; /* opaque, heap-allocated */
 /* Create. Errors: CU_ENOMEM, CU_EINVAL, CU_EBACKEND (backend unusable). */
 int cu__outstream_new(const cu__outstream_cfg *cfg, cu__outstream **ret);
 
+/* cu__outstream_drain(): the echo fd is full; wait until
+ * cu__outstream_sink_fd() is writable, then drain again. */
+#define CU__OUT_WAIT_SINK 3
+
 /*
  * Move what is available on the non-blocking read end `fd` to the sinks.
  * Bounded work per call (about 1 MiB) so one busy stream cannot starve the
  * others; the loop is level-triggered and calls again.
- * Returns 1 at EOF, 0 when it stopped (EAGAIN or its budget), or a negative
- * CU_E* code (CU_EIO with errno in the message) on a read error.
+ * Returns 1 at EOF, 0 when it stopped (EAGAIN or its budget),
+ * CU__OUT_WAIT_SINK when the echo fd is full (the bytes already read are
+ * kept, at most one read's worth, and nothing more is read until a drain
+ * call has sent them: the caller stops watching `fd` and watches the sink
+ * for writability), or a negative CU_E* code (CU_EIO with errno in the
+ * message) on a read error.
  * Echo failures (EPIPE on the echo fd, a callback returning non-zero) stop
  * echoing but never stop draining.
  */
 int cu__outstream_drain(cu__outstream *s, int fd);
+
+/* Whether the last drain stopped on a full echo fd. */
+bool cu__outstream_stalled(const cu__outstream *s);
+
+/* The fd to watch for writability while stalled (-1 when no fd echo). */
+int cu__outstream_sink_fd(const cu__outstream *s);
+
+/* The run is over: drop the unsent echo bytes (returns how many). */
+size_t cu__outstream_abandon(cu__outstream *s);
 
 /* Bytes the caller read itself (a pipeline relay): capture and lines only,
  * no echo. */
@@ -62,9 +81,10 @@ bool cu__outstream_overflowed(const cu__outstream *s);
  * callbacks, so nothing on this stream can write and raise SIGPIPE. */
 bool cu__outstream_quiet(const cu__outstream *s);
 
-/* True when nobody wants the bytes any more: echo-only and the echo failed
- * (its reader went away, or the callback asked to stop). The runtime then
- * closes its read end, so the child gets SIGPIPE as in a shell pipeline. */
+/* True when nobody wants the bytes any more: not capturing and the echo
+ * failed (its reader went away, or the callback asked to stop); line
+ * observers do not keep it alive. The runtime then closes its read end, so
+ * the child gets SIGPIPE as in a shell pipeline. */
 bool cu__outstream_unwanted(const cu__outstream *s);
 
 /* At EOF (or when the run is torn down): deliver a final partial line. */
@@ -78,10 +98,10 @@ void cu__outstream_free(cu__outstream *s);
 
 /* Feeding a child's stdin from memory. */
 typedef struct cu__feeder {
-  const unsigned char *data;
+  const unsigned char *data; /* the runtime's private snapshot */
   size_t len;
   size_t off;
-  cu_stream_backend backend;
+  cu_stream_backend backend; /* informational: both backends write(2) */
 } cu__feeder;
 
 /*

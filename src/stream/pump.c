@@ -107,16 +107,18 @@ static int pump_readwrite(pump *p, size_t bufsize) {
   }
 }
 
-int cu_pump(int in_fd, int out_fd, const cu_pump_opts *opts,
+int cu_pump(int in_fd, int out_fd, const cu_pump_opts *user,
             uint64_t *ret_bytes) {
-  static const cu_pump_opts defaults;
-  if (!opts)
-    opts = &defaults;
+  cu_pump_opts loaded;
+  const cu_pump_opts *opts = &loaded;
+  int rc = CU__OPTS_LOAD(&loaded, user, cu_pump_opts, CU_PUMP_OPTS_INIT);
+  if (rc)
+    return rc;
   if (in_fd < 0 || out_fd < 0)
     return cu__fail(CU_EINVAL, "cu_pump: invalid fd (%d -> %d)", in_fd,
                     out_fd);
   cu_stream_backend backend;
-  int rc = cu_stream_backend_resolve(opts->backend, &backend);
+  rc = cu_stream_backend_resolve(opts->backend, &backend);
   if (rc)
     return rc;
   pump p = {.in = in_fd, .out = out_fd, .raise_at = AUTO_RAISE_AFTER};

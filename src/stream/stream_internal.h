@@ -33,6 +33,42 @@ void cu__splice_force_unavailable(const char *why);
  * a character boundary (n when it is all valid). */
 size_t cu__utf8_valid_prefix(const void *data, size_t n);
 
+/* -------------------------------------------------------- echo sinks */
+
+/* How a sink writes without blocking (sink.c explains each). */
+typedef enum cu__sink_kind {
+  CU__SINK_NONBLOCK, /* our own O_NONBLOCK description (reopened or dup) */
+  CU__SINK_SOCKET,   /* send(MSG_DONTWAIT) */
+  CU__SINK_FILE,     /* regular file or block device: never waits on a
+                        reader */
+  CU__SINK_GATED,    /* poll, then at most PIPE_BUF bytes */
+} cu__sink_kind;
+
+/* An echo target the loop writes without ever blocking on its reader. */
+typedef struct cu__sink {
+  int fd; /* ours (>= 3, O_CLOEXEC); -1 = none */
+  cu__sink_kind kind;
+  bool is_pipe; /* a pipe or FIFO: tee(2) can feed it */
+} cu__sink;
+
+/* Make a sink for the caller's fd `target` (which stays the caller's).
+ * Returns 0, -EPIPE when target is a FIFO nobody reads, or -errno. */
+int cu__sink_open(cu__sink *k, int target);
+
+/* Close the sink's own fd (idempotent). */
+void cu__sink_close(cu__sink *k);
+
+/* Whether splice(2) into the sink cannot block. */
+bool cu__sink_can_splice(const cu__sink *k);
+
+/* Write up to n bytes without blocking: bytes written, or -errno (-EAGAIN
+ * when the sink is full). */
+ssize_t cu__sink_write(cu__sink *k, const void *p, size_t n);
+
+/* Whether poll() says the sink can take bytes now (or has an error to
+ * report). */
+bool cu__sink_writable(const cu__sink *k);
+
 /* ---------------------------------------------------- capture buffer */
 
 /* A growing buffer for captured bytes: geometric growth, NUL room kept. */

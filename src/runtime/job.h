@@ -110,6 +110,8 @@ typedef struct cu__job {
   struct cu__job *prev, *next; /* the loop's list of live jobs */
   cu__ctx *ctx;
   bool observed;               /* any observer: build events */
+  uint64_t batch_id;           /* cu_parallel_run() batch, 0 = none */
+  int batch_index;
   cu__stage *stages;
   size_t n;
   pid_t pgid;
@@ -203,6 +205,14 @@ void cu__loop_job_done(struct cu_loop *loop, cu__job *job);
 
 /* The cancel token's eventfd (cancel.c). */
 int cu__cancel_fd(const cu_cancel *cancel);
+
+/* The batch cu_parallel_run() is starting an item of on this thread
+ * (parallel.c): jobs started meanwhile record it for their events. */
+typedef struct cu__batch_slot {
+  uint64_t id; /* 0 = none */
+  int index;
+} cu__batch_slot;
+extern _Thread_local cu__batch_slot cu__current_batch;
 
 /* Shared validation of run options (run.c). */
 int cu__validate_opts(const cu_run_opts *opts);

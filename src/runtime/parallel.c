@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The concurrency helper: a batch of commands and pipelines on one loop. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,13 @@
 #include "base/internal.h"
 #include "runtime/job.h"
 
+_Thread_local cu__batch_slot cu__current_batch;
+
+/* Batch ids, process-wide: unique across threads without a lock. */
+static atomic_uint_fast64_t batch_counter;
+
 typedef struct batch {
+  uint64_t id;
   const cu_batch_item *items;
   size_t n;
   const cu_parallel_opts *opts;
@@ -53,6 +60,7 @@ static int start_item(batch *b, size_t i) {
   const cu_parallel_opts *po = b->opts;
   cu_item_result *ir = &b->res->items[i];
   int rc;
+  cu__current_batch = (cu__batch_slot){.id = b->id, .index = (int)i};
   if (it->cmd) {
     cu_run_opts o = it->opts ? *it->opts : (cu_run_opts){0};
     if (o.timeout_ms == 0)
@@ -76,6 +84,7 @@ static int start_item(batch *b, size_t i) {
       ir->pipeline = (cu_pipeline_result){.error = rc, .fail_index = -1,
                                           .spawn_index = -1};
   }
+  cu__current_batch = (cu__batch_slot){0};
   if (rc != 0) {
     ir->state = CU_ITEM_FAILED_TO_START;
     ir->error = rc;
@@ -210,6 +219,10 @@ int cu_parallel_run(const cu_batch_item *items, size_t n,
   result->n = n;
   for (size_t i = 0; i < n; i++)
     result->items[i].pipeline.fail_index = -1;
+  b.id = (uint64_t)atomic_fetch_add(&batch_counter, 1) + 1;
+  cu__ctx *ctx = NULL;
+  if (cu__ctx_capture(&ctx) == 0) /* failure: the batch just is not traced */
+    cu__ctx_batch(ctx, b.id, n, false);
   rc = cu_loop_new(&b.loop);
   if (rc == 0)
     rc = run_batch(&b);
@@ -219,6 +232,9 @@ int cu_parallel_run(const cu_batch_item *items, size_t n,
   for (size_t i = 0; i < n; i++)
     cu_task_free(b.tasks[i]);
   free(b.tasks);
+  if (ctx)
+    cu__ctx_batch(ctx, b.id, n, true);
+  cu__ctx_release(ctx);
   return rc;
 }
 

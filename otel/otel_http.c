@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -116,6 +119,21 @@ cu_otel_http *cu_otel_http_free(cu_otel_http *h) {
   return NULL;
 }
 
+/* Every socket close-on-exec from birth and above 2, like every fd the
+ * library makes (children get only 0-2; stdio slots are not ours). */
+static curl_socket_t open_socket(void *data, curlsocktype purpose,
+                                 struct curl_sockaddr *a) {
+  (void)data;
+  (void)purpose;
+  int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if (fd >= 0 && fd < 3) {
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    fd = moved;
+  }
+  return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
 static size_t discard(char *p, size_t size, size_t n, void *data) {
   (void)p;
   (void)data;
@@ -162,8 +180,7 @@ int cu_otel_http_new(const cu_otel_http_opts *opts, cu_otel_http **ret) {
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  /* Sockets curl opens are close-on-exec (it uses SOCK_CLOEXEC), so the
-   * children cuprum spawns never inherit a collector connection. */
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
   *ret = h;
   return 0;
 }

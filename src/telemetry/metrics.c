@@ -43,6 +43,7 @@ struct series {
 
 struct cu_metrics {
   atomic_uint refs;
+  uint64_t id; /* unique for the process's life: keys the line cache */
   double bounds[CU_METRICS_MAX_BUCKETS];
   size_t n_bounds;
   size_t max_series;
@@ -129,7 +130,39 @@ static struct series *series_insert(cu_metrics *m, uint64_t h,
   return found;
 }
 
+static atomic_uint_fast64_t metrics_ids;
+
+/* A stage's line events all carry the same program and project pointers:
+ * the thread's last lookup is remembered so a line costs two pointer
+ * compares instead of a hash. Keyed by the metrics' unique id (never its
+ * address, which a later cu_metrics_new() may reuse). */
+static _Thread_local struct {
+  uint64_t id;
+  const char *program;
+  const cu_project *project;
+  struct series *s;
+} line_cache;
+
+static struct series *series_lookup(cu_metrics *m, const cu_event *ev);
+
 static struct series *series_get(cu_metrics *m, const cu_event *ev) {
+  if (m->redact) /* the label may differ from the name: no shortcut */
+    return series_lookup(m, ev);
+  if (line_cache.id == m->id && line_cache.program == ev->program &&
+      line_cache.project == ev->project && ev->program &&
+      strcmp(line_cache.s->program, ev->program) == 0 &&
+      strcmp(line_cache.s->project,
+             ev->project ? cu_project_name(ev->project) : "") == 0)
+    return line_cache.s; /* names compared too: a freed catalogue's
+                            address may come back as another project */
+  struct series *s = series_lookup(m, ev);
+  if (s != m->other)
+    line_cache.id = m->id, line_cache.program = ev->program,
+    line_cache.project = ev->project, line_cache.s = s;
+  return s;
+}
+
+static struct series *series_lookup(cu_metrics *m, const cu_event *ev) {
   const char *program = cu__redact_label(m->redact, ev->program);
   if (!program)
     program = "";
@@ -276,6 +309,7 @@ int cu_metrics_new(const cu_metrics_opts *opts, cu_metrics **ret) {
   if (!m)
     return cu__fail(CU_ENOMEM, "out of memory making metrics");
   atomic_init(&m->refs, 1);
+  m->id = (uint64_t)atomic_fetch_add(&metrics_ids, 1) + 1;
   pthread_mutex_init(&m->insert_mu, NULL);
   const double *b = o.buckets ? o.buckets : default_bounds;
   m->n_bounds = o.buckets ? o.n_buckets : CU__ARRAY_LEN(default_bounds);

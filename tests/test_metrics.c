@@ -363,6 +363,28 @@ static void test_metrics_timeout_signals_spawn_failure(void **state) {
   cu_metrics_free(m);
 }
 
+/* stdin fed to a child, and a stdin the child refused (EPIPE). */
+static void test_metrics_stdin_bytes_and_errors(void **state) {
+  (void)state;
+  cu_hook *hook = NULL;
+  cu_metrics *m = attach(NULL, &hook);
+  static char big[1 << 20];
+  memset(big, 'x', sizeof big);
+  cu_run_opts o = {.in = {.mode = CU_STDIN_BYTES, .data = "hello\n",
+                          .len = 6}};
+  run_ok(cut_cmd("echoer", NULL), &o);
+  /* exitcode never reads: feeding 1 MiB hits a closed pipe. */
+  o.in = (cu_stdin_opts){.mode = CU_STDIN_BYTES, .data = big,
+                         .len = sizeof big};
+  run_ok(cut_cmd("exitcode", "0", NULL), &o);
+  char *s = render(m);
+  assert_sample(s, "cuprum_stdin_bytes_total", "echoer", NULL, "6");
+  assert_sample(s, "cuprum_stdin_errors_total", "exitcode", NULL, "1");
+  free(s);
+  detach(&hook);
+  cu_metrics_free(m);
+}
+
 /* ------------------------------------------------------------- textfile */
 
 static void test_metrics_textfile_atomic(void **state) {
@@ -574,6 +596,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_metrics_series_bounded),
     cmocka_unit_test(test_metrics_concurrent_updates_exact),
     cmocka_unit_test(test_metrics_timeout_signals_spawn_failure),
+    cmocka_unit_test(test_metrics_stdin_bytes_and_errors),
     cmocka_unit_test(test_metrics_textfile_atomic),
     cmocka_unit_test(test_metrics_promtool_check),
     cmocka_unit_test(test_metrics_node_exporter_textfile),

@@ -337,7 +337,9 @@ static void test_metrics_timeout_signals_spawn_failure(void **state) {
   (void)state;
   cu_hook *hook = NULL;
   cu_metrics *m = attach(NULL, &hook);
-  cu_run_opts o = {.timeout_ms = 50, .grace_ms = 50};
+  /* The timeout leaves the sleeper time to ignore SIGTERM even on a
+   * loaded machine, so the KILL really is needed. */
+  cu_run_opts o = {.timeout_ms = 1000, .grace_ms = 50};
   cu_result r;
   cu_cmd *c = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
   assert_int_equal(cu_run(c, &o, &r), 0);

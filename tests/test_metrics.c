@@ -348,6 +348,9 @@ static void test_metrics_timeout_signals_spawn_failure(void **state) {
   cu_cmd_free(c);
   cut_tool t;
   cut_tool_make(&t, "#!/nonexistent/interpreter\n");
+  /* Removed after resolution: the spawn reports ENOENT (valgrind, too,
+   * can report that; an exec failing inside the kernel kills it). */
+  unlink(t.path);
   assert_int_equal(cu_run(t.cmd, NULL, &r), CU_ENOTFOUND);
   cu_result_free(&r);
   char *s = render(m);

@@ -52,6 +52,9 @@ typedef struct cu_otel_http_opts {
 /**
  * Make a transport. Errors: CU_EINVAL (bad size; an endpoint that is not
  * http:// or https://), CU_ENOMEM, CU_ESYS (libcurl failed to initialise).
+ * Being outside libcuprum, this library does not set cu_last_error():
+ * report cu_strerror() of the code and the endpoint you passed.
+ * `*ret` is written only on success.
  */
 int cu_otel_http_new(const cu_otel_http_opts *opts, cu_otel_http **ret);
 

@@ -10,6 +10,10 @@
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+# Warnings are errors in the developer build (and in scripts/test.sh, CI);
+# `make WERROR=OFF` or a plain cmake configure (see README) builds a release
+# without it.
+WERROR ?= ON
 
 .PHONY: all build deps test demo bench install clean fuzz
 
@@ -20,7 +24,7 @@ deps:
 
 build: deps
 	@echo "building into build/ (log: build/build.log)"
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DCUPRUM_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS) >build/build.log 2>&1 || { tail -n 60 build/build.log; exit 1; }
 
 test:
@@ -40,7 +44,7 @@ install: build
 FUZZ_SECONDS ?= 60
 fuzz:
 	@scripts/deps.sh fuzz
-	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCUPRUM_FUZZ=ON \
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCUPRUM_FUZZ=ON -DCUPRUM_WERROR=$(WERROR) \
 	  -DCUPRUM_BUILD_TESTS=OFF -DCUPRUM_BUILD_BENCH=OFF -DCUPRUM_BUILD_CLI=OFF >/dev/null
 	@cmake --build build-fuzz --target fuzz_utf8_lines -j $(JOBS) >/dev/null
 	@mkdir -p build-fuzz/corpus && cp -n fuzz/corpus/utf8_lines/* build-fuzz/corpus/

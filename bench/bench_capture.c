@@ -65,14 +65,15 @@ static void run_raw_capture(const variant *v) {
 static int devnull = -1;
 
 static void run_cu_capture(const variant *v) {
-  cu_run_opts o = {.backend = v->backend,
-                   .out = {.mode = v->mode, .fd = devnull}};
-  cu_result r;
+  cu_run_opts o = {.size = sizeof(cu_run_opts),
+                   .backend = v->backend,
+                   .out = {.mode = v->mode, .echo_fd = devnull}};
+  cu_result *r = NULL;
   bu_check(cu_run(*v->cmd, &o, &r), "cu_run(cat)");
   size_t want = v->mode == CU_STREAM_ECHO ? 0 : v->len;
-  if (!r.ok || r.out.len != want)
-    bu_die("%s: %zu bytes, expected %zu", v->name, r.out.len, want);
-  cu_result_free(&r);
+  if (!r->ok || r->out.len != want)
+    bu_die("%s: %zu bytes, expected %zu", v->name, r->out.len, want);
+  r = cu_result_free(r);
 }
 
 /* The memory-bandwidth ceiling: the payload copied once, buffer to buffer
@@ -98,12 +99,12 @@ static int noop_observer(void *data, const cu_event *ev) {
 static void run_cu_observed(const variant *v) {
   cu_hook *hook = NULL;
   bu_check(cu_scope_push(NULL), "cu_scope_push");
-  bu_check(cu_observe(noop_observer, CU_OBSERVE_LINES, NULL, &hook),
+  bu_check(cu_observe(noop_observer, NULL, CU_OBSERVE_LINES, &hook),
            "cu_observe");
   lines_seen = 0;
   run_cu_capture(v);
   bu_check(cu_scope_pop(), "cu_scope_pop");
-  cu_hook_free(hook);
+  cu_hook_unref(hook);
   if (lines_seen == 0)
     bu_die("the line observer saw no lines");
 }
@@ -244,6 +245,7 @@ static void setup_ceiling(const char *path) {
 }
 
 int main(int argc, char **argv) {
+  const char *json = bu_json_arg(argc, argv, "bench_capture [RESULT.json]");
   payload_len = bu_payload_bytes();
   char path[64];
   snprintf(path, sizeof path, "/tmp/cuprum-bench-%zum.txt", payload_len >> 20);
@@ -272,7 +274,7 @@ int main(int argc, char **argv) {
     bu_record(small[i].name, "us", v, ns);
   }
   derive(nb, ns);
-  bu_write_json(argc > 1 ? argv[1] : NULL, "capture");
+  bu_write_json(json, "capture");
   cu_cmd_free(cat_big);
   cu_cmd_free(cat_1k);
   cu_cmd_free(cat_1m);

@@ -114,6 +114,10 @@ static void memcpy_ceiling(const char *path) {
   free(dst);
 }
 
+#define USAGE                                                                  \
+  "bench_e2e_barepipe [--stages N] [--capture] FILE\n"                        \
+  "       bench_e2e_barepipe --memcpy FILE"
+
 int main(int argc, char **argv) {
   int stages = 2;
   bool capture = false, copy = false;
@@ -125,16 +129,13 @@ int main(int argc, char **argv) {
       capture = true;
     else if (!strcmp(argv[i], "--memcpy"))
       copy = true;
-    else if (argv[i][0] != '-' && !path)
+    else if (argv[i][0] != '-' && argv[i][0] != '\0' && !path)
       path = argv[i];
     else
-      path = NULL, i = argc;
+      bu_usage(argv[i], USAGE);
   }
-  if (!path || stages < 1 || stages > MAX_STAGES) {
-    fputs("usage: bench_e2e_barepipe [--stages N] [--capture] FILE\n"
-          "       bench_e2e_barepipe --memcpy FILE\n", stderr);
-    return 2;
-  }
+  if (!path || stages < 1 || stages > MAX_STAGES)
+    bu_usage(NULL, USAGE);
   if (copy) {
     memcpy_ceiling(path);
     return 0;

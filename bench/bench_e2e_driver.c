@@ -34,10 +34,10 @@ static int count_lines(void *data, const cu_event *ev) {
   return 0;
 }
 
-static void usage(void) {
-  bu_die("usage: bench_e2e_driver [--stages 1|3] [--lines] "
-         "[--capture|--discard] [--backend auto|splice|readwrite] FILE\n"
-         "       bench_e2e_driver --make-payload BYTES PATH");
+static _Noreturn void usage(const char *arg) {
+  bu_usage(arg, "bench_e2e_driver [--stages 1|3] [--lines] "
+                "[--capture|--discard] [--backend auto|splice|readwrite] FILE\n"
+                "       bench_e2e_driver --make-payload BYTES PATH");
 }
 
 static e2e_opts parse(int argc, char **argv) {
@@ -55,39 +55,43 @@ static e2e_opts parse(int argc, char **argv) {
     else if (a[0] != '-' && !o.path)
       o.path = a;
     else
-      usage();
+      usage(a);
   }
   if (!o.path || (o.stages != 1 && o.stages != 3))
-    usage();
+    usage(NULL);
   return o;
 }
 
 /* Run once; return the captured length (0 when discarded). */
 static size_t run_once(const e2e_opts *o, const cu_cmd *cat_file,
                        const cu_cmd *cat_plain) {
-  cu_run_opts ro = {.backend = o->backend,
-                    .out.mode = o->capture ? CU_STREAM_CAPTURE
-                                           : CU_STREAM_DISCARD};
+  cu_run_opts ro = {.size = sizeof(cu_run_opts),
+                    .backend = o->backend,
+                    .out.mode =
+                        o->capture ? CU_STREAM_CAPTURE : CU_STREAM_DISCARD};
   size_t len;
   if (o->stages == 1) {
-    cu_result r;
+    cu_result *r = NULL;
     bu_check(cu_run(cat_file, &ro, &r), "cu_run");
-    if (!r.ok)
-      bu_die("cat: not ok (exit %d, signal %d)", r.exit_code, r.term_signal);
-    len = r.out.len;
-    cu_result_free(&r);
+    if (!r->ok)
+      bu_die("cat: not ok (exit %d, signal %d)", r->exit_code, r->term_signal);
+    len = r->out.len;
+    r = cu_result_free(r);
     return len;
   }
   cu_pipeline *p;
   bu_check(cu_pipeline_of(&p, cat_file, cat_plain, cat_plain, (cu_cmd *)NULL),
            "cu_pipeline_of");
-  cu_pipeline_result r;
-  bu_check(cu_pipeline_run(p, &(cu_pipeline_opts){.run = ro}, &r),
+  cu_pipeline_result *r = NULL;
+  bu_check(cu_pipeline_run(p,
+                           &(cu_pipeline_opts){.size = sizeof(cu_pipeline_opts),
+                                               .run = &ro},
+                           &r),
            "cu_pipeline_run");
-  if (!r.ok)
-    bu_die("pipeline: not ok (stage %d)", r.fail_index);
-  len = r.stages[r.n - 1].out.len;
-  cu_pipeline_result_free(&r);
+  if (!r->ok)
+    bu_die("pipeline: not ok (stage %d)", r->fail_index);
+  len = r->stages[r->n_stages - 1]->out.len;
+  r = cu_pipeline_result_free(r);
   cu_pipeline_free(p);
   return len;
 }
@@ -102,7 +106,7 @@ static void run_checked(const e2e_opts *o, size_t expect) {
   if (o->lines) {
     int rc;
     CU_SCOPE(rc, NULL) {
-      bu_check(cu_observe(count_lines, CU_OBSERVE_LINES, &line_bytes, NULL),
+      bu_check(cu_observe(count_lines, &line_bytes, CU_OBSERVE_LINES, NULL),
                "cu_observe");
       got = run_once(o, cat_file, cat_plain);
     }

@@ -65,31 +65,32 @@ static double py_sample(const char *op) { return strtod(ask(op), NULL); }
 static double cu_true_batch(void) {
   double t0 = bu_now();
   for (int i = 0; i < BATCH; i++) {
-    cu_result r;
+    cu_result *r = NULL;
     bu_check(cu_run(true_cmd, NULL, &r), "cu_run(true)");
-    cu_result_free(&r);
+    r = cu_result_free(r);
   }
   return (bu_now() - t0) / BATCH;
 }
 
 static double cu_capture(void) {
   double t0 = bu_now();
-  cu_result r;
+  cu_result *r = NULL;
   bu_check(cu_run(cat_file, NULL, &r), "cu_run(cat)");
-  if (!r.ok || r.out.len != payload_len)
-    bu_die("capture: %zu bytes", r.out.len);
-  cu_result_free(&r);
+  if (!r->ok || r->out.len != payload_len)
+    bu_die("capture: %zu bytes", r->out.len);
+  r = cu_result_free(r);
   return bu_now() - t0;
 }
 
 static double two_stage(int pipe_size) {
-  cu_pipeline_opts o = {.pipe_size = pipe_size};
+  cu_pipeline_opts o = {.size = sizeof(cu_pipeline_opts),
+                        .pipe_size = pipe_size};
   double t0 = bu_now();
-  cu_pipeline_result r;
+  cu_pipeline_result *r = NULL;
   bu_check(cu_pipeline_run(two, &o, &r), "cu_pipeline_run");
-  if (!r.ok || r.stages[1].out.len != payload_len)
+  if (!r->ok || r->stages[1]->out.len != payload_len)
     bu_die("2-stage: not ok or short");
-  cu_pipeline_result_free(&r);
+  r = cu_pipeline_result_free(r);
   return bu_now() - t0;
 }
 
@@ -137,8 +138,9 @@ static void duel(const char *what, double (*cu)(void), const char *py_op,
 }
 
 int main(int argc, char **argv) {
-  if (argc < 3)
-    bu_die("usage: bench_peers RESULT.json SERVER_ARGV...");
+  if (argc < 3 || argv[1][0] == '-' || argv[1][0] == '\0')
+    bu_usage(argc > 1 ? argv[1] : NULL,
+             "bench_peers RESULT.json SERVER_ARGV...");
   payload_len = bu_payload_bytes();
   char path[64];
   snprintf(path, sizeof path, "/tmp/cuprum-bench-%zum.txt", payload_len >> 20);

@@ -33,14 +33,20 @@ typedef struct variant {
 } variant;
 
 static void run_cu_pipeline(const variant *v) {
-  cu_pipeline_opts o = {.run.out.mode = v->out, .pipe_size = v->pipe_size};
-  cu_pipeline_result r;
+  cu_run_opts run = CU_RUN_OPTS_INIT;
+  run.out.mode = v->out;
+  cu_pipeline_opts o = CU_PIPELINE_OPTS_INIT;
+  o.run = &run;
+  o.pipe_size = v->pipe_size;
+  cu_pipeline_result *r = NULL;
   bu_check(cu_pipeline_run(v->pipeline, &o, &r), "cu_pipeline_run");
-  if (!r.ok)
-    bu_die("%s: pipeline not ok (stage %d)", v->name, r.fail_index);
-  if (v->out == CU_STREAM_CAPTURE && r.stages[r.n - 1].out.len != payload_len)
-    bu_die("%s: captured %zu bytes", v->name, r.stages[r.n - 1].out.len);
-  cu_pipeline_result_free(&r);
+  if (!r->ok)
+    bu_die("%s: pipeline not ok (stage %d)", v->name, r->fail_index);
+  if (v->out == CU_STREAM_CAPTURE &&
+      r->stages[r->n_stages - 1]->out.len != payload_len)
+    bu_die("%s: captured %zu bytes", v->name,
+           r->stages[r->n_stages - 1]->out.len);
+  r = cu_pipeline_result_free(r);
 }
 
 static void run_bash(const variant *v) {
@@ -53,16 +59,20 @@ static void run_bash(const variant *v) {
 static void run_cu_parallel(const variant *v) {
   (void)v;
   static cu_batch_item items[N_TRUE];
-  static const cu_run_opts inherit = {.out.mode = CU_STREAM_INHERIT,
+  static const cu_run_opts inherit = {.size = sizeof(cu_run_opts),
+                                      .out.mode = CU_STREAM_INHERIT,
                                       .err.mode = CU_STREAM_INHERIT};
   for (size_t i = 0; i < N_TRUE; i++)
     items[i] = (cu_batch_item){.cmd = true_cmd, .opts = &inherit};
-  cu_parallel_result r;
-  bu_check(cu_parallel_run(items, N_TRUE, &(cu_parallel_opts){.limit = 2}, &r),
+  cu_parallel_result *r = NULL;
+  bu_check(cu_parallel_run(items, N_TRUE,
+                           &(cu_parallel_opts){.size = sizeof(cu_parallel_opts),
+                                               .limit = 2},
+                           &r),
            "cu_parallel_run");
-  if (!r.ok || r.n_ok != N_TRUE)
-    bu_die("parallel: %zu of %d ok", r.n_ok, N_TRUE);
-  cu_parallel_result_free(&r);
+  if (!r->ok || r->n_ok != N_TRUE)
+    bu_die("parallel: %zu of %d ok", r->n_ok, N_TRUE);
+  r = cu_parallel_result_free(r);
 }
 
 static void run_xargs(const variant *v) {
@@ -180,6 +190,7 @@ static void derive(size_t r4, size_t r2, size_t rb) {
 }
 
 int main(int argc, char **argv) {
+  const char *json = bu_json_arg(argc, argv, "bench_pipeline [RESULT.json]");
   setup();
   double mb = (double)payload_len / 1e9;
   printf("bench_pipeline: backend %s, %zu MiB of text from %s\n", bu_backend(),
@@ -193,7 +204,7 @@ int main(int argc, char **argv) {
   printf("1,000 x /bin/true, 2 at a time:\n");
   interleave(batch, sizeof batch / sizeof *batch, rb, "ms", 0);
   derive(r4, r2, rb);
-  bu_write_json(argc > 1 ? argv[1] : NULL, "pipeline");
+  bu_write_json(json, "pipeline");
   cu_pipeline_free(four);
   cu_pipeline_free(two);
   cu_cmd_free(cat_file);

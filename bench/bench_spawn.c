@@ -84,17 +84,18 @@ static void run_fork_exec(void) {
 }
 
 static void run_cu(const cu_run_opts *opts) {
-  cu_result r;
+  cu_result *r = NULL;
   bu_check(cu_run(true_cmd, opts, &r), "cu_run");
-  if (!r.ok)
+  if (!r->ok)
     bu_die("cu_run: /bin/true not ok");
-  cu_result_free(&r);
+  r = cu_result_free(r);
 }
 
 static void run_cu_default(void) { run_cu(NULL); }
 
 static void run_cu_inherit(void) {
-  cu_run_opts o = {.out.mode = CU_STREAM_INHERIT,
+  cu_run_opts o = {.size = sizeof(cu_run_opts),
+                   .out.mode = CU_STREAM_INHERIT,
                    .err.mode = CU_STREAM_INHERIT,
                    .in.mode = CU_STDIN_INHERIT};
   run_cu(&o);
@@ -221,6 +222,7 @@ static void record(variant *v, size_t nv, size_t n) {
 }
 
 int main(int argc, char **argv) {
+  const char *json = bu_json_arg(argc, argv, "bench_spawn [RESULT.json]");
   bu_check(cu_cmd_new(NULL, CU_TRUE, &true_cmd), "cu_cmd_new(true)");
   true_path = cu_cmd_path(true_cmd);
   printf("bench_spawn: backend %s\n", bu_backend());
@@ -233,7 +235,7 @@ int main(int argc, char **argv) {
   record(small, N_SMALL, rounds);
   if (gib_rounds)
     record(big, N_BIG, gib_rounds);
-  bu_write_json(argc > 1 ? argv[1] : NULL, "spawn");
+  bu_write_json(json, "spawn");
   cu_cmd_free(true_cmd);
   return 0;
 }

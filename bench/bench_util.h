@@ -69,6 +69,36 @@ bu_die(const char *fmt, ...) {
   exit(1);
 }
 
+/*
+ * Argument checking shared by every benchmark program. An argument a
+ * program does not know must never become an output path: `--help` once
+ * wrote a results file named "--help" at the repository root.
+ * bu_usage() prints the usage line (stdout and exit 0 for -h/--help, stderr
+ * and exit 2 otherwise); bu_is_help() tells which.
+ */
+BU_FN int bu_is_help(const char *arg) {
+  return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+BU_FN __attribute__((noreturn)) void bu_usage(const char *arg,
+                                               const char *usage) {
+  int help = arg && bu_is_help(arg);
+  if (arg && !help)
+    fprintf(stderr, "bench: unknown argument '%s'\n", arg);
+  fprintf(help ? stdout : stderr, "usage: %s\n", usage);
+  exit(help ? 0 : 2);
+}
+
+/* The optional RESULT.json argument of a program that takes nothing else
+ * (NULL when absent). Anything starting with '-', or a second argument, is
+ * a usage error. */
+BU_FN const char *bu_json_arg(int argc, char **argv, const char *usage) {
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] == '-' || argv[i][0] == '\0' || i > 1)
+      bu_usage(argv[i], usage);
+  return argc > 1 ? argv[1] : NULL;
+}
+
 /* Die with cuprum's own message when a library call fails. */
 BU_FN void bu_check(int rc, const char *what) {
   if (rc < 0)

@@ -173,7 +173,9 @@ static double pump_once(cu_stream_backend b, pipes mode, size_t total) {
   pthread_t tf, td;
   pthread_create(&tf, NULL, feeder, &f);
   pthread_create(&td, NULL, drainer, &c[0]);
-  cu_pump_opts o = {.backend = b, .keep_pipe_size = mode != PIPES_AUTO};
+  cu_pump_opts o = {.size = sizeof(cu_pump_opts),
+                    .backend = b,
+                    .keep_pipe_size = mode != PIPES_AUTO};
   uint64_t moved = 0;
   double t0 = now_s();
   if (cu_pump(a[0], c[1], &o, &moved) != 0 || moved != total)
@@ -203,7 +205,9 @@ typedef struct echo_pump {
 
 static void *pump_thread(void *arg) {
   echo_pump *e = arg;
-  if (cu_pump(e->in, e->out, &(cu_pump_opts){.backend = e->b}, NULL) != 0)
+  if (cu_pump(e->in, e->out,
+              &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = e->b},
+              NULL) != 0)
     die("cu_pump (latency)");
   close(e->out);
   return NULL;
@@ -418,7 +422,8 @@ static double pump_round(cu_stream_backend b, const char *buf, char *sink) {
     off += (size_t)n;
   }
   close(a[1]);
-  cu_pump_opts o = {.backend = b, .keep_pipe_size = true};
+  cu_pump_opts o = {
+      .size = sizeof(cu_pump_opts), .backend = b, .keep_pipe_size = true};
   uint64_t moved = 0;
   double t0 = cpu_s();
   if (cu_pump(a[0], c[1], &o, &moved) != 0 || moved != QROUND)
@@ -500,6 +505,16 @@ static void write_json(const char *path, double ratio) {
   fclose(f);
 }
 
+/* Unknown arguments never become the output path (see bench_util.h). */
+static _Noreturn void usage(const char *arg) {
+  bool help = !strcmp(arg, "-h") || !strcmp(arg, "--help");
+  if (!help)
+    fprintf(stderr, "micro_stream: unknown argument '%s'\n", arg);
+  fputs("usage: micro_stream [--quick-ratio] [--only NAME] [--reps N] "
+        "[RESULT.json]\n", help ? stdout : stderr);
+  exit(help ? 0 : 2);
+}
+
 int main(int argc, char **argv) {
   const char *json = NULL;
   bool quick = false;
@@ -510,8 +525,10 @@ int main(int argc, char **argv) {
       only = argv[++i];
     else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
       reps = atoi(argv[++i]);
-    else
+    else if (argv[i][0] != '-' && argv[i][0] != '\0' && !json)
       json = argv[i];
+    else
+      usage(argv[i]);
   }
   if (reps < 1 || reps > MAX_REPS)
     reps = 7;

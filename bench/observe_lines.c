@@ -50,14 +50,14 @@ static int make_text(const char *path, size_t bytes) {
 
 /* One capture of `path`; returns seconds, or -1 on error. */
 static double capture(const cu_cmd *cmd, size_t expect) {
-  cu_result res;
+  cu_result *res = NULL;
   double t0 = now_s();
   int rc = cu_run(cmd, NULL, &res);
   double t = now_s() - t0;
-  bool ok = rc == 0 && res.ok && res.out.len == expect;
+  bool ok = rc == 0 && res->ok && res->out.len == expect;
   if (!ok)
     fprintf(stderr, "observe_lines: run failed: %s\n", cu_last_error());
-  cu_result_free(&res);
+  res = cu_result_free(res);
   return ok ? t : -1;
 }
 
@@ -68,7 +68,7 @@ static double median_run(const cu_cmd *cmd, size_t expect, int reps,
   int rc;
   CU_SCOPE(rc, NULL) {
     if (flags >= 0)
-      cu_observe(noop, (unsigned)flags, NULL, NULL);
+      cu_observe(noop, NULL, (unsigned)flags, NULL);
     for (int i = 0; i < reps; i++)
       if ((t[i] = capture(cmd, expect)) < 0)
         return -1;
@@ -77,6 +77,16 @@ static double median_run(const cu_cmd *cmd, size_t expect, int reps,
     return -1;
   qsort(t, (size_t)reps, sizeof *t, cmp_double);
   return t[reps / 2];
+}
+
+/* Unknown arguments never become the output path. */
+static _Noreturn void usage(const char *arg) {
+  bool help = !strcmp(arg, "-h") || !strcmp(arg, "--help");
+  if (!help)
+    fprintf(stderr, "observe_lines: unknown argument '%s'\n", arg);
+  fputs("usage: observe_lines [--reps N] [--mib N] [RESULT.json]\n",
+        help ? stdout : stderr);
+  exit(help ? 0 : 2);
 }
 
 int main(int argc, char **argv) {
@@ -88,8 +98,10 @@ int main(int argc, char **argv) {
       reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--mib") && i + 1 < argc)
       mib = (size_t)atol(argv[++i]);
-    else
+    else if (argv[i][0] != '-' && argv[i][0] != '\0' && !json)
       json = argv[i];
+    else
+      usage(argv[i]);
   }
   if (reps < 1 || reps > MAX_REPS || mib < 1)
     return 2;

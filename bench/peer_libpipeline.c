@@ -66,12 +66,14 @@ static void lp_two_capture(void) {
 }
 
 static void cu_pipe(const cu_pipeline *p, cu_stream_mode out) {
-  cu_pipeline_opts o = {.run.out.mode = out};
-  cu_pipeline_result r;
+  cu_pipeline_opts o = {
+      .size = sizeof(cu_pipeline_opts),
+      .run = &(cu_run_opts){.size = sizeof(cu_run_opts), .out.mode = out}};
+  cu_pipeline_result *r = NULL;
   bu_check(cu_pipeline_run(p, &o, &r), "cu_pipeline_run");
-  if (!r.ok)
+  if (!r->ok)
     bu_die("cuprum pipeline not ok");
-  cu_pipeline_result_free(&r);
+  r = cu_pipeline_result_free(r);
 }
 
 static void cu_four_discard(void) { cu_pipe(four, CU_STREAM_DISCARD); }
@@ -151,6 +153,9 @@ static int e2e_once(int stages, const char *mode, const char *path) {
 int main(int argc, char **argv) {
   if (argc == 5 && !strcmp(argv[1], "--e2e"))
     return e2e_once(atoi(argv[2]), argv[3], argv[4]);
+  const char *json = bu_json_arg(argc, argv,
+                                 "peer_libpipeline [RESULT.json]\n"
+                                 "       peer_libpipeline --e2e STAGES MODE FILE");
   payload_len = bu_payload_bytes();
   snprintf(payload_path, sizeof payload_path, "/tmp/cuprum-bench-%zum.txt",
            payload_len >> 20);
@@ -171,7 +176,7 @@ int main(int argc, char **argv) {
   printf("derived (paired; > 1: cuprum faster):\n");
   bu_derive("cu 4stage discard vs libpipeline (paired)", s4, NULL, 0);
   bu_derive("cu 2stage capture vs libpipeline (paired)", s2, NULL, 0);
-  bu_write_json(argc > 1 ? argv[1] : NULL, "peer_libpipeline");
+  bu_write_json(json, "peer_libpipeline");
   cu_pipeline_free(four);
   cu_pipeline_free(two);
   cu_cmd_free(cat_file);

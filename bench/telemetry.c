@@ -69,10 +69,11 @@ static int attach(mode m, adapters *a) {
   if (m == M_OFF)
     return 0;
   if (m == M_LINES)
-    return cu_observe(noop, CU_OBSERVE_LINES, NULL, NULL);
+    return cu_observe(noop, NULL, CU_OBSERVE_LINES, NULL);
   if (m == M_ALL) {
     a->devnull = fopen("/dev/null", "we");
-    cu_log_opts lo = {.format = CU_LOG_JSON, .sink = CU_LOG_SINK_FILE,
+    cu_log_opts lo = {.size = sizeof(cu_log_opts),
+                      .format = CU_LOG_JSON, .sink = CU_LOG_SINK_FILE,
                       .file = a->devnull};
     if (cu_log_attach(&lo, NULL) != 0)
       return -1;
@@ -135,15 +136,15 @@ static double runs(const cu_cmd *cmd, mode m, int n, size_t expect) {
     }
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
-      cu_result r;
-      if (cu_run(cmd, NULL, &r) != 0 || !r.ok ||
-          (expect && r.out.len != expect)) {
+      cu_result *r = NULL;
+      if (cu_run(cmd, NULL, &r) != 0 || !r->ok ||
+          (expect && r->out.len != expect)) {
         fprintf(stderr, "telemetry: run failed: %s\n", cu_last_error());
-        cu_result_free(&r);
+        r = cu_result_free(r);
         detach(&a);
         return -1;
       }
-      cu_result_free(&r);
+      r = cu_result_free(r);
     }
     t = now_s() - t0;
   }
@@ -207,6 +208,17 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Unknown arguments are rejected, never taken as the output path. */
+static _Noreturn void usage(const char *arg) {
+  bool help = !strcmp(arg, "--help") || !strcmp(arg, "-h");
+  if (!help)
+    fprintf(stderr, "telemetry: unknown argument '%s'\n", arg);
+  fputs("usage: telemetry [--runs N] [--reps N] [--mib N] [--lines-only] "
+        "[RESULTS.json]\n",
+        help ? stdout : stderr);
+  exit(help ? 0 : 2);
+}
+
 int main(int argc, char **argv) {
   int n = 10000, reps = 7;
   bool lines_only = false;
@@ -221,8 +233,10 @@ int main(int argc, char **argv) {
       reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--lines-only"))
       lines_only = true;
-    else
+    else if (argv[i][0] != '-' && argv[i][0] != '\0' && !json)
       json = argv[i];
+    else
+      usage(argv[i]);
   }
   if (n < ROUNDS || reps < 1 || reps > MAX_REPS || mib < 1)
     return 2;

@@ -17,7 +17,7 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void on_done(cu_task *task, const cu_result *res, void *name) {
+static void on_done(void *name, cu_task *task, const cu_result *res) {
   (void)task;
   printf("done: %-6s exit %d after %6.1f ms, stdout: %s", (const char *)name,
          res->exit_code, (double)res->duration_ns / 1e6,

@@ -36,31 +36,32 @@ static int make_command(int argc, char **argv, cu_cmd **ret) {
     rc = cu_cmd_new(cat, prog, ret);
   for (int i = 2; rc == 0 && i < argc; i++)
     rc = cu_cmd_arg(*ret, argv[i]);
-  cu_catalogue_free(cat); /* the command keeps what it needs */
+  cu_catalogue_unref(cat); /* the command keeps what it needs */
   return rc;
 }
 
 int main(int argc, char **argv) {
   cu_cmd *cmd = NULL;
-  cu_result res = {0};
+  cu_result *res = NULL;
   int rc = make_command(argc, argv, &cmd);
-  cu_run_opts opts = {.timeout_ms = 500, .grace_ms = 300};
+  cu_run_opts opts = {
+      .size = sizeof(cu_run_opts), .timeout_ms = 500, .grace_ms = 300};
   if (rc == 0)
     rc = cu_run(cmd, &opts, &res);
   if (rc != 0)
     fprintf(stderr, "timeout: %s\n", cu_last_error());
   else
     printf("timed out:     %s\nSIGTERM sent:  %s\nSIGKILL sent:  %s\n"
-         "ended by:      %s %d\nduration:      %.0f ms\n"
-         "process group: %d\ncaptured:      %s",
-         res.timed_out ? "yes" : "no", res.sent_term ? "yes" : "no",
-         res.sent_kill ? "yes" : "no",
-         res.term_signal ? "signal" : "exit code",
-         res.term_signal ? res.term_signal : res.exit_code,
-         (double)res.duration_ns / 1e6, (int)res.pid,
-         res.out.len ? cu_result_text(&res, CU_STDOUT) : "(nothing)\n");
-  int status = rc == 0 && res.timed_out ? 0 : 1;
-  cu_result_free(&res);
+           "ended by:      %s %d\nduration:      %.0f ms\n"
+           "process group: %d\ncaptured:      %s",
+           res->timed_out ? "yes" : "no", res->sent_term ? "yes" : "no",
+           res->sent_kill ? "yes" : "no",
+           res->term_signal ? "signal" : "exit code",
+           res->term_signal ? res->term_signal : res->exit_code,
+           (double)res->duration_ns / 1e6, (int)res->pid,
+           res->out.len ? cu_result_text(res, CU_STDOUT) : "(nothing)\n");
+  int status = rc == 0 && res->timed_out ? 0 : 1;
+  res = cu_result_free(res);
   cu_cmd_free(cmd);
   return status;
 }

@@ -142,10 +142,20 @@ static size_t discard(char *p, size_t size, size_t n, void *data) {
 
 int cu_otel_http_new(const cu_otel_http_opts *opts, cu_otel_http **ret) {
   cu_otel_http_opts o = CU_OTEL_HTTP_OPTS_INIT;
-  if (!ret || (opts && opts->size < sizeof o))
+  if (!ret)
     return CU_EINVAL;
-  if (opts)
-    o = *opts;
+  if (opts) { /* the ABI rule (docs/design.md): any size from the size
+                 member up; an older one is zero-extended, a newer one
+                 must be zero past what this library knows */
+    if (opts->size < sizeof(size_t))
+      return CU_EINVAL;
+    const unsigned char *p = (const unsigned char *)opts;
+    for (size_t i = sizeof o; i < opts->size; i++)
+      if (p[i])
+        return CU_EINVAL;
+    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    o.size = sizeof o;
+  }
   pthread_once(&curl_once, init_curl);
   if (curl_init_rc != CURLE_OK)
     return CU_ESYS;

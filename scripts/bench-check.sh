@@ -24,7 +24,7 @@ OUT=$BUILD/quick-ratio.json
 
 
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCUPRUM_BUILD_TESTS=OFF \
-  -DCUPRUM_BUILD_CLI=OFF -DCUPRUM_SANITIZE=OFF >/dev/null &&
+  -DCUPRUM_BUILD_CLI=OFF -DCUPRUM_BUILD_EXAMPLES=OFF -DCUPRUM_SANITIZE=OFF -DCUPRUM_WERROR=ON >/dev/null &&
   cmake --build "$BUILD" -j 2 --target micro_stream >/dev/null ||
   { echo "bench-check: build failed"; exit 2; }
 

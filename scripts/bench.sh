@@ -40,7 +40,7 @@ say() { printf '\n=== %s\n' "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 say "build (Release) in build-bench/"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCUPRUM_BUILD_TESTS=OFF -DCUPRUM_BUILD_CLI=ON \
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCUPRUM_BUILD_TESTS=OFF -DCUPRUM_BUILD_CLI=ON -DCUPRUM_WERROR=ON \
   >/dev/null || exit 1
 cmake --build "$BUILD" -j "$JOBS" >"$TMP/build.log" 2>&1 ||
   { cat "$TMP/build.log"; echo "bench.sh: build failed"; exit 1; }

@@ -3,11 +3,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,9 +22,21 @@ static struct interned {
 } *interned;
 static pthread_mutex_t interned_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static const char *intern(const char *buf);
+
 const char *cut_helper(const char *name) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s/%s", CU_TEST_HELPER_DIR, name);
+  return intern(buf);
+}
+
+const char *cut_secs(int64_t ms) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.3f", (double)ms / 1000.0);
+  return intern(buf);
+}
+
+static const char *intern(const char *buf) {
   pthread_mutex_lock(&interned_lock);
   struct interned *it = interned;
   while (it && strcmp(it->path, buf) != 0)
@@ -85,7 +99,45 @@ int cut_pid_alive(pid_t pid) {
 
 int cut_under_valgrind(void) { return getenv("CU_VALGRIND") != NULL; }
 
-int64_t cut_slack_ms(void) { return cut_under_valgrind() ? 3000 : 100; }
+#ifndef CU_TEST_SLACK_MS
+#define CU_TEST_SLACK_MS 500
+#endif
+
+int64_t cut_slack_ms(void) {
+  const char *env = getenv("CU_TEST_SLACK_MS");
+  if (env && *env)
+    return strtoll(env, NULL, 10);
+  int64_t slack = CU_TEST_SLACK_MS;
+  return cut_under_valgrind() && slack < 3000 ? 3000 : slack;
+}
+
+int64_t cut_after_start_ms(int64_t ms) { return ms + cut_slack_ms(); }
+
+int cut_wait_exited(pid_t pid, int64_t timeout_ms) {
+  int64_t deadline = cut_now_ms() + timeout_ms + cut_slack_ms();
+  /* A pidfd becomes readable when the process exits, reaped or not. */
+#ifdef SYS_pidfd_open
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0 && errno == ESRCH)
+    return 1;
+#else
+  int pidfd = -1;
+#endif
+  while (cut_pid_alive(pid)) {
+    int64_t left = deadline - cut_now_ms();
+    if (left <= 0)
+      break;
+    if (pidfd >= 0) {
+      struct pollfd p = {.fd = pidfd, .events = POLLIN};
+      poll(&p, 1, (int)left);
+    } else {
+      usleep(5000); /* no pidfds here (valgrind): poll /proc */
+    }
+  }
+  if (pidfd >= 0)
+    close(pidfd);
+  return !cut_pid_alive(pid);
+}
 
 int64_t cut_now_ms(void) {
   struct timespec ts;

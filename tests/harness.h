@@ -24,6 +24,9 @@
  * call site is not needed: the result is interned and lives forever). */
 const char *cut_helper(const char *name);
 
+/* `ms` as seconds for a CLI option ("1.700"); interned, lives forever. */
+const char *cut_secs(int64_t ms);
+
 /* Path of the built cuprum CLI. */
 const char *cut_cli(void);
 
@@ -56,10 +59,26 @@ void cut_assert_no_children(void);
 /* Whether a pid is a running process (zombies count as dead). */
 int cut_pid_alive(pid_t pid);
 
-/* Slack for "returns within grace + a few ms" bounds: 100 ms natively;
- * under valgrind (CU_VALGRIND set by the build) everything is ~20x slower,
- * so the bound only checks that the run returns at all. */
+/* Slack for "returns within grace + a few ms" bounds, in milliseconds.
+ * Derived from the build (CU_TEST_SLACK_MS, set by tests/CMakeLists.txt):
+ * 500 natively, 1500 under ASan/UBSan, 2000 under TSan, 3000 under
+ * valgrind (also whenever CU_VALGRIND is set), so that a loaded machine does
+ * not fail a bound; each bound stays far below the time the failure it
+ * guards against would take (a sleeper of 10 s or more). The environment
+ * variable CU_TEST_SLACK_MS overrides it (for slower machines). */
 int64_t cut_slack_ms(void);
+
+/* Wait until process `pid` (not necessarily a child of ours) has exited:
+ * gone, or a zombie nobody reaped yet. Waits on a pidfd where possible,
+ * else polls /proc; gives up after `timeout_ms` plus cut_slack_ms().
+ * Returns 1 once it has exited, 0 on timeout. */
+int cut_wait_exited(pid_t pid, int64_t timeout_ms);
+
+/* A timeout for a run whose helper must get going first (ignore SIGTERM,
+ * print its first line) before the timeout fires: `ms` plus the time a
+ * freshly spawned helper may need on a loaded machine (cut_slack_ms()).
+ * The timeout cannot wait for an event, so it gets the slack instead. */
+int64_t cut_after_start_ms(int64_t ms);
 
 /* Whether the tests run under valgrind. */
 int cut_under_valgrind(void);

@@ -36,11 +36,15 @@ static void build_catalogue(void) {
   }
   closedir(d);
   static const char *const docs[] = {"tests/helpers/"};
-  cu_project_spec spec = {.name = "test-helpers", .programs = entries,
-                          .n_programs = n, .docs = docs, .n_docs = 1};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "test-helpers",
+                          .programs = entries,
+                          .n_programs = n,
+                          .docs = docs,
+                          .n_docs = 1};
   if (cu_catalogue_add_project(catalogue, &spec) != 0) {
     fprintf(stderr, "harness: %s\n", cu_last_error());
-    cu_catalogue_free(catalogue);
+    cu_catalogue_unref(catalogue);
     catalogue = NULL;
   }
   for (size_t i = 0; i < n; i++) {
@@ -87,7 +91,7 @@ void cut_tool_make(cut_tool *t, const char *content) {
 
 void cut_tool_free(cut_tool *t) {
   t->cmd = cu_cmd_free(t->cmd);
-  cu_catalogue_free(t->cat);
+  cu_catalogue_unref(t->cat);
   t->cat = NULL;
   unlink(t->path);
   rmdir(t->dir);

@@ -244,21 +244,5 @@ void assert_contains(const char *haystack, const char *needle) {
 }
 
 /* A dead process may linger as a zombie of whoever inherited it. */
-bool pid_gone(pid_t pid) {
-  char path[64], stat[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  for (int i = 0; i < 200; i++) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      return true;
-    ssize_t n = read(fd, stat, sizeof stat - 1);
-    close(fd);
-    stat[n > 0 ? n : 0] = '\0';
-    const char *paren = strrchr(stat, ')');
-    if (paren && (paren[2] == 'Z' || paren[2] == 'X'))
-      return true;
-    usleep(10000);
-  }
-  return false;
-}
+bool pid_gone(pid_t pid) { return cut_wait_exited(pid, 2000); }
 

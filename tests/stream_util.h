@@ -19,6 +19,8 @@
 
 #include "harness.h"
 
+#include <cuprum/stream.h>
+
 /* ------------------------------------------------------------------ PRNG */
 
 typedef struct st_rng {

@@ -17,12 +17,12 @@ static void test_heavy_100mb_stdout_and_stderr(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("writer", "--out", "104857600", "--err", "104857600",
                         NULL);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd, NULL, &r), 0);
-  assert_true(r.ok);
-  check_pattern(&r.out, 100 * MB, 'a');
-  check_pattern(&r.err, 100 * MB, 'A');
-  cu_result_free(&r);
+  assert_true(r->ok);
+  check_pattern(&r->out, 100 * MB, 'a');
+  check_pattern(&r->err, 100 * MB, 'A');
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -35,17 +35,19 @@ static void test_heavy_100mb_in_out_err_no_deadlock(void **state) {
   for (size_t i = 0; i < n; i++)
     in[i] = (unsigned char)(i * 7 + (i >> 13));
   cu_cmd *cmd = cut_cmd("stress", "--err", "104857600", NULL);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(
-      cu_run(cmd,
-             &(cu_run_opts){.in = {.mode = CU_STDIN_BYTES, .data = in, .len = n}},
-             &r),
+      cu_run(
+          cmd,
+          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                         .in = {.mode = CU_STDIN_BYTES, .data = in, .len = n}},
+          &r),
       0);
-  assert_true(r.ok);
-  assert_int_equal(r.out.len, n);
-  assert_memory_equal(r.out.data, in, n);
-  assert_int_equal(r.err.len, n);
-  cu_result_free(&r);
+  assert_true(r->ok);
+  assert_int_equal(r->out.len, n);
+  assert_memory_equal(r->out.data, in, n);
+  assert_int_equal(r->err.len, n);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   free(in);
   cut_assert_no_children();
@@ -57,14 +59,16 @@ static void test_child_closing_stdin_early(void **state) {
   size_t n = 8 * MB;
   char *in = calloc(1, n);
   cu_cmd *cmd = cut_cmd("exitcode", "3", NULL);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(
-      cu_run(cmd,
-             &(cu_run_opts){.in = {.mode = CU_STDIN_BYTES, .data = in, .len = n}},
-             &r),
+      cu_run(
+          cmd,
+          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                         .in = {.mode = CU_STDIN_BYTES, .data = in, .len = n}},
+          &r),
       0);
-  assert_int_equal(r.exit_code, 3);
-  cu_result_free(&r);
+  assert_int_equal(r->exit_code, 3);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   free(in);
 }

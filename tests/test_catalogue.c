@@ -26,7 +26,9 @@ static int add(cu_catalogue *cat, const char *project, const char *p1,
                const char *p2) {
   cu_program_entry pe[2] = {{.program = CU_PROGRAM(p1)},
                             {.program = CU_PROGRAM(p2)}};
-  cu_project_spec spec = {.name = project, .programs = pe,
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = project,
+                          .programs = pe,
                           .n_programs = p2 ? 2 : (p1 ? 1 : 0)};
   return cu_catalogue_add_project(cat, &spec);
 }
@@ -62,7 +64,7 @@ static char *make_file(const char *dir, const char *name, mode_t mode) {
 static void test_new_and_null_arguments(void **state) {
   (void)state;
   assert_int_equal(cu_catalogue_new(NULL), CU_EINVAL);
-  cu_catalogue_free(NULL);
+  cu_catalogue_unref(NULL);
   assert_int_equal(cu_catalogue_count(NULL), 0);
   assert_false(cu_catalogue_contains(NULL, CU_ECHO));
   assert_null(cu_catalogue_project(NULL, "core-ops"));
@@ -72,7 +74,7 @@ static void test_new_and_null_arguments(void **state) {
   assert_int_equal(cu_catalogue_count(cat), 0);
   assert_int_equal(cu_catalogue_lookup(cat, CU_PROGRAM(NULL), NULL, NULL),
                    CU_EINVAL);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_project_needs_name(void **state) {
@@ -80,10 +82,11 @@ static void test_project_needs_name(void **state) {
   cu_catalogue *cat = new_catalogue();
   assert_int_equal(add(cat, NULL, "ls", NULL), CU_EINVAL);
   assert_int_equal(add(cat, "", "ls", NULL), CU_EINVAL);
-  cu_project_spec spec = {.name = "x", .n_programs = 1};
+  cu_project_spec spec = {
+      .size = sizeof(cu_project_spec), .name = "x", .n_programs = 1};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
   assert_int_equal(cu_catalogue_count(cat), 0);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_duplicate_project(void **state) {
@@ -94,7 +97,7 @@ static void test_duplicate_project(void **state) {
   assert_error_mentions("'tools'");
   assert_false(cu_catalogue_contains(cat, CU_CAT));
   assert_int_equal(cu_catalogue_count(cat), 1);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_program_owned_by_two_projects(void **state) {
@@ -108,7 +111,7 @@ static void test_program_owned_by_two_projects(void **state) {
   assert_null(cu_catalogue_project(cat, "two"));
   assert_false(cu_catalogue_contains(cat, CU_CAT));
   assert_int_equal(cu_catalogue_count(cat), 1);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_program_listed_twice(void **state) {
@@ -117,7 +120,7 @@ static void test_program_listed_twice(void **state) {
   assert_int_equal(add(cat, "one", "ls", "ls"), CU_EPROGRAM_CONFLICT);
   assert_error_mentions("twice");
   assert_int_equal(cu_catalogue_count(cat), 0);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_invalid_program_names(void **state) {
@@ -129,21 +132,27 @@ static void test_invalid_program_names(void **state) {
     assert_int_equal(add(cat, "p", bad[i], NULL), CU_EINVAL);
   assert_int_equal(add(cat, "p", NULL, NULL), 0); /* empty project is fine */
   cu_program_entry pe = {.program = CU_PROGRAM(NULL)};
-  cu_project_spec spec = {.name = "q", .programs = &pe, .n_programs = 1};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "q",
+                          .programs = &pe,
+                          .n_programs = 1};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
   assert_int_equal(cu_catalogue_count(cat), 0);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_relative_pin_rejected(void **state) {
   (void)state;
   cu_catalogue *cat = new_catalogue();
   cu_program_entry pe = {.program = CU_PROGRAM("tool"), .path = "bin/tool"};
-  cu_project_spec spec = {.name = "p", .programs = &pe, .n_programs = 1};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .programs = &pe,
+                          .n_programs = 1};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
   assert_error_mentions("bin/tool");
   assert_false(cu_catalogue_contains(cat, CU_PROGRAM("tool")));
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 /* ------------------------------------------------------------ lookup */
@@ -167,7 +176,10 @@ static void test_pinned_missing_path(void **state) {
   cu_catalogue *cat = new_catalogue();
   cu_program_entry pe = {.program = CU_PROGRAM("ghost"),
                          .path = "/nonexistent/cuprum/ghost"};
-  cu_project_spec spec = {.name = "p", .programs = &pe, .n_programs = 1};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .programs = &pe,
+                          .n_programs = 1};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   assert_true(cu_catalogue_contains(cat, CU_PROGRAM("ghost")));
   assert_int_equal(cu_catalogue_lookup(cat, CU_PROGRAM("ghost"), NULL, NULL),
@@ -185,7 +197,7 @@ static void test_pinned_missing_path(void **state) {
   assert_string_equal(e.project, "p");
   assert_null(e.path);
   assert_int_equal(e.resolve_error, CU_ENOTFOUND);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_pinned_path_used_as_given(void **state) {
@@ -197,7 +209,10 @@ static void test_pinned_path_used_as_given(void **state) {
   cu_program_entry pe[] = {{.program = CU_PROGRAM("helper"),
                             .path = cut_helper("exitcode")},
                            {.program = CU_PROGRAM("plain"), .path = plain}};
-  cu_project_spec spec = {.name = "p", .programs = pe, .n_programs = 2};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .programs = pe,
+                          .n_programs = 2};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   const cu_project *project = NULL;
   const char *path = NULL;
@@ -208,7 +223,7 @@ static void test_pinned_path_used_as_given(void **state) {
   assert_int_equal(cu_catalogue_lookup(cat, CU_PROGRAM("plain"), NULL, &path),
                    0);
   assert_string_equal(path, plain);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   unlink(plain);
   rmdir(dir);
   free(plain);
@@ -251,8 +266,8 @@ static void test_path_search_ignores_relative_entries(void **state) {
   assert_int_equal(rc, 0);
   assert_string_equal(found, real);
   assert_int_equal(rc2, CU_ENOTFOUND);
-  cu_catalogue_free(cat);
-  cu_catalogue_free(cat2);
+  cu_catalogue_unref(cat);
+  cu_catalogue_unref(cat2);
   for (char **p = (char *[]){real, decoy, noexec, bin_decoy, NULL}; *p; p++)
     unlink(*p), free(*p);
   for (char **p = (char *[]){bin_decoy_dir, good, cwd_dir, skip, NULL}; *p;
@@ -276,7 +291,7 @@ static void test_directory_is_not_a_program(void **state) {
   setenv("PATH", old_path, 1);
   assert_int_equal(rc, CU_ENOTFOUND);
   assert_error_mentions("'cu-dir-tool'");
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   rmdir(sub);
   rmdir(dir);
   free(sub);
@@ -299,7 +314,7 @@ static void test_resolution_is_cached(void **state) {
   free(old_path);
   assert_int_equal(rc, 0);
   assert_ptr_equal(first, second);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 struct race {
@@ -325,7 +340,10 @@ static void test_concurrent_resolution_threads(void **state) {
   cu_catalogue *cat = new_catalogue();
   cu_program_entry pe[] = {{.program = CU_LS}, {.program = CU_CAT},
                            {.program = CU_ECHO}};
-  cu_project_spec spec = {.name = "p", .programs = pe, .n_programs = 3};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .programs = pe,
+                          .n_programs = 3};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   pthread_barrier_t barrier;
   pthread_barrier_init(&barrier, NULL, N);
@@ -344,7 +362,7 @@ static void test_concurrent_resolution_threads(void **state) {
     for (int k = 0; k < 3; k++)
       assert_ptr_equal(r[i].paths[k], r[0].paths[k]);
   }
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_entry_at(void **state) {
@@ -367,7 +385,7 @@ static void test_entry_at(void **state) {
   cu_catalogue_entry e;
   assert_int_equal(cu_catalogue_entry_at(cat, 3, &e), CU_EINVAL);
   assert_int_equal(cu_catalogue_entry_at(cat, 0, NULL), CU_EINVAL);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 /* ------------------------------------------------------------ noise */
@@ -376,8 +394,12 @@ static void test_noise_rules(void **state) {
   (void)state;
   static const char *const rules[] = {"^hint: ", "^warning: [0-9]+ files?$"};
   static const char *const docs[] = {"https://example.org/doc", "man:x(1)"};
-  cu_project_spec spec = {.name = "p", .docs = docs, .n_docs = 2,
-                          .noise_rules = rules, .n_noise_rules = 2};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .docs = docs,
+                          .n_docs = 2,
+                          .noise_rules = rules,
+                          .n_noise_rules = 2};
   cu_catalogue *cat = new_catalogue();
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   const cu_project *p = cu_catalogue_project(cat, "p");
@@ -400,20 +422,22 @@ static void test_noise_rules(void **state) {
   assert_false(cu_project_is_noise(p, NULL, 3));
   assert_int_equal(cu_project_noise_count(NULL), 0);
   assert_null(cu_project_name(NULL));
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_bad_noise_rule(void **state) {
   (void)state;
   static const char *const rules[] = {"^ok$", "(unclosed"};
-  cu_project_spec spec = {.name = "p", .noise_rules = rules,
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "p",
+                          .noise_rules = rules,
                           .n_noise_rules = 2};
   cu_catalogue *cat = new_catalogue();
   assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
   assert_error_mentions("'(unclosed'");
   assert_error_mentions("'p'");
   assert_null(cu_catalogue_project(cat, "p"));
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 /* ------------------------------------------------------------ default */
@@ -481,8 +505,8 @@ static void test_default_is_immutable(void **state) {
   assert_error_mentions("clone");
   assert_int_equal(cu_catalogue_allow(writable, CU_PROGRAM("bash"), NULL),
                    CU_EINVAL);
-  cu_catalogue_free(writable); /* ignored */
-  cu_catalogue_free(writable);
+  cu_catalogue_unref(writable); /* ignored */
+  cu_catalogue_unref(writable);
   assert_int_equal(cu_catalogue_count(def), n);
   assert_false(cu_catalogue_contains(def, CU_PROGRAM("bash")));
   assert_int_equal(cu_catalogue_lookup(def, CU_ECHO, NULL, NULL), 0);
@@ -513,8 +537,8 @@ static void test_clone_and_extend(void **state) {
   assert_int_equal(cu_catalogue_clone(mine, &copy), 0);
   assert_true(cu_catalogue_contains(copy, CU_PROGRAM("cu-extra-tool")));
   assert_int_equal(cu_catalogue_clone(NULL, &copy), CU_EINVAL);
-  cu_catalogue_free(mine);
-  cu_catalogue_free(copy);
+  cu_catalogue_unref(mine);
+  cu_catalogue_unref(copy);
 }
 
 static void test_allow(void **state) {
@@ -546,7 +570,7 @@ static void test_allow(void **state) {
                    CU_EINVAL);
   assert_int_equal(cu_catalogue_allow(NULL, CU_LS, NULL), CU_EINVAL);
   assert_int_equal(cu_catalogue_count(cat), n);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 /* ------------------------------------------------------------ lifetime */
@@ -556,13 +580,17 @@ static void test_command_keeps_catalogue_alive(void **state) {
   static const char *const docs[] = {"man:tool(1)"};
   cu_program_entry pe = {.program = CU_PROGRAM("tool"),
                          .path = cut_helper("exitcode")};
-  cu_project_spec spec = {.name = "kept", .programs = &pe, .n_programs = 1,
-                          .docs = docs, .n_docs = 1};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "kept",
+                          .programs = &pe,
+                          .n_programs = 1,
+                          .docs = docs,
+                          .n_docs = 1};
   cu_catalogue *cat = new_catalogue();
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   cu_cmd *cmd = NULL;
   assert_int_equal(cu_cmd_new(cat, CU_PROGRAM("tool"), &cmd), 0);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   /* Still valid (ASan reports a use after free otherwise). */
   assert_string_equal(cu_project_name(cu_cmd_project(cmd)), "kept");
   assert_string_equal(cu_project_doc(cu_cmd_project(cmd), 0), "man:tool(1)");
@@ -581,7 +609,7 @@ static void test_harness_catalogue(void **state) {
   assert_string_equal(path, cut_helper("argvdump"));
   assert_true(cu_catalogue_contains(cat, CU_ECHO)); /* default kept */
   cu_cmd *cmd = cut_cmd("argvdump", "a", "b c", NULL);
-  assert_int_equal(cu_cmd_argc(cmd), 3);
+  assert_int_equal(cu_cmd_argv_count(cmd), 3);
   assert_string_equal(cu_cmd_argv(cmd)[0], "argvdump");
   assert_string_equal(cu_cmd_argv(cmd)[2], "b c");
   assert_string_equal(cu_cmd_path(cmd), cut_helper("argvdump"));

@@ -78,14 +78,18 @@ static void test_exit_128_plus_signal(void **state) {
 
 static void test_exit_124_on_timeout(void **state) {
   fixture *fx = *state;
+  int64_t timeout = cut_after_start_ms(200); /* "ready" is printed first */
+  char msg[128];
+  snprintf(msg, sizeof msg, "cuprum: 'sleeper' timed out after %s s",
+           cut_secs(timeout));
   int64_t t0 = cut_now_ms();
-  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--timeout", "0.2",
-                     "--", "sleeper", "30000");
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--timeout",
+                     cut_secs(timeout), "--", "sleeper", "30000");
   int64_t elapsed = cut_now_ms() - t0;
   assert_status(r, 124);
   assert_contains(r.out, "ready"); /* partial output was streamed */
-  assert_contains(r.err, "cuprum: 'sleeper' timed out after 0.2 s");
-  assert_true(elapsed >= 200);
+  assert_contains(r.err, msg);
+  assert_true(elapsed >= timeout);
   assert_true(elapsed < 5000); /* SIGTERM ends it at once: not 30 s */
   cli_free(&r);
 }
@@ -94,14 +98,15 @@ static void test_exit_124_on_timeout(void **state) {
  * group is killed, and no grandchild survives. */
 static void test_timeout_kills_process_tree(void **state) {
   fixture *fx = *state;
+  int64_t timeout = cut_after_start_ms(200); /* SIGTERM is ignored first */
   int64_t t0 = cut_now_ms();
-  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--timeout", "0.2",
-                     "--grace", "0.2", "--", "forker", "--ignore-term",
-                     "--wait", "30000");
+  cli_result r = CLI("run", "--catalogue", fx->catalogue, "--timeout",
+                     cut_secs(timeout), "--grace", "0.2", "--", "forker",
+                     "--ignore-term", "--wait", "30000");
   int64_t elapsed = cut_now_ms() - t0;
   assert_status(r, 124);
   assert_contains(r.err, "was killed");
-  assert_true(elapsed >= 400); /* timeout + grace */
+  assert_true(elapsed >= timeout + 200); /* timeout + grace */
   assert_true(elapsed < 5000);
   const char *g = strstr(r.out, "grandchild ");
   assert_non_null(g);

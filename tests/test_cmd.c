@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/internal.h" /* struct cu_cmd: argv_bytes, cu__cmd_check */
+#include "catalogue/cmd_int.h" /* struct cu_cmd: argv_bytes, cu__cmd_check */
 
 static cu_cmd *echo_cmd(void) {
   cu_cmd *cmd = NULL;
@@ -26,7 +26,7 @@ static size_t argv_bytes(const cu_cmd *cmd) {
 
 static void assert_argv(const cu_cmd *cmd, const char *const *want,
                         size_t n) {
-  assert_int_equal(cu_cmd_argc(cmd), n);
+  assert_int_equal(cu_cmd_argv_count(cmd), n);
   for (size_t i = 0; i < n; i++)
     assert_string_equal(cu_cmd_argv(cmd)[i], want[i]);
   assert_null(cu_cmd_argv(cmd)[n]);
@@ -76,7 +76,7 @@ static void test_new_errors(void **state) {
                    CU_ENOTFOUND);
   assert_non_null(strstr(cu_last_error(), "'cu-missing-tool'"));
   assert_ptr_equal(cmd, (cu_cmd *)1);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 static void test_free_and_accessors_accept_null(void **state) {
@@ -86,7 +86,7 @@ static void test_free_and_accessors_accept_null(void **state) {
   assert_null(cu_cmd_program(NULL).name);
   assert_null(cu_cmd_path(NULL));
   assert_null(cu_cmd_project(NULL));
-  assert_int_equal(cu_cmd_argc(NULL), 0);
+  assert_int_equal(cu_cmd_argv_count(NULL), 0);
   assert_null(cu_cmd_argv(NULL));
   assert_int_equal(cu_cmd_arg(NULL, "x"), CU_EINVAL);
   assert_int_equal(cu_cmd_args(NULL, "x", NULL), CU_EINVAL);
@@ -107,7 +107,7 @@ static void test_args_grow_and_count_bytes(void **state) {
     snprintf(buf, sizeof buf, "arg-%d", i);
     assert_int_equal(cu_cmd_arg(cmd, buf), 0);
   }
-  assert_int_equal(cu_cmd_argc(cmd), 201);
+  assert_int_equal(cu_cmd_argv_count(cmd), 201);
   assert_string_equal(cu_cmd_argv(cmd)[0], "echo");
   assert_string_equal(cu_cmd_argv(cmd)[200], "arg-199");
   assert_null(cu_cmd_argv(cmd)[201]);
@@ -169,7 +169,7 @@ static void test_argn(void **state) {
   assert_non_null(strstr(cu_last_error(), "offset 1"));
   assert_int_equal(cu_cmd_status(cmd), CU_ENULARG);
   assert_int_equal(cu_cmd_arg(cmd, "x"), CU_ENULARG);
-  assert_int_equal(cu_cmd_argc(cmd), 4);
+  assert_int_equal(cu_cmd_argv_count(cmd), 4);
   cu_cmd_free(cmd);
 
   cmd = echo_cmd();
@@ -228,7 +228,7 @@ static void test_bad_flag_names(void **state) {
     cu_cmd *cmd = echo_cmd();
     assert_int_equal(cu_cmd_flag(cmd, bad[i], "1"), CU_EINVAL);
     assert_int_equal(cu_cmd_status(cmd), CU_EINVAL);
-    assert_int_equal(cu_cmd_argc(cmd), 1);
+    assert_int_equal(cu_cmd_argv_count(cmd), 1);
     cu_cmd_free(cmd);
   }
   cu_cmd *cmd = echo_cmd();
@@ -357,7 +357,7 @@ static void test_concurrent_builds_threads(void **state) {
     pthread_join(tid[i], &failed);
     assert_null(failed);
   }
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   assert_string_equal(cu_project_name(cu_cmd_project(keeper)), "allowed");
   cu_cmd_free(keeper);
 }
@@ -368,13 +368,13 @@ static void test_child_receives_argv_exactly(void **state) {
   cu_cmd *cmd = cut_cmd("argvdump", "", "two words", "it's", NULL);
   assert_int_equal(cu_cmd_argn(cmd, "caf\xc3\xa9\n$HOME", 11), 0);
   assert_int_equal(cu_cmd_flag(cmd, "max_count", "3"), 0);
-  cu_result res;
+  cu_result *res = NULL;
   assert_int_equal(cu_run(cmd, NULL, &res), 0);
-  assert_true(res.ok);
-  assert_string_equal(res.out.data, "argc 6\n8:argvdump\n0:\n9:two words\n"
-                                    "4:it's\n11:caf\xc3\xa9\n$HOME\n"
-                                    "13:--max-count=3\n");
-  cu_result_free(&res);
+  assert_true(res->ok);
+  assert_string_equal(res->out.data, "argc 6\n8:argvdump\n0:\n9:two words\n"
+                                     "4:it's\n11:caf\xc3\xa9\n$HOME\n"
+                                     "13:--max-count=3\n");
+  res = cu_result_free(res);
   cu_cmd_free(cmd);
 }
 
@@ -383,11 +383,11 @@ static void test_run_refuses_sticky_error(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("argvdump", NULL);
   assert_int_equal(cu_cmd_argn(cmd, "a\0b", 3), CU_ENULARG);
-  cu_result res;
+  cu_result *res = NULL;
   assert_int_equal(cu_run(cmd, NULL, &res), CU_ENULARG);
-  assert_int_equal(res.pid, 0);
-  assert_false(res.ok);
-  cu_result_free(&res);
+  assert_int_equal(res->pid, 0);
+  assert_false(res->ok);
+  res = cu_result_free(res);
   cu_cmd_free(cmd);
 }
 

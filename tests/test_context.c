@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "context/ctx.h"
+#include "runtime/job.h" /* cu__result_new */
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 
 /* ------------------------------------------------------------- fixtures */
 
@@ -32,7 +34,10 @@ static void fake_init(fake *f, const char *name, const char *arg) {
   f->cmd.argc = arg ? 2 : 1;
 }
 
-static void fake_done(fake *f) { cu__hooks_free(f->cmd.hooks); }
+static void fake_done(fake *f) {
+  if (f->cmd.hooks)
+    f->cmd.hooks_free(f->cmd.hooks);
+}
 
 static int check_name(const char *name) {
   fake f;
@@ -48,7 +53,8 @@ static void push_allow(const char *const *names, size_t n) {
   cu_program progs[8];
   for (size_t i = 0; i < n; i++)
     progs[i] = CU_PROGRAM(names[i]);
-  cu_scope_config cfg = {.allow = progs, .n_allow = n, .restrict_allow = true};
+  cu_scope_config cfg = {.size = sizeof(cu_scope_config),
+                         .allow = {CU_ALLOW_ONLY, progs, n}};
   assert_int_equal(cu_scope_push(&cfg), 0);
 }
 
@@ -149,7 +155,9 @@ static void test_narrowing_intersects_parent(void **state) {
 static void test_unrestricted_scope_inherits_allowlist(void **state) {
   (void)state;
   push_allow((const char *[]){"ls"}, 1);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.timeout_ms = 5}), 0);
+  assert_int_equal(cu_scope_push(&(cu_scope_config){
+                       .size = sizeof(cu_scope_config), .timeout_ms = 5}),
+                   0);
   assert_int_equal(check_name("ls"), 0);
   assert_int_equal(check_name("cat"), CU_EFORBIDDEN);
   cu_scope_pop();
@@ -158,8 +166,10 @@ static void test_unrestricted_scope_inherits_allowlist(void **state) {
 
 static void test_empty_scope_denies_nested(void **state) {
   (void)state;
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.restrict_allow = true}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow.mode = CU_ALLOW_NONE}),
+      0);
   assert_int_equal(check_name("ls"), CU_EFORBIDDEN);
   assert_non_null(strstr(cu_last_error(), "empty"));
   push_allow((const char *[]){"ls"}, 1);
@@ -217,8 +227,10 @@ static void test_allow_at_root_keeps_everything(void **state) {
 static void test_allow_reopens_empty_scope_explicitly(void **state) {
   (void)state;
   allow_widening();
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.restrict_allow = true}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow.mode = CU_ALLOW_NONE}),
+      0);
   assert_int_equal(cu_allow(CU_LS), 0);
   assert_int_equal(check_name("ls"), 0);
   assert_int_equal(check_name("cat"), CU_EFORBIDDEN);
@@ -234,15 +246,20 @@ static void test_pop_without_push_fails(void **state) {
 static void test_bad_config_rejected(void **state) {
   (void)state;
   cu_program bad[] = {CU_PROGRAM(NULL)};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.allow = bad,
-                                                    .n_allow = 1}),
-                   CU_EINVAL);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.timeout_ms = -1}),
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, bad, 1}}),
+      CU_EINVAL);
+  assert_int_equal(cu_scope_push(&(cu_scope_config){
+                       .size = sizeof(cu_scope_config), .timeout_ms = -1}),
                    CU_EINVAL);
   cu_env_var env[] = {{"A=B", "x"}};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.env = env, .n_env = 1}),
-                   CU_EBADENV);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.policy.unsafe = 9}),
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){
+          .size = sizeof(cu_scope_config), .env = env, .n_env = 1}),
+      CU_EBADENV);
+  assert_int_equal(cu_scope_push(&(cu_scope_config){
+                       .size = sizeof(cu_scope_config), .policy.unsafe = 9}),
                    CU_EINVAL);
   assert_int_equal(cu_scope_depth(), 0);
 }
@@ -287,8 +304,10 @@ static void test_after_hooks_lifo_inner_first(void **state) {
   assert_int_equal(cu_cmd_after_hook(&f.cmd, after_fn, &e, NULL), 0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
-  cu_result r = {0};
-  cu__ctx_after(ctx, &f.cmd, &r);
+  cu_result *r = cu__result_new();
+  assert_non_null(r);
+  cu__ctx_after(ctx, &f.cmd, r);
+  r = cu_result_free(r);
   assert_string_equal(t.seq, "edcba");
   cu__ctx_release(ctx);
   fake_done(&f);
@@ -301,10 +320,10 @@ static void test_observers_fifo_outer_first(void **state) {
   trace t = {0};
   tagged a = {&t, 'a'}, b = {&t, 'b'}, c = {&t, 'c'};
   cu_hook *root_hook = NULL;
-  assert_int_equal(cu_observe(observe_fn, 0, &a, &root_hook), 0); /* root */
+  assert_int_equal(cu_observe(observe_fn, &a, 0, &root_hook), 0); /* root */
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_observe(observe_fn, 0, &b, NULL), 0);
-  assert_int_equal(cu_observe(observe_fn, 0, &c, NULL), 0);
+  assert_int_equal(cu_observe(observe_fn, &b, 0, NULL), 0);
+  assert_int_equal(cu_observe(observe_fn, &c, 0, NULL), 0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   emit_on(ctx, CU_EV_START);
@@ -312,7 +331,7 @@ static void test_observers_fifo_outer_first(void **state) {
   cu__ctx_release(ctx);
   cu_scope_pop();
   cu_hook_detach(root_hook); /* leave the root as found */
-  cu_hook_free(root_hook);
+  cu_hook_unref(root_hook);
 }
 
 static void test_before_hook_veto(void **state) {
@@ -333,7 +352,7 @@ static void test_before_hook_veto(void **state) {
   cu_hook_detach(hb);
   run_before("git", &t, 0);
   assert_string_equal(t.seq, "ac");
-  cu_hook_free(hb);
+  cu_hook_unref(hb);
   cu_scope_pop();
 }
 
@@ -376,9 +395,9 @@ static void test_detach_idempotent_out_of_order(void **state) {
   cu_hook_detach(hc);                 /* still fine after the pop */
   cu_scope_pop();
   cu_hook_detach(NULL);
-  cu_hook_free(ha);
-  cu_hook_free(hb);
-  cu_hook_free(hc);
+  cu_hook_unref(ha);
+  cu_hook_unref(hb);
+  cu_hook_unref(hc);
 }
 
 static void test_snapshot_fixed_at_capture(void **state) {
@@ -387,11 +406,11 @@ static void test_snapshot_fixed_at_capture(void **state) {
   tagged a = {&t, 'a'}, b = {&t, 'b'};
   cu_hook *ha = NULL;
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_observe(observe_fn, 0, &a, &ha), 0);
+  assert_int_equal(cu_observe(observe_fn, &a, 0, &ha), 0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   /* registered after the capture: not part of that run */
-  assert_int_equal(cu_observe(observe_fn, 0, &b, NULL), 0);
+  assert_int_equal(cu_observe(observe_fn, &b, 0, NULL), 0);
   emit_on(ctx, CU_EV_START);
   assert_string_equal(t.seq, "a");
   /* popping the scope: the run keeps its context */
@@ -403,7 +422,7 @@ static void test_snapshot_fixed_at_capture(void **state) {
   emit_on(ctx, CU_EV_EXIT);
   assert_string_equal(t.seq, "aa");
   cu__ctx_release(ctx);
-  cu_hook_free(ha);
+  cu_hook_unref(ha);
   /* later captures see neither */
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   assert_false(cu__ctx_has_observers(ctx));
@@ -417,7 +436,7 @@ static void test_caller_free_keeps_hook_until_pop(void **state) {
   cu_hook *ha = NULL;
   assert_int_equal(cu_scope_push(NULL), 0);
   assert_int_equal(cu_before_hook(before_fn, &a, &ha), 0);
-  assert_null(cu_hook_free(ha)); /* caller done; the scope still holds it */
+  assert_null(cu_hook_unref(ha)); /* caller done; the scope still holds it */
   run_before("ls", &t, 0);
   assert_string_equal(t.seq, "a");
   cu_scope_pop(); /* freed here (ASan/valgrind check) */
@@ -437,8 +456,8 @@ static void test_observer_failure_counted(void **state) {
   tagged b = {&t, 'b'};
   cu_hook *bad = NULL;
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_observe(failing_observer, 0, NULL, &bad), 0);
-  assert_int_equal(cu_observe(observe_fn, 0, &b, NULL), 0);
+  assert_int_equal(cu_observe(failing_observer, NULL, 0, &bad), 0);
+  assert_int_equal(cu_observe(observe_fn, &b, 0, NULL), 0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   for (int i = 0; i < 3; i++)
@@ -446,7 +465,7 @@ static void test_observer_failure_counted(void **state) {
   assert_int_equal(cu_hook_failures(bad), 3);
   assert_string_equal(t.seq, "bbb"); /* later observers still called */
   cu__ctx_release(ctx);
-  cu_hook_free(bad);
+  cu_hook_unref(bad);
   cu_scope_pop();
 }
 
@@ -460,12 +479,12 @@ static void test_line_events_only_when_asked(void **state) {
   assert_false(cu__ctx_wants_lines(ctx));
   cu__ctx_release(ctx);
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_observe(observe_fn, 0, &a, NULL), 0);
+  assert_int_equal(cu_observe(observe_fn, &a, 0, NULL), 0);
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   assert_true(cu__ctx_has_observers(ctx));
   assert_false(cu__ctx_wants_lines(ctx));
   cu__ctx_release(ctx);
-  assert_int_equal(cu_observe(observe_fn, CU_OBSERVE_LINES, &l, NULL), 0);
+  assert_int_equal(cu_observe(observe_fn, &l, CU_OBSERVE_LINES, NULL), 0);
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   assert_true(cu__ctx_wants_lines(ctx));
   emit_on(ctx, CU_EV_STDOUT_LINE);
@@ -473,7 +492,7 @@ static void test_line_events_only_when_asked(void **state) {
   emit_on(ctx, CU_EV_EXIT);
   assert_string_equal(t.seq, "llal");
   cu__ctx_release(ctx);
-  assert_int_equal(cu_observe(observe_fn, 0x80, &l, NULL), CU_EINVAL);
+  assert_int_equal(cu_observe(observe_fn, &l, 0x80, NULL), CU_EINVAL);
   cu_scope_pop();
 }
 
@@ -502,15 +521,23 @@ static void test_defaults_inherit_and_accumulate(void **state) {
   cu_tag tags1[] = {{"team", "ops"}};
   cu_env_var env2[] = {{"A", "2"}};
   cu_tag tags2[] = {{"job", "backup"}};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .timeout_ms = 1000, .env = env1, .n_env = 2,
-                       .tags = tags1, .n_tags = 1}),
-                   0);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .grace_ms = 200, .env = env2, .n_env = 1,
-                       .tags = tags2, .n_tags = 1,
-                       .policy.echo_output = CU_SWITCH_ON}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .timeout_ms = 1000,
+                                       .env = env1,
+                                       .n_env = 2,
+                                       .tags = tags1,
+                                       .n_tags = 1}),
+      0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .grace_ms = 200,
+                                       .env = env2,
+                                       .n_env = 1,
+                                       .tags = tags2,
+                                       .n_tags = 1,
+                                       .policy.echo_output = CU_SWITCH_ON}),
+      0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   cu__ctx_defaults d;
@@ -543,10 +570,12 @@ static void collect_line(void *data, const char *line) {
 static void test_echo_command_policy(void **state) {
   (void)state;
   char buf[256] = "";
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .policy.echo_cmd = CU_SWITCH_ON,
-                       .echo_sink = collect_line, .echo_sink_data = buf}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .policy.echo_cmd = CU_SWITCH_ON,
+                                       .echo_sink = collect_line,
+                                       .echo_sink_data = buf}),
+      0);
   fake f;
   fake_init(&f, "ls", "-l");
   cu__ctx *ctx = NULL;
@@ -560,9 +589,11 @@ static void test_echo_command_policy(void **state) {
   cu_scope_pop();
   /* off by default */
   buf[0] = '\0';
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .echo_sink = collect_line, .echo_sink_data = buf}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .echo_sink = collect_line,
+                                       .echo_sink_data = buf}),
+      0);
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   assert_int_equal(cu__ctx_before(ctx, &f.cmd), 0);
   assert_string_equal(buf, "");
@@ -574,7 +605,8 @@ static void test_echo_command_policy(void **state) {
 
 static int scoped_return(void) {
   int rc;
-  CU_SCOPE(rc, &(cu_scope_config){.restrict_allow = true}) {
+  CU_SCOPE(rc, &(cu_scope_config){.size = sizeof(cu_scope_config),
+                                  .allow.mode = CU_ALLOW_NONE}) {
     assert_int_equal(cu_scope_depth(), 1);
     assert_int_equal(check_name("ls"), CU_EFORBIDDEN);
     return 42; /* early return: the scope must still be popped */
@@ -596,7 +628,10 @@ static void test_scope_macro_pops_on_every_exit(void **state) {
   assert_int_equal(ran, 1);
   assert_int_equal(cu_scope_depth(), 0);
   /* a failing push skips the body */
-  CU_SCOPE(rc, &(cu_scope_config){.timeout_ms = -5}) { ran++; }
+  CU_SCOPE(rc, &(cu_scope_config){.size = sizeof(cu_scope_config),
+                                  .timeout_ms = -5}) {
+    ran++;
+  }
   assert_int_equal(rc, CU_EINVAL);
   assert_int_equal(ran, 1);
   assert_int_equal(cu_scope_depth(), 0);
@@ -631,8 +666,10 @@ static void *open_thread(void *arg) {
 static void test_scopes_are_thread_local(void **state) {
   (void)state;
   /* The main thread is restricted; new threads start at their own root. */
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.restrict_allow = true}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow.mode = CU_ALLOW_NONE}),
+      0);
   pthread_t th[4];
   for (int i = 0; i < 4; i++)
     assert_int_equal(pthread_create(&th[i], NULL,
@@ -673,7 +710,7 @@ static void test_detach_from_another_thread(void **state) {
   assert_false(cu_hook_attached(ha));
   run_before("ls", &t, 0);
   assert_string_equal(t.seq, "b");
-  cu_hook_free(ha);
+  cu_hook_unref(ha);
   cu_scope_pop();
 }
 
@@ -683,7 +720,7 @@ static void *hook_in_thread(void *arg) {
   cu_hook *h = NULL;
   if (cu_before_hook(before_fn, tg, &h) != 0)
     return (void *)1;
-  cu_hook_free(h);
+  cu_hook_unref(h);
   return NULL;
 }
 
@@ -700,7 +737,39 @@ static void test_thread_exit_releases_its_stack(void **state) {
   assert_string_equal(t.seq, ""); /* not visible here */
 }
 
+/* The allowlist is one setting: a mode and a list. A list with a mode that
+ * does not read it is a mistake, refused; NONE and an empty ONLY deny. */
+static void test_allowlist_is_one_setting(void **state) {
+  (void)state;
+  static const cu_program ls[] = {CU_LS};
+  cu_scope_config cfg = CU_SCOPE_CONFIG_INIT;
+  cfg.allow = (cu_allowlist){CU_ALLOW_INHERIT, ls, 1};
+  assert_int_equal(cu_scope_push(&cfg), CU_EINVAL);
+  assert_non_null(strstr(cu_last_error(), "allow.mode"));
+  cfg.allow = (cu_allowlist){CU_ALLOW_NONE, ls, 1};
+  assert_int_equal(cu_scope_push(&cfg), CU_EINVAL);
+  cfg.allow = (cu_allowlist){(cu_allow_mode)7, NULL, 0};
+  assert_int_equal(cu_scope_push(&cfg), CU_EINVAL);
+  cfg.allow = (cu_allowlist){CU_ALLOW_ONLY, NULL, 1};
+  assert_int_equal(cu_scope_push(&cfg), CU_EINVAL);
+  assert_int_equal(cu_scope_depth(), 0);
+  cfg.allow = (cu_allowlist){CU_ALLOW_ONLY, ls, 1};
+  assert_int_equal(cu_scope_push(&cfg), 0);
+  assert_true(cu_scope_permits(CU_LS));
+  assert_false(cu_scope_permits(CU_CAT));
+  cfg.allow = (cu_allowlist){CU_ALLOW_NONE, NULL, 0};
+  assert_int_equal(cu_scope_push(&cfg), 0);
+  assert_false(cu_scope_permits(CU_LS));
+  cu_scope_pop();
+  cfg.allow = (cu_allowlist){CU_ALLOW_ONLY, NULL, 0};
+  assert_int_equal(cu_scope_push(&cfg), 0);
+  assert_false(cu_scope_permits(CU_LS));
+  cu_scope_pop();
+  cu_scope_pop();
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_allowlist_is_one_setting),
     cmocka_unit_test(test_root_permits_everything),
     cmocka_unit_test(test_narrowing_intersects_parent),
     cmocka_unit_test(test_unrestricted_scope_inherits_allowlist),
@@ -708,7 +777,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_allow_refused_by_default_policy),
     cmocka_unit_test_teardown(test_allow_widens_when_permitted, reset_root),
     cmocka_unit_test_teardown(test_allow_at_root_keeps_everything, reset_root),
-    cmocka_unit_test_teardown(test_allow_reopens_empty_scope_explicitly, reset_root),
+    cmocka_unit_test_teardown(test_allow_reopens_empty_scope_explicitly,
+                              reset_root),
     cmocka_unit_test(test_pop_without_push_fails),
     cmocka_unit_test(test_bad_config_rejected),
     cmocka_unit_test(test_before_hooks_fifo_outer_first),

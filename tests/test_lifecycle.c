@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,19 +25,20 @@ static pid_t grandchild_of(const cu_result *r) {
 static void test_timeout_plain(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("sleeper", "10000", NULL);
+  int64_t timeout = cut_after_start_ms(200); /* it prints "ready" first */
   int64_t t0 = cut_now_ms();
-  cu_result r;
-  assert_int_equal(cu_run(cmd, &(cu_run_opts){.timeout_ms = 200}, &r), 0);
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = timeout}, &r), 0);
   int64_t took = cut_now_ms() - t0;
-  assert_true(r.timed_out);
-  assert_false(r.ok);
-  assert_true(r.sent_term);
-  assert_false(r.sent_kill); /* it obeyed SIGTERM */
-  assert_int_equal(r.term_signal, SIGTERM);
-  assert_string_equal(r.out.data, "ready\n"); /* partial output kept */
-  assert_true(took >= 200);
-  assert_true(took < 200 + cut_slack_ms());
-  cu_result_free(&r);
+  assert_true(r->timed_out);
+  assert_false(r->ok);
+  assert_true(r->sent_term);
+  assert_false(r->sent_kill); /* it obeyed SIGTERM */
+  assert_int_equal(r->term_signal, SIGTERM);
+  assert_string_equal(r->out.data, "ready\n"); /* partial output kept */
+  assert_true(took >= timeout);
+  assert_true(took < timeout + cut_slack_ms());
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -44,18 +46,20 @@ static void test_timeout_plain(void **state) {
 static void test_timeout_term_ignoring_child(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
+  int64_t timeout = cut_after_start_ms(100); /* it ignores SIGTERM first */
   int64_t t0 = cut_now_ms();
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.timeout_ms = 100, .grace_ms = 200}, &r), 0);
+      cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = timeout, .grace_ms = 200}, &r),
+      0);
   int64_t took = cut_now_ms() - t0;
-  assert_true(r.timed_out);
-  assert_true(r.sent_term);
-  assert_true(r.sent_kill);
-  assert_int_equal(r.term_signal, SIGKILL);
-  assert_true(took >= 300);
-  assert_true(took < 300 + cut_slack_ms());
-  cu_result_free(&r);
+  assert_true(r->timed_out);
+  assert_true(r->sent_term);
+  assert_true(r->sent_kill);
+  assert_int_equal(r->term_signal, SIGKILL);
+  assert_true(took >= timeout + 200);
+  assert_true(took < timeout + 200 + cut_slack_ms());
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -65,22 +69,22 @@ static void test_timeout_grandchild_holds_pipes(void **state) {
   /* The child exits at once; its grandchild ignores SIGTERM and keeps
    * stdout/stderr open. The run must still end: KILL reaches the group. */
   cu_cmd *cmd = cut_cmd("forker", "--ignore-term", "0", NULL);
+  int64_t timeout = cut_after_start_ms(150); /* it forks and prints first */
   int64_t t0 = cut_now_ms();
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.timeout_ms = 150, .grace_ms = 100}, &r), 0);
+      cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = timeout, .grace_ms = 100}, &r),
+      0);
   int64_t took = cut_now_ms() - t0;
-  assert_true(r.timed_out);
-  assert_true(r.sent_kill);
-  assert_int_equal(r.exit_code, 0); /* the direct child had exited */
-  pid_t gc = grandchild_of(&r);
+  assert_true(r->timed_out);
+  assert_true(r->sent_kill);
+  assert_int_equal(r->exit_code, 0); /* the direct child had exited */
+  pid_t gc = grandchild_of(r);
   assert_true(gc > 0);
-  assert_true(took < 250 + cut_slack_ms());
-  /* The grandchild is gone (it was reparented; give init a moment). */
-  for (int i = 0; i < 100 && cut_pid_alive(gc); i++)
-    usleep(2000);
-  assert_false(cut_pid_alive(gc));
-  cu_result_free(&r);
+  assert_true(took < timeout + 100 + cut_slack_ms());
+  /* The grandchild is gone (it was reparented: wait for its exit). */
+  assert_true(cut_wait_exited(gc, 1000));
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -88,27 +92,41 @@ static void test_timeout_grandchild_holds_pipes(void **state) {
 static void test_grace_none_kills_at_once(void **state) {
   (void)state;
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd,
-                          &(cu_run_opts){.timeout_ms = 50,
+                          &(cu_run_opts){.size = sizeof(cu_run_opts),
+                                         .timeout_ms = 50,
                                          .grace_ms = CU_GRACE_NONE},
                           &r),
                    0);
-  assert_false(r.sent_term);
-  assert_true(r.sent_kill);
-  assert_int_equal(r.term_signal, SIGKILL);
-  cu_result_free(&r);
+  assert_false(r->sent_term);
+  assert_true(r->sent_kill);
+  assert_int_equal(r->term_signal, SIGKILL);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
 }
 
+/* Cancels from its own thread once the child is under way: when the run's
+ * first stdout line arrives (forker prints it after ignoring SIGTERM), not
+ * after a guessed delay. */
 typedef struct canceller {
   cu_cancel *token;
-  int delay_ms;
+  sem_t started;
+  int64_t cancelled_at;
 } canceller;
 
-static void *cancel_later(void *arg) {
+static int on_first_line(void *userdata, const cu_event *ev) {
+  canceller *c = userdata;
+  if (ev->phase == CU_EV_STDOUT_LINE)
+    sem_post(&c->started);
+  return 0;
+}
+
+static void *cancel_when_started(void *arg) {
   canceller *c = arg;
-  usleep((useconds_t)c->delay_ms * 1000);
+  while (sem_wait(&c->started) != 0 && errno == EINTR) {
+  }
+  c->cancelled_at = cut_now_ms();
   cu_cancel_trigger(c->token);
   return NULL;
 }
@@ -118,29 +136,36 @@ static void test_cancel_from_another_thread(void **state) {
   cu_cancel *token = NULL;
   assert_int_equal(cu_cancel_new(&token), 0);
   cu_cmd *cmd = cut_cmd("forker", "--ignore-term", "--wait", "0", NULL);
-  /* The run must be under way when the token fires (valgrind is slow). */
-  int delay = cut_under_valgrind() ? 1500 : 150;
-  canceller c = {token, delay};
+  canceller c = {.token = token};
+  assert_int_equal(sem_init(&c.started, 0, 0), 0);
+  cu_hook *obs = NULL;
+  assert_int_equal(cu_observe(on_first_line, &c, CU_OBSERVE_LINES, &obs), 0);
   pthread_t th;
-  int64_t t0 = cut_now_ms();
-  pthread_create(&th, NULL, cancel_later, &c);
-  cu_result r;
+  pthread_create(&th, NULL, cancel_when_started, &c);
+  cu_result *r = NULL;
   assert_int_equal(
-      cu_run(cmd, &(cu_run_opts){.cancel = token, .grace_ms = 100}, &r), 0);
-  int64_t took = cut_now_ms() - t0;
+      cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .cancel = token, .grace_ms = 100}, &r), 0);
+  int64_t ended = cut_now_ms();
+  sem_post(&c.started); /* lets the thread end had no line come */
   pthread_join(th, NULL);
-  assert_true(r.cancelled);
-  assert_false(r.timed_out);
-  assert_false(r.ok);
-  assert_true(r.sent_kill);
-  assert_true(took < delay + 100 + cut_slack_ms());
+  int64_t took = ended - c.cancelled_at;
+  cu_hook_detach(obs);
+  obs = cu_hook_unref(obs);
+  sem_destroy(&c.started);
+  assert_true(r->cancelled);
+  assert_false(r->timed_out);
+  assert_false(r->ok);
+  assert_true(r->sent_kill);
+  assert_true(took < 100 + cut_slack_ms()); /* grace, then SIGKILL */
   assert_true(cu_cancel_triggered(token));
-  cu_result_free(&r);
+  r = cu_result_free(r);
   /* A triggered token refuses new runs before spawning anything. */
-  assert_int_equal(cu_run(cmd, &(cu_run_opts){.cancel = token}, &r),
-                   CU_ECANCELED);
-  assert_int_equal(r.pid, 0);
-  cu_result_free(&r);
+  assert_int_equal(
+      cu_run(cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .cancel = token},
+             &r),
+      CU_ECANCELED);
+  assert_int_equal(r->pid, 0);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cu_cancel_free(token);
   cut_assert_no_children();
@@ -150,14 +175,14 @@ static void test_no_zombies_no_fd_growth_many_runs(void **state) {
   (void)state;
   int n = cut_under_valgrind() ? 100 : 2000;
   cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd, NULL, &r), 0); /* warm-up: lazy probes */
-  cu_result_free(&r);
+  r = cu_result_free(r);
   int fds = cut_fd_count();
   for (int i = 0; i < n; i++) {
     assert_int_equal(cu_run(cmd, NULL, &r), 0);
-    assert_true(r.ok);
-    cu_result_free(&r);
+    assert_true(r->ok);
+    r = cu_result_free(r);
   }
   assert_int_equal(cut_fd_count(), fds);
   cut_assert_no_children();
@@ -170,10 +195,10 @@ static void *run_in_thread(void *arg) {
   cu_cmd *cmd = arg;
   intptr_t bad = 0;
   for (int i = 0; i < 5; i++) {
-    cu_result r;
-    if (cu_run(cmd, NULL, &r) != 0 || !r.ok || r.out.len != 4096)
+    cu_result *r = NULL;
+    if (cu_run(cmd, NULL, &r) != 0 || !r->ok || r->out.len != 4096)
       bad++;
-    cu_result_free(&r);
+    r = cu_result_free(r);
   }
   return (void *)bad;
 }
@@ -202,9 +227,15 @@ static void test_loop_free_cancels_running_tasks(void **state) {
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
   cu_task *a = NULL, *b = NULL;
   assert_int_equal(
-      cu_loop_spawn(loop, cmd, &(cu_run_opts){.grace_ms = 50}, &a), 0);
+      cu_loop_spawn(loop, cmd,
+                    &(cu_run_opts){.size = sizeof(cu_run_opts), .grace_ms = 50},
+                    &a),
+      0);
   assert_int_equal(
-      cu_loop_spawn(loop, cmd, &(cu_run_opts){.grace_ms = 50}, &b), 0);
+      cu_loop_spawn(loop, cmd,
+                    &(cu_run_opts){.size = sizeof(cu_run_opts), .grace_ms = 50},
+                    &b),
+      0);
   assert_int_equal(cu_loop_active(loop), 2);
   cu_task_free(b); /* orphaned: the loop finishes it */
   int64_t t0 = cut_now_ms();
@@ -236,16 +267,18 @@ static void test_child_reaped_by_someone_else(void **state) {
   sigaction(SIGCHLD, &sa, &old);
   cu_cmd *cmd = cut_cmd("sleeper", "200", NULL);
   int64_t t0 = cut_now_ms();
-  cu_result r;
-  int rc = cu_run(cmd, &(cu_run_opts){.timeout_ms = 10000}, &r);
+  cu_result *r = NULL;
+  int rc = cu_run(
+      cmd, &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = 10000},
+      &r);
   int64_t took = cut_now_ms() - t0;
   sigaction(SIGCHLD, &old, NULL);
   assert_int_equal(rc, CU_ESYS);
   assert_non_null(strstr(cu_last_error(), "reaps every child"));
-  assert_false(r.ok);
-  assert_false(r.timed_out);
+  assert_false(r->ok);
+  assert_false(r->timed_out);
   assert_true(took < 200 + 1000 + cut_slack_ms());
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }

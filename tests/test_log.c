@@ -12,6 +12,7 @@
 
 #include "context/ctx.h"
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 
 static const char *const ls_argv[] = {"ls", "-l", "my dir", NULL};
 
@@ -23,12 +24,12 @@ static cu_event base_event(cu_event_phase phase) {
   ev.program = "ls";
   ev.path = "/usr/bin/ls";
   ev.argv = ls_argv;
-  ev.argc = 3;
+  ev.n_argv = 3;
   ev.wall = (struct timespec){.tv_sec = 86400, .tv_nsec = 5};
   ev.mono = (struct timespec){.tv_sec = 2, .tv_nsec = 3};
   ev.pid = 42;
   ev.exit_code = -1;
-  ev.stage_count = 1;
+  ev.n_stages = 1;
   return ev;
 }
 
@@ -87,7 +88,7 @@ static void test_json_phase_fields(void **state) {
   ev.bytes = 1024;
   ev.unsafe = true;
   ev.stage_index = 1;
-  ev.stage_count = 3;
+  ev.n_stages = 3;
   s = fmt(&ev, CU_LOG_JSON);
   assert_non_null(strstr(s, "\"unsafe\":true,\"stage\":1,\"stages\":3,"
                             "\"bytes\":1024}"));
@@ -115,7 +116,7 @@ static void test_json_escaping(void **state) {
   ev.line_len = sizeof line - 1;
   const char *argv[] = {"a\"b", "\x80", NULL};
   ev.argv = argv;
-  ev.argc = 2;
+  ev.n_argv = 2;
   char *s = fmt(&ev, CU_LOG_JSON);
   const char *expect_line =
       "\"line\":\"q\\\"b\\\\n\\n\\t\\r\\u0001\\u001f\\u007f\\u0000z"
@@ -243,8 +244,11 @@ static void test_log_hook_start_and_exit(void **state) {
   records r = {0};
   cu_hook *h = NULL;
   assert_int_equal(cu_scope_push(NULL), 0);
-  cu_log_opts o = {.format = CU_LOG_JSON, .sink = CU_LOG_SINK_CALLBACK,
-                   .fn = keep_record, .fn_data = &r};
+  cu_log_opts o = {.size = sizeof(cu_log_opts),
+                   .format = CU_LOG_JSON,
+                   .sink = CU_LOG_SINK_CALLBACK,
+                   .fn = keep_record,
+                   .fn_data = &r};
   assert_int_equal(cu_log_attach(&o, &h), 0);
   cu_result res = {.pid = 42, .exit_code = 0, .ok = true,
                    .duration_ns = 2500000};
@@ -272,7 +276,7 @@ static void test_log_hook_start_and_exit(void **state) {
   cu_hook_detach(h);
   play_run(&res, NULL, NULL);
   assert_int_equal(r.n, 4);
-  cu_hook_free(h);
+  cu_hook_unref(h);
   cu_scope_pop();
 }
 
@@ -280,8 +284,11 @@ static void test_log_hook_spawn_failure_is_error(void **state) {
   (void)state;
   records r = {0};
   assert_int_equal(cu_scope_push(NULL), 0);
-  cu_log_opts o = {.format = CU_LOG_LOGFMT, .sink = CU_LOG_SINK_CALLBACK,
-                   .fn = keep_record, .fn_data = &r,
+  cu_log_opts o = {.size = sizeof(cu_log_opts),
+                   .format = CU_LOG_LOGFMT,
+                   .sink = CU_LOG_SINK_CALLBACK,
+                   .fn = keep_record,
+                   .fn_data = &r,
                    .min_level = CU_LOG_WARN};
   assert_int_equal(cu_log_attach(&o, NULL), 0);
   cu__ctx *ctx = NULL;
@@ -311,8 +318,12 @@ static void test_log_hook_output_and_noise(void **state) {
   records r = {0};
   cu_hook *h = NULL;
   assert_int_equal(cu_scope_push(NULL), 0);
-  cu_log_opts o = {.format = CU_LOG_HUMAN, .sink = CU_LOG_SINK_CALLBACK,
-                   .fn = keep_record, .fn_data = &r, .log_output = true};
+  cu_log_opts o = {.size = sizeof(cu_log_opts),
+                   .format = CU_LOG_HUMAN,
+                   .sink = CU_LOG_SINK_CALLBACK,
+                   .fn = keep_record,
+                   .fn_data = &r,
+                   .log_output = true};
   assert_int_equal(cu_log_attach(&o, &h), 0);
   const char *lines[] = {"Counting objects: 1", "real output", "noise 2",
                          NULL};
@@ -330,7 +341,7 @@ static void test_log_hook_output_and_noise(void **state) {
   assert_non_null(strstr(r.text[2], " noise_dropped=2"));
   assert_int_equal(cu_log_noise_dropped(h), 2);
   assert_int_equal(cu_log_noise_dropped(NULL), 0);
-  cu_hook_free(h);
+  cu_hook_unref(h);
   cu_scope_pop();
 }
 
@@ -341,7 +352,8 @@ static void test_log_hook_file_sink(void **state) {
   FILE *f = open_memstream(&buf, &len);
   assert_non_null(f);
   assert_int_equal(cu_scope_push(NULL), 0);
-  cu_log_opts o = {.sink = CU_LOG_SINK_FILE, .file = f};
+  cu_log_opts o = {
+      .size = sizeof(cu_log_opts), .sink = CU_LOG_SINK_FILE, .file = f};
   assert_int_equal(cu_log_attach(&o, NULL), 0);
   cu_result res = {.pid = 9, .term_signal = 9, .exit_code = -1,
                    .timed_out = true};
@@ -360,14 +372,14 @@ static void test_log_hook_file_sink(void **state) {
 
 static void test_log_attach_rejects_bad_options(void **state) {
   (void)state;
-  cu_log_opts o = {.sink = CU_LOG_SINK_FILE};
+  cu_log_opts o = {.size = sizeof(cu_log_opts), .sink = CU_LOG_SINK_FILE};
   assert_int_equal(cu_log_attach(&o, NULL), CU_EINVAL);
   assert_non_null(strstr(cu_last_error(), "file"));
-  o = (cu_log_opts){.sink = CU_LOG_SINK_CALLBACK};
+  o = (cu_log_opts){.size = sizeof(cu_log_opts), .sink = CU_LOG_SINK_CALLBACK};
   assert_int_equal(cu_log_attach(&o, NULL), CU_EINVAL);
-  o = (cu_log_opts){.format = (cu_log_format)7};
+  o = (cu_log_opts){.size = sizeof(cu_log_opts), .format = (cu_log_format)7};
   assert_int_equal(cu_log_attach(&o, NULL), CU_EINVAL);
-  o = (cu_log_opts){.min_level = (cu_log_level)9};
+  o = (cu_log_opts){.size = sizeof(cu_log_opts), .min_level = (cu_log_level)9};
   assert_int_equal(cu_log_attach(&o, NULL), CU_EINVAL);
   assert_string_equal(cu_log_level_name(CU_LOG_WARN), "warn");
   assert_string_equal(cu_log_level_name(CU_LOG_ERROR), "error");

@@ -9,7 +9,9 @@
 
 /* Run the same command both ways and compare everything comparable. */
 static void assert_parity(cu_cmd *cmd, const cu_run_opts *opts) {
-  cu_result sync_r, async_r;
+  static const cu_result none; /* a spawn that failed has no task result */
+  cu_result *sync_r = NULL;
+  const cu_result *async_r = NULL;
   int sync_rc = cu_run(cmd, opts, &sync_r);
   char sync_msg[512];
   snprintf(sync_msg, sizeof sync_msg, "%s", cu_last_error());
@@ -21,22 +23,21 @@ static void assert_parity(cu_cmd *cmd, const cu_run_opts *opts) {
   if (async_rc == 0)
     async_rc = cu_task_wait(task, &async_r);
   else
-    memset(&async_r, 0, sizeof async_r);
+    async_r = &none;
   assert_int_equal(sync_rc, async_rc);
   if (sync_rc != 0)
     assert_string_equal(sync_msg, cu_last_error());
-  assert_int_equal(sync_r.exit_code, async_r.exit_code);
-  assert_int_equal(sync_r.term_signal, async_r.term_signal);
-  assert_int_equal(sync_r.ok, async_r.ok);
-  assert_int_equal(sync_r.timed_out, async_r.timed_out);
-  assert_int_equal(sync_r.out.len, async_r.out.len);
-  assert_int_equal(sync_r.err.len, async_r.err.len);
-  if (sync_r.out.len)
-    assert_memory_equal(sync_r.out.data, async_r.out.data, sync_r.out.len);
-  if (sync_r.err.len)
-    assert_memory_equal(sync_r.err.data, async_r.err.data, sync_r.err.len);
-  cu_result_free(&sync_r);
-  cu_result_free(&async_r);
+  assert_int_equal(sync_r->exit_code, async_r->exit_code);
+  assert_int_equal(sync_r->term_signal, async_r->term_signal);
+  assert_int_equal(sync_r->ok, async_r->ok);
+  assert_int_equal(sync_r->timed_out, async_r->timed_out);
+  assert_int_equal(sync_r->out.len, async_r->out.len);
+  assert_int_equal(sync_r->err.len, async_r->err.len);
+  if (sync_r->out.len)
+    assert_memory_equal(sync_r->out.data, async_r->out.data, sync_r->out.len);
+  if (sync_r->err.len)
+    assert_memory_equal(sync_r->err.data, async_r->err.data, sync_r->err.len);
+  sync_r = cu_result_free(sync_r); /* async_r is the task's */
   cu_task_free(task);
   cu_loop_free(loop);
 }
@@ -49,12 +50,15 @@ static void test_sync_async_parity(void **state) {
   assert_parity(fail, NULL);
   cu_cmd *sig = cut_cmd("killself", "6", NULL);
   assert_parity(sig, NULL);
-  cu_cmd *slow = cut_cmd("sleeper", "5000", NULL);
-  assert_parity(slow, &(cu_run_opts){.timeout_ms = 50});
+  cu_cmd *slow = cut_cmd("sleeper", "30000", NULL);
+  /* Late enough that both runs have its "ready" line (the same output). */
+  assert_parity(slow, &(cu_run_opts){.size = sizeof(cu_run_opts), .timeout_ms = cut_after_start_ms(50)});
   /* The same error, the same message. */
-  assert_parity(ok, &(cu_run_opts){.cwd = "/nonexistent"});
+  assert_parity(
+      ok, &(cu_run_opts){.size = sizeof(cu_run_opts), .cwd = "/nonexistent"});
   const cu_env_var bad[] = {{"", "x"}};
-  assert_parity(ok, &(cu_run_opts){.env = bad, .n_env = 1});
+  assert_parity(
+      ok, &(cu_run_opts){.size = sizeof(cu_run_opts), .env = bad, .n_env = 1});
   cu_cmd_free(ok);
   cu_cmd_free(fail);
   cu_cmd_free(sig);
@@ -67,7 +71,7 @@ typedef struct counter {
   int ok;
 } counter;
 
-static void on_done(cu_task *task, const cu_result *r, void *data) {
+static void on_done(void *data, cu_task *task, const cu_result *r) {
   (void)task;
   counter *c = data;
   c->done++;
@@ -113,9 +117,11 @@ static void test_spawn_failure_is_synchronous(void **state) {
   assert_int_equal(cu_loop_new(&loop), 0);
   cu_cmd *cmd = cut_cmd("pwddump", NULL);
   cu_task *task = NULL;
-  assert_int_equal(
-      cu_loop_spawn(loop, cmd, &(cu_run_opts){.cwd = "/no/such/dir"}, &task),
-      CU_ECWD);
+  assert_int_equal(cu_loop_spawn(loop, cmd,
+                                 &(cu_run_opts){.size = sizeof(cu_run_opts),
+                                                .cwd = "/no/such/dir"},
+                                 &task),
+                   CU_ECWD);
   assert_null(task);
   assert_int_equal(cu_loop_active(loop), 0);
   assert_int_equal(cu_loop_run(loop), 0);

@@ -27,7 +27,7 @@ static cu_metrics *attach(const cu_metrics_opts *o, cu_hook **hook) {
 
 static void detach(cu_hook **hook) {
   cu_hook_detach(*hook);
-  *hook = cu_hook_free(*hook);
+  *hook = cu_hook_unref(*hook);
 }
 
 static char *render(const cu_metrics *m) {
@@ -39,9 +39,9 @@ static char *render(const cu_metrics *m) {
 }
 
 static void run_ok(cu_cmd *cmd, const cu_run_opts *o) {
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd, o, &r), 0);
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(cmd);
 }
 
@@ -59,10 +59,10 @@ static void assert_sample(const char *text, const char *name,
 /* Three runs of helpers: two exits (0 and 3) and 26 lines of output. */
 static void three_runs(void) {
   run_ok(cut_cmd("exitcode", "0", NULL), NULL);
-  cu_result r;
+  cu_result *r = NULL;
   cu_cmd *c = cut_cmd("exitcode", "3", NULL);
   assert_int_equal(cu_run(c, NULL, &r), 0);
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cu_cmd_free(c);
   run_ok(cut_cmd("writer", "--out", "130", "--err", "39", "--text", NULL),
          NULL);
@@ -161,7 +161,7 @@ static void emit(cu_event_phase phase, const char *program, int exit_code,
   ev.program = program;
   ev.exit_code = exit_code;
   ev.duration_ns = ns;
-  ev.stage_count = 1;
+  ev.n_stages = 1;
   cu__ctx_emit(ctx, &ev);
   cu__ctx_release(ctx);
 }
@@ -272,7 +272,7 @@ static void *hammer(void *arg) {
   cu_event ev;
   memset(&ev, 0, sizeof ev);
   ev.program = name;
-  ev.stage_count = 1;
+  ev.n_stages = 1;
   for (int i = 0; i < PER_THREAD; i++) {
     ev.phase = CU_EV_STDOUT_LINE;
     cu__ctx_emit(t->ctx, &ev);
@@ -338,13 +338,16 @@ static void test_metrics_timeout_signals_spawn_failure(void **state) {
   cu_hook *hook = NULL;
   cu_metrics *m = attach(NULL, &hook);
   /* The timeout leaves the sleeper time to ignore SIGTERM even on a
-   * loaded machine, so the KILL really is needed. */
-  cu_run_opts o = {.timeout_ms = 1000, .grace_ms = 50};
-  cu_result r;
+   * loaded machine (the build's slack on top), so the KILL really is
+   * needed. */
+  cu_run_opts o = CU_RUN_OPTS_INIT;
+  o.timeout_ms = cut_after_start_ms(200);
+  o.grace_ms = 50;
+  cu_result *r = NULL;
   cu_cmd *c = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
   assert_int_equal(cu_run(c, &o, &r), 0);
-  assert_true(r.timed_out);
-  cu_result_free(&r);
+  assert_true(r->timed_out);
+  r = cu_result_free(r);
   cu_cmd_free(c);
   cut_tool t;
   cut_tool_make(&t, "#!/nonexistent/interpreter\n");
@@ -352,7 +355,7 @@ static void test_metrics_timeout_signals_spawn_failure(void **state) {
    * can report that; an exec failing inside the kernel kills it). */
   unlink(t.path);
   assert_int_equal(cu_run(t.cmd, NULL, &r), CU_ENOTFOUND);
-  cu_result_free(&r);
+  r = cu_result_free(r);
   char *s = render(m);
   assert_sample(s, "cuprum_timeouts_total", "sleeper", NULL, "1");
   assert_sample(s, "cuprum_signals_sent_total", "sleeper",
@@ -375,7 +378,8 @@ static void test_metrics_stdin_bytes_and_errors(void **state) {
   cu_metrics *m = attach(NULL, &hook);
   static char big[1 << 20];
   memset(big, 'x', sizeof big);
-  cu_run_opts o = {.in = {.mode = CU_STDIN_BYTES, .data = "hello\n",
+  cu_run_opts o = {.size = sizeof(cu_run_opts),
+                   .in = {.mode = CU_STDIN_BYTES, .data = "hello\n",
                           .len = 6}};
   run_ok(cut_cmd("echoer", NULL), &o);
   /* exitcode never reads: feeding 1 MiB hits a closed pipe. */

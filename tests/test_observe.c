@@ -86,8 +86,8 @@ static void copy_event(rec *r, const cu_event *ev) {
   r->err_no = ev->err_no;
   snprintf(r->program, sizeof r->program, "%s", ev->program);
   snprintf(r->path, sizeof r->path, "%s", ev->path ? ev->path : "");
-  r->argc = ev->argc;
-  snprintf(r->argv_last, sizeof r->argv_last, "%s", ev->argv[ev->argc - 1]);
+  r->argc = ev->n_argv;
+  snprintf(r->argv_last, sizeof r->argv_last, "%s", ev->argv[ev->n_argv - 1]);
   snprintf(r->cwd, sizeof r->cwd, "%s", ev->cwd ? ev->cwd : "");
   for (size_t i = 0; i < ev->n_env; i++)
     cat_pair(r->env, sizeof r->env, ev->env[i].name, ev->env[i].value);
@@ -96,7 +96,7 @@ static void copy_event(rec *r, const cu_event *ev) {
   snprintf(r->project, sizeof r->project, "%s",
            ev->project ? cu_project_name(ev->project) : "");
   r->stage = ev->stage_index;
-  r->stages = ev->stage_count;
+  r->stages = ev->n_stages;
 }
 
 static int record_fn(void *data, const cu_event *ev) {
@@ -123,10 +123,10 @@ static int count(const recorder *r, cu_event_phase phase) {
 }
 
 static void observe_into(recorder *r, unsigned flags, cu_hook **ret) {
-  assert_int_equal(cu_observe(record_fn, flags, r, ret), 0);
+  assert_int_equal(cu_observe(record_fn, r, flags, ret), 0);
 }
 
-static void run_ok(cu_cmd *cmd, const cu_run_opts *opts, cu_result *res) {
+static void run_ok(cu_cmd *cmd, const cu_run_opts *opts, cu_result **res) {
   int rc = cu_run(cmd, opts, res);
   if (rc != 0)
     fail_msg("cu_run: %s", cu_last_error());
@@ -139,20 +139,28 @@ static void test_events_of_a_plain_run(void **state) {
   recorder r = RECORDER_INIT;
   cu_env_var scope_env[] = {{"CU_SCOPE_VAR", "s"}};
   cu_tag scope_tags[] = {{"team", "ops"}};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .env = scope_env, .n_env = 1,
-                       .tags = scope_tags, .n_tags = 1}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .env = scope_env,
+                                       .n_env = 1,
+                                       .tags = scope_tags,
+                                       .n_tags = 1}),
+      0);
   observe_into(&r, CU_OBSERVE_LINES, NULL);
   cu_cmd *cmd = cut_cmd("echoer", NULL);
   cu_env_var env[] = {{"CU_CALL_VAR", "c"}, {"CU_GONE", NULL}};
   cu_tag tags[] = {{"job", "t1"}};
-  cu_run_opts o = {.in = {.mode = CU_STDIN_BYTES, .data = "one\r\ntwo", .len = 8},
-                   .env = env, .n_env = 2, .tags = tags, .n_tags = 1,
-                   .cwd = "/tmp"};
-  cu_result res;
+  cu_run_opts o = {
+      .size = sizeof(cu_run_opts),
+      .in = {.mode = CU_STDIN_BYTES, .data = "one\r\ntwo", .len = 8},
+      .env = env,
+      .n_env = 2,
+      .tags = tags,
+      .n_tags = 1,
+      .cwd = "/tmp"};
+  cu_result *res = NULL;
   run_ok(cmd, &o, &res);
-  assert_true(res.ok);
+  assert_true(res->ok);
   cu_scope_pop();
 
   assert_true(r.n >= 6);
@@ -172,13 +180,13 @@ static void test_events_of_a_plain_run(void **state) {
     assert_true(e->exec_id != 0);
     assert_int_equal(e->exec_id, r.ev[0].exec_id);
     if (i >= 1)
-      assert_int_equal(e->pid, res.pid);
+      assert_int_equal(e->pid, res->pid);
     if (i > 0)
       assert_true(e->mono_ns >= r.ev[i - 1].mono_ns);
     assert_true(e->wall_s > 1000000000);
     assert_string_equal(e->program, "echoer");
     assert_string_equal(e->path, cut_helper("echoer"));
-    assert_int_equal(e->argc, 1);
+    assert_int_equal(e->argc, 1); /* recorded from n_argv */
     assert_string_equal(e->cwd, "/tmp");
     /* the overlay only, scope first, never the whole environment */
     assert_string_equal(e->env, "CU_SCOPE_VAR=s;CU_CALL_VAR=c;CU_GONE=<unset>;");
@@ -206,7 +214,7 @@ static void test_events_of_a_plain_run(void **state) {
   assert_int_equal(ex->term_signal, 0);
   assert_true(ex->duration_ns > 0);
   assert_null(find(&r, CU_EV_SPAWN_FAILED));
-  cu_result_free(&res);
+  res = cu_result_free(res);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -217,12 +225,12 @@ static void test_timeout_escalation_events(void **state) {
   assert_int_equal(cu_scope_push(NULL), 0);
   observe_into(&r, 0, NULL);
   cu_cmd *cmd = cut_cmd("sleeper", "10000", "--ignore-term", NULL);
-  cu_run_opts o = {.timeout_ms = 100, .grace_ms = 100,
+  cu_run_opts o = {.size = sizeof(cu_run_opts), .timeout_ms = cut_after_start_ms(100), .grace_ms = 100,
                    .in = {.mode = CU_STDIN_NULL}};
-  cu_result res;
+  cu_result *res = NULL;
   run_ok(cmd, &o, &res);
   cu_scope_pop();
-  assert_true(res.timed_out);
+  assert_true(res->timed_out);
   const rec *t = find(&r, CU_EV_TIMEOUT), *term = find(&r, CU_EV_TERM_SENT),
             *kill = find(&r, CU_EV_KILL_SENT), *ex = find(&r, CU_EV_EXIT);
   assert_non_null(t);
@@ -232,7 +240,7 @@ static void test_timeout_escalation_events(void **state) {
   assert_true(t < term && term < kill && kill < ex);
   assert_int_equal(ex->term_signal, SIGKILL);
   assert_int_equal(ex->exit_code, -1);
-  cu_result_free(&res);
+  res = cu_result_free(res);
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
@@ -246,20 +254,19 @@ static void test_cancel_events(void **state) {
   assert_int_equal(cu_loop_new(&loop), 0);
   cu_cmd *cmd = cut_cmd("sleeper", "10000", NULL);
   cu_task *task = NULL;
-  cu_run_opts o = {.in = {.mode = CU_STDIN_NULL}};
+  cu_run_opts o = {.size = sizeof(cu_run_opts), .in = {.mode = CU_STDIN_NULL}};
   assert_int_equal(cu_loop_spawn(loop, cmd, &o, &task), 0);
   cu_task_cancel(task);
-  cu_result res;
+  const cu_result *res = NULL;
   assert_int_equal(cu_task_wait(task, &res), 0);
   cu_scope_pop();
-  assert_true(res.cancelled);
+  assert_true(res->cancelled);
   const rec *c = find(&r, CU_EV_CANCEL), *term = find(&r, CU_EV_TERM_SENT);
   assert_non_null(c);
   assert_non_null(term);
   assert_true(c < term);
   assert_int_equal(r.ev[r.n - 1].phase, CU_EV_EXIT);
   assert_int_equal(r.ev[r.n - 1].term_signal, SIGTERM);
-  cu_result_free(&res);
   cu_task_free(task);
   cu_loop_free(loop);
   cu_cmd_free(cmd);
@@ -272,8 +279,12 @@ static cu_catalogue *pinned_catalogue(const char *program, const char *path,
   cu_catalogue *cat = NULL;
   assert_int_equal(cu_catalogue_new(&cat), 0);
   cu_program_entry e = {CU_PROGRAM(program), path};
-  cu_project_spec spec = {.name = "noisy", .programs = &e, .n_programs = 1,
-                          .noise_rules = noise, .n_noise_rules = n_noise};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec),
+                          .name = "noisy",
+                          .programs = &e,
+                          .n_programs = 1,
+                          .noise_rules = noise,
+                          .n_noise_rules = n_noise};
   assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
   return cat;
 }
@@ -291,7 +302,7 @@ static void test_spawn_failure_event(void **state) {
   recorder r = RECORDER_INIT;
   assert_int_equal(cu_scope_push(NULL), 0);
   observe_into(&r, 0, NULL);
-  cu_result res;
+  cu_result *res = NULL;
   int rc = cu_run(cmd, NULL, &res);
   cu_scope_pop();
   assert_int_equal(rc, CU_EACCES);
@@ -303,9 +314,9 @@ static void test_spawn_failure_event(void **state) {
   assert_string_equal(f->project, "noisy");
   assert_null(find(&r, CU_EV_START));
   assert_null(find(&r, CU_EV_EXIT));
-  cu_result_free(&res);
+  res = cu_result_free(res);
   cu_cmd_free(cmd);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   unlink(path);
   cut_assert_no_children();
 }
@@ -318,9 +329,10 @@ static void test_stdin_error_event(void **state) {
   assert_int_equal(cu_scope_push(NULL), 0);
   observe_into(&r, 0, NULL);
   cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
-  cu_run_opts o = {.in = {.mode = CU_STDIN_BYTES, .data = big,
-                          .len = sizeof big}};
-  cu_result res;
+  cu_run_opts o = {
+      .size = sizeof(cu_run_opts),
+      .in = {.mode = CU_STDIN_BYTES, .data = big, .len = sizeof big}};
+  cu_result *res = NULL;
   run_ok(cmd, &o, &res);
   cu_scope_pop();
   const rec *e = find(&r, CU_EV_STDIN_ERROR);
@@ -328,7 +340,7 @@ static void test_stdin_error_event(void **state) {
   assert_true(e->error < 0);
   assert_int_equal(e->err_no, EPIPE);
   assert_true(e->bytes < sizeof big);
-  cu_result_free(&res);
+  res = cu_result_free(res);
   cu_cmd_free(cmd);
 }
 
@@ -348,19 +360,18 @@ static void test_line_events_only_for_line_observers(void **state) {
                         NULL);
   assert_int_equal(cu_scope_push(NULL), 0);
   observe_into(&r, 0, NULL); /* no lines asked for */
-  cu_result res;
+  cu_result *res = NULL;
   run_ok(cmd, NULL, &res);
   assert_int_equal(count(&r, CU_EV_STDOUT_LINE), 0);
   assert_non_null(find(&r, CU_EV_EXIT));
-  assert_int_equal(res.out.len, 1300); /* capture unaffected */
-  cu_result_free(&res);
-  assert_int_equal(cu_observe(count_lines, CU_OBSERVE_LINES, &lines, NULL),
-                   0);
+  assert_int_equal(res->out.len, 1300); /* capture unaffected */
+  res = cu_result_free(res);
+  assert_int_equal(cu_observe(count_lines, &lines, CU_OBSERVE_LINES, NULL), 0);
   run_ok(cmd, NULL, &res);
   assert_int_equal(lines, 110);
   assert_int_equal(count(&r, CU_EV_STDOUT_LINE), 0);
-  assert_int_equal(res.out.len, 1300);
-  cu_result_free(&res);
+  assert_int_equal(res->out.len, 1300);
+  res = cu_result_free(res);
   cu_scope_pop();
   cu_cmd_free(cmd);
 }
@@ -376,9 +387,10 @@ static void test_noise_flag(void **state) {
   assert_int_equal(cu_scope_push(NULL), 0);
   observe_into(&r, CU_OBSERVE_LINES | CU_OBSERVE_NOISE, NULL);
   const char text[] = "Counting objects: 5\nreal line\n";
-  cu_run_opts o = {.in = {.mode = CU_STDIN_BYTES, .data = text,
-                          .len = sizeof text - 1}};
-  cu_result res;
+  cu_run_opts o = {
+      .size = sizeof(cu_run_opts),
+      .in = {.mode = CU_STDIN_BYTES, .data = text, .len = sizeof text - 1}};
+  cu_result *res = NULL;
   run_ok(cmd, &o, &res);
   cu_scope_pop();
   assert_int_equal(count(&r, CU_EV_STDOUT_LINE), 2);
@@ -386,7 +398,7 @@ static void test_noise_flag(void **state) {
   assert_true(l[0].noise);
   assert_false(l[1].noise);
   assert_string_equal(l[1].line, "real line");
-  cu_result_free(&res);
+  res = cu_result_free(res);
 
   /* Without CU_OBSERVE_NOISE nobody pays for the regex: noise is false. */
   recorder plain = RECORDER_INIT;
@@ -406,9 +418,9 @@ static void test_noise_flag(void **state) {
   }
   assert_true(last_line >= 0);
   assert_true(exit_at > last_line);
-  cu_result_free(&res);
+  res = cu_result_free(res);
   cu_cmd_free(cmd);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
 }
 
 /* ------------------------------------------------------------- refusals */
@@ -424,13 +436,15 @@ static void test_unsafe_commands_are_marked(void **state) {
   assert_int_equal(cu_cmd_arg(cmd, "x"), 0);
   recorder r = RECORDER_INIT;
   char warning[512] = "";
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .warn_sink = keep_line, .warn_sink_data = warning}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .warn_sink = keep_line,
+                                       .warn_sink_data = warning}),
+      0);
   observe_into(&r, CU_OBSERVE_LINES, NULL);
-  cu_result res;
+  cu_result *res = NULL;
   run_ok(cmd, NULL, &res); /* warn (the default) */
-  assert_true(res.ok);
+  assert_true(res->ok);
   assert_non_null(strstr(warning, "unsafe command"));
   assert_non_null(strstr(warning, cut_helper("argvdump")));
   assert_true(r.n >= 4);
@@ -439,14 +453,14 @@ static void test_unsafe_commands_are_marked(void **state) {
     assert_string_equal(r.ev[i].project, "");
     assert_null(strstr(r.ev[i].tags, "project="));
   }
-  cu_result_free(&res);
+  res = cu_result_free(res);
   /* deny: refused before anything is spawned or observed */
   int before = r.n;
   assert_int_equal(cu_policy_set(&(cu_policy){.unsafe = CU_UNSAFE_DENY}), 0);
   assert_int_equal(cu_run(cmd, NULL, &res), CU_EPOLICY);
-  assert_int_equal(res.pid, 0);
+  assert_int_equal(res->pid, 0);
   assert_int_equal(r.n, before);
-  cu_result_free(&res);
+  res = cu_result_free(res);
   cu_scope_pop();
   cu_cmd_free(cmd);
   cut_assert_no_children();
@@ -464,22 +478,23 @@ static void test_refusals_spawn_nothing(void **state) {
   int vetoes = 0;
   cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
   cu_program only[] = {CU_LS};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.allow = only,
-                                                    .n_allow = 1}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, only, 1}}),
+      0);
   observe_into(&r, 0, NULL);
-  cu_result res;
+  cu_result *res = NULL;
   assert_int_equal(cu_run(cmd, NULL, &res), CU_EFORBIDDEN);
   assert_non_null(strstr(cu_last_error(), "'exitcode'"));
-  assert_int_equal(res.pid, 0);
-  cu_result_free(&res);
+  assert_int_equal(res->pid, 0);
+  res = cu_result_free(res);
   cu_scope_pop();
   assert_int_equal(cu_scope_push(NULL), 0);
   observe_into(&r, 0, NULL);
   assert_int_equal(cu_before_hook(veto, &vetoes, NULL), 0);
   assert_int_equal(cu_run(cmd, NULL, &res), CU_EVETO);
   assert_int_equal(vetoes, 1);
-  cu_result_free(&res);
+  res = cu_result_free(res);
   cu_loop *loop = NULL;
   cu_task *task = NULL;
   assert_int_equal(cu_loop_new(&loop), 0);
@@ -501,17 +516,17 @@ static void test_failing_observer_leaks_no_child(void **state) {
     assert_int_equal(cu_scope_push(NULL), 0);
     observe_into(&r, CU_OBSERVE_LINES, &h);
     cu_cmd *cmd = cut_cmd("argvdump", "a", NULL);
-    cu_result res;
+    cu_result *res = NULL;
     run_ok(cmd, NULL, &res);
-    assert_true(res.ok);
-    assert_non_null(strstr(res.out.data, "1:a"));
+    assert_true(res->ok);
+    assert_non_null(strstr(res->out.data, "1:a"));
     if (phase != CU_EV_STDIN && phase != CU_EV_STDIN_ERROR &&
         phase != CU_EV_STDERR_LINE)
       assert_true(cu_hook_failures(h) >= 1);
     assert_non_null(find(&r, CU_EV_EXIT)); /* kept observing */
-    cu_result_free(&res);
+    res = cu_result_free(res);
     cu_cmd_free(cmd);
-    cu_hook_free(h);
+    cu_hook_unref(h);
     cu_scope_pop();
     cut_assert_no_children();
   }
@@ -532,12 +547,12 @@ static void test_after_hooks_see_the_final_result(void **state) {
   assert_int_equal(cu_cmd_after_hook(cmd, after_exit, &cmd_seen, NULL), 0);
   assert_int_equal(cu_scope_push(NULL), 0);
   assert_int_equal(cu_after_hook(after_exit, &scope_seen, NULL), 0);
-  cu_result res;
+  cu_result *res = NULL;
   run_ok(cmd, NULL, &res);
-  assert_int_equal(res.exit_code, 3);
+  assert_int_equal(res->exit_code, 3);
   assert_int_equal(scope_seen, 31);
   assert_int_equal(cmd_seen, 31);
-  cu_result_free(&res);
+  res = cu_result_free(res);
   cu_scope_pop();
   cu_cmd_free(cmd);
 }
@@ -545,22 +560,25 @@ static void test_after_hooks_see_the_final_result(void **state) {
 static void test_scope_defaults_reach_the_run(void **state) {
   (void)state;
   cu_env_var env[] = {{"CU_FROM_SCOPE", "yes"}};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .timeout_ms = 100, .grace_ms = CU_GRACE_NONE,
+  /* The scope's timeout applies to envdump too: long enough for it to start
+   * and print on a loaded machine, far shorter than the sleeper. */
+  int64_t timeout = 500 + cut_slack_ms();
+  assert_int_equal(cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                       .timeout_ms = timeout, .grace_ms = CU_GRACE_NONE,
                        .env = env, .n_env = 1}),
                    0);
   cu_cmd *envcmd = cut_cmd("envdump", "CU_FROM_SCOPE", NULL);
-  cu_result res;
+  cu_result *res = NULL;
   run_ok(envcmd, NULL, &res);
-  assert_string_equal(res.out.data, "CU_FROM_SCOPE=yes\n");
-  cu_result_free(&res);
-  cu_cmd *sleeper = cut_cmd("sleeper", "5000", NULL);
+  assert_string_equal(res->out.data, "CU_FROM_SCOPE=yes\n");
+  res = cu_result_free(res);
+  cu_cmd *sleeper = cut_cmd("sleeper", "30000", NULL);
   int64_t t0 = cut_now_ms();
-  cu_run_opts o = {.in = {.mode = CU_STDIN_NULL}};
+  cu_run_opts o = {.size = sizeof(cu_run_opts), .in = {.mode = CU_STDIN_NULL}};
   run_ok(sleeper, &o, &res);
-  assert_true(res.timed_out);
-  assert_true(cut_now_ms() - t0 < 2000);
-  cu_result_free(&res);
+  assert_true(res->timed_out);
+  assert_true(cut_now_ms() - t0 < timeout + 2000 + cut_slack_ms());
+  res = cu_result_free(res);
   cu_scope_pop();
   cu_cmd_free(envcmd);
   cu_cmd_free(sleeper);
@@ -569,17 +587,20 @@ static void test_scope_defaults_reach_the_run(void **state) {
 static void test_echo_command_and_output(void **state) {
   (void)state;
   char line[512] = "";
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .policy = {.echo_cmd = CU_SWITCH_ON,
-                                  .echo_output = CU_SWITCH_ON},
-                       .echo_sink = keep_line, .echo_sink_data = line}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){
+          .size = sizeof(cu_scope_config),
+          .policy = {.echo_cmd = CU_SWITCH_ON, .echo_output = CU_SWITCH_ON},
+          .echo_sink = keep_line,
+          .echo_sink_data = line}),
+      0);
   cu_cmd *cmd = cut_cmd("argvdump", "a b", NULL);
   char echoed[256] = "";
   int pipefd[2];
   assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-  cu_run_opts opts = {.out = {.mode = CU_STREAM_CAPTURE, .fd = pipefd[1]}};
-  cu_result res;
+  cu_run_opts opts = {.size = sizeof(cu_run_opts),
+                      .out = {.mode = CU_STREAM_CAPTURE, .echo_fd = pipefd[1]}};
+  cu_result *res = NULL;
   run_ok(cmd, &opts, &res);
   close(pipefd[1]);
   ssize_t n = read(pipefd[0], echoed, sizeof echoed - 1);
@@ -587,9 +608,9 @@ static void test_echo_command_and_output(void **state) {
   assert_string_equal(line, "+ argvdump 'a b'");
   /* echo_output turned CAPTURE into TEE: echoed and captured */
   assert_true(n > 0);
-  assert_string_equal(echoed, res.out.data);
-  assert_non_null(strstr(res.out.data, "3:a b"));
-  cu_result_free(&res);
+  assert_string_equal(echoed, res->out.data);
+  assert_non_null(strstr(res->out.data, "3:a b"));
+  res = cu_result_free(res);
   cu_scope_pop();
   cu_cmd_free(cmd);
 }
@@ -600,20 +621,22 @@ static void test_log_hook_on_real_runs(void **state) {
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   assert_int_equal(cu_scope_push(NULL), 0);
-  cu_log_opts lo = {.format = CU_LOG_JSON, .sink = CU_LOG_SINK_FILE,
+  cu_log_opts lo = {.size = sizeof(cu_log_opts),
+                    .format = CU_LOG_JSON,
+                    .sink = CU_LOG_SINK_FILE,
                     .file = f};
   assert_int_equal(cu_log_attach(&lo, NULL), 0);
   cu_cmd *cmd = cut_cmd("exitcode", "4", NULL);
-  cu_result res;
+  cu_result *res = NULL;
   run_ok(cmd, NULL, &res);
-  cu_result_free(&res);
+  res = cu_result_free(res);
   cu_cmd *w = cut_cmd("writer", "--out", "100", "--err", "7", NULL);
   run_ok(w, NULL, &res);
-  cu_result_free(&res);
   cu_scope_pop();
   fclose(f);
   char pid[64];
-  snprintf(pid, sizeof pid, "\"pid\":%d", (int)res.pid);
+  snprintf(pid, sizeof pid, "\"pid\":%d", (int)res->pid);
+  res = cu_result_free(res);
   assert_non_null(strstr(buf, "{\"level\":\"info\",\"event\":\"start\""));
   assert_non_null(strstr(buf, "{\"level\":\"warn\",\"event\":\"exit\""));
   assert_non_null(strstr(buf, "\"exit_code\":4,\"signal\":0"));
@@ -636,7 +659,7 @@ static void test_pipeline_stage_fields(void **state) {
   cu_cmd *b = cut_cmd("echoer", NULL);
   cu_pipeline *p = NULL;
   assert_int_equal(cu_pipeline_of(&p, a, b, NULL), 0);
-  cu_pipeline_result pr;
+  cu_pipeline_result *pr = NULL;
   assert_int_equal(cu_pipeline_run(p, NULL, &pr), 0);
   cu_scope_pop();
   assert_int_equal(count(&r, CU_EV_START), 2);
@@ -649,7 +672,7 @@ static void test_pipeline_stage_fields(void **state) {
       ids[r.ev[i].stage] = r.ev[i].exec_id;
   }
   assert_true(ids[0] != 0 && ids[1] != 0 && ids[0] != ids[1]);
-  cu_pipeline_result_free(&pr);
+  pr = cu_pipeline_result_free(pr);
   cu_pipeline_free(p);
   cu_cmd_free(a);
   cu_cmd_free(b);
@@ -682,15 +705,20 @@ static void *submit_thread(void *arg) {
   cu_tag inner_tags[] = {{"level", "inner"}};
   cu_program only[] = {CU_PROGRAM("sleeper")};
   int rc, rc2;
-  CU_SCOPE(rc, &(cu_scope_config){.tags = outer_tags, .n_tags = 1}) {
-    if (cu_observe(record_fn, 0, s->rec, NULL) != 0)
+  CU_SCOPE(rc, &(cu_scope_config){.size = sizeof(cu_scope_config),
+                                  .tags = outer_tags,
+                                  .n_tags = 1}) {
+    if (cu_observe(record_fn, s->rec, 0, NULL) != 0)
       return NULL;
-    CU_SCOPE(rc2, &(cu_scope_config){.tags = inner_tags, .n_tags = 1,
-                                     .allow = only, .n_allow = 1}) {
-      if (cu_observe(count_events, 0, &s->inner_events, NULL) != 0)
+    CU_SCOPE(rc2, &(cu_scope_config){.size = sizeof(cu_scope_config),
+                                     .tags = inner_tags,
+                                     .n_tags = 1,
+                                     .allow = {CU_ALLOW_ONLY, only, 1}}) {
+      if (cu_observe(count_events, &s->inner_events, 0, NULL) != 0)
         return NULL;
       s->cmd = cut_cmd("sleeper", "50", NULL);
-      cu_run_opts o = {.in = {.mode = CU_STDIN_NULL}};
+      cu_run_opts o = {.size = sizeof(cu_run_opts),
+                       .in = {.mode = CU_STDIN_NULL}};
       s->rc = cu_loop_spawn(s->loop, s->cmd, &o, &s->task);
     }
   }
@@ -762,9 +790,9 @@ static void test_concurrent_runs_nested_scopes(void **state) {
     pthread_join(th[i], NULL);
   for (int i = 0; i < N; i++) {
     assert_int_equal(s[i].rc, 0);
-    cu_result res;
+    const cu_result *res = NULL;
     assert_int_equal(cu_task_wait(s[i].task, &res), 0);
-    cu_result_free(&res);
+    assert_non_null(res);
     check_submitter(&s[i]);
     cu_task_free(s[i].task);
     cu_cmd_free(s[i].cmd);

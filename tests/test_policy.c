@@ -15,6 +15,7 @@
 
 #include "context/ctx.h"
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 
 /*
  * CUPRUM_POLICY is read once per process, so a test that needs it set runs
@@ -162,9 +163,10 @@ static void test_root_sets_anything_then_nested_only_tightens(void **state) {
   /* the root may loosen again what the root set */
   assert_int_equal(cu_policy_set(&(cu_policy){.unsafe = CU_UNSAFE_ALLOW}), 0);
   assert_int_equal(current().unsafe, CU_UNSAFE_ALLOW);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .policy.unsafe = CU_UNSAFE_WARN}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .policy.unsafe = CU_UNSAFE_WARN}),
+      0);
   assert_int_equal(current().unsafe, CU_UNSAFE_WARN);
   /* nested: looser than the parent is refused, all or nothing */
   assert_int_equal(cu_scope_push(NULL), 0);
@@ -173,9 +175,10 @@ static void test_root_sets_anything_then_nested_only_tightens(void **state) {
                    CU_EPOLICY);
   assert_non_null(strstr(cu_last_error(), "nested scope"));
   assert_int_equal(current().echo_cmd, CU_SWITCH_OFF);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .policy.unsafe = CU_UNSAFE_ALLOW}),
-                   CU_EPOLICY);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .policy.unsafe = CU_UNSAFE_ALLOW}),
+      CU_EPOLICY);
   assert_int_equal(cu_scope_depth(), 2);
   cu_scope_pop();
   /* tightening is fine; echo switches are free either way */
@@ -197,15 +200,17 @@ static void test_widen_cannot_be_loosened_inside(void **state) {
   if (getenv(CU_POLICY_ENV))
     skip();
   /* a library scope cannot grant itself widening */
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .policy.widen = CU_SWITCH_ON}),
-                   CU_EPOLICY);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .policy.widen = CU_SWITCH_ON}),
+      CU_EPOLICY);
   assert_int_equal(cu_policy_set(&(cu_policy){.widen = CU_SWITCH_ON}), 0);
   cu_program ls[] = {CU_LS};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .allow = ls, .n_allow = 1,
-                       .policy.widen = CU_SWITCH_OFF}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, ls, 1},
+                                       .policy.widen = CU_SWITCH_OFF}),
+      0);
   assert_int_equal(cu_allow(CU_CAT), CU_EPOLICY);
   cu_scope_pop();
 }
@@ -216,20 +221,24 @@ static void test_narrowing_can_be_forbidden(void **state) {
     skip();
   assert_int_equal(cu_policy_set(&(cu_policy){.narrow = CU_SWITCH_OFF}), 0);
   cu_program ls[] = {CU_LS};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.allow = ls,
-                                                    .n_allow = 1}),
-                   CU_EPOLICY);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, ls, 1}}),
+      CU_EPOLICY);
   assert_non_null(strstr(cu_last_error(), "narrow=deny"));
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.restrict_allow = true}),
-                   CU_EPOLICY);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow.mode = CU_ALLOW_NONE}),
+      CU_EPOLICY);
   assert_int_equal(cu_scope_depth(), 0);
   /* unrestricted scopes are fine; a scope may re-permit narrowing for
    * itself, since that is the stricter setting */
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .allow = ls, .n_allow = 1,
-                       .policy.narrow = CU_SWITCH_ON}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, ls, 1},
+                                       .policy.narrow = CU_SWITCH_ON}),
+      0);
   assert_int_equal(check_fake("cat", false), CU_EFORBIDDEN);
   cu_scope_pop();
   cu_scope_pop();
@@ -240,18 +249,22 @@ static void test_unsafe_modes(void **state) {
   if (getenv(CU_POLICY_ENV))
     skip();
   int warnings = 0;
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .warn_sink = drop_warning, .warn_sink_data = &warnings}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .warn_sink = drop_warning,
+                                       .warn_sink_data = &warnings}),
+      0);
   assert_int_equal(check_fake("tool", true), 0); /* warn by default */
   assert_int_equal(warnings, 1);
   assert_int_equal(check_fake("ls", false), 0); /* catalogued: no warning */
   assert_int_equal(warnings, 1);
   cu_scope_pop();
   assert_int_equal(cu_policy_set(&(cu_policy){.unsafe = CU_UNSAFE_ALLOW}), 0);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .warn_sink = drop_warning, .warn_sink_data = &warnings}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .warn_sink = drop_warning,
+                                       .warn_sink_data = &warnings}),
+      0);
   assert_int_equal(check_fake("tool", true), 0);
   assert_int_equal(warnings, 1);
   assert_int_equal(cu_policy_set(&(cu_policy){.unsafe = CU_UNSAFE_DENY}), 0);
@@ -306,9 +319,10 @@ static void test_operator_allow_is_default_program_tightens(void **state) {
   WITH_OPERATOR("widen=allow,unsafe=allow");
   assert_int_equal(current().widen, CU_SWITCH_ON);
   cu_program ls[] = {CU_LS};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.allow = ls,
-                                                    .n_allow = 1}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, ls, 1}}),
+      0);
   assert_int_equal(cu_allow(CU_CAT), 0);
   assert_int_equal(check_fake("cat", false), 0);
   cu_scope_pop();

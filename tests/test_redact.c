@@ -98,10 +98,10 @@ static void test_redact_event_format(void **state) {
   ev.phase = CU_EV_PLAN;
   ev.program = "tool";
   ev.argv = argv;
-  ev.argc = 4;
+  ev.n_argv = 4;
   ev.env = env;
   ev.n_env = 2;
-  ev.stage_count = 1;
+  ev.n_stages = 1;
   char *s = NULL;
   assert_int_equal(cu_event_format(&ev, CU_LOG_JSON, &s), 0);
   assert_non_null(strstr(s, "\"argv\":[\"tool\",\"--password\",\"***\","
@@ -139,21 +139,23 @@ static void test_redact_log_real_run(void **state) {
   (void)state;
   struct records rec = {{0}};
   cu_redact *r = make("s3cr3t*");
-  cu_log_opts lo = {.format = CU_LOG_LOGFMT, .sink = CU_LOG_SINK_CALLBACK,
+  cu_log_opts lo = {.size = sizeof(cu_log_opts),
+                    .format = CU_LOG_LOGFMT, .sink = CU_LOG_SINK_CALLBACK,
                     .fn = collect, .fn_data = &rec, .redact = r,
                     .min_level = CU_LOG_DEBUG};
   cu_hook *hook = NULL;
   assert_int_equal(cu_log_attach(&lo, &hook), 0);
   cu_cmd *c = cut_cmd("envdump", "MY_TOKEN", "s3cr3t-arg", NULL);
   cu_env_var env[] = {{"MY_TOKEN", "tok-123"}};
-  cu_run_opts o = {.env = env, .n_env = 1};
-  cu_result res;
+  cu_run_opts o = {.size = sizeof(cu_run_opts),
+                   .env = env, .n_env = 1};
+  cu_result *res = NULL;
   assert_int_equal(cu_run(c, &o, &res), 0);
-  assert_non_null(strstr(res.out.data, "MY_TOKEN=tok-123"));
-  cu_result_free(&res);
+  assert_non_null(strstr(res->out.data, "MY_TOKEN=tok-123"));
+  res = cu_result_free(res);
   cu_cmd_free(c);
   cu_hook_detach(hook);
-  cu_hook_free(hook);
+  cu_hook_unref(hook);
   cu_redact_free(r);
   assert_null(strstr(rec.buf, "s3cr3t-arg"));
   assert_null(strstr(rec.buf, "tok-123"));
@@ -167,7 +169,8 @@ static void test_redact_log_real_run(void **state) {
 static void test_log_phase_levels(void **state) {
   (void)state;
   struct records rec = {{0}};
-  cu_log_opts lo = {.format = CU_LOG_LOGFMT, .sink = CU_LOG_SINK_CALLBACK,
+  cu_log_opts lo = {.size = sizeof(cu_log_opts),
+                    .format = CU_LOG_LOGFMT, .sink = CU_LOG_SINK_CALLBACK,
                     .fn = collect, .fn_data = &rec, .log_output = true,
                     .plan_level = CU_LOG_INFO, .start_level = CU_LOG_DEBUG,
                     .exit_level = CU_LOG_WARN, .output_level = CU_LOG_INFO,
@@ -175,12 +178,12 @@ static void test_log_phase_levels(void **state) {
   cu_hook *hook = NULL;
   assert_int_equal(cu_log_attach(&lo, &hook), 0);
   cu_cmd *c = cut_cmd("writer", "--out", "13", "--text", NULL);
-  cu_result res;
+  cu_result *res = NULL;
   assert_int_equal(cu_run(c, NULL, &res), 0);
-  cu_result_free(&res);
+  res = cu_result_free(res);
   cu_cmd_free(c);
   cu_hook_detach(hook);
-  cu_hook_free(hook);
+  cu_hook_unref(hook);
   assert_non_null(strstr(rec.buf, "info level=info event=plan"));
   assert_null(strstr(rec.buf, "event=start")); /* debug < min info */
   assert_non_null(strstr(rec.buf, "info level=info event=stdout"));

@@ -63,7 +63,9 @@ static void run_pipe_case(const pump_case *c) {
   pthread_t tw, tr;
   assert_int_equal(pthread_create(&tw, NULL, writer_main, &w), 0);
   assert_int_equal(pthread_create(&tr, NULL, st_sink_main, &r), 0);
-  cu_pump_opts o = {.backend = c->backend, .buffer_size = c->buffer_size,
+  cu_pump_opts o = {.size = sizeof(cu_pump_opts),
+                    .backend = c->backend,
+                    .buffer_size = c->buffer_size,
                     .pipe_size = c->pipe_size,
                     .keep_pipe_size = c->keep_pipe_size};
   uint64_t moved = 0;
@@ -214,7 +216,11 @@ ST_BOTH(file_to_file_fallback) {
   unsigned char *p = random_payload(n, 5);
   int in = temp_file(p, n), out = temp_file("", 0);
   uint64_t moved = 0;
-  assert_int_equal(cu_pump(in, out, &(cu_pump_opts){.backend = b}, &moved), 0);
+  assert_int_equal(
+      cu_pump(in, out,
+              &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = b},
+              &moved),
+      0);
   assert_int_equal(moved, n);
   assert_file_holds(out, p, n);
   close(in);
@@ -232,7 +238,11 @@ ST_BOTH(file_to_pipe_and_pipe_to_file) {
   pthread_t tr;
   assert_int_equal(pthread_create(&tr, NULL, st_sink_main, &r), 0);
   uint64_t moved = 0;
-  assert_int_equal(cu_pump(in, a[1], &(cu_pump_opts){.backend = b}, &moved), 0);
+  assert_int_equal(
+      cu_pump(in, a[1],
+              &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = b},
+              &moved),
+      0);
   close(a[1]);
   pthread_join(tr, NULL);
   assert_int_equal(moved, n);
@@ -244,8 +254,11 @@ ST_BOTH(file_to_pipe_and_pipe_to_file) {
   writer w = {c[1], r.buf, r.len, 12345, 9};
   pthread_t tw;
   assert_int_equal(pthread_create(&tw, NULL, writer_main, &w), 0);
-  assert_int_equal(cu_pump(c[0], out, &(cu_pump_opts){.backend = b}, &moved),
-                   0);
+  assert_int_equal(
+      cu_pump(c[0], out,
+              &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = b},
+              &moved),
+      0);
   pthread_join(tw, NULL);
   close(c[0]);
   assert_file_holds(out, p, n);
@@ -267,14 +280,20 @@ ST_BOTH(dev_null_both_ways) {
   pthread_t tw;
   assert_int_equal(pthread_create(&tw, NULL, writer_main, &w), 0);
   uint64_t moved = 0;
-  assert_int_equal(cu_pump(a[0], null_w, &(cu_pump_opts){.backend = b}, &moved),
-                   0);
+  assert_int_equal(
+      cu_pump(a[0], null_w,
+              &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = b},
+              &moved),
+      0);
   pthread_join(tw, NULL);
   assert_int_equal(moved, n);
   int c[2];
   st_pipe(c);
-  assert_int_equal(cu_pump(null_r, c[1], &(cu_pump_opts){.backend = b}, &moved),
-                   0);
+  assert_int_equal(
+      cu_pump(null_r, c[1],
+              &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = b},
+              &moved),
+      0);
   assert_int_equal(moved, 0);
   for (int i = 0; i < 2; i++) {
     close(a[i]);
@@ -299,8 +318,11 @@ ST_BOTH(sockets) {
   assert_int_equal(pthread_create(&tw, NULL, writer_main, &w), 0);
   assert_int_equal(pthread_create(&tr, NULL, st_sink_main, &r), 0);
   uint64_t moved = 0;
-  assert_int_equal(cu_pump(s1[0], s2[0], &(cu_pump_opts){.backend = b}, &moved),
-                   0);
+  assert_int_equal(
+      cu_pump(s1[0], s2[0],
+              &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = b},
+              &moved),
+      0);
   shutdown(s2[0], SHUT_WR);
   pthread_join(tw, NULL);
   pthread_join(tr, NULL);
@@ -326,7 +348,9 @@ ST_BOTH(broken_pipe) {
   pthread_t tw;
   assert_int_equal(pthread_create(&tw, NULL, writer_main, &w), 0);
   /* drain the writer so it can finish whatever the pump does */
-  int rc = cu_pump(a[0], c[1], &(cu_pump_opts){.backend = b}, NULL);
+  int rc = cu_pump(a[0], c[1],
+                   &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = b},
+                   NULL);
   assert_int_equal(rc, CU_EIO);
   assert_non_null(strstr(cu_last_error(), strerror(EPIPE)));
   char sink[65536];
@@ -342,13 +366,19 @@ ST_BOTH(broken_pipe) {
 }
 
 ST_BOTH(bad_fds) {
-  assert_int_equal(cu_pump(-1, 1, &(cu_pump_opts){.backend = b}, NULL),
-                   CU_EINVAL);
+  assert_int_equal(
+      cu_pump(-1, 1,
+              &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = b},
+              NULL),
+      CU_EINVAL);
   int a[2];
   st_pipe(a);
   /* reading from a write end fails: an error, not a silent success */
-  assert_int_equal(cu_pump(a[1], a[1], &(cu_pump_opts){.backend = b}, NULL),
-                   CU_EIO);
+  assert_int_equal(
+      cu_pump(a[1], a[1],
+              &(cu_pump_opts){.size = sizeof(cu_pump_opts), .backend = b},
+              NULL),
+      CU_EIO);
   close(a[0]);
   close(a[1]);
 }
@@ -358,9 +388,11 @@ static void pump_unavailable_backend(void **state) {
   cu__splice_force_unavailable("forced off by the test");
   int a[2];
   st_pipe(a);
-  assert_int_equal(
-      cu_pump(a[0], a[1], &(cu_pump_opts){.backend = CU_BACKEND_SPLICE}, NULL),
-      CU_EBACKEND);
+  assert_int_equal(cu_pump(a[0], a[1],
+                           &(cu_pump_opts){.size = sizeof(cu_pump_opts),
+                                           .backend = CU_BACKEND_SPLICE},
+                           NULL),
+                   CU_EBACKEND);
   assert_non_null(strstr(cu_last_error(), "forced off by the test"));
   cu__splice_force_unavailable(NULL);
   close(a[0]);
@@ -394,8 +426,10 @@ static void consume_bytes_and_limit(void **state) {
   assert_memory_equal(out, p, n);
   assert_int_equal(out[n], '\0');
   free(out);
-  consume_pipe(n, &(cu_consume_opts){.max_bytes = 100000}, &out, &len, &total,
-               p);
+  consume_pipe(
+      n,
+      &(cu_consume_opts){.size = sizeof(cu_consume_opts), .max_bytes = 100000},
+      &out, &len, &total, p);
   assert_int_equal(len, 100000);
   assert_int_equal(total, n);
   assert_memory_equal(out, p, 100000);
@@ -408,8 +442,10 @@ static void consume_decodes(void **state) {
   const char *in = "ok\xe2\x82\xac\xff\xe2\x82";
   char *out = NULL;
   size_t len = 0;
-  consume_pipe(strlen(in), &(cu_consume_opts){.decode_utf8 = true}, &out,
-               &len, NULL, (const unsigned char *)in);
+  consume_pipe(
+      strlen(in),
+      &(cu_consume_opts){.size = sizeof(cu_consume_opts), .decode_utf8 = true},
+      &out, &len, NULL, (const unsigned char *)in);
   assert_string_equal(out, "ok\xe2\x82\xac\xEF\xBF\xBD\xEF\xBF\xBD");
   assert_int_equal(len, strlen(out));
   free(out);
@@ -436,14 +472,18 @@ static void consume_decodes_large(void **state) {
     memcpy(p + i, i % 99 ? "ab\n" : "\xe2\x82\xac", 3);
   char *out = NULL;
   size_t len = 0;
-  consume_pipe(n, &(cu_consume_opts){.decode_utf8 = true}, &out, &len, NULL,
-               p);
+  consume_pipe(
+      n,
+      &(cu_consume_opts){.size = sizeof(cu_consume_opts), .decode_utf8 = true},
+      &out, &len, NULL, p);
   assert_int_equal(len, n);
   assert_memory_equal(out, p, n);
   free(out);
   memcpy(p + n - 3, "a\xff\n", 3);
-  consume_pipe(n, &(cu_consume_opts){.decode_utf8 = true}, &out, &len, NULL,
-               p);
+  consume_pipe(
+      n,
+      &(cu_consume_opts){.size = sizeof(cu_consume_opts), .decode_utf8 = true},
+      &out, &len, NULL, p);
   assert_int_equal(len, n + 2);
   assert_memory_equal(out, p, n - 3);
   assert_memory_equal(out + n - 3, "a\xEF\xBF\xBD\n", 5);

@@ -47,7 +47,7 @@ static void trace_begin(traced *t, cu_tracer_opts *o) {
 
 static void trace_end(traced *t) {
   cu_hook_detach(t->hook);
-  t->hook = cu_hook_free(t->hook);
+  t->hook = cu_hook_unref(t->hook);
   t->tracer = cu_tracer_free(t->tracer);
 }
 
@@ -112,13 +112,13 @@ static const char *sfield(json_t *span, const char *key) {
   return json_string_value(json_object_get(span, key));
 }
 
-static void run_cmd(cu_cmd *cmd, const cu_run_opts *o, cu_result *keep) {
-  cu_result r;
+static void run_cmd(cu_cmd *cmd, const cu_run_opts *o, cu_result **keep) {
+  cu_result *r = NULL;
   assert_int_equal(cu_run(cmd, o, &r), 0);
   if (keep)
     *keep = r;
   else
-    cu_result_free(&r);
+    r = cu_result_free(r);
   cu_cmd_free(cmd);
 }
 
@@ -128,10 +128,10 @@ static void test_trace_one_span_per_command(void **state) {
   (void)state;
   traced t;
   trace_begin(&t, NULL);
-  cu_result r;
+  cu_result *r = NULL;
   run_cmd(cut_cmd("exitcode", "3", NULL), NULL, &r);
-  pid_t pid = r.pid;
-  cu_result_free(&r);
+  pid_t pid = r->pid;
+  r = cu_result_free(r);
   run_cmd(cut_cmd("exitcode", "0", NULL), NULL, NULL);
   trace_end(&t);
   json_t *spans = read_spans(t.file);
@@ -171,9 +171,9 @@ static void test_trace_pipeline_parent_span(void **state) {
   cu_cmd *b = cut_cmd("echoer", NULL);
   cu_pipeline *p = NULL;
   assert_int_equal(cu_pipeline_of(&p, a, b, NULL), 0);
-  cu_pipeline_result pr;
+  cu_pipeline_result *pr = NULL;
   assert_int_equal(cu_pipeline_run(p, NULL, &pr), 0);
-  cu_pipeline_result_free(&pr);
+  pr = cu_pipeline_result_free(pr);
   cu_pipeline_free(p);
   cu_cmd_free(a);
   cu_cmd_free(b);
@@ -202,9 +202,9 @@ static void test_trace_batch_parent_span(void **state) {
                   cut_cmd("exitcode", "1", NULL),
                   cut_cmd("exitcode", "0", NULL)};
   cu_batch_item items[3] = {{.cmd = c[0]}, {.cmd = c[1]}, {.cmd = c[2]}};
-  cu_parallel_result pr;
+  cu_parallel_result *pr = NULL;
   assert_int_equal(cu_parallel_run(items, 3, NULL, &pr), 0);
-  cu_parallel_result_free(&pr);
+  pr = cu_parallel_result_free(pr);
   for (int i = 0; i < 3; i++)
     cu_cmd_free(c[i]);
   trace_end(&t);
@@ -233,10 +233,10 @@ static void test_trace_context_both_ways(void **state) {
   o.traceparent = PARENT;
   o.tracestate = "vendor=x";
   trace_begin(&t, &o);
-  cu_result r;
+  cu_result *r = NULL;
   run_cmd(cut_cmd("envdump", "TRACEPARENT", "TRACESTATE", NULL), NULL, &r);
-  char *out = strdup(r.out.data);
-  cu_result_free(&r);
+  char *out = strdup(r->out.data);
+  r = cu_result_free(r);
   trace_end(&t);
   json_t *spans = read_spans(t.file);
   json_t *s = span_named(spans, "envdump", 0);
@@ -287,10 +287,10 @@ static void test_trace_no_propagation_leaves_env_alone(void **state) {
   cu_tracer_opts o = CU_TRACER_OPTS_INIT;
   o.no_propagate = true;
   trace_begin(&t, &o);
-  cu_result r;
+  cu_result *r = NULL;
   run_cmd(cut_cmd("envdump", "TRACEPARENT", NULL), NULL, &r);
-  assert_string_equal(r.out.data, "TRACEPARENT unset\n");
-  cu_result_free(&r);
+  assert_string_equal(r->out.data, "TRACEPARENT unset\n");
+  r = cu_result_free(r);
   trace_end(&t);
   trace_cleanup(&t);
 }
@@ -329,16 +329,17 @@ static void test_trace_timeout_and_spawn_failure(void **state) {
   (void)state;
   traced t;
   trace_begin(&t, NULL);
-  cu_run_opts o = {.timeout_ms = 50};
+  cu_run_opts o = CU_RUN_OPTS_INIT;
+  o.timeout_ms = 50;
   run_cmd(cut_cmd("sleeper", "10000", NULL), &o, NULL);
   cut_tool tool;
   cut_tool_make(&tool, "#!/nonexistent/interpreter\n");
   /* Removed after resolution: the spawn reports ENOENT (valgrind, too,
    * can report that; an exec failing inside the kernel kills it). */
   unlink(tool.path);
-  cu_result r;
+  cu_result *r = NULL;
   assert_int_equal(cu_run(tool.cmd, NULL, &r), CU_ENOTFOUND);
-  cu_result_free(&r);
+  r = cu_result_free(r);
   cut_tool_free(&tool);
   trace_end(&t);
   json_t *spans = read_spans(t.file);
@@ -405,7 +406,7 @@ static void test_trace_stuck_collector_never_slows_runs(void **state) {
   assert_true(cu_tracer_dropped(t.tracer) >= 40 - 8 - 2);
   int64_t t1 = cut_now_ms();
   cu_hook_detach(t.hook);
-  t.hook = cu_hook_free(t.hook);
+  t.hook = cu_hook_unref(t.hook);
   t.tracer = cu_tracer_free(t.tracer);
   /* Shutdown waited about its 300 ms budget, not the export timeout. */
   assert_true(cut_now_ms() - t1 < 300 + 5000);
@@ -467,9 +468,9 @@ static void test_trace_file_matches_official_sdk(void **state) {
   cu_cmd *b = cut_cmd("echoer", NULL);
   cu_pipeline *p = NULL;
   assert_int_equal(cu_pipeline_of(&p, a, b, NULL), 0);
-  cu_pipeline_result pr;
+  cu_pipeline_result *pr = NULL;
   assert_int_equal(cu_pipeline_run(p, NULL, &pr), 0);
-  cu_pipeline_result_free(&pr);
+  pr = cu_pipeline_result_free(pr);
   cu_pipeline_free(p);
   cu_cmd_free(a);
   cu_cmd_free(b);
@@ -557,9 +558,9 @@ static void test_trace_otlp_http_strictly_decoded(void **state) {
   run_cmd(cut_cmd("writer", "--out", "26", "--text", NULL), NULL, NULL);
   cu_cmd *c[2] = {cut_cmd("exitcode", "0", NULL), cut_cmd("echoer", NULL)};
   cu_batch_item items[2] = {{.cmd = c[0]}, {.cmd = c[1]}};
-  cu_parallel_result pr;
+  cu_parallel_result *pr = NULL;
   assert_int_equal(cu_parallel_run(items, 2, NULL, &pr), 0);
-  cu_parallel_result_free(&pr);
+  pr = cu_parallel_result_free(pr);
   cu_cmd_free(c[0]);
   cu_cmd_free(c[1]);
   assert_int_equal(cu_tracer_flush(t.tracer, 30000), 0);

@@ -15,6 +15,7 @@
 
 #include "context/ctx.h"
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 
 static int check(const cu_cmd *cmd) {
   cu__ctx *ctx = NULL;
@@ -148,9 +149,11 @@ static void test_policy_applies_at_check(void **state) {
   char line[512] = "";
   cu_cmd *cmd = NULL;
   assert_int_equal(cu_unsafe_cmd_new("true", &cmd), 0);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .warn_sink = keep_line, .warn_sink_data = line}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .warn_sink = keep_line,
+                                       .warn_sink_data = line}),
+      0);
   assert_int_equal(check(cmd), 0); /* warn: runs, one line */
   assert_non_null(strstr(line, "unsafe command 'true'"));
   assert_non_null(strstr(line, cmd->path));
@@ -160,9 +163,11 @@ static void test_policy_applies_at_check(void **state) {
   assert_string_equal(line, "");
   cu_scope_pop();
   assert_int_equal(cu_policy_set(&(cu_policy){.unsafe = CU_UNSAFE_ALLOW}), 0);
-  assert_int_equal(cu_scope_push(&(cu_scope_config){
-                       .warn_sink = keep_line, .warn_sink_data = line}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .warn_sink = keep_line,
+                                       .warn_sink_data = line}),
+      0);
   assert_int_equal(check(cmd), 0);
   assert_string_equal(line, ""); /* allow: silent */
   cu_scope_pop();
@@ -177,16 +182,18 @@ static void test_restricted_scope_applies_to_unsafe(void **state) {
   cu_cmd *cmd = NULL;
   assert_int_equal(cu_unsafe_cmd_new("true", &cmd), 0);
   cu_program ls[] = {CU_LS};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.allow = ls,
-                                                    .n_allow = 1}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, ls, 1}}),
+      0);
   assert_int_equal(check(cmd), CU_EFORBIDDEN);
   assert_non_null(strstr(cu_last_error(), "'true'"));
   cu_scope_pop();
   cu_program tr[] = {CU_TRUE};
-  assert_int_equal(cu_scope_push(&(cu_scope_config){.allow = tr,
-                                                    .n_allow = 1}),
-                   0);
+  assert_int_equal(
+      cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
+                                       .allow = {CU_ALLOW_ONLY, tr, 1}}),
+      0);
   assert_int_equal(check(cmd), 0);
   cu_scope_pop();
   cu_cmd_free(cmd);

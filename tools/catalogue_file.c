@@ -151,7 +151,7 @@ static int add_project(const loader *l, json_t *project, size_t index) {
   if (!name)
     return fail(l, where, "'name' is required and must be a string");
 
-  cu_project_spec spec = {.name = name};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec), .name = name};
   const char **docs = NULL, **noise = NULL;
   cu_program_entry *programs = NULL;
   int rc = -1;
@@ -233,7 +233,7 @@ int catalogue_file_load(const char *path, cu_catalogue **ret) {
   int rc = load_document(&l, root);
   json_decref(root);
   if (rc != 0) {
-    cu_catalogue_free(l.cat);
+    cu_catalogue_unref(l.cat);
     return -1;
   }
   *ret = l.cat;

@@ -24,7 +24,7 @@
 
 /*
  * Load the catalogue file at `path` into a new catalogue (*ret, caller frees
- * with cu_catalogue_free()). On failure prints one diagnostic to stderr:
+ * with cu_catalogue_unref()). On failure prints one diagnostic to stderr:
  * syntax errors as "FILE:LINE:COLUMN: reason", semantic errors as
  * "FILE: projects[I] 'NAME': reason", and returns -1 (*ret untouched).
  */

@@ -102,7 +102,7 @@ int cli_cmd_catalogue(int argc, char **argv) {
     status = list(cat);
   else if (status < 0)
     status = CLI_EXIT_OK; /* --help */
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   cli_catalogue_opts_free(&opts);
   return status;
 }

@@ -222,7 +222,8 @@ static int build_items(const parallel_args *a, const cu_catalogue *cat,
     cli_error("out of memory");
     return CLI_EXIT_FAILURE;
   }
-  b->opts = (cu_run_opts){.in = {.mode = CU_STDIN_NULL},
+  b->opts = (cu_run_opts){.size = sizeof(cu_run_opts),
+                          .in = {.mode = CU_STDIN_NULL},
                           .grace_ms = cli_grace(a->grace_ms)};
   for (size_t i = 0; i < b->n; i++) {
     batch_line *l = &b->lines[i];
@@ -256,6 +257,7 @@ static int run_batch(const parallel_args *a, batch *b) {
   if (status != 0)
     return cli_observe_end(&obs, status);
   cu_parallel_opts po = {
+      .size = sizeof(cu_parallel_opts),
       .limit = a->jobs,
       .fail_fast = a->fail_fast,
       .item_timeout_ms = a->timeout_ms,
@@ -264,18 +266,18 @@ static int run_batch(const parallel_args *a, batch *b) {
   status = cli_cancel_begin(&po.cancel);
   if (status != 0)
     return cli_observe_end(&obs, status);
-  cu_parallel_result r;
+  cu_parallel_result *r = NULL;
   int rc = cu_parallel_run(b->items, b->n, &po, &r);
   cli_cancel_end();
   if (rc != 0) {
     cli_error("%s: %s", b->name, cu_last_error());
     status = CLI_EXIT_FAILURE;
   } else {
-    status = cli_parallel_print(b, &r);
+    status = cli_parallel_print(b, r);
     if (status == 0)
-      status = cli_parallel_status(b, a->deadline_text, &r);
+      status = cli_parallel_status(b, a->deadline_text, r);
   }
-  cu_parallel_result_free(&r);
+  r = cu_parallel_result_free(r);
   return cli_observe_end(&obs, status);
 }
 
@@ -290,7 +292,7 @@ static int run_parallel(parallel_args *a) {
   if (status == 0)
     status = run_batch(a, &b);
   batch_free(&b);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   return status;
 }
 

@@ -195,13 +195,14 @@ static int run_one(const run_args *a, const cu_catalogue *cat) {
     return status;
   echo_sink sinks[2] = {{.fd = STDOUT_FILENO}, {.fd = STDERR_FILENO}};
   cu_run_opts opts = cli_make_run_opts(a, sinks);
-  cu_result result;
+  cu_result *result = NULL;
   int rc = cu_run(cmd, &opts, &result);
   if (rc == 0)
-    status = exit_status(a, &result, sinks);
+    status = exit_status(a, result, sinks);
   else
-    status = cli_status_not_run(rc, result.spawn_stage);
-  cu_result_free(&result);
+    status =
+        cli_status_not_run(rc, result ? result->spawn_step : CU_STEP_NONE);
+  result = cu_result_free(result);
   cu_cmd_free(cmd);
   return status;
 }
@@ -219,7 +220,7 @@ static int run_command(const run_args *a) {
     status = cli_is_pipeline(a) ? cli_run_pipeline(a, cat) : run_one(a, cat);
   cli_cancel_end();
   status = cli_observe_end(&obs, status);
-  cu_catalogue_free(cat);
+  cu_catalogue_unref(cat);
   return status;
 }
 

@@ -107,7 +107,7 @@ static int open_events(const char *path, cli_observer *s) {
   }
   /* Every event, lines included, with their noise flag computed. */
   unsigned flags = CU_OBSERVE_LINES | CU_OBSERVE_NOISE;
-  if (cu_observe(write_event, flags, s, &s->events_hook) != 0) {
+  if (cu_observe(write_event, s, flags, &s->events_hook) != 0) {
     cli_error("--events: %s", cu_last_error());
     return CLI_EXIT_FAILURE;
   }
@@ -219,7 +219,9 @@ int cli_observe_begin(const cli_observe_opts *o, cli_observer *ret) {
   }
   if (o->events && open_events(o->events, ret) != 0)
     return CLI_EXIT_FAILURE;
-  cu_log_opts log = {.format = o->log_format, .sink = CU_LOG_SINK_STDERR,
+  cu_log_opts log = {.size = sizeof(cu_log_opts),
+                     .format = o->log_format,
+                     .sink = CU_LOG_SINK_STDERR,
                      .redact = ret->redact};
   if (o->log && cu_log_attach(&log, &ret->log_hook) != 0) {
     cli_error("--log: %s", cu_last_error());
@@ -231,7 +233,7 @@ int cli_observe_begin(const cli_observe_opts *o, cli_observer *ret) {
 /* Metrics are written once, at exit, after every run has ended. */
 static int end_telemetry(cli_observer *s, int status) {
   cu_hook_detach(s->metrics_hook);
-  s->metrics_hook = cu_hook_free(s->metrics_hook);
+  s->metrics_hook = cu_hook_unref(s->metrics_hook);
   if (s->metrics && cu_metrics_write_textfile(s->metrics, s->metrics_path)) {
     cli_error("--metrics: %s", cu_last_error());
     if (status == 0)
@@ -239,7 +241,7 @@ static int end_telemetry(cli_observer *s, int status) {
   }
   s->metrics = cu_metrics_free(s->metrics);
   cu_hook_detach(s->tracer_hook);
-  s->tracer_hook = cu_hook_free(s->tracer_hook);
+  s->tracer_hook = cu_hook_unref(s->tracer_hook);
   /* A dead or slow collector costs at most the shutdown budget and never
    * changes the exit status: telemetry must not fail a run. */
   uint64_t dropped = 0;
@@ -262,9 +264,9 @@ static int end_telemetry(cli_observer *s, int status) {
 int cli_observe_end(cli_observer *s, int status) {
   unsigned long lost = cu_hook_failures(s->events_hook);
   cu_hook_detach(s->events_hook);
-  s->events_hook = cu_hook_free(s->events_hook);
+  s->events_hook = cu_hook_unref(s->events_hook);
   cu_hook_detach(s->log_hook);
-  s->log_hook = cu_hook_free(s->log_hook);
+  s->log_hook = cu_hook_unref(s->log_hook);
   status = end_telemetry(s, status);
   if (s->events && s->events != stderr && fclose(s->events) != 0)
     lost++;

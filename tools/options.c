@@ -153,7 +153,7 @@ int cli_catalogue_build(const cli_catalogue_opts *opts, cu_catalogue **ret) {
   }
   for (size_t i = 0; i < opts->n_allow; i++) {
     if (allow_one(cat, opts->allow[i]) != 0) {
-      cu_catalogue_free(cat);
+      cu_catalogue_unref(cat);
       return CLI_EXIT_FAILURE;
     }
   }

@@ -25,7 +25,7 @@ typedef struct batch {
 
 /* Print one JSON object per item on stdout, in submission order. Returns 0,
  * or the exit status after printing why (out of memory, stdout closed). */
-int cli_parallel_print(const batch *b, cu_parallel_result *r);
+int cli_parallel_print(const batch *b, const cu_parallel_result *r);
 
 /* Exit status of a finished batch: 0 when all ok, else the first failure's
  * status as for `cuprum run`, 124 when the deadline expired, 128+N when a

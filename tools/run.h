@@ -73,7 +73,7 @@ int cli_status_stopped(bool cancelled, const echo_sink sinks[2]);
 /* Status when cu_run() or cu_pipeline_run() returned `err` (nothing ran, or
  * a spawn failed): prints the library's message unless a forwarded signal
  * cancelled it; 125 for an unusable --cwd, else cli_exit_for_error(). */
-int cli_status_not_run(int err, cu_spawn_stage stage);
+int cli_status_not_run(int err, cu_spawn_step stage);
 
 /* Run the pipeline in a->command (split at a->pipe_token) with the
  * catalogue. Returns the exit status. */

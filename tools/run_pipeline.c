@@ -106,8 +106,8 @@ static void stages_free(stages *s) {
 }
 
 static bool any_killed(const cu_pipeline_result *r) {
-  for (size_t k = 0; k < r->n; k++)
-    if (r->stages[k].sent_kill)
+  for (size_t k = 0; k < r->n_stages; k++)
+    if (r->stages[k]->sent_kill)
       return true;
   return false;
 }
@@ -128,14 +128,14 @@ static int pipeline_status(const run_args *a, const stages *s,
   int status = cli_status_stopped(r->cancelled, sinks);
   if (status >= 0)
     return status;
-  size_t last = r->n - 1, idx = last;
+  size_t last = r->n_stages - 1, idx = last;
   if (!a->wait_all && r->fail_index >= 0)
     idx = (size_t)r->fail_index;
-  status = cli_status_of(&r->stages[idx]);
+  status = cli_status_of(r->stages[idx]);
   if (r->fail_index >= 0 && (size_t)r->fail_index != last) {
     size_t f = (size_t)r->fail_index;
-    cli_error("stage %zu of %zu ('%s') failed with status %d%s", f + 1, r->n,
-              a->command[s->begin[f]], cli_status_of(&r->stages[f]),
+    cli_error("stage %zu of %zu ('%s') failed with status %d%s", f + 1,
+              r->n_stages, a->command[s->begin[f]], cli_status_of(r->stages[f]),
               a->wait_all ? "" : "; the other stages were stopped");
   }
   return status;
@@ -146,16 +146,19 @@ int cli_run_pipeline(const run_args *a, const cu_catalogue *cat) {
   int status = build(a, cat, &s);
   if (status == 0) {
     echo_sink sinks[2] = {{.fd = STDOUT_FILENO}, {.fd = STDERR_FILENO}};
+    cu_run_opts run = cli_make_run_opts(a, sinks);
     cu_pipeline_opts o = {
-        .run = cli_make_run_opts(a, sinks),
+        .size = sizeof(cu_pipeline_opts),
+        .run = &run,
         .policy = a->wait_all ? CU_FAIL_WAIT_ALL : CU_FAIL_FAST,
         .sigpipe_is_failure = a->sigpipe_fails,
     };
-    cu_pipeline_result r;
+    cu_pipeline_result *r = NULL;
     int rc = cu_pipeline_run(s.pipeline, &o, &r);
-    status = rc == 0 ? pipeline_status(a, &s, &r, sinks)
-                     : cli_status_not_run(rc, r.spawn_stage);
-    cu_pipeline_result_free(&r);
+    status = rc == 0
+                 ? pipeline_status(a, &s, r, sinks)
+                 : cli_status_not_run(rc, r ? r->spawn_step : CU_STEP_NONE);
+    r = cu_pipeline_result_free(r);
   }
   stages_free(&s);
   return status;

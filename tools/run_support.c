@@ -120,6 +120,7 @@ cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]) {
    * terminal busy; observers of output lines see them too. */
   cu_stream_mode mode = a->quiet ? CU_STREAM_DISCARD : CU_STREAM_ECHO;
   cu_run_opts o = {
+      .size = sizeof(cu_run_opts),
       .out = {.mode = mode, .sink = echo_to, .sink_data = &sinks[0]},
       .err = {.mode = mode, .sink = echo_to, .sink_data = &sinks[1]},
       .env = a->env,
@@ -131,11 +132,12 @@ cu_run_opts cli_make_run_opts(const run_args *a, echo_sink sinks[2]) {
   o.grace_ms = cli_grace(a->grace_ms);
   /* Every run has its own process group, which is never the terminal's
    * foreground group: reading a terminal would stop the command with
-   * SIGTTIN for ever. So a terminal stdin becomes /dev/null. */
+   * SIGTTIN for ever. So a terminal stdin stays /dev/null (the library's
+   * default); a pipe or file on our stdin is handed on, as a shell does. */
   if (a->stdin_path)
     o.in = (cu_stdin_opts){.mode = CU_STDIN_FILE, .path = a->stdin_path};
-  else if (isatty(STDIN_FILENO))
-    o.in.mode = CU_STDIN_NULL;
+  else if (!isatty(STDIN_FILENO))
+    o.in.mode = CU_STDIN_INHERIT;
   return o;
 }
 
@@ -157,10 +159,10 @@ int cli_status_stopped(bool cancelled, const echo_sink sinks[2]) {
   return -1;
 }
 
-int cli_status_not_run(int err, cu_spawn_stage stage) {
+int cli_status_not_run(int err, cu_spawn_step stage) {
   if (err == CU_ECANCELED && caught_signal)
     return CLI_EXIT_SIGNAL_BASE + caught_signal;
   cli_error("%s", cu_last_error());
   /* An unusable --cwd is our caller's mistake, not a missing program. */
-  return stage == CU_STAGE_CWD ? CLI_EXIT_FAILURE : cli_exit_for_error(err);
+  return stage == CU_STEP_CWD ? CLI_EXIT_FAILURE : cli_exit_for_error(err);
 }

@@ -17,7 +17,7 @@
  * outcome, failure included, is kept for the life of the catalogue.
  *
  * Ownership: a catalogue is reference-counted internally; commands made from
- * it keep it alive, so cu_catalogue_free() may be called while commands still
+ * it keep it alive, so cu_catalogue_unref() may be called while commands still
  * exist.  The default catalogue is immutable, built once, and never freed.
  *
  * Thread-safety: a catalogue may be shared between threads once it is built
@@ -39,14 +39,18 @@ extern "C" {
 typedef struct cu_catalogue cu_catalogue;
 typedef struct cu_project cu_project;
 
-/** One program of a project; path NULL means "search PATH once". */
+/** One program of a project; path NULL means "search PATH once". Frozen:
+ * passed as an array, it never grows. */
 typedef struct cu_program_entry {
   cu_program program;
   const char *path; /**< absolute path to pin, or NULL */
 } cu_program_entry;
 
-/** Everything a project is made of. All strings are copied. */
+/** Everything a project is made of. All strings are copied. Start from
+ * CU_PROJECT_SPEC_INIT: size-versioned like cu_run_opts (docs/design.md,
+ * "The ABI rule"). */
 typedef struct cu_project_spec {
+  size_t size;                      /**< sizeof(cu_project_spec) */
   const char *name;                 /**< unique within the catalogue */
   const cu_program_entry *programs; /**< n_programs entries */
   size_t n_programs;
@@ -56,7 +60,11 @@ typedef struct cu_project_spec {
   size_t n_noise_rules;
 } cu_project_spec;
 
-/** A read-only view of one catalogue entry, for listings. */
+/** Initialiser of an empty cu_project_spec (set at least `name`). */
+#define CU_PROJECT_SPEC_INIT {.size = sizeof(cu_project_spec)}
+
+/** A read-only view of one catalogue entry, for listings. Frozen: the
+ * caller allocates it for cu_catalogue_entry_at(), so it never grows. */
 typedef struct cu_catalogue_entry {
   const char *program; /**< program name */
   const char *project; /**< owning project's name */
@@ -142,8 +150,10 @@ int cu_catalogue_entry_at(const cu_catalogue *cat, size_t i,
 const cu_project *cu_catalogue_project(const cu_catalogue *cat,
                                        const char *name);
 
-/** Release a catalogue (NULL and the default catalogue are ignored). */
-void cu_catalogue_free(cu_catalogue *cat);
+/** Release the caller's reference to a catalogue (commands built from it
+ * hold their own, so it lives until the last of them is freed). NULL and
+ * the default catalogue are ignored. Returns NULL. Thread-safe. */
+cu_catalogue *cu_catalogue_unref(cu_catalogue *cat);
 
 /** The project's name. */
 const char *cu_project_name(const cu_project *project);

@@ -81,7 +81,7 @@ const char *cu_cmd_path(const cu_cmd *cmd);
 const cu_project *cu_cmd_project(const cu_cmd *cmd);
 
 /** Number of argv entries, argv[0] (the program name) included. */
-size_t cu_cmd_argc(const cu_cmd *cmd);
+size_t cu_cmd_argv_count(const cu_cmd *cmd);
 
 /** NULL-terminated argv, argv[0] = program name. Owned by the command. */
 const char *const *cu_cmd_argv(const cu_cmd *cmd);

@@ -43,14 +43,14 @@
  * Handles and ownership: registration gives a cu_hook handle when `ret` is
  * not NULL. The handle is shared by the scope (until the scope is popped or
  * the hook detached), by every run snapshot that includes it, and by the
- * caller (until cu_hook_free()). It is freed when all are done, so the
+ * caller (until cu_hook_unref()). It is freed when all are done, so the
  * caller may call cu_hook_detach(), cu_hook_failures() etc. any time until
- * its own cu_hook_free(), even after the scope was popped. cu_hook_free()
+ * its own cu_hook_unref(), even after the scope was popped. cu_hook_unref()
  * does not detach: call cu_hook_detach() first to stop the hook.
  *
  * Thread-safety: scopes are thread-local; cu_scope_*, cu_allow and the
  * registration functions act on the calling thread only. cu_hook_detach(),
- * cu_hook_failures() and cu_hook_free() may be called from any thread. Hook
+ * cu_hook_failures() and cu_hook_unref() may be called from any thread. Hook
  * functions are called on whatever thread drives the run (a loop's thread for
  * tasks), possibly concurrently for concurrent runs.
  */
@@ -94,14 +94,31 @@ typedef void (*cu_line_sink_fn)(void *userdata, const char *line);
  * only when some observer asks; without it `noise` is always false. */
 #define CU_OBSERVE_NOISE 0x2u
 
-/** What a new scope changes. Zero everywhere = inherit everything. */
+/** How a scope changes the allowlist (see above). */
+typedef enum cu_allow_mode {
+  CU_ALLOW_INHERIT = 0, /**< keep the parent's allowlist (default) */
+  CU_ALLOW_ONLY,        /**< only `programs` that the parent also permits;
+                             an empty list denies everything */
+  CU_ALLOW_NONE,        /**< deny everything */
+} cu_allow_mode;
+
+/** A scope's allowlist: one setting, a mode and its list. `programs` is
+ * read only with CU_ALLOW_ONLY; with the other modes it must be empty
+ * (else CU_EINVAL). Frozen: embedded in cu_scope_config, it never grows. */
+typedef struct cu_allowlist {
+  cu_allow_mode mode;
+  const cu_program *programs; /**< copied by cu_scope_push() */
+  size_t n_programs;
+} cu_allowlist;
+
+/** What a new scope changes. NULL = inherit everything; else start from
+ * CU_SCOPE_CONFIG_INIT (size-versioned like cu_run_opts; every other field
+ * zero = inherit). The embedded cu_policy is frozen (never grows). */
 typedef struct cu_scope_config {
-  /** Restrict the allowlist to these programs (intersected with the
-   * parent's). Restriction applies when `restrict_allow` is true or
-   * `allow` is not NULL; restrict_allow with n_allow 0 denies everything. */
-  const cu_program *allow;
-  size_t n_allow;
-  bool restrict_allow;
+  size_t size; /**< sizeof(cu_scope_config); set by CU_SCOPE_CONFIG_INIT */
+  /** The allowlist: inherit (zero), only these programs, or none. E.g.
+   * `.allow = {CU_ALLOW_ONLY, progs, 2}`. */
+  cu_allowlist allow;
   int64_t timeout_ms;    /**< default timeout for runs; 0 = inherit */
   int64_t grace_ms;      /**< default TERM→KILL grace; 0 = inherit */
   const cu_env_var *env; /**< overlay applied after the parent's */
@@ -115,12 +132,15 @@ typedef struct cu_scope_config {
   void *warn_sink_data;
 } cu_scope_config;
 
+/** Initialiser of a cu_scope_config that inherits everything. */
+#define CU_SCOPE_CONFIG_INIT {.size = sizeof(cu_scope_config)}
+
 /**
  * Push a scope configured by `cfg` (NULL = inherit everything) on the
  * calling thread's stack. Everything is copied. Errors: CU_EINVAL (bad
- * field: message names it), CU_EPOLICY (a restriction while the policy
- * forbids narrowing; a security switch looser than the parent's), CU_ENOMEM.
- * On error nothing is pushed.
+ * field: message names it; bad size), CU_EPOLICY (a restriction while the
+ * policy forbids narrowing; a security switch looser than the parent's),
+ * CU_ENOMEM. On error nothing is pushed.
  */
 int cu_scope_push(const cu_scope_config *cfg);
 
@@ -157,10 +177,12 @@ int cu_before_hook(cu_before_fn fn, void *userdata, cu_hook **ret);
 int cu_after_hook(cu_after_fn fn, void *userdata, cu_hook **ret);
 
 /**
- * Register an observer in the current scope. `flags`: CU_OBSERVE_LINES to
- * receive line events too, CU_OBSERVE_NOISE to have them classified. Errors: CU_EINVAL (unknown flag), CU_ENOMEM.
+ * Register an observer in the current scope (function, user data, then
+ * `flags`, like the other registrations). `flags`: CU_OBSERVE_LINES to
+ * receive line events too, CU_OBSERVE_NOISE to have them classified.
+ * Errors: CU_EINVAL (unknown flag, NULL fn), CU_ENOMEM.
  */
-int cu_observe(cu_observe_fn fn, unsigned flags, void *userdata,
+int cu_observe(cu_observe_fn fn, void *userdata, unsigned flags,
                cu_hook **ret);
 
 /**
@@ -198,8 +220,9 @@ unsigned long cu_hook_failures(const cu_hook *hook);
  */
 int cu_hook_set_name(cu_hook *hook, const char *name);
 
-/** Release the caller's reference (does not detach). NULL ignored. */
-cu_hook *cu_hook_free(cu_hook *hook);
+/** Release the caller's reference (does not detach): hooks are shared with
+ * scopes and run snapshots, hence _unref. NULL ignored. Returns NULL. */
+cu_hook *cu_hook_unref(cu_hook *hook);
 
 /* ------------------------------------------------------ block scope macro */
 
@@ -236,7 +259,8 @@ static inline void cu__scope_leave(struct cu__scope_guard *g) {
  * Run a block inside a scope: `int rc; CU_SCOPE(rc, &cfg) { ... }`.
  * `rc` receives cu_scope_push()'s result and the block runs only when it is
  * 0. The configuration comes last so that a compound literal with commas
- * may be written in place: `CU_SCOPE(rc, &(cu_scope_config){.a = 1, .b = 2})`.
+ * may be written in place:
+ * `CU_SCOPE(rc, &(cu_scope_config){.size = sizeof(cu_scope_config), .a = 1})`.
  * The scope is popped however the block is left (end, break, return,
  * goto), via the cleanup attribute; scopes pushed inside and left open are
  * popped too. Do not use two CU_SCOPE on one source line.

@@ -15,7 +15,7 @@
 #include "program.h"   /* cu_program, CU_PROGRAM, curated constants */
 #include "catalogue.h" /* allowlist: catalogues and projects */
 #include "cmd.h"       /* typed command builder */
-#include "stream.h"    /* stream engine and backend selection */
+#include "backend.h"   /* stream backend selection (engine: stream.h) */
 #include "run.h"       /* cu_run, options, results, cancellation */
 #include "loop.h"      /* event loop, tasks */
 #include "events.h"    /* structured events */

@@ -53,7 +53,7 @@ typedef struct cu_event {
   const char *program;      /**< program name */
   const char *path;         /**< absolute executable path */
   const char *const *argv;  /**< full argv, NULL-terminated */
-  size_t argc;
+  size_t n_argv;            /**< entries in argv (argv[0] included) */
   const char *cwd;          /**< NULL = inherited */
   const cu_env_var *env;    /**< the overlay only, never the environment */
   size_t n_env;
@@ -75,7 +75,7 @@ typedef struct cu_event {
   const cu_project *project;/**< NULL for unsafe commands */
   bool unsafe;              /**< built by the unsafe namespace */
   int stage_index;          /**< pipeline stage (0 for single runs) */
-  int stage_count;          /**< pipeline length (1 for single runs) */
+  int n_stages;             /**< pipeline length (1 for single runs) */
   uint64_t run_id;          /**< exec_id of stage 0: one id per run or
                                  pipeline */
   uint64_t batch_id;        /**< cu_parallel_run() batch, 0 = none */

@@ -64,8 +64,10 @@ typedef enum cu_log_sink {
   CU_LOG_SINK_CALLBACK,   /**< `fn` */
 } cu_log_sink;
 
-/** Logging options. Zero = human records of level info+ to stderr. */
+/** Logging options. NULL = human records of level info+ to stderr; else
+ * start from CU_LOG_OPTS_INIT (size-versioned like cu_run_opts). */
 typedef struct cu_log_opts {
+  size_t size; /**< sizeof(cu_log_opts); set by the INIT */
   cu_log_format format;
   cu_log_level min_level;  /**< records below are dropped; 0 = info,
                                 or debug when log_output is set */
@@ -88,11 +90,14 @@ typedef struct cu_log_opts {
                                   names (*TOKEN* *SECRET* *PASSWORD* *KEY*) */
 } cu_log_opts;
 
+/** Initialiser of a cu_log_opts with every default. */
+#define CU_LOG_OPTS_INIT {.size = sizeof(cu_log_opts)}
+
 /**
  * Attach the logging hook to the current scope. The options are copied (the
  * FILE * and callback are borrowed and must outlive the hook). Detach and
  * free through the returned handle (cuprum/context.h); `ret` may be NULL.
- * Errors: CU_EINVAL (bad option: message names it), CU_ENOMEM.
+ * Errors: CU_EINVAL (bad option: message names it; bad size), CU_ENOMEM.
  */
 int cu_log_attach(const cu_log_opts *opts, cu_hook **ret);
 

@@ -33,9 +33,11 @@ extern "C" {
 typedef struct cu_loop cu_loop;
 typedef struct cu_task cu_task;
 
-/** Called once when a task ends; the result is readable until task free. */
-typedef void (*cu_task_done_fn)(cu_task *task, const cu_result *result,
-                                void *userdata);
+/** Called once when a task ends; the result is readable until task free
+ * (NULL only if allocating it failed). User data comes first, as in every
+ * callback type of the API. */
+typedef void (*cu_task_done_fn)(void *userdata, cu_task *task,
+                                const cu_result *result);
 
 /** Create a loop. Errors: CU_ESYS (epoll/eventfd), CU_ENOMEM. */
 int cu_loop_new(cu_loop **ret);
@@ -80,19 +82,24 @@ unsigned cu_loop_active(const cu_loop *loop);
 void cu_loop_wake(cu_loop *loop);
 
 /**
- * Drive the task's loop until this task is done, then copy its result into
- * *ret (caller releases with cu_result_free()). Returns 0, or the error
- * that ended the task (see the cu_run() contract).
+ * Drive the task's loop until this task is done: the one way to wait for
+ * any task, command or pipeline. Nothing is moved: the result stays owned
+ * by the task, and *ret (may be NULL) is set to cu_task_result()'s
+ * borrowed pointer, valid until cu_task_free(). For a pipeline task read
+ * cu_task_pipeline_result() for the stages. Returns 0, or the error that
+ * ended the task (see the cu_run() contract); CU_EINVAL for a NULL task;
+ * a loop error (CU_ESYS) leaves the task running and *ret untouched.
  */
-int cu_task_wait(cu_task *task, cu_result *ret);
+int cu_task_wait(cu_task *task, const cu_result **ret);
 
 /** Whether the task has ended. */
 bool cu_task_done(const cu_task *task);
 
 /**
- * The task's result once done (NULL before); owned by the task. After
- * cu_task_wait() moved the result out, only its scalar fields (exit code,
- * signal, pid, ok) remain here.
+ * The task's result once done (NULL before, or if allocating it failed);
+ * owned by the task, valid until cu_task_free(). For a pipeline task it is
+ * a summary: the last stage's exit code and signal, the pipeline's ok,
+ * timed_out, cancelled and error.
  */
 const cu_result *cu_task_result(const cu_task *task);
 

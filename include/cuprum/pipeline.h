@@ -53,12 +53,16 @@ typedef enum cu_fail_policy {
 /** pipe_size value keeping the kernel's default (64 KiB). */
 #define CU_PIPE_SIZE_KERNEL (-1)
 
-/** Options for a pipeline run. Zero means every default. */
+/** Options for a pipeline run. A NULL pointer means every default; else
+ * start from CU_PIPELINE_OPTS_INIT (size-versioned like cu_run_opts). */
 typedef struct cu_pipeline_opts {
-  /** stdin → stage 0; out → the last stage's stdout; err → every stage's
-   * stderr, captured separately per stage; env, cwd, timeout, grace,
-   * cancel, tags, backend and max_capture apply to the whole pipeline. */
-  cu_run_opts run;
+  size_t size; /**< sizeof(cu_pipeline_opts); set by CU_PIPELINE_OPTS_INIT */
+  /** Run options for the whole pipeline (NULL = defaults; borrowed for the
+   * call): stdin → stage 0; out → the last stage's stdout; err → every
+   * stage's stderr, captured separately per stage; env, cwd, timeout,
+   * grace, cancel, tags, backend and max_capture apply to the whole
+   * pipeline. A pointer, not an embedded struct, so both can grow. */
+  const cu_run_opts *run;
   cu_fail_policy policy;
   bool sigpipe_is_failure; /**< count SIGPIPE deaths of non-final stages */
   int pipe_size; /**< between stages: 0 = CU_PIPE_SIZE_DEFAULT from 3
@@ -72,10 +76,14 @@ typedef struct cu_pipeline_opts {
   bool capture_taps; /**< capture tapped stages (max_capture applies) */
 } cu_pipeline_opts;
 
-/** The outcome of a pipeline. Release with cu_pipeline_result_free(). */
+/** Initialiser of a cu_pipeline_opts with every default. */
+#define CU_PIPELINE_OPTS_INIT {.size = sizeof(cu_pipeline_opts)}
+
+/** The outcome of a pipeline, allocated by the library (fields only ever
+ * appended, like cu_result). Release with cu_pipeline_result_free(). */
 typedef struct cu_pipeline_result {
-  size_t n;           /**< number of stages */
-  cu_result *stages;  /**< per stage: exit code, signal, pid, timings,
+  size_t n_stages;    /**< number of stages */
+  cu_result **stages; /**< per stage: exit code, signal, pid, timings,
                            stderr (err), terminated; stdout only in the
                            last stage's `out` */
   int fail_index;     /**< first failing stage, or -1 */
@@ -85,7 +93,7 @@ typedef struct cu_pipeline_result {
   bool cancelled;
   struct timespec start_mono, end_mono;
   int64_t duration_ns;
-  cu_spawn_stage spawn_stage; /**< spawn failure: where */
+  cu_spawn_step spawn_step; /**< spawn failure: where */
   int spawn_errno;            /**< and its errno */
   int spawn_index;            /**< and which stage (-1 if none) */
 } cu_pipeline_result;
@@ -101,35 +109,33 @@ int cu_pipeline_of(cu_pipeline **ret, const cu_cmd *first, ...)
     __attribute__((sentinel));
 
 /** Number of stages. */
-size_t cu_pipeline_len(const cu_pipeline *p);
+size_t cu_pipeline_stage_count(const cu_pipeline *p);
 
 /** Release (NULL ignored; the commands are not freed). Returns NULL. */
 cu_pipeline *cu_pipeline_free(cu_pipeline *p);
 
 /**
  * Run a pipeline of at least 2 stages to completion. The return contract
- * is cu_run()'s: 0 when it ran (look at result->ok and fail_index), a
+ * is cu_run()'s: 0 when it ran (look at (*ret)->ok and fail_index), a
  * negative CU_E* when nothing ran or a stage could not be spawned (then
- * nothing is left running). `result` is always initialised.
+ * nothing is left running). *ret is a new result owned by the caller, also
+ * on error (it carries the error, spawn step and stage), NULL only when
+ * allocating it failed (CU_ENOMEM).
  */
 int cu_pipeline_run(const cu_pipeline *p, const cu_pipeline_opts *opts,
-                    cu_pipeline_result *result);
+                    cu_pipeline_result **ret);
 
-/** Start a pipeline on a loop; wait with cu_task_wait_pipeline(). */
+/** Start a pipeline on a loop; wait with cu_task_wait(), then read
+ * cu_task_pipeline_result(). Errors: those of cu_pipeline_run(). */
 int cu_loop_spawn_pipeline(cu_loop *loop, const cu_pipeline *p,
                            const cu_pipeline_opts *opts, cu_task **ret);
 
-/**
- * Drive the loop until the pipeline task ends and move its result into
- * *ret. Errors: CU_EINVAL (not a pipeline task), or the run's error.
- */
-int cu_task_wait_pipeline(cu_task *task, cu_pipeline_result *ret);
-
-/** The pipeline result of a finished pipeline task (NULL before). */
+/** The pipeline result of a finished pipeline task (NULL before, and for
+ * command tasks). Owned by the task: valid until cu_task_free(). */
 const cu_pipeline_result *cu_task_pipeline_result(const cu_task *task);
 
-/** Release what a pipeline result owns and zero it (NULL ignored). */
-void cu_pipeline_result_free(cu_pipeline_result *result);
+/** Release a pipeline result (NULL ignored). Returns NULL. */
+cu_pipeline_result *cu_pipeline_result_free(cu_pipeline_result *result);
 
 #ifdef __cplusplus
 }

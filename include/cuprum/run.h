@@ -12,11 +12,18 @@
  *
  * Return contract: cu_run() returns 0 when the command was started and has
  * ended, whatever way it ended (exit 0, non-zero exit, signal, timeout,
- * cancel): look at result->ok and the other fields. It returns a negative
+ * cancel): look at (*ret)->ok and the other fields. It returns a negative
  * CU_E* code when nothing ran or could be kept running (bad option, refused
- * program, spawn failure); then no child, fd or zombie is left behind and the
- * result carries the failing stage and errno where there is one. In every
- * case the result is initialised and must be released with cu_result_free().
+ * program, spawn failure); then no child, fd or zombie is left behind and
+ * *ret still holds a result carrying the error, the failing spawn step and errno
+ * (unless the result itself could not be allocated: then *ret is NULL and
+ * the code is CU_ENOMEM). Release it with cu_result_free().
+ *
+ * ABI (docs/design.md, "The ABI rule"): options structs begin with
+ * `size_t size`, set with their INIT macro (CU_RUN_OPTS_INIT); the library
+ * accepts older and newer layouts. Results are allocated by the library and
+ * handed out by pointer; their fields are only ever appended, so never
+ * allocate, copy or make arrays of a cu_result yourself.
  *
  * Thread-safety: any number of threads may call cu_run() at once.
  * cu_cancel_trigger() may be called from any thread.
@@ -31,7 +38,7 @@
 #include <time.h>
 
 #include "cmd.h"
-#include "stream.h"
+#include "backend.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,33 +51,46 @@ typedef enum cu_stream_mode {
   CU_STREAM_ECHO,        /**< echo to the sink, do not collect */
   CU_STREAM_INHERIT,     /**< child writes to the parent's own fd */
   CU_STREAM_DISCARD,     /**< child writes to /dev/null */
-  CU_STREAM_FD,          /**< child writes straight to opts fd (dup'd) */
+  CU_STREAM_FD,          /**< child writes straight to `fd` (dup'd) */
 } cu_stream_mode;
 
 /** Callback echo sink; return non-zero to stop echoing to it. */
 typedef int (*cu_sink_fn)(void *userdata, const void *data, size_t len);
 
-/** Where one output stream goes. */
+/** Where one output stream goes. Frozen: this struct is embedded by value
+ * in cu_run_opts and never grows; new per-stream settings are appended to
+ * cu_run_opts instead. */
 typedef struct cu_output_opts {
   cu_stream_mode mode;
-  int fd;            /**< CU_STREAM_FD target; echo fd when >0 (see below) */
-  cu_sink_fn sink;   /**< echo callback; overrides the echo fd when set */
-  void *sink_data;   /**< passed to sink */
+  int fd;          /**< CU_STREAM_FD only: the child writes here (>= 0);
+                        non-zero with another mode is CU_EINVAL */
+  int echo_fd;     /**< TEE/ECHO (and CAPTURE, which the echo_output
+                        policy may turn into TEE): echo to this fd when
+                        > 0 (0 = the parent's own fd 1 or 2); set with
+                        another mode it is CU_EINVAL */
+  cu_sink_fn sink; /**< TEE/ECHO: echo callback; overrides echo_fd */
+  void *sink_data; /**< passed to sink */
 } cu_output_opts;
-/* Echo target: sink if set, else `fd` if > 0, else the parent's own fd 1
- * (stdout) or 2 (stderr). */
+/* Echo target (TEE and ECHO): sink if set, else echo_fd if > 0, else the
+ * parent's own fd 1 (stdout) or 2 (stderr). */
 
-/** Where the child's stdin comes from. Zero is the default (inherit). */
+/**
+ * Where the child's stdin comes from. Zero is the default: /dev/null. Not
+ * the parent's stdin: every run has its own process group, which is never
+ * a terminal's foreground group, so a child reading an inherited terminal
+ * would be stopped by SIGTTIN for ever. Inheriting is explicit.
+ */
 typedef enum cu_stdin_mode {
-  CU_STDIN_INHERIT = 0, /**< the parent's fd 0 (a terminal there stops the
-                             child with SIGTTIN: it runs in its own
-                             process group) */
-  CU_STDIN_NULL,        /**< /dev/null */
+  CU_STDIN_NULL = 0,    /**< /dev/null (default) */
+  CU_STDIN_INHERIT,     /**< the parent's fd 0; only when that is not a
+                             terminal, or the child will never read it
+                             (a terminal stops it with SIGTTIN) */
   CU_STDIN_BYTES,       /**< the bytes in opts (fed through a pipe) */
   CU_STDIN_FILE,        /**< a file opened read-only in the parent */
   CU_STDIN_FD,          /**< a caller's fd (duplicated; caller keeps it) */
 } cu_stdin_mode;
 
+/** Where stdin comes from. Frozen like cu_output_opts: it never grows. */
 typedef struct cu_stdin_opts {
   cu_stdin_mode mode;
   const void *data; /**< CU_STDIN_BYTES: borrowed until the run ends */
@@ -106,11 +126,22 @@ typedef struct cu_cancel cu_cancel;
 /** Largest accepted timeout or grace: one year, in milliseconds. */
 #define CU_TIMEOUT_MAX_MS (365LL * 24 * 3600 * 1000)
 
-/** Options for one run. Zero (or a NULL pointer) means every default. */
+/**
+ * Options for one run. A NULL pointer means every default; otherwise start
+ * from CU_RUN_OPTS_INIT (every other field zero = its default):
+ *
+ *     cu_run_opts o = CU_RUN_OPTS_INIT;
+ *     o.timeout_ms = 1000;
+ *
+ * or a designated initialiser with `.size = sizeof(cu_run_opts)`. Fields
+ * are only ever appended (docs/design.md, "The ABI rule").
+ */
 typedef struct cu_run_opts {
+  size_t size;                 /**< sizeof(cu_run_opts) the caller built
+                                    with; set by CU_RUN_OPTS_INIT */
   cu_output_opts out;          /**< stdout; default capture */
   cu_output_opts err;          /**< stderr; default capture */
-  cu_stdin_opts in;            /**< stdin; default inherit */
+  cu_stdin_opts in;            /**< stdin; default /dev/null */
   const cu_env_var *env;       /**< overlay applied in order */
   size_t n_env;
   bool clear_env;              /**< start from an empty environment */
@@ -125,17 +156,22 @@ typedef struct cu_run_opts {
   cu_stream_backend backend;   /**< AUTO = thread override / env / best */
 } cu_run_opts;
 
-/** Where a spawn failed. */
-typedef enum cu_spawn_stage {
-  CU_STAGE_NONE = 0, /**< no spawn failure */
-  CU_STAGE_VALIDATE, /**< options or command rejected before spawning */
-  CU_STAGE_PIPES,    /**< creating pipes or opening stdin */
-  CU_STAGE_CWD,      /**< the working directory */
-  CU_STAGE_EXEC,     /**< execve() of the program */
-  CU_STAGE_SPAWN,    /**< posix_spawn or pidfd set-up */
-} cu_spawn_stage;
+/** Initialiser of a cu_run_opts with every default. */
+#define CU_RUN_OPTS_INIT {.size = sizeof(cu_run_opts)}
 
-/** A captured stream: binary-safe bytes, NUL-terminated for convenience. */
+/** Which step of starting a run failed ("step", not "stage": a stage is
+ * one command of a pipeline). */
+typedef enum cu_spawn_step {
+  CU_STEP_NONE = 0, /**< no spawn failure */
+  CU_STEP_VALIDATE, /**< options or command rejected before spawning */
+  CU_STEP_PIPES,    /**< creating pipes or opening stdin */
+  CU_STEP_CWD,      /**< the working directory */
+  CU_STEP_EXEC,     /**< execve() of the program */
+  CU_STEP_SPAWN,    /**< posix_spawn or pidfd set-up */
+} cu_spawn_step;
+
+/** A captured stream: binary-safe bytes, NUL-terminated for convenience.
+ * Frozen: embedded by value in cu_result, it never grows. */
 typedef struct cu_bytes {
   char *data;     /**< never NULL after a run ("" when empty) */
   size_t len;     /**< bytes captured */
@@ -143,7 +179,12 @@ typedef struct cu_bytes {
   bool truncated; /**< max_capture was hit */
 } cu_bytes;
 
-/** The outcome of a run. Release with cu_result_free(). */
+/**
+ * The outcome of a run. Allocated by the library (cu_run(), a task) and
+ * released with cu_result_free(); fields are only ever appended, so read it
+ * through the pointer you were given and never allocate, copy by value or
+ * make arrays of one.
+ */
 typedef struct cu_result {
   int error;               /**< 0, or the CU_E* code cu_run returned */
   int exit_code;           /**< exit status, or -1 if killed by a signal */
@@ -162,12 +203,10 @@ typedef struct cu_result {
   bool sent_kill;          /**< SIGKILL was sent to the group */
   bool terminated;         /**< the run (timeout, cancel, policy) signalled
                                 this process before it exited */
-  cu_spawn_stage spawn_stage; /**< where a spawn failure happened */
+  cu_spawn_step spawn_step; /**< where a spawn failure happened */
   int spawn_errno;         /**< errno of that failure, or 0 */
   cu_tag *tags;            /**< copies of the run's tags */
   size_t n_tags;
-  char *text_cache[2];     /**< internal: cached UTF-8 views */
-  size_t text_len[2];      /**< internal: their lengths */
 } cu_result;
 
 /** Which output stream (for text views). */
@@ -175,31 +214,61 @@ typedef enum cu_stream_id { CU_STDOUT = 1, CU_STDERR = 2 } cu_stream_id;
 
 /**
  * Run `cmd` to completion (see the return contract above). `opts` may be
- * NULL. `result` is always initialised (release it with cu_result_free()).
- * Errors: CU_EINVAL (bad option: message names the field), sticky command
+ * NULL (every default). On return *ret is a new result owned by the caller
+ * (release it with cu_result_free()), also when the run failed; *ret is
+ * NULL only if allocating the result itself failed (CU_ENOMEM). `ret` NULL
+ * is CU_EINVAL.
+ * Errors: CU_EINVAL (bad option: message names the field; an options size
+ * that is 0 or names fields this library does not know), sticky command
  * errors, CU_EFORBIDDEN, CU_EVETO, CU_E2BIG, CU_EBADENV, CU_ECWD, CU_ESTDIN,
  * CU_ENOTFOUND / CU_EACCES / CU_ENOEXEC (exec failed; result->spawn_errno),
  * CU_ESPAWN, CU_ESYS, CU_ENOMEM.
  */
-int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result *result);
+int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret);
+
+/**
+ * The one-call form for the common case: run `program` from the default
+ * catalogue with the arguments `args` (a NULL-terminated array of the
+ * arguments after the program name; NULL = none) and hand back the result.
+ *
+ *     cu_result *res = NULL;
+ *     if (cu_run_args(CU_UNAME, (const char *[]){"-s", NULL}, NULL, &res) == 0)
+ *       fputs(res->out.data, stdout);
+ *     res = cu_result_free(res);
+ *
+ * It is exactly cu_cmd_new(NULL, program) + cu_cmd_arg() per argument +
+ * cu_run() + cu_cmd_free() (see its implementation in src/runtime/run.c),
+ * so every safety property holds unchanged: the catalogue, the scope's
+ * allowlist, the policy, hooks and events. The return contract and *ret
+ * are cu_run()'s: *ret is set also on error, including a builder error
+ * (then it carries the code and spawn_step CU_STEP_VALIDATE).
+ * Errors: those of cu_cmd_new(), cu_cmd_arg() and cu_run().
+ * Thread-safety: as cu_run().
+ */
+int cu_run_args(cu_program program, const char *const args[],
+                const cu_run_opts *opts, cu_result **ret);
 
 /**
  * A UTF-8 text view of a captured stream with invalid sequences replaced
- * by U+FFFD (as Python's bytes.decode("utf-8", "replace")). Computed once
- * and cached in the result; the pointer is valid until cu_result_free().
- * Returns NULL only when out of memory.
+ * by U+FFFD (as Python's bytes.decode("utf-8", "replace")). Computed on
+ * first use and cached in the library's private part of the result (so it
+ * takes a const result); the pointer is valid until cu_result_free().
+ * Thread-safe: concurrent first calls on one result may each decode, but
+ * one view wins and every caller gets that one.
+ * Returns NULL when out of memory, `result` is NULL or `which` is unknown.
  */
-const char *cu_result_text(cu_result *result, cu_stream_id which);
+const char *cu_result_text(const cu_result *result, cu_stream_id which);
 
 /**
  * cu_result_text() with the view's length in *ret_len (the view may hold
  * NUL bytes of its own when the output did). ret_len may be NULL.
  */
-const char *cu_result_text_len(cu_result *result, cu_stream_id which,
+const char *cu_result_text_len(const cu_result *result, cu_stream_id which,
                                size_t *ret_len);
 
-/** Release what a result owns and zero it (NULL is ignored). */
-void cu_result_free(cu_result *result);
+/** Release a result the library handed out (NULL is ignored). Returns NULL,
+ * so `res = cu_result_free(res);` leaves no dangling pointer. */
+cu_result *cu_result_free(cu_result *result);
 
 /** Create a cancellation token (eventfd-backed). Errors: CU_ESYS, CU_ENOMEM. */
 int cu_cancel_new(cu_cancel **ret);

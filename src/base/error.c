@@ -43,6 +43,7 @@ const char *cu_last_error(void) { return last_error; }
 
 void cu__clear_error(void) { last_error[0] = '\0'; }
 
+CU__PRINTF(3, 0)
 static int vfail(int code, int err_no, const char *fmt, va_list ap) {
   int n = vsnprintf(last_error, sizeof last_error, fmt, ap);
   if (n < 0)

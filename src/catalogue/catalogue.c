@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/internal.h"
 #include "catalogue/catalogue_int.h"
+#include "catalogue/cmd_int.h"
 
 struct cu_project {
   char *name;
@@ -96,7 +98,10 @@ void cu__catalogue_unref(cu_catalogue *cat) {
     catalogue_destroy(cat);
 }
 
-void cu_catalogue_free(cu_catalogue *cat) { cu__catalogue_unref(cat); }
+cu_catalogue *cu_catalogue_unref(cu_catalogue *cat) {
+  cu__catalogue_unref(cat);
+  return NULL;
+}
 
 void cu__catalogue_make_default(cu_catalogue *cat) { cat->is_default = true; }
 
@@ -399,8 +404,12 @@ static int check_mutable(const cu_catalogue *cat, const void *arg) {
   return 0;
 }
 
-int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *spec) {
-  int rc = check_mutable(cat, spec);
+int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *user) {
+  cu_project_spec loaded;
+  const cu_project_spec *spec = &loaded;
+  int rc = check_mutable(cat, user);
+  if (rc == 0)
+    rc = CU__OPTS_LOAD(&loaded, user, cu_project_spec, CU_PROJECT_SPEC_INIT);
   if (rc == 0)
     rc = validate_spec(cat, spec);
   cu_project *p = NULL;
@@ -438,7 +447,9 @@ int cu_catalogue_allow(cu_catalogue *cat, cu_program program,
   cu_program_entry pe = {.program = program, .path = path};
   cu_project *p = find_project(cat, ALLOWED_PROJECT);
   if (!p) {
-    cu_project_spec spec = {.name = ALLOWED_PROJECT, .programs = &pe,
+    cu_project_spec spec = {.size = sizeof spec,
+                            .name = ALLOWED_PROJECT,
+                            .programs = &pe,
                             .n_programs = 1};
     return cu_catalogue_add_project(cat, &spec);
   }
@@ -459,7 +470,10 @@ static int clone_project(cu_catalogue *dst, const cu_catalogue *src,
       pes[n++] = (cu_program_entry){
           .program = CU_PROGRAM(src->entries[i]->program),
           .path = src->entries[i]->pinned};
-  cu_project_spec spec = {.name = p->name, .programs = pes, .n_programs = n,
+  cu_project_spec spec = {.size = sizeof spec,
+                          .name = p->name,
+                          .programs = pes,
+                          .n_programs = n,
                           .docs = (const char *const *)p->docs,
                           .n_docs = p->n_docs,
                           .noise_rules = (const char *const *)p->noise_src,
@@ -477,7 +491,7 @@ int cu_catalogue_clone(const cu_catalogue *cat, cu_catalogue **ret) {
   for (size_t i = 0; rc == 0 && i < cat->n_projects; i++)
     rc = clone_project(copy, cat, cat->projects[i]);
   if (rc != 0) {
-    cu_catalogue_free(copy);
+    cu_catalogue_unref(copy);
     return rc;
   }
   *ret = copy;

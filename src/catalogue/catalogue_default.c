@@ -2,6 +2,7 @@
 /* The curated default catalogue: built once, immutable, never freed. */
 #include <pthread.h>
 
+#include "base/internal.h"
 #include "catalogue/catalogue_int.h"
 
 /* Designated, so the unpinned path is zero without a warning. */
@@ -56,9 +57,12 @@ static const char *const sync_noise[] = {
 };
 
 #define PROJECT(nm, progs, docs_, noise_)                                      \
-  {.name = (nm), .programs = (progs), .n_programs = CU__ARRAY_LEN(progs),     \
-   .docs = (docs_), .n_docs = CU__ARRAY_LEN(docs_), .noise_rules = (noise_),  \
-   .n_noise_rules = CU__ARRAY_LEN(noise_)}
+  {                                                                            \
+    .size = sizeof(cu_project_spec), .name = (nm), .programs = (progs),        \
+    .n_programs = CU__ARRAY_LEN(progs), .docs = (docs_),                       \
+    .n_docs = CU__ARRAY_LEN(docs_), .noise_rules = (noise_),                   \
+    .n_noise_rules = CU__ARRAY_LEN(noise_)                                     \
+  }
 
 static const cu_project_spec default_projects[] = {
     PROJECT(CU_PROJECT_CORE_OPS, core_ops, core_docs, core_noise),
@@ -78,7 +82,7 @@ static void build_default(void) {
   for (size_t i = 0; rc == 0 && i < CU__ARRAY_LEN(default_projects); i++)
     rc = cu_catalogue_add_project(cat, &default_projects[i]);
   if (rc != 0) {
-    cu_catalogue_free(cat);
+    cu_catalogue_unref(cat);
     default_status = rc;
     return;
   }

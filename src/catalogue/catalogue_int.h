@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "base/internal.h"
+#include "cuprum/catalogue.h"
 
 /*
  * Resolve a program name to an absolute executable path, in the parent.

@@ -7,12 +7,7 @@
 #include <string.h>
 
 #include "base/internal.h"
-
-/* Until the context work provides per-command hooks there are none to free;
- * its strong definition replaces this one at link time. */
-__attribute__((weak)) void cu__hooks_free(struct cu__hooks *hooks) {
-  (void)hooks;
-}
+#include "catalogue/cmd_int.h"
 
 int cu__cmd_create(const char *argv0, const char *path,
                    const cu_project *project, const cu_catalogue *cat,
@@ -224,7 +219,7 @@ const cu_project *cu_cmd_project(const cu_cmd *cmd) {
   return cmd ? cmd->project : NULL;
 }
 
-size_t cu_cmd_argc(const cu_cmd *cmd) { return cmd ? cmd->argc : 0; }
+size_t cu_cmd_argv_count(const cu_cmd *cmd) { return cmd ? cmd->argc : 0; }
 
 const char *const *cu_cmd_argv(const cu_cmd *cmd) {
   return cmd ? (const char *const *)cmd->argv : NULL;
@@ -302,7 +297,8 @@ cu_cmd *cu_cmd_free(cu_cmd *cmd) {
   free(cmd->path);
   free(cmd->error);
   cu__catalogue_unref(cmd->catalogue);
-  cu__hooks_free(cmd->hooks);
+  if (cmd->hooks)
+    cmd->hooks_free(cmd->hooks);
   free(cmd);
   return NULL;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/internal.h"
 #include "catalogue/catalogue_int.h"
 
 bool cu__program_name_ok(const char *name) {

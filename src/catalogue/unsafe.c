@@ -11,7 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/internal.h"
 #include "catalogue/catalogue_int.h"
+#include "catalogue/cmd_int.h"
+#include "cuprum/unsafe.h"
 
 /* 0 when `path` is an executable regular file, else the CU_E* reason. */
 static int executable(const char *path) {

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spawn/env.h"
+#include "base/internal.h"
 #include "context/scope.h"
+#include "context/tags.h"
+#include "spawn/env.h"
 
 struct tstack {
   struct cu__frame root; /* the thread's root scope: permits everything */
@@ -88,14 +90,6 @@ static void changed(struct tstack *ts) { ts->gen++; }
 
 /* ------------------------------------------------------------- allowlist */
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-bool cu__strv_has(char *const *v, size_t n, const char *name) {
-  return n && bsearch(&name, v, n, sizeof *v, cmp_str) != NULL;
-}
-
 static bool parent_permits(const struct cu__frame *p, const char *name) {
   return p->allow_all || cu__strv_has(p->allow, p->n_allow, name);
 }
@@ -134,8 +128,9 @@ static int frame_allowlist(struct cu__frame *f, const struct cu__frame *p,
     return 0;
   }
   f->allow_all = false;
-  for (size_t i = 0; i < cfg->n_allow; i++) {
-    const char *name = cfg->allow[i].name;
+  size_t n = cfg->allow.mode == CU_ALLOW_ONLY ? cfg->allow.n_programs : 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *name = cfg->allow.programs[i].name;
     if (parent_permits(p, name) &&
         list_insert(&f->allow, &f->n_allow, name) != 0)
       return CU_ENOMEM;
@@ -145,11 +140,24 @@ static int frame_allowlist(struct cu__frame *f, const struct cu__frame *p,
 
 /* ------------------------------------------------------------- config */
 
+static int check_allowlist(const cu_allowlist *a) {
+  if ((unsigned)a->mode > CU_ALLOW_NONE)
+    return cu__fail(CU_EINVAL, "scope config: allow.mode: unknown mode %d",
+                    (int)a->mode);
+  if (a->mode != CU_ALLOW_ONLY && (a->programs || a->n_programs))
+    return cu__fail(CU_EINVAL, "scope config: allow.programs is set but "
+                               "allow.mode is not CU_ALLOW_ONLY");
+  for (size_t i = 0; i < a->n_programs; i++)
+    if (!a->programs || !a->programs[i].name || !a->programs[i].name[0])
+      return cu__fail(CU_EINVAL, "scope config: allow.programs[%zu] has no "
+                                 "program name", i);
+  return 0;
+}
+
 static int check_config(const cu_scope_config *cfg) {
-  for (size_t i = 0; i < cfg->n_allow; i++)
-    if (!cfg->allow || !cfg->allow[i].name || !cfg->allow[i].name[0])
-      return cu__fail(CU_EINVAL, "scope config: allow[%zu] has no program "
-                                 "name", i);
+  int rc = check_allowlist(&cfg->allow);
+  if (rc != 0)
+    return rc;
   if (cfg->timeout_ms < 0 || cfg->timeout_ms > CU_TIMEOUT_MAX_MS)
     return cu__fail(CU_EINVAL, "scope config: timeout_ms %lld out of range",
                     (long long)cfg->timeout_ms);
@@ -183,7 +191,7 @@ static int frame_init(struct cu__frame *f, struct cu__frame *parent,
   if (rc != 0)
     return rc;
   f->policy_req = cfg->policy;
-  bool restricted = cfg->restrict_allow || cfg->allow;
+  bool restricted = cfg->allow.mode != CU_ALLOW_INHERIT;
   const cu_policy *op = NULL;
   if (restricted && f->policy.narrow == CU_SWITCH_OFF &&
       cu__policy_operator(&op) == 0)
@@ -204,11 +212,12 @@ static int frame_init(struct cu__frame *f, struct cu__frame *parent,
 
 /* ------------------------------------------------------------- public */
 
-int cu_scope_push(const cu_scope_config *cfg) {
-  static const cu_scope_config none;
-  if (!cfg)
-    cfg = &none;
-  int rc = check_config(cfg);
+int cu_scope_push(const cu_scope_config *user) {
+  cu_scope_config loaded;
+  const cu_scope_config *cfg = &loaded;
+  int rc = CU__OPTS_LOAD(&loaded, user, cu_scope_config, CU_SCOPE_CONFIG_INIT);
+  if (rc == 0)
+    rc = check_config(cfg);
   struct tstack *ts = NULL;
   if (rc == 0)
     rc = tstack_get(&ts);
@@ -295,7 +304,7 @@ int cu__scope_register(cu_hook *hook, cu_hook **ret) {
   return 0;
 }
 
-void cu__scope_forget(cu_hook *hook) {
+static void scope_forget(cu_hook *hook) {
   /* Only the registering thread may edit its stack; a detach from another
    * thread relies on the detached flag alone, and the entry is dropped when
    * the scope is popped. */
@@ -307,6 +316,13 @@ void cu__scope_forget(cu_hook *hook) {
     cu__hook_unref(hook);
     changed(tls);
   }
+}
+
+/* Detaching drops the hook from its scope, so it lives with the stack. */
+void cu_hook_detach(cu_hook *hook) {
+  if (!hook || atomic_exchange(&hook->detached, true))
+    return;
+  scope_forget(hook);
 }
 
 static int register_new(cu_hook *hook, cu_hook **ret) {
@@ -333,7 +349,7 @@ int cu_after_hook(cu_after_fn fn, void *userdata, cu_hook **ret) {
   return register_new(hook, ret);
 }
 
-int cu_observe(cu_observe_fn fn, unsigned flags, void *userdata,
+int cu_observe(cu_observe_fn fn, void *userdata, unsigned flags,
                cu_hook **ret) {
   if (!fn)
     return cu__fail(CU_EINVAL, "cu_observe: no function");
@@ -349,7 +365,7 @@ int cu_observe(cu_observe_fn fn, unsigned flags, void *userdata,
 
 /* ------------------------------------------------------------- policy */
 
-int cu__scope_policy(cu_policy *ret) {
+static int scope_policy(cu_policy *ret) {
   if (tls) {
     *ret = tls->top->policy;
     return 0;
@@ -371,7 +387,7 @@ static void overlay(cu_policy *dst, const cu_policy *src) {
     dst->echo_output = src->echo_output;
 }
 
-int cu__scope_update_policy(const cu_policy *changes) {
+static int scope_update_policy(const cu_policy *changes) {
   struct tstack *ts = NULL;
   int rc = tstack_get(&ts);
   if (rc != 0)
@@ -386,6 +402,21 @@ int cu__scope_update_policy(const cu_policy *changes) {
   f->policy = eff;
   changed(ts);
   return 0;
+}
+
+/* The policy is a setting of the current scope, so its public functions
+ * live with the scope stack; policy.c has the rules. */
+int cu_policy_set(const cu_policy *changes) {
+  if (!changes)
+    return cu__fail(CU_EINVAL, "cu_policy_set: changes is NULL");
+  int rc = cu__policy_validate(changes, "cu_policy_set");
+  return rc ? rc : scope_update_policy(changes);
+}
+
+int cu_policy_get(cu_policy *ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_policy_get: ret is NULL");
+  return scope_policy(ret);
 }
 
 /* ------------------------------------------------------------- capture */

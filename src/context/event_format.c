@@ -8,6 +8,8 @@
 
 #include "base/fmt.h"
 #include "context/redact_int.h"
+#include "cuprum/events.h"
+#include "cuprum/log.h" /* cu_event_format, cu_log_format */
 
 static bool is_line(cu_event_phase p) {
   return p == CU_EV_STDOUT_LINE || p == CU_EV_STDERR_LINE;
@@ -25,7 +27,7 @@ static void common_fields(cu__kv *kv, const cu_event *ev) {
   cu__kv_int(kv, "mono_ns", (long long)cu__ts_ns(ev->mono));
   cu__kv_str(kv, "program", ev->program);
   cu__kv_str(kv, "path", ev->path);
-  cu__kv_argv(kv, "argv", ev->argv, ev->argv ? ev->argc : 0);
+  cu__kv_argv(kv, "argv", ev->argv, ev->argv ? ev->n_argv : 0);
   cu__kv_str(kv, "cwd", ev->cwd);
   if (ev->env)
     cu__kv_pairs(kv, "env", &ev->env[0].name, &ev->env[0].value, ev->n_env,
@@ -41,7 +43,7 @@ static void common_fields(cu__kv *kv, const cu_event *ev) {
   cu__kv_str(kv, "project", ev->project ? cu_project_name(ev->project) : NULL);
   cu__kv_bool(kv, "unsafe", ev->unsafe);
   cu__kv_int(kv, "stage", ev->stage_index);
-  cu__kv_int(kv, "stages", ev->stage_count);
+  cu__kv_int(kv, "stages", ev->n_stages);
 }
 
 static void error_fields(cu__kv *kv, const cu_event *ev) {
@@ -74,7 +76,7 @@ static void phase_fields(cu__kv *kv, const cu_event *ev) {
 static void human(cu__sbuf *b, const cu_event *ev) {
   cu__sbuf_printf(b, "cuprum[%llu] %s: ", (unsigned long long)ev->exec_id,
                   cu_event_phase_name(ev->phase));
-  cu__argv_line(b, ev->argv, ev->argv ? ev->argc : 0);
+  cu__argv_line(b, ev->argv, ev->argv ? ev->n_argv : 0);
   if (ev->unsafe)
     cu__sbuf_puts(b, " (unsafe)");
   if (ev->pid)

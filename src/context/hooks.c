@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/internal.h"
+#include "catalogue/cmd_int.h"
 #include "context/scope.h"
 
 cu_hook *cu__hook_new(unsigned kinds, void *data) {
@@ -123,12 +125,6 @@ void cu__hook_list_clear(cu__hook_list *list) {
 
 /* ------------------------------------------------------------- public */
 
-void cu_hook_detach(cu_hook *hook) {
-  if (!hook || atomic_exchange(&hook->detached, true))
-    return;
-  cu__scope_forget(hook);
-}
-
 bool cu_hook_attached(const cu_hook *hook) {
   return hook && hook_live(hook) && atomic_load(&hook->registered);
 }
@@ -148,7 +144,7 @@ int cu_hook_set_name(cu_hook *hook, const char *name) {
   return 0;
 }
 
-cu_hook *cu_hook_free(cu_hook *hook) {
+cu_hook *cu_hook_unref(cu_hook *hook) {
   cu__hook_unref(hook);
   return NULL;
 }
@@ -162,6 +158,7 @@ static int cmd_hook(cu_cmd *cmd, cu_hook *hook, cu_hook **ret) {
       cu__hook_unref(hook);
       return cu__fail(CU_ENOMEM, "out of memory attaching a command hook");
     }
+    cmd->hooks_free = cu__hooks_free;
   }
   int rc = cu__hook_list_add(&cmd->hooks->list, hook);
   if (rc != 0) {

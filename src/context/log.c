@@ -11,8 +11,10 @@
 #include <syslog.h>
 
 #include "base/fmt.h"
+#include "base/internal.h"
 #include "context/redact_int.h"
 #include "context/scope.h"
+#include "cuprum/log.h"
 
 /* Per-run state between the start event and the after hook. */
 struct log_run {
@@ -166,7 +168,7 @@ static struct log_run run_take(struct log_state *st, pid_t pid) {
 
 static void cmd_fields(cu__kv *kv, const cu_event *ev) {
   cu__kv_str(kv, "program", ev->program);
-  cu__kv_argv(kv, "argv", ev->argv, ev->argv ? ev->argc : 0);
+  cu__kv_argv(kv, "argv", ev->argv, ev->argv ? ev->n_argv : 0);
   if (ev->unsafe)
     cu__kv_bool(kv, "unsafe", true);
   if (ev->n_tags)
@@ -234,7 +236,7 @@ static int log_after(void *data, const cu_cmd *cmd, const cu_result *res) {
   if (!wanted(st, level))
     return 0;
   char **argv = NULL;
-  if (cu_redact_argv(st->opts.redact, cu_cmd_argv(cmd), cu_cmd_argc(cmd),
+  if (cu_redact_argv(st->opts.redact, cu_cmd_argv(cmd), cu_cmd_argv_count(cmd),
                      &argv) != 0)
     return -1;
   cu__sbuf b = {0};
@@ -242,7 +244,7 @@ static int log_after(void *data, const cu_cmd *cmd, const cu_result *res) {
   record_begin(st, &b, &kv, level, "exit");
   cu__kv_int(&kv, "exec_id", (long long)run.exec_id);
   cu__kv_str(&kv, "program", cu_cmd_program(cmd).name);
-  cu__kv_argv(&kv, "argv", (const char *const *)argv, cu_cmd_argc(cmd));
+  cu__kv_argv(&kv, "argv", (const char *const *)argv, cu_cmd_argv_count(cmd));
   free(argv);
   cu__kv_int(&kv, "pid", res->pid);
   cu__kv_int(&kv, "exit_code", res->exit_code);
@@ -285,11 +287,12 @@ static int check_opts(const cu_log_opts *o) {
   return 0;
 }
 
-int cu_log_attach(const cu_log_opts *opts, cu_hook **ret) {
-  static const cu_log_opts defaults;
-  if (!opts)
-    opts = &defaults;
-  int rc = check_opts(opts);
+int cu_log_attach(const cu_log_opts *user, cu_hook **ret) {
+  cu_log_opts loaded;
+  const cu_log_opts *opts = &loaded;
+  int rc = CU__OPTS_LOAD(&loaded, user, cu_log_opts, CU_LOG_OPTS_INIT);
+  if (rc == 0)
+    rc = check_opts(opts);
   if (rc != 0)
     return rc;
   struct log_state *st = calloc(1, sizeof *st);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/internal.h"
 #include "context/scope.h"
 
 static const cu_policy builtin = {
@@ -297,19 +298,4 @@ int cu__policy_resolve(const cu_policy *parent, const cu_policy *req,
     out.echo_output = op->echo_output;
   *ret = out;
   return 0;
-}
-
-/* ------------------------------------------------------------- public */
-
-int cu_policy_set(const cu_policy *changes) {
-  if (!changes)
-    return cu__fail(CU_EINVAL, "cu_policy_set: changes is NULL");
-  int rc = cu__policy_validate(changes, "cu_policy_set");
-  return rc ? rc : cu__scope_update_policy(changes);
-}
-
-int cu_policy_get(cu_policy *ret) {
-  if (!ret)
-    return cu__fail(CU_EINVAL, "cu_policy_get: ret is NULL");
-  return cu__scope_policy(ret);
 }

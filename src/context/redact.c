@@ -66,16 +66,12 @@ static int copy_list(const char *const *src, size_t n, const char *what,
 }
 
 int cu_redact_new(const cu_redact_opts *opts, cu_redact **ret) {
-  cu_redact_opts o = CU_REDACT_OPTS_INIT;
+  cu_redact_opts o;
   if (!ret)
     return cu__fail(CU_EINVAL, "cu_redact_new: ret is NULL");
-  if (opts) {
-    if (opts->size < sizeof o)
-      return cu__fail(CU_EINVAL, "cu_redact_new: opts.size is %zu, expected "
-                      "%zu (start from CU_REDACT_OPTS_INIT)", opts->size,
-                      sizeof o);
-    o = *opts;
-  }
+  int lrc = CU__OPTS_LOAD(&o, opts, cu_redact_opts, CU_REDACT_OPTS_INIT);
+  if (lrc != 0)
+    return lrc;
   cu_redact *r = calloc(1, sizeof *r);
   if (!r)
     return cu__fail(CU_ENOMEM, "out of memory making a redactor");
@@ -244,7 +240,7 @@ int cu__redact_event(const cu_redact *r, const cu_event *ev, cu_event *out,
     any_env |= cu_redact_env(r, ev->env[i].name, ev->env[i].value);
   bool any_argv = false;
   int rc = 0;
-  char **argv = ev->argv ? argv_copy(r, ev->argv, ev->argc, false, &any_argv,
+  char **argv = ev->argv ? argv_copy(r, ev->argv, ev->n_argv, false, &any_argv,
                                      &rc)
                          : NULL;
   if (rc != 0)
@@ -271,7 +267,7 @@ int cu__redact_event(const cu_redact *r, const cu_event *ev, cu_event *out,
   return 0;
 oom:
   out->argv = NULL;
-  out->argc = 0;
+  out->n_argv = 0;
   out->env = NULL;
   out->n_env = 0;
   return rc;

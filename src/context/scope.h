@@ -12,7 +12,8 @@
 #include <stddef.h>
 
 #include "context/ctx.h"
-#include "base/internal.h"
+#include "cuprum/context.h"
+#include "cuprum/policy.h"
 
 /* ------------------------------------------------------------- hooks */
 
@@ -78,12 +79,14 @@ struct cu__hooks {
   cu__hook_list list;
 };
 
+/* Release per-command hooks (NULL ignored): what hooks.c stores in
+ * cmd->hooks_free for cu_cmd_free() to call. */
+void cu__hooks_free(struct cu__hooks *hooks);
+
 /* Register `hook` (fresh, one reference) in the current scope, taking over
  * that reference; with `ret`, a second reference goes to the caller. */
 int cu__scope_register(cu_hook *hook, cu_hook **ret);
 
-/* Same-thread detach: drop the hook from its scope (context.c). */
-void cu__scope_forget(cu_hook *hook);
 
 /* ------------------------------------------------------------- frames */
 
@@ -111,7 +114,8 @@ struct cu__frame {
   uint64_t snap_gen;
 };
 
-/* Whether a sorted string array contains `name` (binary search). */
+/* Whether a sorted string array contains `name` (binary search;
+ * snapshot.c). */
 bool cu__strv_has(char *const *v, size_t n, const char *name);
 
 /* Build a snapshot of `top` and its ancestors (snapshot.c). */
@@ -131,9 +135,6 @@ int cu__policy_resolve(const cu_policy *parent, const cu_policy *req,
 /* Where a setting comes from, for messages ("set by CUPRUM_POLICY"). */
 const char *cu__policy_origin(bool operator_set);
 
-/* The current scope's effective policy and policy update (context.c). */
-int cu__scope_policy(cu_policy *ret);
-int cu__scope_update_policy(const cu_policy *changes);
 
 /* Default sink: one line to fd 2. */
 void cu__stderr_line(void *userdata, const char *line);

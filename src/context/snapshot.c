@@ -11,7 +11,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/internal.h"
+#include "catalogue/cmd_int.h"
 #include "context/scope.h"
+
+/* Sorted allowlists (the scope stack builds them, snapshots read them). */
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool cu__strv_has(char *const *v, size_t n, const char *name) {
+  return n && bsearch(&name, v, n, sizeof *v, cmp_str) != NULL;
+}
 
 struct cu__ctx {
   atomic_uint refs;

@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
+#include "context/tags.h"
 #include "runtime/job_internal.h"
 #include "spawn/proc.h"
-#include "cuprum/pipeline.h"
 
 /* After SIGKILL, how long to keep waiting for EOF once every stage has
  * exited: a descendant that left the process group may hold our pipes. */
@@ -474,15 +475,20 @@ int cu__job_stage_result(cu__job *job, size_t i, bool take_out,
   return rc;
 }
 
-void cu__job_take_result(cu__job *job, cu_result *ret) {
-  memset(ret, 0, sizeof *ret);
+cu_result *cu__job_take_result(cu__job *job) {
+  cu_result *ret = cu__result_new();
+  if (!ret)
+    return NULL;
   if (cu__job_stage_result(job, 0, true, ret) != 0)
     ret->error = CU_ENOMEM;
   cu__ctx_after(job->ctx, job->stages[0].cmd, ret);
+  return ret;
 }
 
-void cu__job_take_pipeline_result(cu__job *job, cu_pipeline_result *ret) {
-  memset(ret, 0, sizeof *ret);
+cu_pipeline_result *cu__job_take_pipeline_result(cu__job *job) {
+  cu_pipeline_result *ret = cu__pipeline_result_new();
+  if (!ret)
+    return NULL;
   ret->fail_index = job->fail_index;
   ret->spawn_index = -1;
   ret->error = job->error;
@@ -494,11 +500,15 @@ void cu__job_take_pipeline_result(cu__job *job, cu_pipeline_result *ret) {
   ret->stages = calloc(job->n, sizeof *ret->stages);
   if (!ret->stages) {
     ret->error = CU_ENOMEM;
-    return;
+    return ret;
   }
-  ret->n = job->n;
+  ret->n_stages = job->n;
   for (size_t i = 0; i < job->n; i++) {
-    cu_result *r = &ret->stages[i];
+    cu_result *r = ret->stages[i] = cu__result_new();
+    if (!r) {
+      ret->error = CU_ENOMEM;
+      continue;
+    }
     if (cu__job_stage_result(job, i, i + 1 == job->n, r) != 0)
       ret->error = CU_ENOMEM;
     /* A stage is ok when it did not fail under the policy. */
@@ -509,6 +519,7 @@ void cu__job_take_pipeline_result(cu__job *job, cu_pipeline_result *ret) {
   }
   ret->ok = ret->fail_index < 0 && !job->timed_out && !job->cancelled &&
             !job->overflowed && ret->error == 0;
+  return ret;
 }
 
 void cu__job_free(cu__job *job) {

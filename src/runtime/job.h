@@ -24,6 +24,8 @@
 #include <time.h>
 
 #include "context/ctx.h"
+#include "cuprum/loop.h"
+#include "cuprum/pipeline.h"
 #include "spawn/env.h"
 #include "stream/outstream.h"
 #include "stream/relay.h"
@@ -174,15 +176,20 @@ void cu__job_cancel(cu__job *job);
 int cu__job_stage_result(cu__job *job, size_t i, bool take_out,
                          cu_result *r);
 
-/* Fill a pipeline result (moves buffers out), running after hooks per
- * stage. */
+/* A new pipeline result (moves buffers out), running after hooks per
+ * stage; NULL when out of memory. */
 struct cu_pipeline_result;
-void cu__job_take_pipeline_result(cu__job *job,
-                                  struct cu_pipeline_result *ret);
+struct cu_pipeline_result *cu__job_take_pipeline_result(cu__job *job);
 
-/* Fill a single-command result from stage 0 (moves buffers out) and run
- * the after hooks on it. */
-void cu__job_take_result(cu__job *job, cu_result *ret);
+/* A new single-command result from stage 0 (moves buffers out), after
+ * hooks run on it; NULL when out of memory. */
+cu_result *cu__job_take_result(cu__job *job);
+
+/* A new pipeline result with every stage list empty (result.c). */
+struct cu_pipeline_result *cu__pipeline_result_new(void);
+/* A new zeroed result with the library's private part (result.c); NULL
+ * (with CU_ENOMEM recorded) when out of memory. */
+cu_result *cu__result_new(void);
 
 /* Release a finished job. */
 void cu__job_free(cu__job *job);
@@ -203,19 +210,30 @@ void cu__loop_unwatch(struct cu_loop *loop, cu__watch *w);
 void cu__loop_job_added(struct cu_loop *loop, cu__job *job);
 void cu__loop_job_done(struct cu_loop *loop, cu__job *job);
 
+/* Stage i of a pipeline, NULL past the end (pipeline.c). */
+const cu_cmd *cu__pipeline_stage(const cu_pipeline *p, size_t i);
+
 /* The cancel token's eventfd (cancel.c). */
 int cu__cancel_fd(const cu_cancel *cancel);
 
-/* The batch cu_parallel_run() is starting an item of on this thread
- * (parallel.c): jobs started meanwhile record it for their events. */
+/* The batch cu_parallel_run() (parallel.c) is starting an item of on this
+ * thread: jobs started meanwhile record it for their events (defined in
+ * job_setup.c). */
 typedef struct cu__batch_slot {
   uint64_t id; /* 0 = none */
   int index;
 } cu__batch_slot;
 extern _Thread_local cu__batch_slot cu__current_batch;
 
-/* Shared validation of run options (run.c). */
-int cu__validate_opts(const cu_run_opts *opts);
+/* Load a caller's run options (the ABI rule: any size; NULL = defaults)
+ * into `dst` and validate them (opts.c). */
+int cu__run_opts_load(const cu_run_opts *src, cu_run_opts *dst);
 
+/* Drive the task's loop until done, then move its result out: for the
+ * library's own one-shot tasks (cu_run, pipelines, batches), which free
+ * the task right after (loop.c). */
+cu_result *cu__task_take_result(struct cu_task *task);
+struct cu_pipeline_result *cu__task_take_pipeline(struct cu_task *task);
+int cu__task_error(const struct cu_task *task);
 
 #endif /* CUPRUM_JOB_H */

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
+#include "context/tags.h"
 #include "runtime/job_internal.h"
 
 /* A process-wide counter is the one piece of shared mutable state here: ids
@@ -59,7 +61,7 @@ static void base_event_at(const cu__job *job, const cu__stage *st,
       .program = cmd->program.name,
       .path = cmd->path,
       .argv = (const char *const *)cmd->argv,
-      .argc = cmd->argc,
+      .n_argv = cmd->argc,
       .cwd = job->cwd,
       .env = job->env,
       .n_env = job->n_env,
@@ -73,7 +75,7 @@ static void base_event_at(const cu__job *job, const cu__stage *st,
       .project = cmd->project,
       .unsafe = cmd->unsafe,
       .stage_index = (int)(st - job->stages),
-      .stage_count = (int)job->n,
+      .n_stages = (int)job->n,
       .run_id = job->stages[0].exec_id,
       .batch_id = job->batch_id,
       .batch_index = job->batch_index,

@@ -15,9 +15,15 @@
 #include <unistd.h>
 
 #include "base/internal.h"
-#include "runtime/job.h"
+#include "catalogue/cmd_int.h"
+#include "context/tags.h"
 #include "runtime/job_internal.h"
 #include "spawn/proc.h"
+
+/* Set by cu_parallel_run() around starting an item (parallel.c); defined
+ * here, where jobs read it, so the batch helper depends on job setup and
+ * not the other way round. */
+_Thread_local cu__batch_slot cu__current_batch;
 
 /* Every fd handed to a child is >= 3, so its dup2 onto 0-2 never meets
  * itself (dup2(fd, fd) would keep FD_CLOEXEC and the child would lose it). */
@@ -86,11 +92,11 @@ static void setup_free(setup *s, size_t n) {
   cu__env_free(&s->env);
 }
 
-static int fail_stage(cu_result *failed, int rc, cu_spawn_stage stage,
+static int fail_stage(cu_result *failed, int rc, cu_spawn_step stage,
                       int err_no) {
   if (failed) {
     failed->error = rc;
-    failed->spawn_stage = stage;
+    failed->spawn_step = stage;
     failed->spawn_errno = err_no;
   }
   return rc;
@@ -99,8 +105,8 @@ static int fail_stage(cu_result *failed, int rc, cu_spawn_stage stage,
 /* Checks that need no resources: commands, context, env, ARG_MAX. */
 static int preflight(const cu__job_spec *spec, cu__ctx *ctx,
                      const cu__ctx_defaults *d, setup *s) {
-  const cu_run_opts *o = spec->opts;
-  int rc = cu__validate_opts(o);
+  const cu_run_opts *o = spec->opts; /* loaded and validated by the caller */
+  int rc = 0;
   for (size_t i = 0; rc == 0 && i < spec->n; i++) {
     const cu_cmd *cmd = spec->cmds[i];
     if (!cmd)
@@ -216,7 +222,7 @@ static int open_output(cu__job *job, const cu_output_opts *o, int which,
   if (o->mode != CU_STREAM_CAPTURE) {
     cfg.echo_cb = o->sink;
     cfg.echo_data = o->sink_data;
-    cfg.echo_fd = o->sink ? -1 : (o->fd > 0 ? o->fd : which);
+    cfg.echo_fd = o->sink ? -1 : (o->echo_fd > 0 ? o->echo_fd : which);
   }
   if (job->observed && cu__ctx_wants_lines(job->ctx)) {
     cfg.on_line = which == 1 ? cu__job_stdout_line : cu__job_stderr_line;
@@ -367,7 +373,7 @@ static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
         .pgid = job->pgid,
     };
     int err_no = 0;
-    cu_spawn_stage where = CU_STAGE_NONE;
+    cu_spawn_step where = CU_STEP_NONE;
     st->start_wall = cu__now(CLOCK_REALTIME);
     st->start_mono = cu__now(CLOCK_MONOTONIC);
     int rc = cu__spawn(&req, &st->pid, &err_no, &where);
@@ -376,7 +382,7 @@ static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
       st->pidfd = cu__pidfd_open(st->pid);
       if (st->pidfd < 0) {
         err_no = errno;
-        where = CU_STAGE_SPAWN;
+        where = CU_STEP_SPAWN;
         rc = cu__fail_errno(CU_ESYS, err_no, "pidfd_open");
         kill(-(job->pgid ? job->pgid : st->pid), SIGKILL);
         cu__reap(st->pid, -1);
@@ -474,7 +480,7 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
   cu__ctx *ctx = NULL;
   int rc = cu__ctx_capture(&ctx);
   if (rc != 0)
-    return fail_stage(failed, rc, CU_STAGE_VALIDATE, 0);
+    return fail_stage(failed, rc, CU_STEP_VALIDATE, 0);
   cu__ctx_defaults d;
   cu__ctx_get_defaults(ctx, &d);
   setup s = {.cwd_fd = -1, .in_child = -1, .out_child = -1};
@@ -491,7 +497,7 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
       cu__ctx_release(ctx);
     setup_free(&s, spec->n);
     cu__job_free(job);
-    return fail_stage(failed, rc, CU_STAGE_VALIDATE, 0);
+    return fail_stage(failed, rc, CU_STEP_VALIDATE, 0);
   }
   job->loop = loop;
   job->ctx = ctx;
@@ -506,14 +512,14 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
   if (rc != 0) {
     setup_free(&s, spec->n);
     cu__job_free(job);
-    return fail_stage(failed, rc, CU_STAGE_VALIDATE, 0);
+    return fail_stage(failed, rc, CU_STEP_VALIDATE, 0);
   }
   rc = open_streams(job, spec, &s);
   if (rc != 0) {
     setup_free(&s, spec->n);
     cu__job_free(job);
     return fail_stage(failed, rc,
-                      rc == CU_ECWD ? CU_STAGE_CWD : CU_STAGE_PIPES, errno);
+                      rc == CU_ECWD ? CU_STEP_CWD : CU_STEP_PIPES, errno);
   }
   cu__job_emit_plan(job);
   job->start_wall = cu__now(CLOCK_REALTIME);

@@ -17,9 +17,8 @@
 #include <unistd.h>
 
 #include "base/internal.h"
-#include "cuprum/pipeline.h"
 #include "runtime/job.h"
-#include "stream/stream_internal.h"
+#include "stream/fdio.h"
 
 #define CU__MAX_EVENTS 64
 
@@ -34,8 +33,8 @@ struct cu_loop {
 struct cu_task {
   cu_loop *loop;
   cu__job *job; /* NULL once freed after completion */
-  cu_result result;
-  cu_pipeline_result presult;
+  cu_result *result;           /* set at completion; owned by the task */
+  cu_pipeline_result *presult; /* pipeline tasks */
   bool pipeline;
   bool done;
   bool orphaned; /* freed by the user before completion */
@@ -233,34 +232,51 @@ int cu_loop_run(cu_loop *loop) {
 /* ------------------------------------------------------------ tasks */
 
 static void task_release(cu_task *task) {
-  cu_result_free(&task->result);
-  cu_pipeline_result_free(&task->presult);
+  cu_result_free(task->result);
+  cu_pipeline_result_free(task->presult);
   free(task);
+}
+
+/* A pipeline task's summary view as a single result: the last stage's exit,
+ * the pipeline's outcome. */
+static cu_result *pipeline_summary(const cu_pipeline_result *p) {
+  cu_result *r = cu__result_new();
+  if (!r)
+    return NULL;
+  const cu_result *last = p->n_stages ? p->stages[p->n_stages - 1] : NULL;
+  r->exit_code = last ? last->exit_code : -1;
+  r->term_signal = last ? last->term_signal : 0;
+  r->pid = last ? last->pid : 0;
+  r->ok = p->ok;
+  r->timed_out = p->timed_out;
+  r->cancelled = p->cancelled;
+  r->error = p->error;
+  r->spawn_step = p->spawn_step;
+  r->spawn_errno = p->spawn_errno;
+  r->start_mono = p->start_mono;
+  r->end_mono = p->end_mono;
+  r->duration_ns = p->duration_ns;
+  if (!(r->out.data = calloc(1, 1)) || !(r->err.data = calloc(1, 1)))
+    r = cu_result_free(r);
+  return r;
 }
 
 static void task_done(cu__job *job, void *data) {
   cu_task *task = data;
   if (task->pipeline) {
-    cu__job_take_pipeline_result(job, &task->presult);
-    task->error = task->presult.error;
-    /* The summary view: the last stage, as a single result. */
-    if (task->presult.n > 0)
-      task->result = (cu_result){
-          .exit_code = task->presult.stages[task->presult.n - 1].exit_code,
-          .term_signal = task->presult.stages[task->presult.n - 1].term_signal,
-          .ok = task->presult.ok,
-          .timed_out = task->presult.timed_out,
-          .cancelled = task->presult.cancelled,
-          .error = task->presult.error};
+    task->presult = cu__job_take_pipeline_result(job);
+    task->error = task->presult ? task->presult->error : CU_ENOMEM;
+    if (task->presult)
+      task->result = pipeline_summary(task->presult);
   } else {
-    cu__job_take_result(job, &task->result);
-    task->error = task->result.error;
+    task->result = cu__job_take_result(job);
+    task->error = task->result ? task->result->error : CU_ENOMEM;
   }
   task->done = true;
   task->job = NULL;
   cu__job_free(job);
   if (task->fn)
-    task->fn(task, &task->result, task->fn_data);
+    task->fn(task->fn_data, task, task->result);
   if (task->orphaned)
     task_release(task);
 }
@@ -289,9 +305,12 @@ int cu_loop_spawn(cu_loop *loop, const cu_cmd *cmd, const cu_run_opts *opts,
                   cu_task **ret) {
   if (!loop || !cmd || !ret)
     return cu__fail(CU_EINVAL, "cu_loop_spawn: loop, cmd and ret are required");
-  static const cu_run_opts defaults;
+  cu_run_opts o;
+  int rc = cu__run_opts_load(opts, &o);
+  if (rc != 0)
+    return rc;
   const cu_cmd *cmds[1] = {cmd};
-  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = opts ? opts : &defaults};
+  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o};
   return cu__loop_start_job(loop, &spec, false, ret, NULL);
 }
 
@@ -305,7 +324,7 @@ void cu_task_on_done(cu_task *task, cu_task_done_fn fn, void *userdata) {
 bool cu_task_done(const cu_task *task) { return task && task->done; }
 
 const cu_result *cu_task_result(const cu_task *task) {
-  return task && task->done ? &task->result : NULL;
+  return task && task->done ? task->result : NULL;
 }
 
 void cu_task_cancel(cu_task *task) {
@@ -324,39 +343,43 @@ static int drive_until_done(cu_task *task) {
   return 0;
 }
 
-int cu_task_wait_pipeline(cu_task *task, cu_pipeline_result *ret) {
-  if (!task || !ret || !task->pipeline)
-    return cu__fail(CU_EINVAL, "cu_task_wait_pipeline: needs a pipeline task");
-  int rc = drive_until_done(task);
-  if (rc < 0)
-    return rc;
-  *ret = task->presult;
-  task->presult = (cu_pipeline_result){.fail_index = ret->fail_index,
-                                       .ok = ret->ok};
-  return task->error;
-}
-
 const cu_pipeline_result *cu_task_pipeline_result(const cu_task *task) {
-  return task && task->done && task->pipeline ? &task->presult : NULL;
+  return task && task->done && task->pipeline ? task->presult : NULL;
 }
 
-int cu_task_wait(cu_task *task, cu_result *ret) {
-  if (!task || !ret)
-    return cu__fail(CU_EINVAL, "cu_task_wait: task and ret are required");
-  if (task->pipeline)
-    return cu__fail(CU_EINVAL, "cu_task_wait: use cu_task_wait_pipeline for "
-                               "a pipeline task");
+int cu_task_wait(cu_task *task, const cu_result **ret) {
+  if (!task)
+    return cu__fail(CU_EINVAL, "cu_task_wait: task is NULL");
   int rc = drive_until_done(task);
   if (rc < 0)
     return rc;
-  *ret = task->result;
-  task->result = (cu_result){0};
-  /* The copy owns the buffers now; keep a view for cu_task_result(). */
-  task->result.exit_code = ret->exit_code;
-  task->result.term_signal = ret->term_signal;
-  task->result.pid = ret->pid;
-  task->result.ok = ret->ok;
+  if (ret)
+    *ret = task->result;
   return task->error;
+}
+
+int cu__task_error(const cu_task *task) { return task->error; }
+
+cu_result *cu__task_take_result(cu_task *task) {
+  int rc = drive_until_done(task);
+  if (rc < 0) {
+    task->error = rc;
+    return NULL;
+  }
+  cu_result *r = task->result;
+  task->result = NULL;
+  return r;
+}
+
+cu_pipeline_result *cu__task_take_pipeline(cu_task *task) {
+  int rc = drive_until_done(task);
+  if (rc < 0) {
+    task->error = rc;
+    return NULL;
+  }
+  cu_pipeline_result *r = task->presult;
+  task->presult = NULL;
+  return r;
 }
 
 cu_task *cu_task_free(cu_task *task) {

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "context/ctx.h"
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
+#include "context/ctx.h"
+#include "cuprum/parallel.h"
 #include "runtime/job.h"
-
-_Thread_local cu__batch_slot cu__current_batch;
 
 /* Batch ids, process-wide: unique across threads without a lock. */
 static atomic_uint_fast64_t batch_counter;
@@ -18,7 +18,7 @@ typedef struct batch {
   uint64_t id;
   const cu_batch_item *items;
   size_t n;
-  const cu_parallel_opts *opts;
+  const cu_parallel_opts *opts; /* loaded: this library's layout */
   cu_parallel_result *res;
   cu_loop *loop;
   cu_task **tasks; /* running task per item, else NULL */
@@ -38,7 +38,20 @@ static int preflight(const cu_batch_item *items, size_t n) {
                     i);
       break;
     }
-    size_t stages = it->cmd ? 1 : cu_pipeline_len(it->pipeline);
+    /* The items' options too (the ABI rule and their values). */
+    cu_run_opts ro;
+    cu_pipeline_opts po;
+    rc = it->cmd ? cu__run_opts_load(it->opts, &ro)
+                 : CU__OPTS_LOAD(&po, it->pipe_opts, cu_pipeline_opts,
+                                 CU_PIPELINE_OPTS_INIT);
+    if (rc == 0 && it->pipeline)
+      rc = cu__run_opts_load(po.run, &ro);
+    size_t stages = it->cmd ? 1 : cu_pipeline_stage_count(it->pipeline);
+    if (rc != 0) {
+      char msg[400];
+      snprintf(msg, sizeof msg, "%s", cu_last_error());
+      rc = cu__fail(rc, "item %zu: %s", i, msg);
+    }
     for (size_t s = 0; rc == 0 && s < stages; s++) {
       const cu_cmd *cmd = it->cmd ? it->cmd : cu__pipeline_stage(it->pipeline, s);
       rc = cu__cmd_check(cmd);
@@ -55,35 +68,58 @@ static int preflight(const cu_batch_item *items, size_t n) {
   return rc;
 }
 
-static int start_item(batch *b, size_t i) {
+/* Item options with the batch's defaults applied (already validated by
+ * the pre-flight, so loading cannot fail here). */
+static void item_run_opts(const batch *b, const cu_run_opts *src,
+                          cu_run_opts *o) {
+  cu__run_opts_load(src, o);
+  if (o->timeout_ms == 0)
+    o->timeout_ms = b->opts->item_timeout_ms;
+  if (!o->cancel)
+    o->cancel = b->opts->cancel;
+}
+
+static int start_cmd(batch *b, size_t i, cu_item_result *ir) {
   const cu_batch_item *it = &b->items[i];
-  const cu_parallel_opts *po = b->opts;
-  cu_item_result *ir = &b->res->items[i];
-  int rc;
-  cu__current_batch = (cu__batch_slot){.id = b->id, .index = (int)i};
-  if (it->cmd) {
-    cu_run_opts o = it->opts ? *it->opts : (cu_run_opts){0};
-    if (o.timeout_ms == 0)
-      o.timeout_ms = po->item_timeout_ms;
-    if (!o.cancel)
-      o.cancel = po->cancel;
-    /* Started directly so a failure keeps its stage and errno. */
-    const cu_cmd *cmds[1] = {it->cmd};
-    cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o};
-    rc = cu__loop_start_job(b->loop, &spec, false, &b->tasks[i], &ir->result);
-    if (rc != 0)
-      ir->result.error = rc;
-  } else {
-    cu_pipeline_opts o = it->pipe_opts ? *it->pipe_opts : (cu_pipeline_opts){0};
-    if (o.run.timeout_ms == 0)
-      o.run.timeout_ms = po->item_timeout_ms;
-    if (!o.run.cancel)
-      o.run.cancel = po->cancel;
-    rc = cu_loop_spawn_pipeline(b->loop, it->pipeline, &o, &b->tasks[i]);
-    if (rc != 0)
-      ir->pipeline = (cu_pipeline_result){.error = rc, .fail_index = -1,
-                                          .spawn_index = -1};
+  cu_run_opts o;
+  item_run_opts(b, it->opts, &o);
+  ir->result = cu__result_new();
+  if (!ir->result)
+    return CU_ENOMEM;
+  /* Started directly so a failure keeps its step and errno. */
+  const cu_cmd *cmds[1] = {it->cmd};
+  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o};
+  int rc = cu__loop_start_job(b->loop, &spec, false, &b->tasks[i], ir->result);
+  if (rc != 0)
+    ir->result->error = rc;
+  else /* the task makes the real result */
+    ir->result = cu_result_free(ir->result);
+  return rc;
+}
+
+static int start_pipeline(batch *b, size_t i, cu_item_result *ir) {
+  const cu_batch_item *it = &b->items[i];
+  cu_pipeline_opts po;
+  CU__OPTS_LOAD(&po, it->pipe_opts, cu_pipeline_opts, CU_PIPELINE_OPTS_INIT);
+  cu_run_opts o;
+  item_run_opts(b, po.run, &o);
+  po.run = &o;
+  int rc = cu_loop_spawn_pipeline(b->loop, it->pipeline, &po, &b->tasks[i]);
+  if (rc != 0) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s", cu_last_error());
+    ir->pipeline = cu__pipeline_result_new();
+    if (ir->pipeline)
+      ir->pipeline->error = rc;
+    cu__fail(rc, "%s", msg);
   }
+  return rc;
+}
+
+static int start_item(batch *b, size_t i) {
+  cu_item_result *ir = b->res->items[i];
+  cu__current_batch = (cu__batch_slot){.id = b->id, .index = (int)i};
+  int rc = b->items[i].cmd ? start_cmd(b, i, ir) : start_pipeline(b, i, ir);
   cu__current_batch = (cu__batch_slot){0};
   if (rc != 0) {
     ir->state = CU_ITEM_FAILED_TO_START;
@@ -117,15 +153,18 @@ static void collect(batch *b) {
     cu_task *t = b->tasks[i];
     if (!t || !cu_task_done(t))
       continue;
-    cu_item_result *ir = &b->res->items[i];
-    if (b->items[i].cmd)
-      cu_task_wait(t, &ir->result);
-    else
-      cu_task_wait_pipeline(t, &ir->pipeline);
-    ir->ok = b->items[i].cmd ? ir->result.ok : ir->pipeline.ok;
-    bool stopped = b->items[i].cmd
-                       ? ir->result.cancelled && !ir->result.timed_out
-                       : ir->pipeline.cancelled && !ir->pipeline.timed_out;
+    cu_item_result *ir = b->res->items[i];
+    /* The task is done: taking its result moves it out whole, and the task
+     * is freed at once. */
+    const cu_result *summary = cu_task_result(t);
+    bool stopped = summary && summary->cancelled && !summary->timed_out;
+    if (b->items[i].cmd) {
+      ir->result = cu__task_take_result(t);
+      ir->ok = ir->result && ir->result->ok;
+    } else {
+      ir->pipeline = cu__task_take_pipeline(t);
+      ir->ok = ir->pipeline && ir->pipeline->ok;
+    }
     ir->state = b->stopping && stopped ? CU_ITEM_TERMINATED : CU_ITEM_DONE;
     b->tasks[i] = cu_task_free(t);
     b->running--;
@@ -153,7 +192,7 @@ static int step_timeout(const batch *b, int64_t deadline) {
 static void summarise(batch *b) {
   cu_parallel_result *r = b->res;
   for (size_t i = 0; i < b->n; i++) {
-    cu_item_result *ir = &r->items[i];
+    cu_item_result *ir = r->items[i];
     if (i >= b->next && ir->state == CU_ITEM_DONE)
       ir->state = CU_ITEM_SKIPPED;
     if (ir->state == CU_ITEM_SKIPPED)
@@ -163,7 +202,7 @@ static void summarise(batch *b) {
     else
       r->n_failed++;
   }
-  r->ok = r->n_ok == r->n;
+  r->ok = r->n_ok == r->n_items;
 }
 
 static int run_batch(batch *b) {
@@ -191,34 +230,46 @@ static int run_batch(batch *b) {
   return 0;
 }
 
+static cu_parallel_result *result_new(size_t n) {
+  cu_parallel_result *r = calloc(1, sizeof *r);
+  if (!r)
+    return NULL;
+  r->first_failure = -1;
+  r->items = calloc(n ? n : 1, sizeof *r->items);
+  if (!r->items)
+    return cu_parallel_result_free(r);
+  for (size_t i = 0; i < n; i++) {
+    if (!(r->items[i] = calloc(1, sizeof *r->items[i])))
+      return cu_parallel_result_free(r);
+    r->n_items = i + 1;
+  }
+  return r;
+}
+
 int cu_parallel_run(const cu_batch_item *items, size_t n,
-                    const cu_parallel_opts *opts, cu_parallel_result *result) {
-  if (!result)
-    return cu__fail(CU_EINVAL, "cu_parallel_run: result is NULL");
-  memset(result, 0, sizeof *result);
-  result->first_failure = -1;
-  static const cu_parallel_opts defaults;
-  if (!opts)
-    opts = &defaults;
-  if (n && !items)
-    return cu__fail(CU_EINVAL, "cu_parallel_run: %zu items but NULL", n);
-  if (opts->item_timeout_ms < 0 || opts->item_timeout_ms > CU_TIMEOUT_MAX_MS ||
-      opts->deadline_ms < 0 || opts->deadline_ms > CU_TIMEOUT_MAX_MS)
-    return cu__fail(CU_EINVAL, "item_timeout_ms/deadline_ms out of range");
-  int rc = preflight(items, n);
+                    const cu_parallel_opts *opts, cu_parallel_result **ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_parallel_run: ret is NULL");
+  *ret = NULL;
+  cu_parallel_opts po;
+  int rc = CU__OPTS_LOAD(&po, opts, cu_parallel_opts, CU_PARALLEL_OPTS_INIT);
   if (rc != 0)
     return rc;
-  batch b = {.items = items, .n = n, .opts = opts, .res = result};
-  result->items = calloc(n ? n : 1, sizeof *result->items);
+  if (n && !items)
+    return cu__fail(CU_EINVAL, "cu_parallel_run: %zu items but NULL", n);
+  if (po.item_timeout_ms < 0 || po.item_timeout_ms > CU_TIMEOUT_MAX_MS ||
+      po.deadline_ms < 0 || po.deadline_ms > CU_TIMEOUT_MAX_MS)
+    return cu__fail(CU_EINVAL, "item_timeout_ms/deadline_ms out of range");
+  rc = preflight(items, n);
+  if (rc != 0)
+    return rc;
+  batch b = {.items = items, .n = n, .opts = &po, .res = result_new(n)};
   b.tasks = calloc(n ? n : 1, sizeof *b.tasks);
-  if (!result->items || !b.tasks) {
+  if (!b.res || !b.tasks) {
     free(b.tasks);
-    cu_parallel_result_free(result);
+    cu_parallel_result_free(b.res);
     return cu__fail(CU_ENOMEM, "allocating batch results");
   }
-  result->n = n;
-  for (size_t i = 0; i < n; i++)
-    result->items[i].pipeline.fail_index = -1;
   b.id = (uint64_t)atomic_fetch_add(&batch_counter, 1) + 1;
   cu__ctx *ctx = NULL;
   if (cu__ctx_capture(&ctx) == 0) /* failure: the batch just is not traced */
@@ -235,18 +286,25 @@ int cu_parallel_run(const cu_batch_item *items, size_t n,
   if (ctx)
     cu__ctx_batch(ctx, b.id, n, true);
   cu__ctx_release(ctx);
-  return rc;
+  if (rc != 0) {
+    cu_parallel_result_free(b.res);
+    return rc;
+  }
+  *ret = b.res;
+  return 0;
 }
 
-void cu_parallel_result_free(cu_parallel_result *r) {
+cu_parallel_result *cu_parallel_result_free(cu_parallel_result *r) {
   if (!r)
-    return;
-  for (size_t i = 0; r->items && i < r->n; i++) {
-    cu_result_free(&r->items[i].result);
-    cu_pipeline_result_free(&r->items[i].pipeline);
-    free(r->items[i].message);
+    return NULL;
+  for (size_t i = 0; r->items && i < r->n_items; i++) {
+    cu_item_result *ir = r->items[i];
+    cu_result_free(ir->result);
+    cu_pipeline_result_free(ir->pipeline);
+    free(ir->message);
+    free(ir);
   }
   free(r->items);
-  memset(r, 0, sizeof *r);
-  r->first_failure = -1;
+  free(r);
+  return NULL;
 }

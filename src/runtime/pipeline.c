@@ -53,7 +53,7 @@ int cu_pipeline_of(cu_pipeline **ret, const cu_cmd *first, ...) {
   return 0;
 }
 
-size_t cu_pipeline_len(const cu_pipeline *p) { return p ? p->n : 0; }
+size_t cu_pipeline_stage_count(const cu_pipeline *p) { return p ? p->n : 0; }
 
 const cu_cmd *cu__pipeline_stage(const cu_pipeline *p, size_t i) {
   return p && i < p->n ? p->cmds[i] : NULL;
@@ -67,43 +67,37 @@ cu_pipeline *cu_pipeline_free(cu_pipeline *p) {
   return NULL;
 }
 
-void cu_pipeline_result_free(cu_pipeline_result *r) {
-  if (!r)
-    return;
-  for (size_t i = 0; r->stages && i < r->n; i++)
-    cu_result_free(&r->stages[i]);
-  free(r->stages);
-  memset(r, 0, sizeof *r);
-  r->fail_index = -1;
-  r->spawn_index = -1;
-}
-
+/* The caller's options, loaded by the ABI rule into `po` and `run` (the
+ * spec points into `run`, so it lives in the caller's frame). */
 static int make_spec(const cu_pipeline *p, const cu_pipeline_opts *opts,
-                     cu__job_spec *spec, int *failed_index) {
-  static const cu_pipeline_opts defaults;
-  if (!opts)
-    opts = &defaults;
+                     cu__job_spec *spec, int *failed_index, cu_run_opts *run) {
+  cu_pipeline_opts po;
+  int rc = CU__OPTS_LOAD(&po, opts, cu_pipeline_opts, CU_PIPELINE_OPTS_INIT);
+  if (rc == 0)
+    rc = cu__run_opts_load(po.run, run);
+  if (rc != 0)
+    return rc;
   if (!p || p->n < 2)
     return cu__fail(CU_EINVAL, "a pipeline needs at least 2 stages (has %zu)",
                     p ? p->n : 0);
-  if ((unsigned)opts->policy > CU_FAIL_WAIT_ALL)
+  if ((unsigned)po.policy > CU_FAIL_WAIT_ALL)
     return cu__fail(CU_EINVAL, "policy: unknown failure policy %d",
-                    (int)opts->policy);
-  if (opts->pipe_size < CU_PIPE_SIZE_KERNEL)
-    return cu__fail(CU_EINVAL, "pipe_size: %d is negative", opts->pipe_size);
+                    (int)po.policy);
+  if (po.pipe_size < CU_PIPE_SIZE_KERNEL)
+    return cu__fail(CU_EINVAL, "pipe_size: %d is negative", po.pipe_size);
   *spec = (cu__job_spec){
       .cmds = p->cmds,
       .n = p->n,
-      .opts = &opts->run,
-      .fail_mode = opts->policy == CU_FAIL_WAIT_ALL ? CU__FAIL_WAIT_ALL
-                                                    : CU__FAIL_FAST,
-      .sigpipe_fails = opts->sigpipe_is_failure,
-      .pipe_size = opts->pipe_size != 0 ? opts->pipe_size
-                   : p->n >= 3        ? CU_PIPE_SIZE_DEFAULT
-                                      : CU_PIPE_SIZE_KERNEL,
+      .opts = run,
+      .fail_mode =
+          po.policy == CU_FAIL_WAIT_ALL ? CU__FAIL_WAIT_ALL : CU__FAIL_FAST,
+      .sigpipe_fails = po.sigpipe_is_failure,
+      .pipe_size = po.pipe_size != 0 ? po.pipe_size
+                   : p->n >= 3       ? CU_PIPE_SIZE_DEFAULT
+                                     : CU_PIPE_SIZE_KERNEL,
       .ret_failed_index = failed_index,
-      .tap_stages = opts->tap_stages,
-      .capture_taps = opts->capture_taps,
+      .tap_stages = po.tap_stages,
+      .capture_taps = po.capture_taps,
   };
   return 0;
 }
@@ -113,20 +107,20 @@ int cu_loop_spawn_pipeline(cu_loop *loop, const cu_pipeline *p,
   if (!loop || !ret)
     return cu__fail(CU_EINVAL, "cu_loop_spawn_pipeline: loop and ret required");
   cu__job_spec spec;
-  int rc = make_spec(p, opts, &spec, NULL);
+  cu_run_opts run;
+  int rc = make_spec(p, opts, &spec, NULL, &run);
   return rc ? rc : cu__loop_start_job(loop, &spec, true, ret, NULL);
 }
 
 int cu_pipeline_run(const cu_pipeline *p, const cu_pipeline_opts *opts,
-                    cu_pipeline_result *result) {
-  if (!result)
-    return cu__fail(CU_EINVAL, "cu_pipeline_run: result is NULL");
-  memset(result, 0, sizeof *result);
-  result->fail_index = -1;
-  result->spawn_index = -1;
+                    cu_pipeline_result **ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_pipeline_run: ret is NULL");
+  *ret = NULL;
   cu__job_spec spec;
+  cu_run_opts run;
   int failed_index = -1;
-  int rc = make_spec(p, opts, &spec, &failed_index);
+  int rc = make_spec(p, opts, &spec, &failed_index, &run);
   cu_loop *loop = NULL;
   cu_task *task = NULL;
   cu_result failed = {0};
@@ -134,15 +128,21 @@ int cu_pipeline_run(const cu_pipeline *p, const cu_pipeline_opts *opts,
     rc = cu__loop_new(&loop, false);
   if (rc == 0)
     rc = cu__loop_start_job(loop, &spec, true, &task, &failed);
+  cu_pipeline_result *r = NULL;
   if (rc == 0) {
-    rc = cu_task_wait_pipeline(task, result);
-  } else {
-    result->error = rc;
-    result->spawn_stage = failed.spawn_stage;
-    result->spawn_errno = failed.spawn_errno;
-    result->spawn_index = failed_index;
+    r = cu__task_take_pipeline(task);
+    rc = cu__task_error(task);
   }
+  if (!r && (r = cu__pipeline_result_new()) != NULL) {
+    r->error = rc ? rc : CU_ENOMEM;
+    r->spawn_step = failed.spawn_step;
+    r->spawn_errno = failed.spawn_errno;
+    r->spawn_index = failed_index;
+  }
+  if (!r && rc == 0)
+    rc = CU_ENOMEM;
   cu_task_free(task);
   cu_loop_free(loop);
+  *ret = r;
   return rc;
 }

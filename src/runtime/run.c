@@ -8,77 +8,72 @@
 #include "base/internal.h"
 #include "runtime/job.h"
 
-static int check_output(const cu_output_opts *o, const char *which) {
-  if ((unsigned)o->mode > CU_STREAM_FD)
-    return cu__fail(CU_EINVAL, "%s.mode: unknown stream mode %d", which,
-                    (int)o->mode);
-  if (o->mode == CU_STREAM_FD && o->fd < 0)
-    return cu__fail(CU_EINVAL, "%s.fd: CU_STREAM_FD needs a valid fd", which);
-  return 0;
-}
-
-static int check_ms(int64_t v, const char *field, bool allow_none) {
-  if (allow_none && v == CU_GRACE_NONE)
-    return 0;
-  if (v < 0 || v > CU_TIMEOUT_MAX_MS)
-    return cu__fail(CU_EINVAL,
-                    "%s: %lld ms is out of range (0 to %lld ms, one year)",
-                    field, (long long)v, (long long)CU_TIMEOUT_MAX_MS);
-  return 0;
-}
-
-int cu__validate_opts(const cu_run_opts *o) {
-  int rc = check_output(&o->out, "out");
-  if (rc == 0)
-    rc = check_output(&o->err, "err");
-  if (rc == 0)
-    rc = check_ms(o->timeout_ms, "timeout_ms", false);
-  if (rc == 0)
-    rc = check_ms(o->grace_ms, "grace_ms", true);
-  if (rc != 0)
+/* The one-call form is the builder plus cu_run(), nothing else, so it keeps
+ * every check cu_run() makes. */
+int cu_run_args(cu_program program, const char *const args[],
+                const cu_run_opts *opts, cu_result **ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_run_args: ret is NULL");
+  *ret = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = cu_cmd_new(NULL, program, &cmd);
+  if (rc != 0) {
+    /* No command to run: the result still says what happened. */
+    if ((*ret = cu__result_new()) != NULL) {
+      (*ret)->error = rc;
+      (*ret)->spawn_step = CU_STEP_VALIDATE;
+    }
     return rc;
-  if ((unsigned)o->overflow > CU_OVERFLOW_FAIL)
-    return cu__fail(CU_EINVAL, "overflow: unknown policy %d", (int)o->overflow);
-  if ((unsigned)o->backend > CU_BACKEND_READWRITE)
-    return cu__fail(CU_EINVAL, "backend: unknown backend %d", (int)o->backend);
-  const cu_stdin_opts *in = &o->in;
-  switch (in->mode) {
-  case CU_STDIN_INHERIT:
-  case CU_STDIN_NULL:
-    return 0;
-  case CU_STDIN_BYTES:
-    return in->len && !in->data
-               ? cu__fail(CU_EINVAL, "in.data is NULL with in.len %zu", in->len)
-               : 0;
-  case CU_STDIN_FILE:
-    return in->path ? 0 : cu__fail(CU_EINVAL, "in.path is NULL");
-  case CU_STDIN_FD:
-    return in->fd >= 0 ? 0 : cu__fail(CU_EINVAL, "in.fd is negative");
   }
-  return cu__fail(CU_EINVAL, "in.mode: unknown stdin mode %d", (int)in->mode);
+  for (size_t i = 0; args && args[i]; i++)
+    if (cu_cmd_arg(cmd, args[i]) != 0)
+      break; /* sticky: cu_run() reports it with its message */
+  rc = cu_run(cmd, opts, ret);
+  cu_cmd_free(cmd);
+  return rc;
 }
 
-int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result *result) {
-  if (!result)
-    return cu__fail(CU_EINVAL, "cu_run: result is NULL");
-  memset(result, 0, sizeof *result);
-  if (!cmd) {
-    result->error = CU_EINVAL;
-    result->spawn_stage = CU_STAGE_VALIDATE;
-    return cu__fail(CU_EINVAL, "cu_run: cmd is NULL");
+/* cu_run() is a one-task loop. The result to hand back on failure is
+ * allocated first, so a failed run still reports its step and errno. */
+int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_run: ret is NULL");
+  *ret = NULL;
+  cu_result *failed = cu__result_new();
+  if (!failed)
+    return CU_ENOMEM;
+  cu_run_opts o;
+  int rc = cmd ? cu__run_opts_load(opts, &o)
+               : cu__fail(CU_EINVAL, "cu_run: cmd is NULL");
+  if (rc != 0) {
+    failed->error = rc;
+    failed->spawn_step = CU_STEP_VALIDATE;
+    *ret = failed;
+    return rc;
   }
-  static const cu_run_opts defaults;
   const cu_cmd *cmds[1] = {cmd};
-  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = opts ? opts : &defaults};
+  cu__job_spec spec = {.cmds = cmds, .n = 1, .opts = &o};
   cu_loop *loop = NULL;
-  int rc = cu__loop_new(&loop, false);
+  rc = cu__loop_new(&loop, false);
   cu_task *task = NULL;
   if (rc == 0)
-    rc = cu__loop_start_job(loop, &spec, false, &task, result);
-  if (rc == 0)
-    rc = cu_task_wait(task, result);
-  else if (result->error == 0)
-    result->error = rc;
+    rc = cu__loop_start_job(loop, &spec, false, &task, failed);
+  if (rc == 0) {
+    cu_result *r = cu__task_take_result(task);
+    rc = cu__task_error(task);
+    if (r) {
+      failed = cu_result_free(failed);
+      *ret = r;
+    } else {
+      rc = rc ? rc : CU_ENOMEM;
+      failed->error = rc;
+      *ret = failed;
+    }
+  } else {
+    if (failed->error == 0)
+      failed->error = rc;
+    *ret = failed;
+  }
   cu_task_free(task);
   cu_loop_free(loop);
   return rc;

@@ -20,25 +20,6 @@
 #define P_PIDFD 3
 #endif
 
-int cu__spawn_errno_code(int err) {
-  switch (err) {
-  case ENOENT:
-  case ENOTDIR:
-    return CU_ENOTFOUND;
-  case EACCES:
-  case EPERM:
-    return CU_EACCES;
-  case ENOEXEC:
-    return CU_ENOEXEC;
-  case E2BIG:
-    return CU_E2BIG;
-  case ENOMEM:
-    return CU_ENOMEM;
-  default:
-    return CU_ESPAWN;
-  }
-}
-
 #ifdef CUPRUM_NO_CLOSEFROM
 /*
  * Portable fallback for posix_spawn_file_actions_addclosefrom_np: close in
@@ -139,12 +120,12 @@ bool cu__posix_spawn_reliable(void) {
 }
 
 int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
-              cu_spawn_stage *ret_stage) {
+              cu_spawn_step *ret_stage) {
   if (!cu__posix_spawn_reliable())
     return cu__spawn_fork(req, ret_pid, ret_errno, ret_stage);
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
-  *ret_stage = CU_STAGE_SPAWN;
+  *ret_stage = CU_STEP_SPAWN;
   int rc = posix_spawn_file_actions_init(&fa);
   if (rc != 0) {
     *ret_errno = rc;
@@ -170,7 +151,7 @@ int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
       *ret_pid = pid;
     } else {
       *ret_errno = rc;
-      *ret_stage = CU_STAGE_EXEC;
+      *ret_stage = CU_STEP_EXEC;
       rc = cu__fail_errno(cu__spawn_errno_code(rc), rc, "cannot execute '%s'",
                           req->path);
     }

@@ -30,11 +30,11 @@ typedef struct cu__spawn_req {
  * the errno in *ret_errno and the stage in *ret_stage (EXEC or SPAWN).
  */
 int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
-              cu_spawn_stage *ret_stage);
+              cu_spawn_step *ret_stage);
 
 /* The fork + exec fallback (proc_fork.c); same contract as cu__spawn. */
 int cu__spawn_fork(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
-                   cu_spawn_stage *ret_stage);
+                   cu_spawn_step *ret_stage);
 
 /* Whether posix_spawn reports exec failures synchronously here (probed
  * once; false under valgrind or when CUPRUM_SPAWN_FORK forces the fork
@@ -59,7 +59,7 @@ int cu__peek_exit(pid_t pid, int pidfd, int *ret_status);
 /* Reap an exited process (blocking wait for that pid only). */
 void cu__reap(pid_t pid, int pidfd);
 
-/* Map a spawn errno to a CU_E* code. */
+/* Map a spawn errno to a CU_E* code (spawn_errno.c). */
 int cu__spawn_errno_code(int err);
 
 #endif /* CUPRUM_PROC_H */

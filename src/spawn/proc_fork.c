@@ -78,23 +78,23 @@ static _Noreturn void child(const cu__spawn_req *req, int pipe_w) {
   for (int sig = 1; sig < NSIG; sig++)
     sigaction(sig, &dfl, NULL); /* EINVAL for KILL/STOP is fine */
   if (setpgid(0, req->pgid) < 0)
-    child_fail(pipe_w, CU_STAGE_SPAWN, errno);
+    child_fail(pipe_w, CU_STEP_SPAWN, errno);
   const int targets[3] = {req->fd_in, req->fd_out, req->fd_err};
   for (int i = 0; i < 3; i++)
     if (targets[i] >= 0 && dup2(targets[i], i) < 0)
-      child_fail(pipe_w, CU_STAGE_SPAWN, errno);
+      child_fail(pipe_w, CU_STEP_SPAWN, errno);
   if (req->cwd_fd >= 0 && fchdir(req->cwd_fd) < 0)
-    child_fail(pipe_w, CU_STAGE_CWD, errno);
+    child_fail(pipe_w, CU_STEP_CWD, errno);
   close_above_stdio(pipe_w);
   sigprocmask(SIG_SETMASK, &none, NULL);
   execve(req->path, req->argv, req->envp);
-  child_fail(pipe_w, CU_STAGE_EXEC, errno);
+  child_fail(pipe_w, CU_STEP_EXEC, errno);
 }
 
 int cu__spawn_fork(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
-                   cu_spawn_stage *ret_stage) {
+                   cu_spawn_step *ret_stage) {
   int p[2];
-  *ret_stage = CU_STAGE_SPAWN;
+  *ret_stage = CU_STEP_SPAWN;
   if (pipe2(p, O_CLOEXEC) < 0) {
     *ret_errno = errno;
     return cu__fail_errno(CU_ESPAWN, errno, "error pipe");
@@ -130,11 +130,11 @@ int cu__spawn_fork(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
   }
   *ret_errno = e.err_no;
-  *ret_stage = (cu_spawn_stage)e.stage;
-  if (e.stage == CU_STAGE_CWD)
+  *ret_stage = (cu_spawn_step)e.stage;
+  if (e.stage == CU_STEP_CWD)
     return cu__fail_errno(CU_ECWD, e.err_no, "changing to the working "
                                              "directory");
-  return cu__fail_errno(e.stage == CU_STAGE_EXEC ? cu__spawn_errno_code(e.err_no)
+  return cu__fail_errno(e.stage == CU_STEP_EXEC ? cu__spawn_errno_code(e.err_no)
                                                  : CU_ESPAWN,
                         e.err_no, "cannot execute '%s'", req->path);
 }

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "base/internal.h"
+#include "stream/fdio.h"
 #include "stream/stream_internal.h"
 
 #define VALID_VALUES "auto, splice, readwrite"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/internal.h"
+#include "stream/fdio.h"
 #include "stream/stream_internal.h"
 
 /* Read size once the buffer is large: big reads, few syscalls. */
@@ -56,11 +57,12 @@ static int decode_all(cu__capbuf *b) {
   return 0;
 }
 
-int cu_consume(int fd, const cu_consume_opts *opts, char **ret_data,
+int cu_consume(int fd, const cu_consume_opts *user, char **ret_data,
                size_t *ret_len, uint64_t *ret_total) {
-  static const cu_consume_opts defaults;
-  if (!opts)
-    opts = &defaults;
+  cu_consume_opts loaded;
+  const cu_consume_opts *opts = &loaded;
+  if (CU__OPTS_LOAD(&loaded, user, cu_consume_opts, CU_CONSUME_OPTS_INIT))
+    return CU_EINVAL;
   if (fd < 0 || !ret_data)
     return cu__fail(CU_EINVAL, "cu_consume: invalid argument");
   cu__capbuf b = {0};

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cuprum/events.h"
+#include "cuprum/stream.h"
 #include "base/internal.h"
 
 #define SLICE (64u * 1024u)
@@ -48,12 +49,13 @@ int cu_line_splitter_new(cu_line_fn fn, void *userdata,
   return 0;
 }
 
-void cu_line_splitter_free(cu_line_splitter *s) {
+cu_line_splitter *cu_line_splitter_free(cu_line_splitter *s) {
   if (!s)
-    return;
+    return NULL;
   free(s->dbuf);
   free(s->carry);
   free(s);
+  return NULL;
 }
 
 /* Largest character boundary <= CU_LINE_MAX in valid UTF-8 text. */

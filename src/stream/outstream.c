@@ -24,6 +24,7 @@
 
 #include "base/internal.h"
 #include "stream/outstream.h"
+#include "stream/fdio.h"
 #include "stream/stream_internal.h"
 
 #define BUDGET (1u << 20)        /* bytes per drain call */

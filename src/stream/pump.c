@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The blocking pump (cu_pump) and the low-level moves both backends share:
- * splice with per-fd-pair fallback, the read/write loop, write_all, and the
- * SIGPIPE guard.
+ * The blocking pump (cu_pump): splice with per-fd-pair fallback to the
+ * read/write loop. The fd primitives it shares with the rest of the engine
+ * are in fdio.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,88 +13,11 @@
 #include <time.h>
 
 #include "base/internal.h"
+#include "stream/fdio.h"
 #include "stream/stream_internal.h"
 
 /* Bytes asked of one splice call; the kernel moves at most a pipe's worth. */
 #define SPLICE_CHUNK (1u << 20)
-
-bool cu__fd_is_pipe(int fd) {
-  struct stat st;
-  return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
-}
-
-int cu__wait_fd(int fd, short events) {
-  struct pollfd p = {.fd = fd, .events = events};
-  for (;;) {
-    int n = poll(&p, 1, -1);
-    if (n > 0)
-      return 0; /* ready, or POLLERR/POLLHUP: the next call reports it */
-    if (n < 0 && errno != EINTR)
-      return -errno;
-  }
-}
-
-int cu__write_all(int fd, const void *p, size_t n, size_t *ret_done) {
-  const char *c = p;
-  size_t done = 0;
-  int rc = 0;
-  while (done < n) {
-    ssize_t w = write(fd, c + done, n - done);
-    if (w > 0) {
-      done += (size_t)w;
-    } else if (w < 0 && errno == EAGAIN) {
-      if ((rc = cu__wait_fd(fd, POLLOUT)) != 0)
-        break;
-    } else if (!(w < 0 && errno == EINTR)) {
-      rc = w < 0 ? -errno : -EIO;
-      break;
-    }
-  }
-  if (ret_done)
-    *ret_done = done;
-  return rc;
-}
-
-void cu__sigpipe_block(cu__sigpipe_guard *g) {
-  sigset_t set, pending;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  g->was_pending =
-      sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
-  pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-void cu__sigpipe_restore(cu__sigpipe_guard *g, bool got_epipe) {
-  if (got_epipe && !g->was_pending) {
-    /* The write that failed with EPIPE queued a SIGPIPE for this thread;
-     * take it so unblocking does not deliver it. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-ssize_t cu__splice(int in, int out, size_t len, unsigned flags) {
-#ifdef CUPRUM_NO_SPLICE
-  (void)in, (void)out, (void)len, (void)flags;
-  return -ENOSYS;
-#else
-  ssize_t n = splice(in, NULL, out, NULL, len, flags);
-  return n < 0 ? -errno : n;
-#endif
-}
-
-bool cu__splice_refused(int err) {
-  /* EINVAL: a file type without splice support or neither fd a pipe;
-   * ENOSYS/EOPNOTSUPP/EPERM: the kernel or a filter said no. A failed
-   * splice moved nothing, so falling back loses no byte. */
-  return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP ||
-         err == EPERM || err == EXDEV;
-}
 
 /* Wait until splicing in -> out can make progress. */
 static int wait_both(int in, int out) {
@@ -184,16 +107,18 @@ static int pump_readwrite(pump *p, size_t bufsize) {
   }
 }
 
-int cu_pump(int in_fd, int out_fd, const cu_pump_opts *opts,
+int cu_pump(int in_fd, int out_fd, const cu_pump_opts *user,
             uint64_t *ret_bytes) {
-  static const cu_pump_opts defaults;
-  if (!opts)
-    opts = &defaults;
+  cu_pump_opts loaded;
+  const cu_pump_opts *opts = &loaded;
+  int rc = CU__OPTS_LOAD(&loaded, user, cu_pump_opts, CU_PUMP_OPTS_INIT);
+  if (rc)
+    return rc;
   if (in_fd < 0 || out_fd < 0)
     return cu__fail(CU_EINVAL, "cu_pump: invalid fd (%d -> %d)", in_fd,
                     out_fd);
   cu_stream_backend backend;
-  int rc = cu_stream_backend_resolve(opts->backend, &backend);
+  rc = cu_stream_backend_resolve(opts->backend, &backend);
   if (rc)
     return rc;
   pump p = {.in = in_fd, .out = out_fd, .raise_at = AUTO_RAISE_AFTER};

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/internal.h"
+#include "stream/fdio.h"
 #include "stream/stream_internal.h"
 
 #define RELAY_BUF (256u * 1024u)

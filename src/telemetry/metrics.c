@@ -289,17 +289,13 @@ static int check_buckets(const cu_metrics_opts *o) {
 }
 
 int cu_metrics_new(const cu_metrics_opts *opts, cu_metrics **ret) {
-  cu_metrics_opts o = CU_METRICS_OPTS_INIT;
+  cu_metrics_opts o;
   if (!ret)
     return cu__fail(CU_EINVAL, "cu_metrics_new: ret is NULL");
-  if (opts) {
-    if (opts->size < sizeof o)
-      return cu__fail(CU_EINVAL, "cu_metrics_new: opts.size is %zu, expected "
-                      "%zu (start from CU_METRICS_OPTS_INIT)", opts->size,
-                      sizeof o);
-    o = *opts;
-  }
-  int rc = check_buckets(&o);
+  int rc = CU__OPTS_LOAD(&o, opts, cu_metrics_opts, CU_METRICS_OPTS_INIT);
+  if (rc != 0)
+    return rc;
+  rc = check_buckets(&o);
   if (rc != 0)
     return rc;
   if (o.max_series > (1u << 20))

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/fmt.h"
+#include "cuprum/cuprum.h" /* cu_version */
 #include "context/redact_int.h"
 #include "context/scope.h"
 #include "telemetry/trace_int.h"
@@ -102,7 +103,7 @@ static void identify(const cu_tracer *t, int type, const cu_event *ev,
                                      : ev->batch_id;
   span_id(t, type, key, s->id);
   s->has_parent = true;
-  if (type == SPAN_CMD && ev->stage_count > 1)
+  if (type == SPAN_CMD && ev->n_stages > 1)
     span_id(t, SPAN_PIPE, ev->run_id, s->parent);
   else if (type != SPAN_BATCH && ev->batch_id)
     span_id(t, SPAN_BATCH, ev->batch_id, s->parent);
@@ -330,12 +331,12 @@ static const char *base_name(const char *path, const char *fallback) {
 
 static void on_plan(cu_tracer *t, const cu_event *ev) {
   int64_t now = unix_ns(ev->wall);
-  if (ev->stage_count > 1 && !find(t, SPAN_PIPE, ev->run_id)) {
+  if (ev->n_stages > 1 && !find(t, SPAN_PIPE, ev->run_id)) {
     span *p = open_span(t, SPAN_PIPE, ev->run_id, ev, "pipeline",
                         KIND_INTERNAL, now);
     if (p) {
-      p->open_stages = ev->stage_count;
-      attr_int(&p->attrs, "cuprum.stage.count", ev->stage_count);
+      p->open_stages = ev->n_stages;
+      attr_int(&p->attrs, "cuprum.stage.count", ev->n_stages);
       if (ev->batch_id)
         attr_int(&p->attrs, "cuprum.batch.index", ev->batch_index);
     }
@@ -349,9 +350,9 @@ static void on_plan(cu_tracer *t, const cu_event *ev) {
   attr_str(a, "process.executable.path", ev->path);
   if (t->command_args && ev->argv) {
     char **argv = NULL;
-    if (cu_redact_argv(t->redact, ev->argv, ev->argc, &argv) == 0) {
+    if (cu_redact_argv(t->redact, ev->argv, ev->n_argv, &argv) == 0) {
       attr_strings(a, "process.command_args", (const char *const *)argv,
-                   ev->argc);
+                   ev->n_argv);
       free(argv);
     }
   }
@@ -360,11 +361,11 @@ static void on_plan(cu_tracer *t, const cu_event *ev) {
     attr_str(a, "cuprum.project", cu_project_name(ev->project));
   if (ev->unsafe)
     attr_bool(a, "cuprum.unsafe", true);
-  if (ev->stage_count > 1) {
+  if (ev->n_stages > 1) {
     attr_int(a, "cuprum.stage.index", ev->stage_index);
-    attr_int(a, "cuprum.stage.count", ev->stage_count);
+    attr_int(a, "cuprum.stage.count", ev->n_stages);
   }
-  if (ev->batch_id && ev->stage_count <= 1)
+  if (ev->batch_id && ev->n_stages <= 1)
     attr_int(a, "cuprum.batch.index", ev->batch_index);
   for (size_t i = 0; i < ev->n_tags; i++) {
     const char *k = ev->tags[i].key;
@@ -380,7 +381,7 @@ static void on_plan(cu_tracer *t, const cu_event *ev) {
 /* A stage ended (exit or spawn failure): its pipeline may end with it. */
 static void stage_ended(cu_tracer *t, const cu_event *ev, bool failed,
                         const char *why, int64_t end) {
-  if (ev->stage_count <= 1)
+  if (ev->n_stages <= 1)
     return;
   span *p = find(t, SPAN_PIPE, ev->run_id);
   if (!p)
@@ -655,14 +656,12 @@ static int setup(cu_tracer *t, const cu_tracer_opts *o) {
 }
 
 int cu_tracer_new(const cu_tracer_opts *opts, cu_tracer **ret) {
-  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  cu_tracer_opts o;
   if (!ret || !opts)
     return cu__fail(CU_EINVAL, "cu_tracer_new: opts and ret are required");
-  if (opts->size < sizeof o)
-    return cu__fail(CU_EINVAL, "cu_tracer_new: opts.size is %zu, expected "
-                    "%zu (start from CU_TRACER_OPTS_INIT)", opts->size,
-                    sizeof o);
-  o = *opts;
+  int lrc = CU__OPTS_LOAD(&o, opts, cu_tracer_opts, CU_TRACER_OPTS_INIT);
+  if (lrc != 0)
+    return lrc;
   if (!o.file && !o.export_fn)
     return cu__fail(CU_EINVAL, "cu_tracer_new: set file or export_fn (where "
                                "would spans go?)");

@@ -22,6 +22,9 @@
 #include "context.h"   /* scoped context, hooks, observers */
 #include "policy.h"    /* policy toggles */
 #include "log.h"       /* logging hook */
+#include "redact.h"    /* redaction of secrets in logs, events, metrics, spans */
+#include "metrics.h"   /* Prometheus metrics */
+#include "trace.h"     /* OpenTelemetry traces */
 #include "unsafe.h"    /* cu_unsafe_*: arbitrary argv, policy-governed */
 #include "pipeline.h"  /* pipelines */
 #include "parallel.h"  /* concurrency helper */

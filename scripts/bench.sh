@@ -83,7 +83,7 @@ run capture "$BUILD/bench/bench_capture" "$OUT/capture.json" # makes PAYLOAD
 run spawn "$BUILD/bench/bench_spawn" "$OUT/spawn.json"
 run pipeline "$BUILD/bench/bench_pipeline" "$OUT/pipeline.json"
 # the other helpers' programs from bench/CMakeLists.txt, when built
-for prog in micro_stream observe_lines; do
+for prog in micro_stream observe_lines telemetry; do
   if [ -x "$BUILD/bench/$prog" ]; then
     run "$prog" "$BUILD/bench/$prog" "$OUT/$prog.json"
   fi

@@ -137,6 +137,14 @@ def goal_rows(data):
          derived(data, "peer_libpipeline", "cu 2stage"), "x"),
         ("1,000 /bin/true, limit 2: cu_parallel_run vs xargs -P2 (speed)",
          ">= 1", derived(data, pip, "cu_parallel vs xargs"), "x"),
+        ("10,000 /bin/true: log + metrics + tracer / no adapter", "<= 1.05",
+         data.get("telemetry", {}).get("all_ratio"), "x"),
+        ("100 MiB lines: metrics + span events / line observer alone",
+         "<= 1.3", data.get("telemetry", {}).get("lines_ratio"), "x"),
+        ("10,000 /bin/true, tracer over OTLP/HTTP, dead endpoint / file", "",
+         data.get("telemetry", {}).get("dead_ratio"), "x"),
+        ("10,000 /bin/true, tracer over OTLP/HTTP, slow (5 s) endpoint / file",
+         "", data.get("telemetry", {}).get("slow_ratio"), "x"),
     ]
     return rows
 

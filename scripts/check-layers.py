@@ -46,6 +46,7 @@ LAYERS = {
     "spawn": 1,      # how one process starts and ends: posix_spawn, pidfd
     "context": 2,    # scopes, hooks, policy, events, logging
     "runtime": 3,    # jobs on an event loop: run, pipelines, parallel
+    "telemetry": 3,  # metrics and traces: observers of the context layer
 }
 
 # File-level cycles allowed inside one layer. Any other cycle, inside a

@@ -4,15 +4,20 @@
 # exact command to run and fails.
 #   scripts/deps.sh build   compiler, cmake, pkg-config, jansson (CLI),
 #                           cmocka (the default build configures the tests,
-#                           and `make demo` uses a test helper program)
-#   scripts/deps.sh test    + valgrind, python3 (the layers check)
+#                           and `make demo` uses a test helper program),
+#                           libcurl (libcuprum-otel: OTLP/HTTP traces)
+#   scripts/deps.sh test    + valgrind, python3 (the layers check); the real
+#                           telemetry consumers the tests drive: promtool
+#                           and prometheus, node_exporter, node + npm, and
+#                           the pinned OpenTelemetry JS packages (tests/otel,
+#                           npm ci)
 #   scripts/deps.sh fuzz    + clang (libFuzzer)
 #   scripts/deps.sh bench   + hyperfine, libpipeline (peer), python3
 set -eu
 what=${1:-build}
-pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev"
+pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3" ;;
+  test) pkgs="$pkgs valgrind python3 prometheus prometheus-node-exporter nodejs npm curl" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
   build) ;;
@@ -25,13 +30,34 @@ for p in $pkgs; do
 done
 # python3 may come from elsewhere (pyenv); accept any python3 on PATH.
 case " $missing " in *" python3 "*) command -v python3 >/dev/null && missing=${missing/ python3/} ;; esac
-[ -z "$missing" ] && exit 0
+# node and npm may come from elsewhere too (NodeSource's nodejs bundles npm).
+for p in nodejs npm; do
+  case " $missing " in *" $p "*) command -v node >/dev/null && command -v npm >/dev/null && missing=${missing/ $p/} ;; esac
+done
+# The OpenTelemetry JS packages the trace tests decode with, exactly as
+# tests/otel/package-lock.json pins them, into tests/otel/node_modules.
+npm_deps() {
+  [ "$what" = test ] || return 0
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/otel"
+  command -v npm >/dev/null || return 0
+  # Up to date when the lock file we copied after the last install matches.
+  cmp -s "$dir/package-lock.json" "$dir/node_modules/.cuprum-lock" 2>/dev/null && return 0
+  echo "deps: installing the OpenTelemetry JS test packages (tests/otel)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) &&
+    cp "$dir/package-lock.json" "$dir/node_modules/.cuprum-lock"
+}
+if [ -z "$missing" ]; then
+  npm_deps
+  exit 0
+fi
 if [ "$(id -u)" = 0 ]; then
   echo "deps: installing:$missing"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  npm_deps
 else
   echo "deps: missing packages:$missing" >&2
   echo "deps: run: sudo apt-get install -y$missing" >&2

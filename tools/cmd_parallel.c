@@ -343,5 +343,6 @@ int cli_cmd_parallel(int argc, char **argv) {
   else if (status < 0)
     status = CLI_EXIT_OK; /* --help */
   cli_catalogue_opts_free(&a.cat);
+  cli_observe_opts_free(&a.observe);
   return status;
 }

@@ -249,5 +249,6 @@ int cli_cmd_run(int argc, char **argv) {
     free((char *)a.env[i].name);
   free(a.env);
   cli_catalogue_opts_free(&a.cat);
+  cli_observe_opts_free(&a.observe);
   return status;
 }

@@ -23,6 +23,9 @@
 #include "policy.h"    /* security policy and its process-wide floor */
 #include "echo.h"      /* echo settings (set -x, tee) */
 #include "log.h"       /* logging hook */
+#include "redact.h"    /* redaction of secrets in logs, events, metrics, spans */
+#include "metrics.h"   /* Prometheus metrics */
+#include "trace.h"     /* OpenTelemetry traces */
 #include "unsafe.h"    /* cu_unsafe_*: arbitrary argv, policy-governed */
 #include "pipeline.h"  /* pipelines */
 #include "parallel.h"  /* concurrency helper */

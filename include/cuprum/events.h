@@ -82,6 +82,10 @@ typedef struct cu_event {
   bool unsafe;              /**< built by the unsafe namespace */
   int stage_index;          /**< pipeline stage (0 for single runs) */
   int n_stages;             /**< pipeline length (1 for single runs) */
+  uint64_t run_id;          /**< exec_id of stage 0: one id per run or
+                                 pipeline */
+  uint64_t batch_id;        /**< cu_parallel_run() batch, 0 = none */
+  int batch_index;          /**< item index in that batch */
 } cu_event;
 
 /** Name of a phase ("plan", "start", "stdout_line", ...). */

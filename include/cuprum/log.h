@@ -5,13 +5,16 @@
  *
  * cu_log_attach() registers, in the current scope, an observer plus an after
  * hook that write one record when a command starts and one when it ends
- * (program, argv, pid, exit code, signal, duration, output sizes), and one
- * when a spawn fails. Levels: start and a clean exit are info, a non-zero
- * exit / signal / timeout / cancel is warn, a spawn failure is error, output
- * lines (when asked for) are debug. Output lines matching a project noise
+ * (program, argv, pid, exit code, signal, duration, output sizes), one
+ * when a spawn fails, and (at debug) one when a command is planned.
+ * Levels, each configurable per phase: plan and output lines debug, start
+ * and a clean exit info; a non-zero exit / signal / timeout / cancel is at
+ * least warn, a spawn failure error. Argv elements and environment values
+ * the redactor hides (cuprum/redact.h; by default those of secret-looking
+ * names) are written as `***`. Output lines matching a project noise
  * rule are dropped from output logging and counted in the exit record.
  *
- * Record fields (logfmt and JSON keys): level, event (start|exit|
+ * Record fields (logfmt and JSON keys): level, event (plan|start|exit|
  * spawn_failed|stdout|stderr), exec_id, program, argv, pid, exit_code,
  * signal, duration_ms, stdout_bytes, stderr_bytes, timed_out, cancelled,
  * noise_dropped, error, errno, line, unsafe, tags.
@@ -27,6 +30,7 @@
 
 #include "context.h"
 #include "events.h"
+#include "redact.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -73,6 +77,17 @@ typedef struct cu_log_opts {
   void *fn_data;
   int syslog_facility;     /**< CU_LOG_SINK_SYSLOG; 0 = LOG_USER */
   bool log_output;         /**< also log output lines (debug level) */
+  /* Per-phase levels (0 = the default shown). A failed exit (non-zero,
+   * signal, timeout, cancel) is logged at least at warn, a spawn failure
+   * at error. */
+  cu_log_level plan_level;   /**< "plan" record (accepted, about to spawn);
+                                  default debug */
+  cu_log_level start_level;  /**< "start"; default info */
+  cu_log_level exit_level;   /**< a clean "exit"; default info */
+  cu_log_level output_level; /**< "stdout"/"stderr" lines; default debug */
+  const cu_redact *redact;   /**< argv/env redaction (cuprum/redact.h);
+                                  borrowed; NULL = the default secret
+                                  names (*TOKEN* *SECRET* *PASSWORD* *KEY*) */
 } cu_log_opts;
 
 /** Initialiser of a cu_log_opts with every default. */
@@ -101,6 +116,15 @@ const char *cu_log_level_name(cu_log_level level);
  * Errors: CU_EINVAL, CU_ENOMEM.
  */
 int cu_event_format(const cu_event *ev, cu_log_format fmt, char **ret);
+
+/**
+ * cu_event_format() with the argv and environment overlay redacted by `r`
+ * (cuprum/redact.h). cu_event_format() itself applies the default rules,
+ * i.e. it is this function with `r` NULL.
+ * Errors: CU_EINVAL, CU_ENOMEM.
+ */
+int cu_event_format_redacted(const cu_event *ev, cu_log_format fmt,
+                             const cu_redact *r, char **ret);
 
 #ifdef __cplusplus
 }

@@ -71,8 +71,8 @@ typedef struct cu_output_opts {
   cu_stream_mode mode;
   int fd;          /**< CU_STREAM_FD only: the child writes here (>= 0);
                         non-zero with another mode is CU_EINVAL */
-  int echo_fd;     /**< TEE/ECHO (and CAPTURE, which the echo_output
-                        policy may turn into TEE): echo to this fd when
+  int echo_fd;     /**< TEE/ECHO (and CAPTURE, which the echo setting
+                        `output` may turn into TEE): echo to this fd when
                         > 0 (0 = the parent's own fd 1 or 2); set with
                         another mode it is CU_EINVAL */
   cu_sink_fn sink; /**< TEE/ECHO: echo callback; overrides echo_fd */

@@ -70,4 +70,18 @@ bool cu__ctx_has_observers(const cu__ctx *ctx);
  * never propagated. */
 void cu__ctx_emit(const cu__ctx *ctx, const cu_event *ev);
 
+/* Trace context propagation: whether an observer (a tracer) wants
+ * TRACEPARENT set in children, and its values for the stage described by
+ * `ev` (a PLAN event). Returns true when `tp` (and `ts`, possibly empty)
+ * were filled; false leaves the environment alone. */
+bool cu__ctx_propagates(const cu__ctx *ctx);
+bool cu__ctx_traceparent(const cu__ctx *ctx, const cu_event *ev, char *tp,
+                         size_t tp_cap, char *ts, size_t ts_cap);
+
+/* A cu_parallel_run() batch begins (end false) or ends: tells observers
+ * that track batches (tracers). Not an event: the public event stream
+ * stays per command. */
+void cu__ctx_batch(const cu__ctx *ctx, uint64_t batch_id, size_t n_items,
+                   bool end);
+
 #endif /* CUPRUM_CTX_H */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/fmt.h"
+#include "context/redact_int.h"
 #include "cuprum/events.h"
 #include "cuprum/log.h" /* cu_event_format, cu_log_format */
 
@@ -89,9 +90,19 @@ static void human(cu__sbuf *b, const cu_event *ev) {
 }
 
 int cu_event_format(const cu_event *ev, cu_log_format fmt, char **ret) {
-  if (!ev || !ret || (unsigned)fmt > CU_LOG_JSON)
+  return cu_event_format_redacted(ev, fmt, NULL, ret);
+}
+
+int cu_event_format_redacted(const cu_event *in, cu_log_format fmt,
+                             const cu_redact *r, char **ret) {
+  if (!in || !ret || (unsigned)fmt > CU_LOG_JSON)
     return cu__fail(CU_EINVAL, "cu_event_format: event, valid format and "
                                "ret are required");
+  cu_event red;
+  void *storage = NULL;
+  if (cu__redact_event(r, in, &red, &storage) != 0)
+    return CU_ENOMEM; /* never print what could not be hidden */
+  const cu_event *ev = &red;
   cu__sbuf b = {0};
   if (fmt == CU_LOG_HUMAN) {
     human(&b, ev);
@@ -102,5 +113,6 @@ int cu_event_format(const cu_event *ev, cu_log_format fmt, char **ret) {
     phase_fields(&kv, ev);
     cu__kv_end(&kv);
   }
+  cu__redact_storage_free(storage);
   return cu__sbuf_finish(&b, ret);
 }

@@ -12,6 +12,7 @@
 
 #include "base/fmt.h"
 #include "base/internal.h"
+#include "context/redact_int.h"
 #include "context/scope.h"
 #include "cuprum/log.h"
 
@@ -175,10 +176,15 @@ static void cmd_fields(cu__kv *kv, const cu_event *ev) {
                  ev->n_tags, sizeof *ev->tags);
 }
 
-static int log_event(struct log_state *st, const cu_event *ev,
+static int log_event(struct log_state *st, const cu_event *in,
                      cu_log_level level, const char *event) {
   if (!wanted(st, level))
     return 0;
+  cu_event red;
+  void *storage = NULL;
+  if (cu__redact_event(st->opts.redact, in, &red, &storage) != 0)
+    return -1; /* never log what could not be hidden */
+  const cu_event *ev = &red;
   cu__sbuf b = {0};
   cu__kv kv;
   record_begin(st, &b, &kv, level, event);
@@ -192,15 +198,18 @@ static int log_event(struct log_state *st, const cu_event *ev,
   } else if (ev->line) {
     cu__kv_strn(&kv, "line", ev->line, ev->line_len);
   }
+  cu__redact_storage_free(storage);
   return record_end(st, &b, &kv, level);
 }
 
 static int log_observe(void *data, const cu_event *ev) {
   struct log_state *st = data;
   switch (ev->phase) {
+  case CU_EV_PLAN:
+    return log_event(st, ev, st->opts.plan_level, "plan");
   case CU_EV_START:
     run_add(st, ev->pid, ev->exec_id);
-    return log_event(st, ev, CU_LOG_INFO, "start");
+    return log_event(st, ev, st->opts.start_level, "start");
   case CU_EV_SPAWN_FAILED:
     return log_event(st, ev, CU_LOG_ERROR, "spawn_failed");
   case CU_EV_STOPPED: /* the run waits on it: say why */
@@ -211,7 +220,7 @@ static int log_observe(void *data, const cu_event *ev) {
       run_noise(st, ev->pid);
       return 0;
     }
-    return log_event(st, ev, CU_LOG_DEBUG,
+    return log_event(st, ev, st->opts.output_level,
                      ev->phase == CU_EV_STDOUT_LINE ? "stdout" : "stderr");
   default:
     return 0;
@@ -223,15 +232,22 @@ static int log_after(void *data, const cu_cmd *cmd, const cu_result *res) {
   if (!res || res->pid == 0)
     return 0; /* never started: the spawn failure was logged as an event */
   struct log_run run = run_take(st, res->pid);
-  cu_log_level level = res->ok ? CU_LOG_INFO : CU_LOG_WARN;
+  cu_log_level level = st->opts.exit_level;
+  if (!res->ok && level < CU_LOG_WARN)
+    level = CU_LOG_WARN;
   if (!wanted(st, level))
     return 0;
+  char **argv = NULL;
+  if (cu_redact_argv(st->opts.redact, cu_cmd_argv(cmd), cu_cmd_argv_count(cmd),
+                     &argv) != 0)
+    return -1;
   cu__sbuf b = {0};
   cu__kv kv;
   record_begin(st, &b, &kv, level, "exit");
   cu__kv_int(&kv, "exec_id", (long long)run.exec_id);
   cu__kv_str(&kv, "program", cu_cmd_program(cmd).name);
-  cu__kv_argv(&kv, "argv", cu_cmd_argv(cmd), cu_cmd_argv_count(cmd));
+  cu__kv_argv(&kv, "argv", (const char *const *)argv, cu_cmd_argv_count(cmd));
+  free(argv);
   cu__kv_int(&kv, "pid", res->pid);
   cu__kv_int(&kv, "exit_code", res->exit_code);
   cu__kv_int(&kv, "signal", res->term_signal);
@@ -256,6 +272,14 @@ static int check_opts(const cu_log_opts *o) {
   if ((unsigned)o->min_level > CU_LOG_ERROR)
     return cu__fail(CU_EINVAL, "cu_log_attach: invalid min_level %d",
                     (int)o->min_level);
+  const cu_log_level lv[] = {o->plan_level, o->start_level, o->exit_level,
+                             o->output_level};
+  const char *lv_name[] = {"plan_level", "start_level", "exit_level",
+                           "output_level"};
+  for (size_t i = 0; i < CU__ARRAY_LEN(lv); i++)
+    if ((unsigned)lv[i] > CU_LOG_ERROR)
+      return cu__fail(CU_EINVAL, "cu_log_attach: invalid %s %d", lv_name[i],
+                      (int)lv[i]);
   if ((unsigned)o->sink > CU_LOG_SINK_CALLBACK)
     return cu__fail(CU_EINVAL, "cu_log_attach: invalid sink %d", (int)o->sink);
   if (o->sink == CU_LOG_SINK_FILE && !o->file)
@@ -283,6 +307,13 @@ int cu_log_attach(const cu_log_opts *user, cu_hook **ret) {
   st->opts = *opts;
   if (!st->opts.min_level) /* output lines are debug records */
     st->opts.min_level = opts->log_output ? CU_LOG_DEBUG : CU_LOG_INFO;
+  static const cu_log_level defaults_lv[] = {CU_LOG_DEBUG, CU_LOG_INFO,
+                                             CU_LOG_INFO, CU_LOG_DEBUG};
+  cu_log_level *lv[] = {&st->opts.plan_level, &st->opts.start_level,
+                        &st->opts.exit_level, &st->opts.output_level};
+  for (size_t i = 0; i < CU__ARRAY_LEN(lv); i++)
+    if (*lv[i] == CU_LOG_DEFAULT)
+      *lv[i] = defaults_lv[i];
   pthread_mutex_init(&st->mu, NULL);
   atomic_init(&st->noise_total, 0);
   hook->observe = log_observe;

@@ -38,6 +38,11 @@ struct cu_hook {
   cu_before_fn before;
   cu_after_fn after;
   cu_observe_fn observe;
+  /* Tracers only (observers with trace context): see cu__ctx_traceparent
+   * and cu__ctx_batch in ctx.h. NULL for every other hook. */
+  bool (*propagate)(void *data, const cu_event *ev, char *tp, size_t tp_cap,
+                    char *ts, size_t ts_cap);
+  void (*batch)(void *data, uint64_t batch_id, size_t n_items, bool end);
   void *data;
   void (*free_data)(void *data); /* called when the handle is freed */
   char *name;

@@ -442,6 +442,34 @@ bool cu__ctx_has_observers(const cu__ctx *ctx) {
   return ctx->n_observers != 0;
 }
 
+bool cu__ctx_propagates(const cu__ctx *ctx) {
+  for (size_t i = 0; i < ctx->n_observers; i++)
+    if (ctx->observers[i]->propagate && cu_hook_attached(ctx->observers[i]))
+      return true;
+  return false;
+}
+
+bool cu__ctx_traceparent(const cu__ctx *ctx, const cu_event *ev, char *tp,
+                         size_t tp_cap, char *ts, size_t ts_cap) {
+  ts[0] = '\0';
+  for (size_t i = 0; i < ctx->n_observers; i++) {
+    cu_hook *h = ctx->observers[i];
+    if (h->propagate && !atomic_load(&h->detached) &&
+        h->propagate(h->data, ev, tp, tp_cap, ts, ts_cap))
+      return true; /* the outermost tracer owns the trace */
+  }
+  return false;
+}
+
+void cu__ctx_batch(const cu__ctx *ctx, uint64_t batch_id, size_t n_items,
+                   bool end) {
+  for (size_t i = 0; i < ctx->n_observers; i++) {
+    cu_hook *h = ctx->observers[i];
+    if (h->batch && !atomic_load(&h->detached))
+      h->batch(h->data, batch_id, n_items, end);
+  }
+}
+
 void cu__ctx_emit(const cu__ctx *ctx, const cu_event *ev) {
   for (size_t i = 0; i < ctx->n_observers; i++)
     cu__hook_call_observe(ctx->observers[i], ev);

@@ -121,6 +121,8 @@ typedef struct cu__job {
   struct cu__job *prev, *next; /* the loop's list of live jobs */
   cu__ctx *ctx;
   bool observed;               /* any observer: build events */
+  uint64_t batch_id;           /* cu_parallel_run() batch, 0 = none */
+  int batch_index;
   cu__stage *stages;
   size_t n;
   pid_t pgid;
@@ -229,6 +231,15 @@ const cu_cmd *cu__pipeline_stage(const cu_pipeline *p, size_t i);
 
 /* The cancel token's eventfd (cancel.c). */
 int cu__cancel_fd(const cu_cancel *cancel);
+
+/* The batch cu_parallel_run() (parallel.c) is starting an item of on this
+ * thread: jobs started meanwhile record it for their events (defined in
+ * job_setup.c). */
+typedef struct cu__batch_slot {
+  uint64_t id; /* 0 = none */
+  int index;
+} cu__batch_slot;
+extern _Thread_local cu__batch_slot cu__current_batch;
 
 /* Load a caller's run options (the ABI rule: any size; NULL = defaults)
  * into `dst` and validate them (opts.c). */

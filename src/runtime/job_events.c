@@ -76,6 +76,9 @@ static void base_event_at(const cu__job *job, const cu__stage *st,
       .unsafe = cmd->unsafe,
       .stage_index = (int)(st - job->stages),
       .n_stages = (int)job->n,
+      .run_id = job->stages[0].exec_id,
+      .batch_id = job->batch_id,
+      .batch_index = job->batch_index,
   };
 }
 
@@ -83,6 +86,11 @@ static void base_event(const cu__job *job, const cu__stage *st,
                        cu_event_phase phase, cu_event *ev) {
   base_event_at(job, st, phase, cu__now(CLOCK_REALTIME),
                 cu__now(CLOCK_MONOTONIC), ev);
+}
+
+void cu__job_stage_event(const cu__job *job, const cu__stage *st,
+                         cu_event_phase phase, cu_event *ev) {
+  base_event(job, st, phase, ev);
 }
 
 void cu__job_emit_simple(cu__job *job, cu__stage *st, cu_event_phase phase) {

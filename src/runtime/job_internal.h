@@ -17,6 +17,8 @@ void cu__job_emit_start(cu__job *job);
 void cu__job_emit_spawn_failed(cu__job *job, cu__stage *st, int rc,
                                int err_no);
 void cu__job_emit_exit(cu__job *job, cu__stage *st);
+void cu__job_stage_event(const cu__job *job, const cu__stage *st,
+                         cu_event_phase phase, cu_event *ev);
 void cu__job_emit_simple(cu__job *job, cu__stage *st, cu_event_phase phase);
 void cu__job_emit_stdin(cu__job *job, int error, int err_no);
 void cu__job_emit_stopped(cu__job *job, cu__stage *st, int sig);

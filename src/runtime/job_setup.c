@@ -23,6 +23,11 @@
 #include "runtime/job_internal.h"
 #include "spawn/proc.h"
 
+/* Set by cu_parallel_run() around starting an item (parallel.c); defined
+ * here, where jobs read it, so the batch helper depends on job setup and
+ * not the other way round. */
+_Thread_local cu__batch_slot cu__current_batch;
+
 /* pipe2 with O_CLOEXEC on both ends, both ends >= 3: every fd handed to a
  * child is >= 3, so its dup2 onto 0-2 never meets itself (dup2(fd, fd)
  * would keep FD_CLOEXEC and the child would lose it). */
@@ -389,14 +394,51 @@ static void abort_spawned(cu__job *job, size_t k) {
   }
 }
 
+/* The environment of stage `i`: the job's, plus TRACEPARENT/TRACESTATE
+ * when a tracer propagates trace context (then `*owned` is a malloc'd
+ * copy of the pointer array, entries borrowed except the two new ones). */
+static char **stage_envp(cu__job *job, size_t i, setup *s, char **owned,
+                         char *tp, size_t tp_cap, char *ts, size_t ts_cap) {
+  *owned = NULL;
+  if (!job->observed || !cu__ctx_propagates(job->ctx))
+    return s->env.envp;
+  cu_event ev;
+  cu__job_stage_event(job, &job->stages[i], CU_EV_PLAN, &ev);
+  size_t n = 0;
+  memcpy(tp, "TRACEPARENT=", 12);
+  memcpy(ts, "TRACESTATE=", 11);
+  if (!cu__ctx_traceparent(job->ctx, &ev, tp + 12, tp_cap - 12, ts + 11,
+                           ts_cap - 11))
+    return s->env.envp;
+  while (s->env.envp[n])
+    n++;
+  char **v = malloc((n + 3) * sizeof *v);
+  if (!v)
+    return s->env.envp; /* tracing is best effort: never fail a run */
+  size_t k = 0;
+  for (size_t j = 0; j < n; j++)
+    if (strncmp(s->env.envp[j], "TRACEPARENT=", 12) != 0 &&
+        strncmp(s->env.envp[j], "TRACESTATE=", 11) != 0)
+      v[k++] = s->env.envp[j];
+  v[k++] = tp;
+  if (ts[11])
+    v[k++] = ts;
+  v[k] = NULL;
+  *owned = (char *)v;
+  return v;
+}
+
 static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
   bool use_pidfd = cu__pidfd_supported();
   for (size_t i = 0; i < job->n; i++) {
     cu__stage *st = &job->stages[i];
+    char *owned_env = NULL, tp[96], ts[600];
+    char **envp = stage_envp(job, i, s, &owned_env, tp, sizeof tp, ts,
+                             sizeof ts);
     cu__spawn_req req = {
         .path = st->cmd->path,
         .argv = st->cmd->argv,
-        .envp = s->env.envp,
+        .envp = envp,
         .cwd_fd = s->cwd_fd,
         .fd_in = i == 0 ? s->in_child : s->link_r[i - 1],
         .fd_out = i + 1 == job->n ? s->out_child : s->link_w[i],
@@ -409,6 +451,7 @@ static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
     st->start_wall = cu__now(CLOCK_REALTIME);
     st->start_mono = cu__now(CLOCK_MONOTONIC);
     int rc = cu__spawn(&req, &st->pid, &err_no, &where);
+    free(owned_env);
     /* A started child is a started child: without a pidfd (out of
      * descriptors: EMFILE, ENFILE) its exit is polled with waitid. */
     if (rc == 0 && use_pidfd)
@@ -542,6 +585,8 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
   job->loop = loop;
   job->ctx = ctx;
   job->observed = cu__ctx_has_observers(ctx);
+  job->batch_id = cu__current_batch.id;
+  job->batch_index = cu__current_batch.index;
   job->wants_noise = job->observed && cu__ctx_wants_noise(ctx);
   adjust_outputs(&s, spec->opts, &d);
   rc = copy_opts(job, spec, &d);

@@ -20,7 +20,7 @@ static int check_output(const cu_output_opts *o, const char *which) {
                     "%s.fd is only for CU_STREAM_FD (to echo to an fd, set "
                     "%s.echo_fd with CU_STREAM_TEE or CU_STREAM_ECHO)",
                     which, which);
-  /* CAPTURE may echo too: the echo_output policy turns it into TEE. */
+  /* CAPTURE may echo too: the echo `output` setting turns it into TEE. */
   bool echoes = o->mode == CU_STREAM_TEE || o->mode == CU_STREAM_ECHO ||
                 o->mode == CU_STREAM_CAPTURE;
   if (o->echo_fd < 0 || (o->echo_fd != 0 && !echoes))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The concurrency helper: a batch of commands and pipelines on one loop. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,11 @@
 #include "cuprum/parallel.h"
 #include "runtime/job.h"
 
+/* Batch ids, process-wide: unique across threads without a lock. */
+static atomic_uint_fast64_t batch_counter;
+
 typedef struct batch {
+  uint64_t id;
   const cu_batch_item *items;
   size_t n;
   const cu_parallel_opts *opts; /* loaded: this library's layout */
@@ -136,7 +141,9 @@ static void unstart_item(batch *b, size_t i) {
 
 static int start_item(batch *b, size_t i) {
   cu_item_result *ir = b->res->items[i];
+  cu__current_batch = (cu__batch_slot){.id = b->id, .index = (int)i};
   int rc = b->items[i].cmd ? start_cmd(b, i, ir) : start_pipeline(b, i, ir);
+  cu__current_batch = (cu__batch_slot){0};
   if (rc != 0) {
     ir->state = CU_ITEM_FAILED_TO_START;
     ir->error = rc;
@@ -298,6 +305,10 @@ int cu_parallel_run(const cu_batch_item *items, size_t n,
     cu_parallel_result_free(b.res);
     return cu__fail(CU_ENOMEM, "allocating batch results");
   }
+  b.id = (uint64_t)atomic_fetch_add(&batch_counter, 1) + 1;
+  cu__ctx *ctx = NULL;
+  if (cu__ctx_capture(&ctx) == 0) /* failure: the batch just is not traced */
+    cu__ctx_batch(ctx, b.id, n, false);
   rc = cu_loop_new(&b.loop);
   if (rc == 0)
     rc = run_batch(&b);
@@ -307,6 +318,9 @@ int cu_parallel_run(const cu_batch_item *items, size_t n,
   for (size_t i = 0; i < n; i++)
     cu_task_free(b.tasks[i]);
   free(b.tasks);
+  if (ctx)
+    cu__ctx_batch(ctx, b.id, n, true);
+  cu__ctx_release(ctx);
   if (rc != 0) {
     cu_parallel_result_free(b.res);
     return rc;

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libcuprum-otel: OTLP/HTTP (JSON) transport over libcurl for the core's
+ * tracer. Only the tracer's export thread calls cu_otel_http_export, so one
+ * curl handle per transport needs no lock.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "cuprum/error.h"
+#include "cuprum/otel.h"
+
+
+struct cu_otel_http {
+  CURLM *multi;
+  CURL *curl;
+  struct curl_slist *headers;
+  char *endpoint;
+  int64_t timeout_ms;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void init_curl(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_ALL); }
+
+static const char *env_first(const char *a, const char *b) {
+  const char *v = getenv(a);
+  if (v && *v)
+    return v;
+  v = getenv(b);
+  return v && *v ? v : NULL;
+}
+
+static char *make_endpoint(const char *given) {
+  if (given)
+    return strdup(given);
+  const char *v = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  if (v && *v)
+    return strdup(v);
+  v = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  if (!v || !*v)
+    return strdup("http://localhost:4318/v1/traces");
+  size_t n = strlen(v);
+  while (n > 0 && v[n - 1] == '/')
+    n--;
+  char *s = malloc(n + sizeof "/v1/traces");
+  if (s) {
+    memcpy(s, v, n);
+    strcpy(s + n, "/v1/traces");
+  }
+  return s;
+}
+
+static void url_decode(char *s) {
+  char *o = s;
+  for (; *s; s++) {
+    if (*s == '%' && isxdigit((unsigned char)s[1]) &&
+        isxdigit((unsigned char)s[2])) {
+      char h[3] = {s[1], s[2], 0};
+      *o++ = (char)strtol(h, NULL, 16);
+      s += 2;
+    } else {
+      *o++ = *s;
+    }
+  }
+  *o = '\0';
+}
+
+/* "k=v,k2=v2" → "k: v" header lines. */
+static int add_headers(cu_otel_http *h, const char *spec) {
+  h->headers = curl_slist_append(NULL, "Content-Type: application/json");
+  if (!h->headers)
+    return CU_ENOMEM;
+  if (!spec)
+    return 0;
+  char *copy = strdup(spec);
+  if (!copy)
+    return CU_ENOMEM;
+  int rc = 0;
+  for (char *save = NULL, *item = strtok_r(copy, ",", &save); item && !rc;
+       item = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(item, '=');
+    if (!eq || eq == item)
+      continue; /* the spec says: skip malformed entries */
+    *eq = '\0';
+    url_decode(item);
+    url_decode(eq + 1);
+    char line[1024];
+    snprintf(line, sizeof line, "%s: %s", item, eq + 1);
+    struct curl_slist *l = curl_slist_append(h->headers, line);
+    if (!l)
+      rc = CU_ENOMEM;
+    else
+      h->headers = l;
+  }
+  free(copy);
+  return rc;
+}
+
+cu_otel_http *cu_otel_http_free(cu_otel_http *h) {
+  if (!h)
+    return NULL;
+  if (h->curl)
+    curl_easy_cleanup(h->curl);
+  if (h->multi)
+    curl_multi_cleanup(h->multi);
+  curl_slist_free_all(h->headers);
+  free(h->endpoint);
+  free(h);
+  return NULL;
+}
+
+/* Every socket close-on-exec from birth and above 2, like every fd the
+ * library makes (children get only 0-2; stdio slots are not ours). */
+static curl_socket_t open_socket(void *data, curlsocktype purpose,
+                                 struct curl_sockaddr *a) {
+  (void)data;
+  (void)purpose;
+  int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if (fd >= 0 && fd < 3) {
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    fd = moved;
+  }
+  return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *data) {
+  (void)p;
+  (void)data;
+  return size * n;
+}
+
+int cu_otel_http_new(const cu_otel_http_opts *opts, cu_otel_http **ret) {
+  cu_otel_http_opts o = CU_OTEL_HTTP_OPTS_INIT;
+  if (!ret)
+    return CU_EINVAL;
+  if (opts) { /* the ABI rule (docs/design.md): any size from the size
+                 member up; an older one is zero-extended, a newer one
+                 must be zero past what this library knows */
+    if (opts->size < sizeof(size_t))
+      return CU_EINVAL;
+    const unsigned char *p = (const unsigned char *)opts;
+    for (size_t i = sizeof o; i < opts->size; i++)
+      if (p[i])
+        return CU_EINVAL;
+    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    o.size = sizeof o;
+  }
+  pthread_once(&curl_once, init_curl);
+  if (curl_init_rc != CURLE_OK)
+    return CU_ESYS;
+  cu_otel_http *h = calloc(1, sizeof *h);
+  if (!h)
+    return CU_ENOMEM;
+  h->endpoint = make_endpoint(o.endpoint);
+  int rc = h->endpoint ? 0 : CU_ENOMEM;
+  if (rc == 0 && strncmp(h->endpoint, "http://", 7) != 0 &&
+      strncmp(h->endpoint, "https://", 8) != 0)
+    rc = CU_EINVAL;
+  if (rc == 0)
+    rc = add_headers(h, o.headers ? o.headers
+                                  : env_first("OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                                              "OTEL_EXPORTER_OTLP_HEADERS"));
+  const char *t = env_first("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                            "OTEL_EXPORTER_OTLP_TIMEOUT");
+  h->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : t ? atoll(t) : 10000;
+  if (h->timeout_ms <= 0)
+    h->timeout_ms = 10000;
+  if (rc == 0 && (!(h->curl = curl_easy_init()) ||
+                  !(h->multi = curl_multi_init())))
+    rc = CU_ESYS;
+  if (rc != 0) {
+    cu_otel_http_free(h);
+    return rc;
+  }
+  CURL *c = h->curl;
+  curl_easy_setopt(c, CURLOPT_URL, h->endpoint);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM in a library */
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  *ret = h;
+  return 0;
+}
+
+const char *cu_otel_http_endpoint(const cu_otel_http *h) {
+  return h ? h->endpoint : NULL;
+}
+
+/* Drive the transfer in short polls so a shrinking deadline (shutdown)
+ * stops it within ~20 ms. Returns the transfer's result. */
+static CURLcode perform(cu_otel_http *h, const cu_trace_deadline *deadline) {
+  CURLcode result = CURLE_OPERATION_TIMEDOUT;
+  if (curl_multi_add_handle(h->multi, h->curl) != CURLM_OK)
+    return CURLE_FAILED_INIT;
+  for (;;) {
+    int running = 0;
+    if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+      break;
+    if (!running) {
+      int left = 0;
+      CURLMsg *m = curl_multi_info_read(h->multi, &left);
+      if (m && m->msg == CURLMSG_DONE)
+        result = m->data.result;
+      break;
+    }
+    int64_t ms = cu_trace_deadline_left_ms(deadline);
+    if (deadline && ms <= 0)
+      break;
+    curl_multi_poll(h->multi, NULL, 0, 20, NULL);
+  }
+  curl_multi_remove_handle(h->multi, h->curl);
+  return result;
+}
+
+int cu_otel_http_export(void *transport, const char *body, size_t len,
+                        const cu_trace_deadline *deadline) {
+  cu_otel_http *h = transport;
+  if (!h || !body)
+    return -1;
+  CURL *c = h->curl;
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)h->timeout_ms);
+  long status = 0;
+  if (perform(h, deadline) != CURLE_OK)
+    return -1;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  return status >= 200 && status < 300 ? 0 : -1;
+}

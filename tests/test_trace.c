@@ -1,0 +1,660 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * OpenTelemetry traces: spans from real runs (single, pipeline, batch),
+ * W3C trace context both ways, redaction, span events, the OTLP JSON file
+ * and OTLP/HTTP exporters checked by the official OpenTelemetry JS
+ * definitions (tests/otel: a strict receiver, and a comparison with the
+ * JS SDK's spans), and a dead, refusing or slow collector never slowing a
+ * run.
+ * ctest-labels: threads
+ */
+#include "harness.h"
+#include "tool_util.h"
+
+#include <jansson.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef CUPRUM_HAVE_OTEL
+#include <cuprum/otel.h>
+#endif
+
+/* ------------------------------------------------------------- helpers */
+
+typedef struct traced {
+  char *dir;
+  char file[512];
+  cu_tracer *tracer;
+  cu_hook *hook;
+} traced;
+
+static void trace_begin(traced *t, cu_tracer_opts *o) {
+  memset(t, 0, sizeof *t);
+  t->dir = tu_tempdir("trace");
+  snprintf(t->file, sizeof t->file, "%s/spans.jsonl", t->dir);
+  cu_tracer_opts def = CU_TRACER_OPTS_INIT;
+  if (!o)
+    o = &def;
+  if (!o->export_fn && !o->file)
+    o->file = t->file;
+  o->no_env_parent = o->traceparent == NULL && !getenv("CU_TEST_ENV_PARENT");
+  assert_int_equal(cu_tracer_new(o, &t->tracer), 0);
+  assert_int_equal(cu_tracer_attach(t->tracer, &t->hook), 0);
+}
+
+static void trace_end(traced *t) {
+  cu_hook_detach(t->hook);
+  t->hook = cu_hook_unref(t->hook);
+  t->tracer = cu_tracer_free(t->tracer);
+}
+
+static void trace_cleanup(traced *t) {
+  tu_rmtree(t->dir);
+  free(t->dir);
+}
+
+/* Every span of every line of the file, in one array. */
+static json_t *read_spans(const char *path) {
+  json_t *all = json_array();
+  FILE *f = fopen(path, "re");
+  assert_non_null(f);
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    json_error_t err;
+    json_t *req = json_loads(line, 0, &err);
+    if (!req)
+      fail_msg("bad JSON line: %s", err.text);
+    json_t *rs = json_array_get(json_object_get(req, "resourceSpans"), 0);
+    json_t *ss = json_array_get(json_object_get(rs, "scopeSpans"), 0);
+    json_array_extend(all, json_object_get(ss, "spans"));
+    json_decref(req);
+  }
+  free(line);
+  fclose(f);
+  return all;
+}
+
+static json_t *span_named(json_t *spans, const char *name, int nth) {
+  size_t i;
+  json_t *s;
+  json_array_foreach(spans, i, s) {
+    if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0 &&
+        nth-- == 0)
+      return s;
+  }
+  fail_msg("no span named %s", name);
+  return NULL;
+}
+
+static const char *sattr(json_t *span, const char *key) {
+  size_t i;
+  json_t *a;
+  json_array_foreach(json_object_get(span, "attributes"), i, a) {
+    if (strcmp(json_string_value(json_object_get(a, "key")), key) == 0) {
+      json_t *v = json_object_get(a, "value");
+      json_t *x = json_object_get(v, "stringValue");
+      if (!x)
+        x = json_object_get(v, "intValue");
+      if (x)
+        return json_string_value(x);
+      x = json_object_get(v, "boolValue");
+      return x ? (json_is_true(x) ? "true" : "false") : "array";
+    }
+  }
+  return NULL;
+}
+
+static const char *sfield(json_t *span, const char *key) {
+  return json_string_value(json_object_get(span, key));
+}
+
+static void run_cmd(cu_cmd *cmd, const cu_run_opts *o, cu_result **keep) {
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(cmd, o, &r), 0);
+  if (keep)
+    *keep = r;
+  else
+    r = cu_result_free(r);
+  cu_cmd_free(cmd);
+}
+
+/* ------------------------------------------------------------- spans */
+
+static void test_trace_one_span_per_command(void **state) {
+  (void)state;
+  traced t;
+  trace_begin(&t, NULL);
+  cu_result *r = NULL;
+  run_cmd(cut_cmd("exitcode", "3", NULL), NULL, &r);
+  pid_t pid = r->pid;
+  r = cu_result_free(r);
+  run_cmd(cut_cmd("exitcode", "0", NULL), NULL, NULL);
+  trace_end(&t);
+  json_t *spans = read_spans(t.file);
+  assert_int_equal(json_array_size(spans), 2);
+  json_t *s = span_named(spans, "exitcode", 0);
+  assert_int_equal(json_integer_value(json_object_get(s, "kind")), 3);
+  assert_string_equal(sattr(s, "process.executable.name"), "exitcode");
+  assert_string_equal(sattr(s, "process.executable.path"),
+                      cut_helper("exitcode"));
+  char want[32];
+  snprintf(want, sizeof want, "%d", (int)pid);
+  assert_string_equal(sattr(s, "process.pid"), want);
+  assert_string_equal(sattr(s, "process.exit.code"), "3");
+  assert_string_equal(sattr(s, "error.type"), "3");
+  assert_string_equal(sattr(s, "cuprum.project"), "test-helpers");
+  assert_null(sattr(s, "process.command_args")); /* opt-in only */
+  assert_null(json_object_get(s, "parentSpanId"));
+  json_t *st = json_object_get(s, "status");
+  assert_int_equal(json_integer_value(json_object_get(st, "code")), 2);
+  json_t *ok = span_named(spans, "exitcode", 1);
+  assert_null(sattr(ok, "error.type"));
+  assert_int_equal(json_integer_value(json_object_get(
+                       json_object_get(ok, "status"), "code")), 0);
+  /* Separate runs, separate traces. */
+  assert_string_not_equal(sfield(s, "traceId"), sfield(ok, "traceId"));
+  assert_int_equal(strlen(sfield(s, "traceId")), 32);
+  assert_int_equal(strlen(sfield(s, "spanId")), 16);
+  json_decref(spans);
+  trace_cleanup(&t);
+}
+
+static void test_trace_pipeline_parent_span(void **state) {
+  (void)state;
+  traced t;
+  trace_begin(&t, NULL);
+  cu_cmd *a = cut_cmd("writer", "--out", "26", "--text", NULL);
+  cu_cmd *b = cut_cmd("echoer", NULL);
+  cu_pipeline *p = NULL;
+  assert_int_equal(cu_pipeline_of(&p, a, b, NULL), 0);
+  cu_pipeline_result *pr = NULL;
+  assert_int_equal(cu_pipeline_run(p, NULL, &pr), 0);
+  pr = cu_pipeline_result_free(pr);
+  cu_pipeline_free(p);
+  cu_cmd_free(a);
+  cu_cmd_free(b);
+  trace_end(&t);
+  json_t *spans = read_spans(t.file);
+  assert_int_equal(json_array_size(spans), 3);
+  json_t *pipe = span_named(spans, "pipeline", 0);
+  json_t *w = span_named(spans, "writer", 0);
+  json_t *e = span_named(spans, "echoer", 0);
+  assert_int_equal(json_integer_value(json_object_get(pipe, "kind")), 1);
+  assert_string_equal(sfield(w, "parentSpanId"), sfield(pipe, "spanId"));
+  assert_string_equal(sfield(e, "parentSpanId"), sfield(pipe, "spanId"));
+  assert_string_equal(sfield(w, "traceId"), sfield(pipe, "traceId"));
+  assert_string_equal(sfield(e, "traceId"), sfield(pipe, "traceId"));
+  assert_string_equal(sattr(e, "cuprum.stage.index"), "1");
+  assert_string_equal(sattr(e, "cuprum.stage.count"), "2");
+  json_decref(spans);
+  trace_cleanup(&t);
+}
+
+static void test_trace_batch_parent_span(void **state) {
+  (void)state;
+  traced t;
+  trace_begin(&t, NULL);
+  cu_cmd *c[3] = {cut_cmd("exitcode", "0", NULL),
+                  cut_cmd("exitcode", "1", NULL),
+                  cut_cmd("exitcode", "0", NULL)};
+  cu_batch_item items[3] = {{.cmd = c[0]}, {.cmd = c[1]}, {.cmd = c[2]}};
+  cu_parallel_result *pr = NULL;
+  assert_int_equal(cu_parallel_run(items, 3, NULL, &pr), 0);
+  pr = cu_parallel_result_free(pr);
+  for (int i = 0; i < 3; i++)
+    cu_cmd_free(c[i]);
+  trace_end(&t);
+  json_t *spans = read_spans(t.file);
+  assert_int_equal(json_array_size(spans), 4);
+  json_t *batch = span_named(spans, "batch", 0);
+  assert_string_equal(sattr(batch, "cuprum.batch.size"), "3");
+  for (int i = 0; i < 3; i++) {
+    json_t *s = span_named(spans, "exitcode", i);
+    assert_string_equal(sfield(s, "parentSpanId"), sfield(batch, "spanId"));
+    assert_string_equal(sfield(s, "traceId"), sfield(batch, "traceId"));
+    assert_non_null(sattr(s, "cuprum.batch.index"));
+  }
+  json_decref(spans);
+  trace_cleanup(&t);
+}
+
+/* ------------------------------------------------------------- context */
+
+#define PARENT "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+static void test_trace_context_both_ways(void **state) {
+  (void)state;
+  traced t;
+  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  o.traceparent = PARENT;
+  o.tracestate = "vendor=x";
+  trace_begin(&t, &o);
+  cu_result *r = NULL;
+  run_cmd(cut_cmd("envdump", "TRACEPARENT", "TRACESTATE", NULL), NULL, &r);
+  char *out = strdup(r->out.data);
+  r = cu_result_free(r);
+  trace_end(&t);
+  json_t *spans = read_spans(t.file);
+  json_t *s = span_named(spans, "envdump", 0);
+  /* The span joins the given trace under the given parent... */
+  assert_string_equal(sfield(s, "traceId"), "0af7651916cd43dd8448eb211c80319c");
+  assert_string_equal(sfield(s, "parentSpanId"), "b7ad6b7169203331");
+  assert_string_equal(sfield(s, "traceState"), "vendor=x");
+  /* ...and the child was told its own span is its parent. */
+  char want[200];
+  snprintf(want, sizeof want, "TRACEPARENT=00-%s-%s-01\nTRACESTATE=vendor=x\n",
+           sfield(s, "traceId"), sfield(s, "spanId"));
+  assert_string_equal(out, want);
+  free(out);
+  json_decref(spans);
+  trace_cleanup(&t);
+}
+
+static void test_trace_parent_from_environment(void **state) {
+  (void)state;
+  setenv("TRACEPARENT", PARENT, 1);
+  setenv("CU_TEST_ENV_PARENT", "1", 1);
+  traced t;
+  trace_begin(&t, NULL);
+  run_cmd(cut_cmd("exitcode", "0", NULL), NULL, NULL);
+  trace_end(&t);
+  json_t *spans = read_spans(t.file);
+  json_t *s = span_named(spans, "exitcode", 0);
+  assert_string_equal(sfield(s, "traceId"), "0af7651916cd43dd8448eb211c80319c");
+  assert_string_equal(sfield(s, "parentSpanId"), "b7ad6b7169203331");
+  json_decref(spans);
+  trace_cleanup(&t);
+  /* A malformed parent is ignored: a new trace starts. */
+  setenv("TRACEPARENT", "00-XYZ-b7ad6b7169203331-01", 1);
+  trace_begin(&t, NULL);
+  run_cmd(cut_cmd("exitcode", "0", NULL), NULL, NULL);
+  trace_end(&t);
+  spans = read_spans(t.file);
+  s = span_named(spans, "exitcode", 0);
+  assert_null(json_object_get(s, "parentSpanId"));
+  json_decref(spans);
+  trace_cleanup(&t);
+  unsetenv("TRACEPARENT");
+}
+
+static void test_trace_no_propagation_leaves_env_alone(void **state) {
+  (void)state;
+  traced t;
+  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  o.no_propagate = true;
+  trace_begin(&t, &o);
+  cu_result *r = NULL;
+  run_cmd(cut_cmd("envdump", "TRACEPARENT", NULL), NULL, &r);
+  assert_string_equal(r->out.data, "TRACEPARENT unset\n");
+  r = cu_result_free(r);
+  trace_end(&t);
+  trace_cleanup(&t);
+}
+
+/* ------------------------------------------------------------- content */
+
+static void test_trace_args_redacted_and_line_events(void **state) {
+  (void)state;
+  traced t;
+  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  o.command_args = true;
+  o.line_events = true;
+  trace_begin(&t, &o);
+  run_cmd(cut_cmd("writer", "--out", "2600", "--text", NULL), NULL, NULL);
+  run_cmd(cut_cmd("envdump", "--token=abc", NULL), NULL, NULL);
+  trace_end(&t);
+  json_t *spans = read_spans(t.file);
+  char *dump = json_dumps(span_named(spans, "envdump", 0), JSON_COMPACT);
+  assert_non_null(strstr(dump, "{\"stringValue\":\"--token=***\"}"));
+  /* The argument is hidden (its output line is the program's business). */
+  assert_null(strstr(dump, "{\"stringValue\":\"--token=abc\"}"));
+  free(dump);
+  json_t *s = span_named(spans, "writer", 0);
+  /* 200 lines: 128 events kept, 72 counted as dropped. */
+  assert_int_equal(json_array_size(json_object_get(s, "events")), 128);
+  assert_int_equal(json_integer_value(json_object_get(s, "droppedEventsCount")),
+                   72);
+  json_t *ev = json_array_get(json_object_get(s, "events"), 0);
+  assert_string_equal(json_string_value(json_object_get(ev, "name")),
+                      "stdout");
+  json_decref(spans);
+  trace_cleanup(&t);
+}
+
+static void test_trace_timeout_and_spawn_failure(void **state) {
+  (void)state;
+  traced t;
+  trace_begin(&t, NULL);
+  cu_run_opts o = CU_RUN_OPTS_INIT;
+  o.timeout_ms = 50;
+  run_cmd(cut_cmd("sleeper", "10000", NULL), &o, NULL);
+  cut_tool tool;
+  cut_tool_make(&tool, "#!/nonexistent/interpreter\n");
+  /* Removed after resolution: the spawn reports ENOENT (valgrind, too,
+   * can report that; an exec failing inside the kernel kills it). */
+  unlink(tool.path);
+  cu_result *r = NULL;
+  assert_int_equal(cu_run(tool.cmd, NULL, &r), CU_ENOTFOUND);
+  r = cu_result_free(r);
+  cut_tool_free(&tool);
+  trace_end(&t);
+  json_t *spans = read_spans(t.file);
+  json_t *s = span_named(spans, "sleeper", 0);
+  assert_string_equal(sattr(s, "error.type"), "timeout");
+  assert_string_equal(sattr(s, "cuprum.timed_out"), "true");
+  assert_string_equal(sattr(s, "cuprum.signal"), "15");
+  json_t *f = span_named(spans, "tool", 0);
+  assert_string_equal(sattr(f, "error.type"), "ENOTFOUND");
+  json_decref(spans);
+  trace_cleanup(&t);
+}
+
+static void test_trace_bad_options(void **state) {
+  (void)state;
+  cu_tracer *tr = NULL;
+  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  assert_int_equal(cu_tracer_new(&o, &tr), CU_EINVAL);
+  assert_non_null(strstr(cu_last_error(), "file or export_fn"));
+  o.file = "/nonexistent-dir/x.jsonl";
+  int fds = cut_fd_count();
+  assert_int_equal(cu_tracer_new(&o, &tr), CU_EIO);
+  assert_int_equal(cut_fd_count(), fds);
+  o = (cu_tracer_opts){.size = 1};
+  assert_int_equal(cu_tracer_new(&o, &tr), CU_EINVAL);
+  assert_null(tr);
+  assert_null(cu_tracer_free(NULL));
+}
+
+/* ------------------------------------------------------------- export */
+
+/* A transport that never answers within its budget: it waits out the
+ * timeout it is given, like a black-holed collector. */
+static int black_hole(void *data, const char *body, size_t len,
+                      const cu_trace_deadline *deadline) {
+  atomic_int *calls = data;
+  atomic_fetch_add(calls, 1);
+  struct pollfd none;
+  while (cu_trace_deadline_left_ms(deadline) > 0)
+    poll(&none, 0, 5);
+  return -1;
+}
+
+static void test_trace_stuck_collector_never_slows_runs(void **state) {
+  (void)state;
+  atomic_int calls = 0;
+  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  o.export_fn = black_hole;
+  o.export_data = &calls;
+  o.queue_size = 8;
+  o.batch_size = 2;
+  o.schedule_delay_ms = 1;
+  o.export_timeout_ms = 60000;
+  o.shutdown_timeout_ms = 300;
+  traced t;
+  trace_begin(&t, &o);
+  int64_t t0 = cut_now_ms();
+  for (int i = 0; i < 40; i++)
+    run_cmd(cut_cmd("exitcode", "0", NULL), NULL, NULL);
+  int64_t runs_ms = cut_now_ms() - t0;
+  /* The exporter is stuck in its first request for a minute; 40 runs
+   * still finish at their own pace (bounded generously for sanitizers). */
+  assert_true(runs_ms < 20000);
+  assert_true(cu_tracer_dropped(t.tracer) >= 40 - 8 - 2);
+  int64_t t1 = cut_now_ms();
+  cu_hook_detach(t.hook);
+  t.hook = cu_hook_unref(t.hook);
+  t.tracer = cu_tracer_free(t.tracer);
+  /* Shutdown waited about its 300 ms budget, not the export timeout. */
+  assert_true(cut_now_ms() - t1 < 300 + 5000);
+  assert_true(atomic_load(&calls) >= 1);
+  trace_cleanup(&t);
+}
+
+static void test_trace_flush_exports_everything(void **state) {
+  (void)state;
+  traced t;
+  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  o.schedule_delay_ms = 60000; /* only the flush sends */
+  trace_begin(&t, &o);
+  for (int i = 0; i < 5; i++)
+    run_cmd(cut_cmd("exitcode", "0", NULL), NULL, NULL);
+  assert_int_equal(cu_tracer_flush(t.tracer, 30000), 0);
+  assert_int_equal(cu_tracer_exported(t.tracer), 5);
+  assert_int_equal(cu_tracer_dropped(t.tracer), 0);
+  json_t *spans = read_spans(t.file);
+  assert_int_equal(json_array_size(spans), 5);
+  json_decref(spans);
+  trace_end(&t);
+  trace_cleanup(&t);
+}
+
+/* ------------------------------------------------------------- official */
+
+/* tests/otel with its npm packages installed (scripts/deps.sh test). */
+static const char *otel_dir_or_skip(void) {
+  static char dir[600];
+  snprintf(dir, sizeof dir, "%s/tests/otel", CU_TEST_SOURCE_DIR);
+  char probe[700];
+  snprintf(probe, sizeof probe,
+           "%s/node_modules/@opentelemetry/otlp-transformer/package.json",
+           dir);
+  if (!tu_which("node") || access(probe, R_OK) != 0) {
+    print_message("SKIP: node or tests/otel/node_modules missing (run "
+                  "scripts/deps.sh test)\n");
+    return NULL;
+  }
+  return dir;
+}
+
+static void test_trace_file_matches_official_sdk(void **state) {
+  (void)state;
+  const char *dir = otel_dir_or_skip();
+  if (!dir)
+    skip();
+  traced t;
+  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  o.command_args = true;
+  o.line_events = true;
+  o.traceparent = PARENT;
+  trace_begin(&t, &o);
+  run_cmd(cut_cmd("exitcode", "3", NULL), NULL, NULL);
+  run_cmd(cut_cmd("writer", "--out", "39", "--err", "13", "--text", NULL),
+          NULL, NULL);
+  cu_cmd *a = cut_cmd("writer", "--out", "26", "--text", NULL);
+  cu_cmd *b = cut_cmd("echoer", NULL);
+  cu_pipeline *p = NULL;
+  assert_int_equal(cu_pipeline_of(&p, a, b, NULL), 0);
+  cu_pipeline_result *pr = NULL;
+  assert_int_equal(cu_pipeline_run(p, NULL, &pr), 0);
+  pr = cu_pipeline_result_free(pr);
+  cu_pipeline_free(p);
+  cu_cmd_free(a);
+  cu_cmd_free(b);
+  trace_end(&t);
+  char node[4096], script[700];
+  snprintf(node, sizeof node, "%s", tu_which("node"));
+  snprintf(script, sizeof script, "%s/compare.mjs", dir);
+  char *argv[] = {node, script, t.file, NULL};
+  char *out = NULL;
+  int st = tu_run(argv, NULL, &out, 1);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    fail_msg("compare.mjs: %s", out);
+  assert_non_null(strstr(out, "5 spans compared, 0 differences"));
+  free(out);
+  trace_cleanup(&t);
+}
+
+#ifdef CUPRUM_HAVE_OTEL
+typedef struct receiver {
+  pid_t pid;
+  int in; /* its stdin: closing it stops the receiver */
+  int port;
+} receiver;
+
+static void receiver_start(receiver *r, const char *dir, const char *mode) {
+  char node[4096], script[700];
+  snprintf(node, sizeof node, "%s", tu_which("node"));
+  snprintf(script, sizeof script, "%s/receiver.mjs", dir);
+  int in[2], out[2];
+  assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  char *argv[] = {node, script, "--mode", (char *)mode, NULL};
+  assert_int_equal(posix_spawn(&r->pid, node, &fa, NULL, argv, environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  close(in[0]);
+  close(out[1]);
+  r->in = in[1];
+  char buf[64] = {0};
+  size_t len = 0;
+  while (len < sizeof buf - 1 && !strchr(buf, '\n')) {
+    ssize_t n = read(out[0], buf + len, sizeof buf - 1 - len);
+    if (n <= 0)
+      break;
+    len += (size_t)n;
+  }
+  close(out[0]);
+  assert_int_equal(sscanf(buf, "listening %d", &r->port), 1);
+}
+
+static void receiver_stop(receiver *r) {
+  close(r->in);
+  waitpid(r->pid, NULL, 0);
+}
+
+static cu_otel_http *transport(int port) {
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", port);
+  cu_otel_http_opts ho = CU_OTEL_HTTP_OPTS_INIT;
+  ho.endpoint = url;
+  cu_otel_http *h = NULL;
+  assert_int_equal(cu_otel_http_new(&ho, &h), 0);
+  return h;
+}
+
+static void test_trace_otlp_http_strictly_decoded(void **state) {
+  (void)state;
+  const char *dir = otel_dir_or_skip();
+  if (!dir)
+    skip();
+  receiver rcv;
+  receiver_start(&rcv, dir, "ok");
+  cu_otel_http *h = transport(rcv.port);
+  traced t;
+  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  o.export_fn = cu_otel_http_export;
+  o.export_data = h;
+  o.command_args = true;
+  o.line_events = true;
+  trace_begin(&t, &o);
+  run_cmd(cut_cmd("exitcode", "2", NULL), NULL, NULL);
+  run_cmd(cut_cmd("writer", "--out", "26", "--text", NULL), NULL, NULL);
+  cu_cmd *c[2] = {cut_cmd("exitcode", "0", NULL), cut_cmd("echoer", NULL)};
+  cu_batch_item items[2] = {{.cmd = c[0]}, {.cmd = c[1]}};
+  cu_parallel_result *pr = NULL;
+  assert_int_equal(cu_parallel_run(items, 2, NULL, &pr), 0);
+  pr = cu_parallel_result_free(pr);
+  cu_cmd_free(c[0]);
+  cu_cmd_free(c[1]);
+  assert_int_equal(cu_tracer_flush(t.tracer, 30000), 0);
+  assert_int_equal(cu_tracer_exported(t.tracer), 5);
+  assert_int_equal(cu_tracer_dropped(t.tracer), 0);
+  trace_end(&t);
+  cu_otel_http_free(h);
+  char *errors = NULL, *spans = NULL;
+  assert_int_equal(tu_http_get(rcv.port, "/errors", &errors), 0);
+  assert_int_equal(tu_http_get(rcv.port, "/spans", &spans), 0);
+  receiver_stop(&rcv);
+  assert_string_equal(errors, "[]");
+  json_t *all = json_loads(spans, 0, NULL);
+  assert_int_equal(json_array_size(all), 5);
+  json_decref(all);
+  free(errors);
+  free(spans);
+  trace_cleanup(&t);
+}
+
+static void test_trace_refusing_and_dead_collector(void **state) {
+  (void)state;
+  const char *dir = otel_dir_or_skip();
+  if (!dir)
+    skip();
+  receiver rcv;
+  receiver_start(&rcv, dir, "refuse");
+  int dead_port = tu_free_port(); /* nobody listens there */
+  int ports[2] = {rcv.port, dead_port};
+  for (int k = 0; k < 2; k++) {
+    cu_otel_http *h = transport(ports[k]);
+    traced t;
+    cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+    o.export_fn = cu_otel_http_export;
+    o.export_data = h;
+    trace_begin(&t, &o);
+    for (int i = 0; i < 3; i++)
+      run_cmd(cut_cmd("exitcode", "0", NULL), NULL, NULL);
+    assert_int_equal(cu_tracer_flush(t.tracer, 30000), 0);
+    assert_int_equal(cu_tracer_dropped(t.tracer), 3);
+    assert_int_equal(cu_tracer_exported(t.tracer), 0);
+    trace_end(&t);
+    cu_otel_http_free(h);
+    trace_cleanup(&t);
+  }
+  receiver_stop(&rcv);
+}
+
+static void test_trace_slow_collector_bounded_shutdown(void **state) {
+  (void)state;
+  const char *dir = otel_dir_or_skip();
+  if (!dir)
+    skip();
+  receiver rcv;
+  receiver_start(&rcv, dir, "slow"); /* answers after 5 s */
+  cu_otel_http *h = transport(rcv.port);
+  traced t;
+  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  o.export_fn = cu_otel_http_export;
+  o.export_data = h;
+  o.shutdown_timeout_ms = 500;
+  o.schedule_delay_ms = 1;
+  trace_begin(&t, &o);
+  int64_t t0 = cut_now_ms();
+  for (int i = 0; i < 3; i++)
+    run_cmd(cut_cmd("exitcode", "0", NULL), NULL, NULL);
+  assert_true(cut_now_ms() - t0 < 4000); /* no run waited for 5 s */
+  int64_t t1 = cut_now_ms();
+  trace_end(&t); /* flush budget 500 ms: gives up on the slow answer */
+  assert_true(cut_now_ms() - t1 < 4500);
+  cu_otel_http_free(h);
+  receiver_stop(&rcv);
+  trace_cleanup(&t);
+}
+#endif
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_trace_one_span_per_command),
+    cmocka_unit_test(test_trace_pipeline_parent_span),
+    cmocka_unit_test(test_trace_batch_parent_span),
+    cmocka_unit_test(test_trace_context_both_ways),
+    cmocka_unit_test(test_trace_parent_from_environment),
+    cmocka_unit_test(test_trace_no_propagation_leaves_env_alone),
+    cmocka_unit_test(test_trace_args_redacted_and_line_events),
+    cmocka_unit_test(test_trace_timeout_and_spawn_failure),
+    cmocka_unit_test(test_trace_bad_options),
+    cmocka_unit_test(test_trace_stuck_collector_never_slows_runs),
+    cmocka_unit_test(test_trace_flush_exports_everything),
+    cmocka_unit_test(test_trace_file_matches_official_sdk),
+#ifdef CUPRUM_HAVE_OTEL
+    cmocka_unit_test(test_trace_otlp_http_strictly_decoded),
+    cmocka_unit_test(test_trace_refusing_and_dead_collector),
+    cmocka_unit_test(test_trace_slow_collector_bounded_shutdown),
+#endif
+};
+
+CU_TEST_MAIN(tests)

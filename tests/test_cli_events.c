@@ -3,7 +3,7 @@
  * The CLI's scoped-context flags as real processes: --events FILE (JSON
  * Lines parsed back with jansson: plan/start/line/exit phases, pipelines,
  * timeouts, parallel), --log in its three formats, -x (and the operator's
- * echo_cmd switch over it), and --allow under the widening policy
+ * CUPRUM_ECHO over it), and --allow under the widening policy
  * (CUPRUM_POLICY), for run, parallel and catalogue.
  */
 #include "harness_cli.h"
@@ -255,8 +255,9 @@ static void test_log_formats(void **state) {
 }
 
 /* -x prints the rendered command (quoted as a shell would need it) before
- * it runs, through the echo_cmd policy switch: the operator's
- * CUPRUM_POLICY=echo_cmd=off wins over it. */
+ * it runs, through the echo setting's cmd switch: the operator's
+ * CUPRUM_ECHO=cmd=off wins over it. The old CUPRUM_POLICY keys are refused
+ * with a pointer to CUPRUM_ECHO. */
 static void test_xtrace(void **state) {
   (void)state;
   cli_result r = CLI("run", "-x", "--", "echo", "a b", "it's");
@@ -269,14 +270,20 @@ static void test_xtrace(void **state) {
   assert_contains(r.err, "+ echo x\n");
   assert_contains(r.err, "+ cat\n");
   cli_free(&r);
-  setenv("CUPRUM_POLICY", "echo_cmd=off", 1);
+  setenv("CUPRUM_ECHO", "cmd=off", 1);
   r = CLI("run", "-x", "--", "echo", "x");
   assert_status(r, 0);
   assert_string_equal(r.err, "");
   cli_free(&r);
-  setenv("CUPRUM_POLICY", "echo_cmd=on", 1); /* set -x for every run */
+  setenv("CUPRUM_ECHO", "cmd=on", 1); /* set -x for every run */
   r = CLI("run", "--", "echo", "x");
   assert_string_equal(r.err, "+ echo x\n");
+  cli_free(&r);
+  unsetenv("CUPRUM_ECHO");
+  setenv("CUPRUM_POLICY", "echo_cmd=on", 1);
+  r = CLI("run", "--", "echo", "x");
+  assert_status(r, 125);
+  assert_contains(r.err, "CUPRUM_ECHO (cmd=on)");
   cli_free(&r);
   unsetenv("CUPRUM_POLICY");
 }

@@ -260,7 +260,8 @@ static void test_render_quoting(void **state) {
       {"*.c", "'*.c'"},
       {"a\"b", "'a\"b'"},
       {"back\\slash", "'back\\slash'"},
-      {"line\nbreak", "'line\nbreak'"},
+      {"line\nbreak", "$'line\\012break'"},
+      {"tab\there", "$'tab\\011here'"},
       {"caf\xc3\xa9", "'caf\xc3\xa9'"},
       {"--max-count=3", "--max-count=3"},
       {"~user", "'~user'"},
@@ -290,7 +291,9 @@ static void test_render_round_trips_through_sh(void **state) {
   (void)state;
   static const char *const args[] = {
       "plain", "", "two words", "it's", "''", "$HOME", "`id`", "*",
-      "a\nb", "caf\xc3\xa9", "\\", "-n", "--x=y z", "\t", "!"};
+      "caf\xc3\xa9", "\\", "-n", "--x=y z", "!"};
+  /* Control characters render as $'...', which /bin/sh (dash 0.5.12)
+   * lacks: test_render.c round-trips those through bash --posix. */
   enum { N = sizeof args / sizeof args[0] };
   cu_cmd *cmd = echo_cmd();
   for (size_t i = 0; i < N; i++)

@@ -536,7 +536,7 @@ static void test_defaults_inherit_and_accumulate(void **state) {
                                        .n_env = 1,
                                        .tags = tags2,
                                        .n_tags = 1,
-                                       .policy.echo_output = CU_SWITCH_ON}),
+                                       .echo.output = CU_SWITCH_ON}),
       0);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
@@ -572,7 +572,7 @@ static void test_echo_command_policy(void **state) {
   char buf[256] = "";
   assert_int_equal(
       cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
-                                       .policy.echo_cmd = CU_SWITCH_ON,
+                                       .echo.cmd = CU_SWITCH_ON,
                                        .echo_sink = collect_line,
                                        .echo_sink_data = buf}),
       0);

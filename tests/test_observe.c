@@ -590,7 +590,7 @@ static void test_echo_command_and_output(void **state) {
   assert_int_equal(
       cu_scope_push(&(cu_scope_config){
           .size = sizeof(cu_scope_config),
-          .policy = {.echo_cmd = CU_SWITCH_ON, .echo_output = CU_SWITCH_ON},
+          .echo = {.cmd = CU_SWITCH_ON, .output = CU_SWITCH_ON},
           .echo_sink = keep_line,
           .echo_sink_data = line}),
       0);

@@ -23,14 +23,15 @@
  * parent WITH_OPERATOR() re-executes and asserts the child passed, in the
  * child (the variable already has the value) it falls through.
  */
-static bool in_operator_child(const char *test, const char *policy) {
-  const char *cur = getenv(CU_POLICY_ENV);
+static bool in_operator_child(const char *test, const char *var,
+                              const char *policy) {
+  const char *cur = getenv(var);
   if (cur && strcmp(cur, policy) == 0)
     return true;
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    setenv(CU_POLICY_ENV, policy, 1);
+    setenv(var, policy, 1);
     /* by path, not /proc/self/exe, which is valgrind under valgrind */
     execl(CU_TEST_BINARY_DIR "/tests/test_policy", "test_policy", test,
           (char *)NULL);
@@ -43,11 +44,12 @@ static bool in_operator_child(const char *test, const char *policy) {
   return false;
 }
 
-#define WITH_OPERATOR(policy)                                                  \
+#define WITH_ENV(var, value)                                                   \
   do {                                                                         \
-    if (!in_operator_child(__func__, (policy)))                                \
+    if (!in_operator_child(__func__, (var), (value)))                          \
       return;                                                                  \
   } while (0)
+#define WITH_OPERATOR(policy) WITH_ENV(CU_POLICY_ENV, policy)
 
 static int check_fake(const char *name, bool unsafe) {
   char *argv[] = {(char *)name, NULL};
@@ -77,11 +79,12 @@ static int reset_root(void **state) {
   (void)state;
   while (cu_scope_depth() > 0)
     cu_scope_pop();
-  return cu_policy_set(&(cu_policy){.narrow = CU_SWITCH_ON,
-                                    .widen = CU_SWITCH_OFF,
-                                    .unsafe = CU_UNSAFE_WARN,
-                                    .echo_cmd = CU_SWITCH_OFF,
-                                    .echo_output = CU_SWITCH_OFF});
+  int rc = cu_policy_set(&(cu_policy){.narrow = CU_SWITCH_ON,
+                                      .widen = CU_SWITCH_OFF,
+                                      .unsafe = CU_UNSAFE_WARN});
+  return rc ? rc
+            : cu_echo_set(&(cu_echo){.cmd = CU_SWITCH_OFF,
+                                     .output = CU_SWITCH_OFF});
 }
 
 /* ------------------------------------------------------------- defaults */
@@ -94,8 +97,10 @@ static void test_defaults_are_safe(void **state) {
   assert_int_equal(p.narrow, CU_SWITCH_ON);
   assert_int_equal(p.widen, CU_SWITCH_OFF);
   assert_int_equal(p.unsafe, CU_UNSAFE_WARN);
-  assert_int_equal(p.echo_cmd, CU_SWITCH_OFF);
-  assert_int_equal(p.echo_output, CU_SWITCH_OFF);
+  cu_echo e;
+  assert_int_equal(cu_echo_get(&e), 0);
+  assert_int_equal(e.cmd, CU_SWITCH_OFF);
+  assert_int_equal(e.output, CU_SWITCH_OFF);
   cu_policy op = {.widen = 5};
   assert_int_equal(cu_policy_operator(&op), 0);
   assert_int_equal(op.widen, CU_SWITCH_INHERIT);
@@ -106,19 +111,23 @@ static void test_defaults_are_safe(void **state) {
 static void test_parse_valid(void **state) {
   (void)state;
   cu_policy p;
-  assert_int_equal(cu_policy_parse(" unsafe=deny , widen=allow,echo_cmd=on,"
-                                   "echo_output=off,narrow=deny ",
+  assert_int_equal(cu_policy_parse(" unsafe=deny , widen=allow,"
+                                   "narrow=deny ",
                                    &p),
                    0);
   assert_int_equal(p.unsafe, CU_UNSAFE_DENY);
   assert_int_equal(p.widen, CU_SWITCH_ON);
-  assert_int_equal(p.echo_cmd, CU_SWITCH_ON);
-  assert_int_equal(p.echo_output, CU_SWITCH_OFF);
   assert_int_equal(p.narrow, CU_SWITCH_OFF);
-  assert_int_equal(cu_policy_parse("widen=yes,echo_cmd=0", &p), 0);
+  assert_int_equal(cu_policy_parse("widen=yes", &p), 0);
   assert_int_equal(p.widen, CU_SWITCH_ON);
-  assert_int_equal(p.echo_cmd, CU_SWITCH_OFF);
   assert_int_equal(p.unsafe, CU_UNSAFE_INHERIT);
+  cu_echo e;
+  assert_int_equal(cu_echo_parse(" cmd=on , output=0", &e), 0);
+  assert_int_equal(e.cmd, CU_SWITCH_ON);
+  assert_int_equal(e.output, CU_SWITCH_OFF);
+  assert_int_equal(cu_echo_parse("cmd=maybe", &e), CU_EINVAL);
+  assert_non_null(strstr(cu_last_error(), "cmd=on|off"));
+  assert_int_equal(cu_echo_parse("unsafe=deny", &e), CU_EINVAL);
   assert_int_equal(cu_policy_parse("", &p), 0);
   assert_int_equal(p.widen, CU_SWITCH_INHERIT);
   assert_int_equal(cu_policy_parse(NULL, &p), 0);
@@ -132,7 +141,10 @@ static void test_parse_invalid_lists_valid_keys(void **state) {
   assert_int_equal(cu_policy_parse("wide=allow", &p), CU_EINVAL);
   assert_non_null(strstr(cu_last_error(), "unknown key 'wide'"));
   assert_non_null(strstr(cu_last_error(), "unsafe=allow|warn|deny"));
-  assert_non_null(strstr(cu_last_error(), "echo_output=on|off"));
+  assert_null(strstr(cu_last_error(), "echo"));
+  /* The echo switches are not security switches any more: say where. */
+  assert_int_equal(cu_policy_parse("echo_cmd=on", &p), CU_EINVAL);
+  assert_non_null(strstr(cu_last_error(), "CUPRUM_ECHO (cmd=on)"));
   assert_int_equal(p.widen, CU_SWITCH_ON); /* untouched on error */
   assert_int_equal(cu_policy_parse("unsafe=maybe", &p), CU_EINVAL);
   assert_non_null(strstr(cu_last_error(), "invalid value 'maybe'"));
@@ -170,11 +182,10 @@ static void test_root_sets_anything_then_nested_only_tightens(void **state) {
   assert_int_equal(current().unsafe, CU_UNSAFE_WARN);
   /* nested: looser than the parent is refused, all or nothing */
   assert_int_equal(cu_scope_push(NULL), 0);
-  assert_int_equal(cu_policy_set(&(cu_policy){.echo_cmd = CU_SWITCH_ON,
+  assert_int_equal(cu_policy_set(&(cu_policy){.widen = CU_SWITCH_OFF,
                                               .unsafe = CU_UNSAFE_ALLOW}),
                    CU_EPOLICY);
   assert_non_null(strstr(cu_last_error(), "nested scope"));
-  assert_int_equal(current().echo_cmd, CU_SWITCH_OFF);
   assert_int_equal(
       cu_scope_push(&(cu_scope_config){.size = sizeof(cu_scope_config),
                                        .policy.unsafe = CU_UNSAFE_ALLOW}),
@@ -182,15 +193,19 @@ static void test_root_sets_anything_then_nested_only_tightens(void **state) {
   assert_int_equal(cu_scope_depth(), 2);
   cu_scope_pop();
   /* tightening is fine; echo switches are free either way */
-  assert_int_equal(cu_policy_set(&(cu_policy){.unsafe = CU_UNSAFE_DENY,
-                                              .echo_cmd = CU_SWITCH_ON}),
-                   0);
+  assert_int_equal(cu_policy_set(&(cu_policy){.unsafe = CU_UNSAFE_DENY}), 0);
+  assert_int_equal(cu_echo_set(&(cu_echo){.cmd = CU_SWITCH_ON}), 0);
   assert_int_equal(cu_scope_push(NULL), 0);
   assert_int_equal(current().unsafe, CU_UNSAFE_DENY); /* inherited */
-  assert_int_equal(cu_policy_set(&(cu_policy){.echo_cmd = CU_SWITCH_OFF}), 0);
-  assert_int_equal(current().echo_cmd, CU_SWITCH_OFF);
+  cu_echo e;
+  assert_int_equal(cu_echo_get(&e), 0);
+  assert_int_equal(e.cmd, CU_SWITCH_ON); /* inherited */
+  assert_int_equal(cu_echo_set(&(cu_echo){.cmd = CU_SWITCH_OFF}), 0);
+  assert_int_equal(cu_echo_get(&e), 0);
+  assert_int_equal(e.cmd, CU_SWITCH_OFF);
   cu_scope_pop();
-  assert_int_equal(current().echo_cmd, CU_SWITCH_ON);
+  assert_int_equal(cu_echo_get(&e), 0);
+  assert_int_equal(e.cmd, CU_SWITCH_ON);
   cu_scope_pop();
   assert_int_equal(current().unsafe, CU_UNSAFE_ALLOW); /* restored */
 }
@@ -336,13 +351,14 @@ static void test_operator_allow_is_default_program_tightens(void **state) {
 
 static void test_operator_echo_wins_outright(void **state) {
   (void)state;
-  WITH_OPERATOR("echo_cmd=on,echo_output=off");
-  assert_int_equal(cu_policy_set(&(cu_policy){.echo_cmd = CU_SWITCH_OFF,
-                                              .echo_output = CU_SWITCH_ON}),
+  WITH_ENV(CU_ECHO_ENV, "cmd=on,output=off");
+  assert_int_equal(cu_echo_set(&(cu_echo){.cmd = CU_SWITCH_OFF,
+                                          .output = CU_SWITCH_ON}),
                    0);
-  cu_policy p = current();
-  assert_int_equal(p.echo_cmd, CU_SWITCH_ON);
-  assert_int_equal(p.echo_output, CU_SWITCH_OFF);
+  cu_echo p;
+  assert_int_equal(cu_echo_get(&p), 0);
+  assert_int_equal(p.cmd, CU_SWITCH_ON);
+  assert_int_equal(p.output, CU_SWITCH_OFF);
   cu__ctx *ctx = NULL;
   assert_int_equal(cu__ctx_capture(&ctx), 0);
   cu__ctx_defaults d;

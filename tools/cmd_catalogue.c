@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* `cuprum catalogue`: list the active catalogue in aligned columns. */
 #include <getopt.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "write_all.h"
 
 #define SUB "catalogue"
 #define NOT_FOUND "not found"
@@ -89,7 +91,7 @@ static int list(const cu_catalogue *cat) {
     printf("%-*s  %-*s  %s\n", wprog, e.program, wpath, shown_path(&e),
            e.project);
   }
-  return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+  return fflush(stdout) == 0 ? CLI_EXIT_OK : cli_write_error(errno);
 }
 
 int cli_cmd_catalogue(int argc, char **argv) {

@@ -25,12 +25,17 @@ typedef struct parallel_args {
   int64_t deadline_ms;      /* whole batch; 0 = none */
   const char *deadline_text;
   int64_t grace_ms;         /* -1 = library default */
+  size_t max_output;        /* per item and stream; 0 = unlimited */
   cli_observe_opts observe; /* --events, --log, -x */
   const char *file;
 } parallel_args;
 
 enum { OPT_CATALOGUE = 256, OPT_ALLOW, OPT_TIMEOUT, OPT_DEADLINE, OPT_GRACE,
-       OPT_FAIL_FAST };
+       OPT_FAIL_FAST, OPT_MAX_OUTPUT };
+
+/* Default capture per item and stream: results are held until the batch
+ * ends, so an unbounded one (`["yes"]`) would take all memory. */
+#define DEFAULT_MAX_OUTPUT (1024u * 1024u)
 
 static const struct option long_options[] = {
     {"catalogue", required_argument, NULL, OPT_CATALOGUE},
@@ -40,6 +45,7 @@ static const struct option long_options[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"deadline", required_argument, NULL, OPT_DEADLINE},
     {"grace", required_argument, NULL, OPT_GRACE},
+    {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
     CLI_OBSERVE_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -62,6 +68,10 @@ static void print_help(void) {
         "  --timeout SECONDS  per command (exit 124 for that command)\n"
         "  --deadline SECONDS for the whole batch\n"
         "  --grace SECONDS    wait between SIGTERM and SIGKILL (default 0.5)\n"
+        "  --max-output BYTES keep at most BYTES of each command's stdout and\n"
+        "                     of its stderr (default 1048576 = 1 MiB; 0 = no\n"
+        "                     limit); the rest is read and dropped, and the\n"
+        "                     result says so (stdout_truncated, ...)\n"
         "  --catalogue FILE   use the catalogue in FILE instead of the default\n"
         "  --allow PROG       also allow PROG (repeatable)\n"
         CLI_OBSERVE_HELP
@@ -82,6 +92,18 @@ static int parse_jobs(const char *text, unsigned *ret) {
     return cli_usage_error(SUB, "-j: '%s' is not a number from 0 to %u", text,
                            MAX_JOBS);
   *ret = (unsigned)n;
+  return 0;
+}
+
+static int parse_bytes(const char *text, size_t *ret) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long n = strtoull(text, &end, 10);
+  if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 ||
+      n > SIZE_MAX / 2)
+    return cli_usage_error(SUB, "--max-output: '%s' is not a number of bytes",
+                           text);
+  *ret = (size_t)n;
   return 0;
 }
 
@@ -108,6 +130,8 @@ static int parse_option(void *ctx, int opt, const char *arg) {
     return cli_option_seconds(SUB, "--deadline", arg, &a->deadline_ms);
   case OPT_GRACE:
     return cli_option_seconds(SUB, "--grace", arg, &a->grace_ms);
+  case OPT_MAX_OUTPUT:
+    return parse_bytes(arg, &a->max_output);
   default:
     return CLI_EXIT_FAILURE;
   }
@@ -199,10 +223,19 @@ static int read_file(const char *path, batch *b) {
   size_t cap = 0;
   unsigned line_no = 0;
   int status = 0;
-  while (status == 0 && getline(&line, &cap, f) >= 0) {
+  ssize_t len;
+  while (status == 0 && (len = getline(&line, &cap, f)) >= 0) {
     line_no++;
-    if (!blank(line))
+    /* Lines are bytes: a NUL would end the C string early, so a line that
+     * began with one looked blank and one after the array was ignored. */
+    const char *nul = memchr(line, '\0', (size_t)len);
+    if (nul) {
+      cli_error("%s:%u:%zu: the line holds a NUL byte", name, line_no,
+                (size_t)(nul - line) + 1);
+      status = CLI_EXIT_FAILURE;
+    } else if (!blank(line)) {
       status = parse_line(name, line_no, line, b);
+    }
   }
   if (status == 0 && ferror(f)) {
     cli_error("%s: %s", name, strerror(errno));
@@ -227,6 +260,8 @@ static int build_items(const parallel_args *a, const cu_catalogue *cat,
   b->opts = (cu_run_opts){.size = sizeof(cu_run_opts),
                           .in = {.mode = CU_STDIN_NULL},
                           .grace_ms = cli_grace(a->grace_ms),
+                          .max_capture = a->max_output,
+                          .overflow = CU_OVERFLOW_TRUNCATE,
                           .new_session = true};
   for (size_t i = 0; i < b->n; i++) {
     batch_line *l = &b->lines[i];
@@ -300,7 +335,8 @@ static int run_parallel(parallel_args *a) {
 }
 
 int cli_cmd_parallel(int argc, char **argv) {
-  parallel_args a = {.jobs = default_jobs(), .grace_ms = -1};
+  parallel_args a = {.jobs = default_jobs(), .grace_ms = -1,
+                     .max_output = DEFAULT_MAX_OUTPUT};
   int status = parse_args(argc, argv, &a);
   if (status == 0)
     status = run_parallel(&a);

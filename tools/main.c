@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "run.h" /* cli_stdio_was_closed */
+#include "write_all.h"
 
 typedef struct subcommand {
   const char *name;
@@ -123,12 +124,13 @@ static void default_sigchld(void) {
 }
 
 /* What was printed through stdio must have reached stdout (as coreutils'
- * close_stdout): a full disk or a closed stdout is an error, not a
- * silent success. */
-static int close_stdout(int status) {
+ * close_stdout): a full disk or a closed stdout is an error, not a silent
+ * success. It is said even after a failed subcommand (whose own status
+ * then stands), since what it printed may be lost too. */
+static int finish_stdout(int status) {
   if (fflush(stdout) != 0 || ferror(stdout)) {
-    cli_error("write error: %s", strerror(errno ? errno : EIO));
-    return status == CLI_EXIT_OK ? CLI_EXIT_FAILURE : status;
+    int err = cli_write_error(errno);
+    return status == CLI_EXIT_OK ? err : status;
   }
   return status;
 }
@@ -139,7 +141,10 @@ int main(int argc, char **argv) {
   if (fill_closed_stdio() != 0)
     return CLI_EXIT_FAILURE; /* nowhere to say why: stderr may be closed */
   default_sigchld();
-  return close_stdout(dispatch(argc, argv));
+  /* Every stdio write completes on a non-blocking stdout/stderr too
+   * (after the fill: it wraps fds 1 and 2 as they now are). */
+  (void)cli_stdio_init();
+  return finish_stdout(dispatch(argc, argv));
 }
 
 static int dispatch(int argc, char **argv) {

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "observe.h"
+#include "write_all.h"
 
 #ifdef CUPRUM_HAVE_OTEL
 #include <cuprum/otel.h>
@@ -93,9 +94,18 @@ static int write_event(void *data, const cu_event *ev) {
     return 1;
   size_t n = strlen(line);
   line[n] = '\n'; /* replaces the terminator: written by length */
-  size_t w = fwrite(line, 1, n + 1, s->events);
+  /* Complete or failed, never cut short: a FILE of our own goes straight
+   * to its fd through cli_write_all() (short writes, EINTR, a FIFO opened
+   * non-blocking elsewhere); "-" is stderr, which writes through it too
+   * (cli_stdio_init). */
+  int ok;
+  if (s->events == stderr) {
+    ok = fwrite(line, 1, n + 1, stderr) == n + 1 && fflush(stderr) == 0;
+  } else {
+    ok = cli_write_all(fileno(s->events), line, n + 1) == 0;
+  }
   free(line);
-  return w == n + 1 && fflush(s->events) == 0 ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 static int open_events(const char *path, cli_observer *s) {
@@ -213,7 +223,7 @@ int cli_observe_begin(const cli_observe_opts *o, cli_observer *ret) {
   memset(ret, 0, sizeof *ret);
   if (begin_telemetry(o, ret) != 0)
     return CLI_EXIT_FAILURE;
-  if (o->xtrace && cu_policy_set(&(cu_policy){.echo_cmd = CU_SWITCH_ON})) {
+  if (o->xtrace && cu_echo_set(&(cu_echo){.cmd = CU_SWITCH_ON})) {
     cli_error("-x: %s", cu_last_error());
     return CLI_EXIT_FAILURE;
   }

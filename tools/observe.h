@@ -3,8 +3,8 @@
  * --events FILE, --log FORMAT, -x and the telemetry options (--metrics,
  * --trace-endpoint, --trace-file, --trace-args, --redact), shared by `run`
  * and `parallel`: they attach libcuprum's own machinery (an observer
- * writing cu_event_format() JSON Lines, the logging hook, the echo_cmd
- * policy switch, metrics, a tracer) to the thread's root scope for the
+ * writing cu_event_format() JSON Lines, the logging hook, the `cmd` echo
+ * setting, metrics, a tracer) to the thread's root scope for the
  * life of the subcommand. Tool-internal.
  */
 #ifndef CUPRUM_TOOLS_OBSERVE_H

@@ -12,6 +12,14 @@
  * refuses to run the command with that code. So a chain of builder calls may
  * be checked once, at the end, with cu_cmd_status() or the run's return.
  *
+ * The chain starts at the constructor: when cu_cmd_new() (or
+ * cu_unsafe_cmd_new()/cu_unsafe_cmd_from_argv()) fails, `cmd` stays NULL
+ * and the calling thread remembers that failure. A NULL command given to a
+ * builder call, cu_run(), cu_loop_spawn() or cu_pipeline_add() then returns
+ * the constructor's code (e.g. CU_EUNKNOWN_PROGRAM) with a message giving
+ * its reason, not a bare "command is NULL" (CU_EINVAL). The next successful
+ * constructor call on the thread forgets it.
+ *
  * Thread-safety: a cu_cmd may be used by one thread at a time while it is
  * being built; once built it may be run from many threads at once (runs only
  * read it).
@@ -87,10 +95,16 @@ size_t cu_cmd_argv_count(const cu_cmd *cmd);
 const char *const *cu_cmd_argv(const cu_cmd *cmd);
 
 /**
- * Render the command as one shell-quoted line for logs (`set -x` style):
- * arguments needing it are single-quoted, so the line pastes back into a
- * shell as the same argv. Writes a malloc'd string the caller frees.
- * Errors: CU_EINVAL, CU_ENOMEM.
+ * Render the command as one shell-quoted line for logs (`set -x` style)
+ * that pastes back into a POSIX shell as the same argv. Words made only of
+ * [A-Za-z0-9_@%+=:,./-] stay bare, except a first word holding '=' (a shell
+ * would read `X=1` as an assignment) or a reserved word (`if`); other
+ * printable words are single-quoted; a word holding a byte that must not
+ * print raw (control characters, bytes that are not UTF-8, C1 and
+ * bidirectional controls) is written as $'...' with \ooo octal escapes
+ * ($'...' is POSIX.1-2024 and bash/zsh/ksh/mksh/busybox; not dash 0.5.12).
+ * The line is valid UTF-8 without control characters. Writes a malloc'd
+ * string the caller frees. Errors: CU_EINVAL, CU_ENOMEM.
  */
 int cu_cmd_render(const cu_cmd *cmd, char **ret);
 

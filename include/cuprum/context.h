@@ -63,6 +63,7 @@
 
 #include "cmd.h"
 #include "events.h"
+#include "echo.h"
 #include "policy.h"
 #include "program.h"
 #include "run.h"
@@ -113,7 +114,8 @@ typedef struct cu_allowlist {
 
 /** What a new scope changes. NULL = inherit everything; else start from
  * CU_SCOPE_CONFIG_INIT (size-versioned like cu_run_opts; every other field
- * zero = inherit). The embedded cu_policy is frozen (never grows). */
+ * zero = inherit). The embedded cu_policy and cu_echo are frozen (never
+ * grow). */
 typedef struct cu_scope_config {
   size_t size; /**< sizeof(cu_scope_config); set by CU_SCOPE_CONFIG_INIT */
   /** The allowlist: inherit (zero), only these programs, or none. E.g.
@@ -130,6 +132,9 @@ typedef struct cu_scope_config {
   void *echo_sink_data;
   cu_line_sink_fn warn_sink; /**< warnings; NULL = inherit (stderr) */
   void *warn_sink_data;
+  /** Echo settings: zero fields inherit (see cuprum/echo.h). Appended
+   * (the ABI rule); frozen like cu_policy. */
+  cu_echo echo;
 } cu_scope_config;
 
 /** Initialiser of a cu_scope_config that inherits everything. */

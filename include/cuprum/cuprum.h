@@ -20,7 +20,8 @@
 #include "loop.h"      /* event loop, tasks */
 #include "events.h"    /* structured events */
 #include "context.h"   /* scoped context, hooks, observers */
-#include "policy.h"    /* policy toggles */
+#include "policy.h"    /* security policy and its process-wide floor */
+#include "echo.h"      /* echo settings (set -x, tee) */
 #include "log.h"       /* logging hook */
 #include "redact.h"    /* redaction of secrets in logs, events, metrics, spans */
 #include "metrics.h"   /* Prometheus metrics */

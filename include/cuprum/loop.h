@@ -103,7 +103,14 @@ bool cu_task_done(const cu_task *task);
  */
 const cu_result *cu_task_result(const cu_task *task);
 
-/** Request cancellation (thread-safe, idempotent). */
+/**
+ * Request cancellation: the loop's thread then terminates the task as for
+ * a timeout (TERM, grace, KILL). Idempotent; does nothing once the task is
+ * done. Thread-safe: any thread may call it at any time until the task is
+ * freed with cu_task_free(), even while the loop thread completes the task
+ * or frees the loop (it touches only the task and a reference-counted wake
+ * descriptor). NULL ignored.
+ */
 void cu_task_cancel(cu_task *task);
 
 /**

@@ -1,50 +1,56 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file cuprum/policy.h
- * @brief Policy toggles: what the scoped context lets a program do.
+ * @brief Security policy: what the scoped context lets a program do.
  *
- * Five switches, each with a safe default:
+ * Three switches, each with a safe default:
  *
- * | switch        | default | meaning                                          |
- * |---------------|---------|--------------------------------------------------|
- * | narrow        | allow   | scopes may restrict the allowlist                |
- * | widen         | deny    | cu_allow() may widen the allowlist               |
- * | unsafe        | warn    | cu_unsafe_* commands: allow / warn / deny        |
- * | echo_cmd      | off     | print "+ <command>" before each run (`set -x`)   |
- * | echo_output   | off     | captured stdout/stderr is also echoed (tee)      |
+ * | switch  | default | meaning                                          |
+ * |---------|---------|--------------------------------------------------|
+ * | narrow  | allow   | scopes may restrict the allowlist                |
+ * | widen   | deny    | cu_allow() may widen the allowlist               |
+ * | unsafe  | warn    | cu_unsafe_* commands: allow / warn / deny        |
  *
- * Where a policy lives: on the scope stack of cuprum/context.h. A policy set
- * with cu_policy_set() (or in a cu_scope_config) applies to the current scope
- * and every scope nested in it, and to runs submitted from them. The thread's
- * root scope starts from the defaults above. There is no process-wide mutable
- * policy: each thread's root is its own (set it at the start of every thread
- * that runs commands).
+ * These are security switches. The convenience switches (the `set -x` echo
+ * of commands and the tee of captured output) are a separate setting with
+ * no floor: cuprum/echo.h.
  *
- * Security switches (narrow, widen, unsafe) only tighten going inwards: a
- * nested scope may make them stricter than its parent, never looser (that is
- * CU_EPOLICY). The root scope may set them to anything the operator permits.
+ * Where a policy lives, three layers, the strictest value of each switch
+ * winning:
+ *  1. The process-wide floor: the operator's CUPRUM_POLICY, tightened by
+ *     code with cu_policy_floor_tighten(). It only tightens, applies on
+ *     every thread (threads started before or after), and no scope can
+ *     loosen it. This is where main() puts `unsafe = deny` for a whole
+ *     process.
+ *  2. The thread's root scope, set with cu_policy_set() when no scope is
+ *     pushed (starts from the defaults above, or the operator's values).
+ *  3. Scopes on the thread's stack (cuprum/context.h): a policy set with
+ *     cu_policy_set() or in a cu_scope_config applies to that scope and
+ *     every scope nested in it; a nested scope may make a switch stricter
+ *     than its parent, never looser (that is CU_EPOLICY).
+ * A run uses the effective policy of the scope it was submitted from, with
+ * the floor as it was at submission applied on top.
  *
  * The operator: the environment variable CUPRUM_POLICY, read once per
- * process, e.g. `CUPRUM_POLICY=unsafe=deny,widen=allow,echo_cmd=on`. Syntax:
+ * process, e.g. `CUPRUM_POLICY=unsafe=deny,widen=allow`. Syntax:
  * comma-separated `key=value` items, blanks around items ignored, each key at
  * most once. Keys and values:
  *
  *   narrow=allow|deny  widen=allow|deny  unsafe=allow|warn|deny
- *   echo_cmd=on|off    echo_output=on|off
  *
  * (allow/on/yes/true/1 and deny/off/no/false/0 are synonyms for switches.)
- * How the operator's value and the program's combine:
- *  - security switches: the operator's value replaces the built-in default
- *    and is the loosest value the program can get; the program may still
- *    tighten it. So `unsafe=deny` cannot be undone by code, while
- *    `widen=allow` lets code widen unless it turns widening off itself.
- *  - echo switches: the operator's value wins outright (it is about what a
- *    person sees, not about what may run).
- * An invalid CUPRUM_POLICY fails closed: every run (and every cu_policy_*
- * call that consults it) fails with CU_EPOLICY and a message listing the
- * valid keys and values.
+ * The operator's value replaces the built-in default and is part of the
+ * floor: the program may tighten it, never loosen it. So `unsafe=deny`
+ * cannot be undone by code, while `widen=allow` lets code widen unless it
+ * turns widening off itself. An invalid CUPRUM_POLICY (the echo keys
+ * included: they belong to CUPRUM_ECHO now) fails closed: every run (and
+ * every cu_policy_* call that consults it) fails with CU_EPOLICY and a
+ * message listing the valid keys and values.
  *
- * Thread-safety: every function acts on the calling thread's scope stack only.
+ * Thread-safety: cu_policy_set()/cu_policy_get() act on the calling
+ * thread's scope stack only; cu_policy_floor_tighten() and
+ * cu_policy_floor() may be called from any thread at any time (the floor is
+ * guarded by a lock; a run captures it once, when it is submitted).
  */
 #ifndef CUPRUM_POLICY_H
 #define CUPRUM_POLICY_H
@@ -68,13 +74,11 @@ typedef enum cu_unsafe_mode {
   CU_UNSAFE_DENY = 3,  /**< refuse with CU_EPOLICY; nothing is spawned */
 } cu_unsafe_mode;
 
-/** The switches. Zero fields mean "inherit". */
+/** The security switches. Zero fields mean "inherit" (or "not set"). */
 typedef struct cu_policy {
   cu_switch narrow;      /**< scopes may restrict the allowlist (default on) */
   cu_switch widen;       /**< cu_allow() permitted (default off) */
   cu_unsafe_mode unsafe; /**< unsafe commands (default warn) */
-  cu_switch echo_cmd;    /**< `set -x` echo of commands (default off) */
-  cu_switch echo_output; /**< tee captured output (default off) */
 } cu_policy;
 
 /** Name of the operator's environment variable. */
@@ -84,18 +88,39 @@ typedef struct cu_policy {
  * Change the current scope's policy (the thread's root scope when no scope
  * is pushed). Non-zero fields of `changes` replace the scope's own settings;
  * zero fields leave them. All or nothing: on error nothing changes.
- * Errors: CU_EINVAL (NULL or out-of-range value), CU_EPOLICY (a security
- * switch looser than the parent scope allows, or than CUPRUM_POLICY allows;
- * an invalid CUPRUM_POLICY), CU_ENOMEM.
+ * Errors: CU_EINVAL (NULL or out-of-range value), CU_EPOLICY (a switch
+ * looser than the parent scope allows, or than the process-wide floor
+ * allows; an invalid CUPRUM_POLICY), CU_ENOMEM.
  */
 int cu_policy_set(const cu_policy *changes);
 
 /**
- * The effective policy of the calling thread's current scope, every field
- * concrete (never INHERIT). Errors: CU_EINVAL, CU_EPOLICY (invalid
- * CUPRUM_POLICY).
+ * The effective policy of the calling thread's current scope, the floor
+ * applied, every field concrete (never INHERIT). Errors: CU_EINVAL,
+ * CU_EPOLICY (invalid CUPRUM_POLICY).
  */
 int cu_policy_get(cu_policy *ret);
+
+/**
+ * Tighten the process-wide floor: every non-zero field of `floor` becomes
+ * the floor's value for that switch. A field may only keep or tighten the
+ * current floor (narrow toward allow, widen toward deny, unsafe toward
+ * deny); a looser one is CU_EPOLICY naming the switch, and then nothing
+ * changes (all or nothing). Takes effect for every run submitted afterwards
+ * on any thread; runs already submitted keep the floor they captured.
+ * There is no way to loosen the floor within a process.
+ * Errors: CU_EINVAL (NULL or out-of-range value), CU_EPOLICY (looser than
+ * the floor; an invalid CUPRUM_POLICY). Thread-safe.
+ */
+int cu_policy_floor_tighten(const cu_policy *floor);
+
+/**
+ * The current process-wide floor: the operator's CUPRUM_POLICY and every
+ * cu_policy_floor_tighten() so far, each switch at its strictest; INHERIT
+ * where neither set it. Errors: CU_EINVAL, CU_EPOLICY (invalid
+ * CUPRUM_POLICY). Thread-safe.
+ */
+int cu_policy_floor(cu_policy *ret);
 
 /**
  * Parse a policy string in the CUPRUM_POLICY syntax. Fields not named stay

@@ -71,8 +71,8 @@ typedef struct cu_output_opts {
   cu_stream_mode mode;
   int fd;          /**< CU_STREAM_FD only: the child writes here (>= 0);
                         non-zero with another mode is CU_EINVAL */
-  int echo_fd;     /**< TEE/ECHO (and CAPTURE, which the echo_output
-                        policy may turn into TEE): echo to this fd when
+  int echo_fd;     /**< TEE/ECHO (and CAPTURE, which the echo setting
+                        `output` may turn into TEE): echo to this fd when
                         > 0 (0 = the parent's own fd 1 or 2); set with
                         another mode it is CU_EINVAL */
   cu_sink_fn sink; /**< TEE/ECHO: echo callback; overrides echo_fd */
@@ -164,7 +164,8 @@ typedef struct cu_run_opts {
   int64_t grace_ms;            /**< 0 = 500 ms; CU_GRACE_NONE = KILL now */
   size_t max_capture;          /**< per stream; 0 = unlimited */
   cu_overflow_policy overflow; /**< when max_capture is exceeded */
-  const cu_tag *tags;          /**< copied into the result */
+  const cu_tag *tags;          /**< copied into the result; keys and
+                                    values non-NULL */
   size_t n_tags;
   cu_cancel *cancel;           /**< optional cancellation token */
   cu_stream_backend backend;   /**< AUTO = thread override / env / best */
@@ -241,8 +242,10 @@ typedef enum cu_stream_id { CU_STDOUT = 1, CU_STDERR = 2 } cu_stream_id;
  * NULL only if allocating the result itself failed (CU_ENOMEM). `ret` NULL
  * is CU_EINVAL.
  * Errors: CU_EINVAL (bad option: message names the field; an options size
- * that is 0 or names fields this library does not know), sticky command
- * errors, CU_EFORBIDDEN, CU_EVETO, CU_E2BIG, CU_EBADENV, CU_ECWD, CU_ESTDIN,
+ * that is 0 or names fields this library does not know; a count with a
+ * NULL array, e.g. n_tags > 0 and tags NULL, or a NULL tag key or value),
+ * sticky command errors (and, for a NULL cmd, the thread's last constructor
+ * failure: cuprum/cmd.h), CU_EFORBIDDEN, CU_EVETO, CU_E2BIG, CU_EBADENV, CU_ECWD, CU_ESTDIN,
  * CU_ENOTFOUND / CU_EACCES / CU_ENOEXEC (exec failed; result->spawn_errno),
  * CU_ESPAWN, CU_ESYS, CU_ENOMEM.
  */

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <regex.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 
 struct cu_project {
   char *name;
+  size_t pos; /* index in its catalogue's projects array */
   char **docs;
   size_t n_docs;
   char **noise_src; /* the patterns as given, for messages and listings */
@@ -34,6 +36,67 @@ struct entry {
   char *msg; /* the failure message, replayed on every lookup */
 };
 
+/*
+ * A hash index from a name to an item (an entry or a project), so that
+ * building a catalogue of N programs and looking one up are linear and
+ * constant time: a 60,000-program file took 10 s with linear scans.
+ * Open addressing, linear probing, at most half full. Items are never
+ * removed (a failed add is undone before it is indexed).
+ */
+typedef const char *(*key_fn)(const void *item);
+
+typedef struct name_index {
+  const void **slots;
+  size_t cap; /* a power of two, or 0 */
+  size_t n;
+} name_index;
+
+static uint64_t hash_name(const char *s) {
+  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
+static const void *index_find(const name_index *ix, key_fn key,
+                              const char *name) {
+  if (ix->cap == 0)
+    return NULL;
+  for (size_t i = hash_name(name) & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
+    if (!ix->slots[i])
+      return NULL;
+    if (strcmp(key(ix->slots[i]), name) == 0)
+      return ix->slots[i];
+  }
+}
+
+static void index_put_unchecked(name_index *ix, key_fn key, const void *item) {
+  size_t i = hash_name(key(item)) & (ix->cap - 1);
+  while (ix->slots[i])
+    i = (i + 1) & (ix->cap - 1);
+  ix->slots[i] = item;
+  ix->n++;
+}
+
+/* Room for `more` items, so that the puts that follow cannot fail. */
+static int index_reserve(name_index *ix, key_fn key, size_t more) {
+  size_t want = ix->cap ? ix->cap : 16;
+  while ((ix->n + more) * 2 > want)
+    want *= 2;
+  if (want == ix->cap)
+    return 0;
+  name_index grown = {.slots = calloc(want, sizeof *grown.slots),
+                      .cap = want};
+  if (!grown.slots)
+    return -1;
+  for (size_t i = 0; i < ix->cap; i++)
+    if (ix->slots[i])
+      index_put_unchecked(&grown, key, ix->slots[i]);
+  free(ix->slots);
+  *ix = grown;
+  return 0;
+}
+
 struct cu_catalogue {
   atomic_size_t refs;
   bool is_default;
@@ -41,7 +104,18 @@ struct cu_catalogue {
   size_t n_projects;
   struct entry **entries; /* pointers: entries never move once published */
   size_t n_entries;
+  size_t cap_projects, cap_entries;
+  name_index by_program; /* struct entry * by program name */
+  name_index by_project; /* cu_project * by name */
 };
+
+static const char *entry_key(const void *e) {
+  return ((const struct entry *)e)->program;
+}
+
+static const char *project_key(const void *p) {
+  return ((const cu_project *)p)->name;
+}
 
 #define ALLOWED_PROJECT "allowed"
 
@@ -81,6 +155,8 @@ static void catalogue_destroy(cu_catalogue *cat) {
     project_free(cat->projects[i]);
   free(cat->entries);
   free(cat->projects);
+  free(cat->by_program.slots);
+  free(cat->by_project.slots);
   free(cat);
 }
 
@@ -119,17 +195,11 @@ int cu_catalogue_new(cu_catalogue **ret) {
 /* ------------------------------------------------------------ lookup */
 
 static struct entry *find_entry(const cu_catalogue *cat, const char *name) {
-  for (size_t i = 0; i < cat->n_entries; i++)
-    if (strcmp(cat->entries[i]->program, name) == 0)
-      return cat->entries[i];
-  return NULL;
+  return (struct entry *)index_find(&cat->by_program, entry_key, name);
 }
 
 static cu_project *find_project(const cu_catalogue *cat, const char *name) {
-  for (size_t i = 0; i < cat->n_projects; i++)
-    if (strcmp(cat->projects[i]->name, name) == 0)
-      return cat->projects[i];
-  return NULL;
+  return (cu_project *)index_find(&cat->by_project, project_key, name);
 }
 
 static void resolve_locked(struct entry *e) {
@@ -258,6 +328,32 @@ static int validate_program(const cu_catalogue *cat, const cu_program_entry *pe,
   return 0;
 }
 
+static const char *program_entry_key(const void *pe) {
+  return ((const cu_program_entry *)pe)->program.name;
+}
+
+/* A program listed twice in one spec: a temporary index keeps it linear. */
+static int check_repeats(const cu_project_spec *spec) {
+  if (spec->n_programs < 2)
+    return 0;
+  name_index seen = {0};
+  if (index_reserve(&seen, program_entry_key, spec->n_programs) != 0)
+    return cu__fail(CU_ENOMEM, "out of memory adding project '%s'",
+                    spec->name);
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < spec->n_programs; i++) {
+    const cu_program_entry *pe = &spec->programs[i];
+    if (index_find(&seen, program_entry_key, pe->program.name))
+      rc = cu__fail(CU_EPROGRAM_CONFLICT,
+                    "project '%s' lists program '%s' twice", spec->name,
+                    pe->program.name);
+    else
+      index_put_unchecked(&seen, program_entry_key, pe);
+  }
+  free(seen.slots);
+  return rc;
+}
+
 /* Everything that can be wrong with a spec, checked before any change. */
 static int validate_spec(const cu_catalogue *cat, const cu_project_spec *spec) {
   if (!spec->name || !spec->name[0])
@@ -273,13 +369,10 @@ static int validate_spec(const cu_catalogue *cat, const cu_project_spec *spec) {
     int rc = validate_program(cat, &spec->programs[i], spec->name);
     if (rc != 0)
       return rc;
-    for (size_t j = 0; j < i; j++)
-      if (strcmp(spec->programs[j].program.name,
-                 spec->programs[i].program.name) == 0)
-        return cu__fail(CU_EPROGRAM_CONFLICT,
-                        "project '%s' lists program '%s' twice", spec->name,
-                        spec->programs[i].program.name);
   }
+  int rc = check_repeats(spec);
+  if (rc != 0)
+    return rc;
   for (size_t i = 0; i < spec->n_docs; i++)
     if (!spec->docs[i])
       return cu__fail(CU_EINVAL, "project '%s': documentation location %zu "
@@ -366,20 +459,29 @@ static struct entry *entry_new(const cu_program_entry *pe, cu_project *p) {
   return e;
 }
 
-/* Make room for `more` pointers in an array of `n`; 0 or -1. */
-static int reserve(void *arr_ptr, size_t n, size_t more) {
+/* Make room for `more` pointers (and a spare) in an array of `n` with
+ * capacity *cap, growing it geometrically so N single additions cost O(N)
+ * copies in all; 0 or -1. */
+static int reserve(void *arr_ptr, size_t *cap, size_t n, size_t more) {
+  if (n + more + 1 <= *cap)
+    return 0;
+  size_t want = *cap ? *cap : 16;
+  while (want < n + more + 1)
+    want *= 2;
   void **arr = *(void ***)arr_ptr;
-  void **grown = realloc(arr, (n + more + 1) * sizeof *arr);
+  void **grown = realloc(arr, want * sizeof *arr);
   if (!grown)
     return -1;
   *(void ***)arr_ptr = grown;
+  *cap = want;
   return 0;
 }
 
 /* Append entries for `programs` owned by `p`; all or nothing. */
 static int add_entries(cu_catalogue *cat, cu_project *p,
                        const cu_program_entry *programs, size_t n) {
-  if (reserve(&cat->entries, cat->n_entries, n) != 0)
+  if (reserve(&cat->entries, &cat->cap_entries, cat->n_entries, n) != 0 ||
+      index_reserve(&cat->by_program, entry_key, n) != 0)
     return cu__fail(CU_ENOMEM, "out of memory adding to project '%s'",
                     p->name);
   for (size_t i = 0; i < n; i++) {
@@ -392,6 +494,9 @@ static int add_entries(cu_catalogue *cat, cu_project *p,
     }
     cat->entries[cat->n_entries++] = e;
   }
+  /* Indexed only once all exist: a failure above has nothing to undo. */
+  for (size_t i = cat->n_entries - n; i < cat->n_entries; i++)
+    index_put_unchecked(&cat->by_program, entry_key, cat->entries[i]);
   return 0;
 }
 
@@ -417,7 +522,8 @@ int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *user) {
     rc = project_build(spec, &p);
   if (rc != 0)
     return rc;
-  if (reserve(&cat->projects, cat->n_projects, 1) != 0) {
+  if (reserve(&cat->projects, &cat->cap_projects, cat->n_projects, 1) != 0 ||
+      index_reserve(&cat->by_project, project_key, 1) != 0) {
     project_free(p);
     return cu__fail(CU_ENOMEM, "out of memory adding project '%s'",
                     spec->name);
@@ -427,7 +533,9 @@ int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *user) {
     project_free(p);
     return rc;
   }
+  p->pos = cat->n_projects;
   cat->projects[cat->n_projects++] = p;
+  index_put_unchecked(&cat->by_project, project_key, p);
   return 0;
 }
 
@@ -459,17 +567,8 @@ int cu_catalogue_allow(cu_catalogue *cat, cu_program program,
 
 /* ------------------------------------------------------------ cloning */
 
-static int clone_project(cu_catalogue *dst, const cu_catalogue *src,
-                         const cu_project *p) {
-  size_t n = 0;
-  cu_program_entry *pes = calloc(src->n_entries + 1, sizeof *pes);
-  if (!pes)
-    return cu__fail(CU_ENOMEM, "out of memory cloning a catalogue");
-  for (size_t i = 0; i < src->n_entries; i++)
-    if (src->entries[i]->project == p)
-      pes[n++] = (cu_program_entry){
-          .program = CU_PROGRAM(src->entries[i]->program),
-          .path = src->entries[i]->pinned};
+static int clone_project(cu_catalogue *dst, const cu_project *p,
+                         cu_program_entry *pes, size_t n) {
   cu_project_spec spec = {.size = sizeof spec,
                           .name = p->name,
                           .programs = pes,
@@ -478,18 +577,52 @@ static int clone_project(cu_catalogue *dst, const cu_catalogue *src,
                           .n_docs = p->n_docs,
                           .noise_rules = (const char *const *)p->noise_src,
                           .n_noise_rules = p->n_noise};
-  int rc = cu_catalogue_add_project(dst, &spec);
-  free(pes);
-  return rc;
+  return cu_catalogue_add_project(dst, &spec);
+}
+
+/* The entries grouped by project in one pass (a counting sort keeping
+ * each project's order), so cloning is linear too. */
+static int group_entries(const cu_catalogue *cat, cu_program_entry **ret_pes,
+                         size_t **ret_start) {
+  size_t *start = calloc(cat->n_projects + 1, sizeof *start);
+  cu_program_entry *pes = calloc(cat->n_entries + 1, sizeof *pes);
+  size_t *fill = calloc(cat->n_projects + 1, sizeof *fill);
+  if (!start || !pes || !fill) {
+    free(start);
+    free(pes);
+    free(fill);
+    return cu__fail(CU_ENOMEM, "out of memory cloning a catalogue");
+  }
+  for (size_t i = 0; i < cat->n_entries; i++)
+    start[cat->entries[i]->project->pos + 1]++;
+  for (size_t k = 0; k < cat->n_projects; k++)
+    start[k + 1] += start[k];
+  for (size_t i = 0; i < cat->n_entries; i++) {
+    const struct entry *e = cat->entries[i];
+    size_t k = e->project->pos;
+    pes[start[k] + fill[k]++] = (cu_program_entry){
+        .program = CU_PROGRAM(e->program), .path = e->pinned};
+  }
+  free(fill);
+  *ret_pes = pes;
+  *ret_start = start;
+  return 0;
 }
 
 int cu_catalogue_clone(const cu_catalogue *cat, cu_catalogue **ret) {
   if (!cat || !ret)
     return cu__fail(CU_EINVAL, "cu_catalogue_clone: argument is NULL");
   cu_catalogue *copy = NULL;
-  int rc = cu_catalogue_new(&copy);
+  cu_program_entry *pes = NULL;
+  size_t *start = NULL;
+  int rc = group_entries(cat, &pes, &start);
+  if (rc == 0)
+    rc = cu_catalogue_new(&copy);
   for (size_t i = 0; rc == 0 && i < cat->n_projects; i++)
-    rc = clone_project(copy, cat, cat->projects[i]);
+    rc = clone_project(copy, cat->projects[i], pes + start[i],
+                       start[i + 1] - start[i]);
+  free(pes);
+  free(start);
   if (rc != 0) {
     cu_catalogue_unref(copy);
     return rc;

@@ -46,6 +46,12 @@ int cu__cmd_create(const char *argv0, const char *path,
 /* 0 if the command may run; else re-raise its sticky error with the
  * message recorded when it happened (CU_EINVAL for a NULL command). */
 int cu__cmd_check(const cu_cmd *cmd);
+/* The end of a command constructor: remember its failure (or forget the
+ * last one on success) for the thread; returns rc (cmd.c). */
+int cu__cmd_constructed(int rc);
+/* The error for a NULL command given to `what`: the thread's last
+ * constructor failure when there is one, else CU_EINVAL (cmd.c). */
+int cu__cmd_null(const char *what);
 
 /* Catalogue reference counting (catalogue.c). */
 cu_catalogue *cu__catalogue_ref(const cu_catalogue *cat);

@@ -54,7 +54,7 @@ static int resolve(const char *program, char **ret) {
   return *ret ? 0 : cu__fail(CU_ENOMEM, "out of memory building a command");
 }
 
-int cu_unsafe_cmd_new(const char *program, cu_cmd **ret) {
+static int unsafe_new(const char *program, cu_cmd **ret) {
   if (!ret)
     return cu__fail(CU_EINVAL, "cu_unsafe_cmd_new: ret is NULL");
   char *path = NULL;
@@ -72,12 +72,16 @@ int cu_unsafe_cmd_new(const char *program, cu_cmd **ret) {
   return 0;
 }
 
-int cu_unsafe_cmd_from_argv(const char *const *argv, cu_cmd **ret) {
+int cu_unsafe_cmd_new(const char *program, cu_cmd **ret) {
+  return cu__cmd_constructed(unsafe_new(program, ret));
+}
+
+static int from_argv(const char *const *argv, cu_cmd **ret) {
   if (!argv || !argv[0] || !ret)
     return cu__fail(CU_EINVAL, "cu_unsafe_cmd_from_argv: argv must hold at "
                                "least the program");
   cu_cmd *cmd = NULL;
-  int rc = cu_unsafe_cmd_new(argv[0], &cmd);
+  int rc = unsafe_new(argv[0], &cmd);
   for (size_t i = 1; rc == 0 && argv[i]; i++)
     rc = cu_cmd_arg(cmd, argv[i]);
   if (rc != 0) {
@@ -86,6 +90,10 @@ int cu_unsafe_cmd_from_argv(const char *const *argv, cu_cmd **ret) {
   }
   *ret = cmd;
   return 0;
+}
+
+int cu_unsafe_cmd_from_argv(const char *const *argv, cu_cmd **ret) {
+  return cu__cmd_constructed(from_argv(argv, ret));
 }
 
 bool cu_cmd_is_unsafe(const cu_cmd *cmd) { return cmd && cmd->unsafe; }

@@ -72,7 +72,10 @@ static int tstack_get(struct tstack **ret) {
   if (!ts)
     return cu__fail(CU_ENOMEM, "out of memory creating the scope stack");
   static const cu_policy none;
+  static const cu_echo no_echo;
   int rc = cu__policy_resolve(NULL, &none, &ts->root.policy);
+  if (rc == 0)
+    rc = cu__echo_resolve(NULL, &no_echo, &ts->root.echo);
   if (rc != 0) {
     free(ts);
     return rc;
@@ -174,28 +177,35 @@ static int check_config(const cu_scope_config *cfg) {
     if (!cfg->tags || !cfg->tags[i].key || !cfg->tags[i].value)
       return cu__fail(CU_EINVAL, "scope config: tags[%zu] needs a key and a "
                                  "value", i);
-  return cu__policy_validate(&cfg->policy, "scope config: policy");
+  rc = cu__policy_validate(&cfg->policy, "scope config: policy");
+  return rc ? rc : cu__echo_validate(&cfg->echo, "scope config: echo");
 }
 
-static int narrowing_refused(const cu_policy *op) {
+static int narrowing_refused(void) {
   return cu__fail(CU_EPOLICY, "cannot push a scope that restricts the "
                               "allowlist: narrowing is not permitted by the "
                               "policy (narrow=deny, %s)",
-                  cu__policy_origin(op->narrow == CU_SWITCH_OFF));
+                  cu__policy_origin(CU__POLICY_NARROW));
 }
 
 static int frame_init(struct cu__frame *f, struct cu__frame *parent,
                       const cu_scope_config *cfg) {
   f->parent = parent;
-  int rc = cu__policy_resolve(&parent->policy, &cfg->policy, &f->policy);
+  int rc = cu__policy_check_floor(&cfg->policy);
+  if (rc == 0)
+    rc = cu__policy_resolve(&parent->policy, &cfg->policy, &f->policy);
+  if (rc == 0)
+    rc = cu__echo_resolve(&parent->echo, &cfg->echo, &f->echo);
   if (rc != 0)
     return rc;
   f->policy_req = cfg->policy;
+  f->echo_req = cfg->echo;
   bool restricted = cfg->allow.mode != CU_ALLOW_INHERIT;
-  const cu_policy *op = NULL;
-  if (restricted && f->policy.narrow == CU_SWITCH_OFF &&
-      cu__policy_operator(&op) == 0)
-    return narrowing_refused(op);
+  cu_policy eff = f->policy;
+  if (restricted && (rc = cu__policy_apply_floor(&eff)) != 0)
+    return rc;
+  if (restricted && eff.narrow == CU_SWITCH_OFF)
+    return narrowing_refused();
   if (frame_allowlist(f, parent, cfg, restricted) != 0 ||
       cu__env_copy(cfg->env, cfg->n_env, NULL, 0, &f->env, &f->n_env) != 0 ||
       cu__tags_copy(cfg->tags, cfg->n_tags, NULL, 0, &f->tags,
@@ -262,14 +272,14 @@ int cu_allow(cu_program program) {
   if (rc != 0)
     return rc;
   struct cu__frame *f = ts->top;
-  if (f->policy.widen != CU_SWITCH_ON) {
-    const cu_policy *op = NULL;
-    (void)cu__policy_operator(&op);
+  cu_policy eff = f->policy;
+  rc = cu__policy_apply_floor(&eff); /* the floor: any thread, any time */
+  if (rc != 0)
+    return rc;
+  if (eff.widen != CU_SWITCH_ON)
     return cu__fail(CU_EPOLICY, "cu_allow('%s'): widening the allowlist is "
                                 "not permitted by the policy (widen=deny, %s)",
-                    program.name,
-                    cu__policy_origin(op && op->widen == CU_SWITCH_OFF));
-  }
+                    program.name, cu__policy_origin(CU__POLICY_WIDEN));
   /* At an unrestricted scope everything catalogued is already permitted:
    * widening must never turn "everything" into "only this program". */
   if (f->allow_all)
@@ -381,15 +391,13 @@ static void overlay(cu_policy *dst, const cu_policy *src) {
     dst->widen = src->widen;
   if (src->unsafe)
     dst->unsafe = src->unsafe;
-  if (src->echo_cmd)
-    dst->echo_cmd = src->echo_cmd;
-  if (src->echo_output)
-    dst->echo_output = src->echo_output;
 }
 
 static int scope_update_policy(const cu_policy *changes) {
   struct tstack *ts = NULL;
   int rc = tstack_get(&ts);
+  if (rc == 0)
+    rc = cu__policy_check_floor(changes);
   if (rc != 0)
     return rc;
   struct cu__frame *f = ts->top;
@@ -416,7 +424,54 @@ int cu_policy_set(const cu_policy *changes) {
 int cu_policy_get(cu_policy *ret) {
   if (!ret)
     return cu__fail(CU_EINVAL, "cu_policy_get: ret is NULL");
-  return scope_policy(ret);
+  int rc = scope_policy(ret);
+  return rc ? rc : cu__policy_apply_floor(ret);
+}
+
+/* ------------------------------------------------------------- echo */
+
+static int scope_echo(cu_echo *ret) {
+  if (tls) {
+    *ret = tls->top->echo;
+    return 0;
+  }
+  static const cu_echo none;
+  return cu__echo_resolve(NULL, &none, ret);
+}
+
+/* Echo settings nested in a frame are resolved once, when pushed: a change
+ * here applies to this frame and to frames pushed later. */
+static int scope_update_echo(const cu_echo *changes) {
+  struct tstack *ts = NULL;
+  int rc = tstack_get(&ts);
+  if (rc != 0)
+    return rc;
+  struct cu__frame *f = ts->top;
+  cu_echo req = f->echo_req, eff;
+  if (changes->cmd)
+    req.cmd = changes->cmd;
+  if (changes->output)
+    req.output = changes->output;
+  rc = cu__echo_resolve(f->parent ? &f->parent->echo : NULL, &req, &eff);
+  if (rc != 0)
+    return rc;
+  f->echo_req = req;
+  f->echo = eff;
+  changed(ts);
+  return 0;
+}
+
+int cu_echo_set(const cu_echo *changes) {
+  if (!changes)
+    return cu__fail(CU_EINVAL, "cu_echo_set: changes is NULL");
+  int rc = cu__echo_validate(changes, "cu_echo_set");
+  return rc ? rc : scope_update_echo(changes);
+}
+
+int cu_echo_get(cu_echo *ret) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_echo_get: ret is NULL");
+  return scope_echo(ret);
 }
 
 /* ------------------------------------------------------------- capture */
@@ -426,7 +481,11 @@ int cu__ctx_capture(cu__ctx **ret) {
   if (!ts)
     return cu__ctx_build(NULL, ret);
   struct cu__frame *top = ts->top;
-  if (!top->snap || top->snap_gen != ts->gen) {
+  /* Read the floor's generation before building: a tighten racing the
+   * build leaves the cache stale, and the next capture rebuilds. */
+  uint64_t floor_gen = cu__policy_floor_gen();
+  if (!top->snap || top->snap_gen != ts->gen ||
+      top->snap_floor_gen != floor_gen) {
     cu__ctx *snap = NULL;
     int rc = cu__ctx_build(top, &snap);
     if (rc != 0)
@@ -434,6 +493,7 @@ int cu__ctx_capture(cu__ctx **ret) {
     cu__ctx_release(top->snap);
     top->snap = snap;
     top->snap_gen = ts->gen;
+    top->snap_floor_gen = floor_gen;
   }
   *ret = cu__ctx_ref(top->snap);
   return 0;

@@ -48,7 +48,7 @@ void cu__ctx_get_defaults(const cu__ctx *ctx, cu__ctx_defaults *ret);
 
 /* Run before hooks (scope hooks FIFO outer first, then the command's own).
  * A non-zero hook return vetoes: CU_EVETO, message naming the hook. When
- * the policy's echo_cmd is on and nothing vetoed, it then prints
+ * the echo setting's cmd is on and nothing vetoed, it then prints
  * "+ <cu_cmd_render()>" to the scope's echo sink (stderr by default), so
  * the runtime must not echo the command itself. */
 int cu__ctx_before(const cu__ctx *ctx, const cu_cmd *cmd);

@@ -104,7 +104,9 @@ struct cu__frame {
   cu_tag *tags; /* own tags */
   size_t n_tags;
   cu_policy policy_req; /* own requests (INHERIT where unset) */
-  cu_policy policy;     /* effective, every field concrete */
+  cu_policy policy;     /* effective, every field concrete (no floor) */
+  cu_echo echo_req;     /* own echo requests */
+  cu_echo echo;         /* effective echo settings */
   cu_line_sink_fn echo_sink;
   void *echo_data;
   cu_line_sink_fn warn_sink;
@@ -112,6 +114,7 @@ struct cu__frame {
   cu__hook_list hooks; /* registration order */
   cu__ctx *snap;       /* cached snapshot of this frame (top only) */
   uint64_t snap_gen;
+  uint64_t snap_floor_gen; /* the floor generation the snapshot applied */
 };
 
 /* Whether a sorted string array contains `name` (binary search;
@@ -126,15 +129,40 @@ cu__ctx *cu__ctx_ref(cu__ctx *ctx);
 
 /* The operator's policy (CUPRUM_POLICY), parsed once. CU_EPOLICY if bad. */
 int cu__policy_operator(const cu_policy **ret);
+/* The operator's echo settings (CUPRUM_ECHO), parsed once. CU_EINVAL if
+ * bad. */
+int cu__echo_operator(const cu_echo **ret);
 /* Check that every field is in range. CU_EINVAL naming the field. */
 int cu__policy_validate(const cu_policy *p, const char *what);
+int cu__echo_validate(const cu_echo *e, const char *what);
 /* Resolve a frame's requests against its parent's effective policy (NULL
- * at the root, where the built-in defaults and the operator apply). */
+ * at the root, where the built-in defaults and the operator apply). A
+ * request looser than the parent's is CU_EPOLICY. The floor is not applied
+ * here (it changes over time; it is applied when a run is captured). */
 int cu__policy_resolve(const cu_policy *parent, const cu_policy *req,
                        cu_policy *ret);
-/* Where a setting comes from, for messages ("set by CUPRUM_POLICY"). */
-const char *cu__policy_origin(bool operator_set);
+/* CU_EPOLICY when a requested switch is looser than the process-wide
+ * floor (checked on the changes a call makes, not on older settings). */
+int cu__policy_check_floor(const cu_policy *changes);
+/* The floor (operator + cu_policy_floor_tighten), and `p` tightened by it. */
+int cu__policy_floor(cu_policy *ret);
+int cu__policy_apply_floor(cu_policy *p);
+/* Bumped on every cu_policy_floor_tighten(): cached snapshots compare it. */
+uint64_t cu__policy_floor_gen(void);
+/* Resolve echo requests against the parent's (NULL at the root); the
+ * operator's CUPRUM_ECHO wins. */
+int cu__echo_resolve(const cu_echo *parent, const cu_echo *req,
+                     cu_echo *ret);
 
+/* A security switch, for messages. */
+typedef enum cu__policy_key {
+  CU__POLICY_NARROW,
+  CU__POLICY_WIDEN,
+  CU__POLICY_UNSAFE,
+} cu__policy_key;
+/* Where the strict value of a switch comes from, for messages ("set by
+ * the operator's CUPRUM_POLICY", "... the process-wide floor ..."). */
+const char *cu__policy_origin(cu__policy_key key);
 
 /* Default sink: one line to fd 2. */
 void cu__stderr_line(void *userdata, const char *line);

@@ -27,7 +27,8 @@ bool cu__strv_has(char *const *v, size_t n, const char *name) {
 struct cu__ctx {
   atomic_uint refs;
   bool is_static; /* the shared root snapshot: never freed */
-  cu_policy policy;
+  cu_policy policy; /* the scope's, the floor applied at capture */
+  cu_echo echo;
   bool allow_all;
   char **allow; /* sorted */
   size_t n_allow;
@@ -219,8 +220,8 @@ static void build_scalars(cu__ctx *ctx, const struct cu__frame **chain,
       ctx->warn_data = f->warn_data;
     }
   }
-  ctx->defaults.echo_output = ctx->policy.echo_output == CU_SWITCH_ON;
-  ctx->defaults.echo_command = ctx->policy.echo_cmd == CU_SWITCH_ON;
+  ctx->defaults.echo_output = ctx->echo.output == CU_SWITCH_ON;
+  ctx->defaults.echo_command = ctx->echo.cmd == CU_SWITCH_ON;
 }
 
 #define CU__MAX_SCOPE_DEPTH 4096
@@ -242,8 +243,12 @@ static int build_from(const struct cu__frame *top, cu__ctx **ret) {
   if (rc == 0) {
     atomic_init(&ctx->refs, 1);
     ctx->policy = top->policy;
-    rc = build_allow(ctx, top);
+    ctx->echo = top->echo;
+    /* The process-wide floor, on top of the thread's scopes. */
+    rc = cu__policy_apply_floor(&ctx->policy) == 0 ? 0 : CU_EPOLICY;
   }
+  if (rc == 0)
+    rc = build_allow(ctx, top);
   if (rc == 0)
     rc = build_hooks(ctx, chain, depth);
   if (rc == 0)
@@ -255,7 +260,10 @@ static int build_from(const struct cu__frame *top, cu__ctx **ret) {
   if (rc != 0) {
     if (ctx)
       ctx_free(ctx);
-    return cu__fail(CU_ENOMEM, "out of memory capturing the context");
+    /* An invalid CUPRUM_POLICY has said so already. */
+    return rc == CU_EPOLICY ? rc
+                            : cu__fail(CU_ENOMEM, "out of memory capturing "
+                                                  "the context");
   }
   *ret = ctx;
   return 0;
@@ -267,24 +275,64 @@ static cu__ctx *root_snap;
 static int root_rc;
 static pthread_once_t root_once = PTHREAD_ONCE_INIT;
 
-static void build_root(void) {
-  struct cu__frame root = {.allow_all = true};
+static int root_frame(struct cu__frame *root) {
+  *root = (struct cu__frame){.allow_all = true};
   static const cu_policy none;
-  root_rc = cu__policy_resolve(NULL, &none, &root.policy);
+  static const cu_echo no_echo;
+  int rc = cu__policy_resolve(NULL, &none, &root->policy);
+  return rc ? rc : cu__echo_resolve(NULL, &no_echo, &root->echo);
+}
+
+static void build_root(void) {
+  struct cu__frame root;
+  root_rc = root_frame(&root);
   if (root_rc == 0)
     root_rc = build_from(&root, &root_snap);
   if (root_rc == 0)
     root_snap->is_static = true;
 }
 
+/*
+ * Once code has tightened the floor, the root snapshot depends on it: one
+ * is cached per floor generation (refcounted like any snapshot), so threads
+ * that never touched their scopes still share one and see the floor.
+ */
+static pthread_mutex_t floor_root_lock = PTHREAD_MUTEX_INITIALIZER;
+static cu__ctx *floor_root;
+static uint64_t floor_root_gen;
+
+static int build_floor_root(uint64_t gen, cu__ctx **ret) {
+  pthread_mutex_lock(&floor_root_lock);
+  int rc = 0;
+  if (!floor_root || floor_root_gen != gen) {
+    struct cu__frame root;
+    cu__ctx *snap = NULL;
+    rc = root_frame(&root);
+    if (rc == 0)
+      rc = build_from(&root, &snap);
+    if (rc == 0) {
+      cu__ctx_release(floor_root);
+      floor_root = snap;
+      floor_root_gen = gen;
+    }
+  }
+  if (rc == 0)
+    *ret = cu__ctx_ref(floor_root);
+  pthread_mutex_unlock(&floor_root_lock);
+  return rc;
+}
+
 int cu__ctx_build(const struct cu__frame *top, cu__ctx **ret) {
   if (top)
     return build_from(top, ret);
+  uint64_t gen = cu__policy_floor_gen();
+  if (gen != 0)
+    return build_floor_root(gen, ret);
   pthread_once(&root_once, build_root);
   if (root_rc != 0) {
     /* Repeat the reason on this thread (the message is thread-local). */
-    const cu_policy *op = NULL;
-    int rc = cu__policy_operator(&op);
+    struct cu__frame root;
+    int rc = root_frame(&root);
     return rc ? rc : cu__fail(root_rc, "cannot build the root context");
   }
   *ret = root_snap;
@@ -308,13 +356,10 @@ static int forbidden(const cu__ctx *ctx, const char *name) {
 
 static int check_unsafe(const cu__ctx *ctx, const cu_cmd *cmd) {
   const char *name = cmd->program.name ? cmd->program.name : "?";
-  if (ctx->policy.unsafe == CU_UNSAFE_DENY) {
-    const cu_policy *op = NULL;
-    (void)cu__policy_operator(&op);
+  if (ctx->policy.unsafe == CU_UNSAFE_DENY)
     return cu__fail(CU_EPOLICY, "unsafe command '%s' is denied by policy "
                                 "(unsafe=deny, %s)", name,
-                    cu__policy_origin(op && op->unsafe == CU_UNSAFE_DENY));
-  }
+                    cu__policy_origin(CU__POLICY_UNSAFE));
   if (ctx->policy.unsafe == CU_UNSAFE_WARN) {
     char line[512];
     snprintf(line, sizeof line, "cuprum: warning: running unsafe command "
@@ -373,7 +418,7 @@ int cu__ctx_before(const cu__ctx *ctx, const cu_cmd *cmd) {
         return vetoed(cmd, l->v[i], i, "command", rc);
     }
   }
-  if (ctx->policy.echo_cmd == CU_SWITCH_ON)
+  if (ctx->echo.cmd == CU_SWITCH_ON)
     echo_command(ctx, cmd);
   return 0;
 }

@@ -138,7 +138,6 @@ typedef struct cu__job {
   uint64_t stdin_bytes;
   bool stdin_fed_at_start;      /* all of it went into the pipe at set-up */
   cu_cancel *cancel;
-  atomic_bool cancel_requested; /* cu_task_cancel, any thread */
   int64_t deadline_ns;          /* timeout; 0 = none */
   int64_t kill_at_ns;           /* TERMINATING → KILLING */
   int64_t giveup_at_ns;         /* KILLING: stop waiting for EOF */

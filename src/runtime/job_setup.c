@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ typedef struct setup {
   int *link_r, *link_w; /* n-1 inter-stage pipes */
   cu__envp env;
   cu_stream_backend backend;
+  int err_no; /* errno of the failed set-up step, taken when it failed */
   cu_output_opts out_opts, err_opts;
 } setup;
 
@@ -102,7 +104,7 @@ static int preflight(const cu__job_spec *spec, cu__ctx *ctx,
   for (size_t i = 0; rc == 0 && i < spec->n; i++) {
     const cu_cmd *cmd = spec->cmds[i];
     if (!cmd)
-      rc = cu__fail(CU_EINVAL, "command %zu is NULL", i);
+      rc = cu__cmd_null(spec->n > 1 ? "a pipeline stage" : "the run");
     else if ((rc = cu__cmd_check(cmd)) == 0)
       rc = cu__ctx_check(ctx, cmd);
   }
@@ -124,20 +126,35 @@ static int preflight(const cu__job_spec *spec, cu__ctx *ctx,
   return rc;
 }
 
+/* Fail a set-up step, keeping its errno in the setup at the moment it
+ * failed: later clean-up (close, free) may change errno, and a failure
+ * without a system call (not a directory) must not report whatever errno an
+ * earlier, unrelated call left behind (result->spawn_errno). */
+__attribute__((format(printf, 4, 5))) static int
+setup_fail(setup *s, int rc, int err_no, const char *fmt, ...) {
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  s->err_no = err_no;
+  return err_no ? cu__fail_errno(rc, err_no, "%s", msg)
+                : cu__fail(rc, "%s", msg);
+}
+
 static int open_cwd(const char *cwd, setup *s) {
   if (!cwd)
     return 0;
   struct stat st;
   if (stat(cwd, &st) < 0)
-    return cu__fail_errno(CU_ECWD, errno, "working directory '%s'", cwd);
+    return setup_fail(s, CU_ECWD, errno, "working directory '%s'", cwd);
   if (!S_ISDIR(st.st_mode))
-    return cu__fail(CU_ECWD, "working directory '%s' is not a directory",
-                    cwd);
+    return setup_fail(s, CU_ECWD, ENOTDIR, "working directory '%s'", cwd);
   if (access(cwd, X_OK) < 0)
-    return cu__fail_errno(CU_ECWD, errno, "working directory '%s'", cwd);
+    return setup_fail(s, CU_ECWD, errno, "working directory '%s'", cwd);
   s->cwd_fd = cu__fd_above2(open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (s->cwd_fd < 0)
-    return cu__fail_errno(CU_ECWD, errno, "working directory '%s'", cwd);
+    return setup_fail(s, CU_ECWD, errno, "working directory '%s'", cwd);
   return 0;
 }
 
@@ -152,13 +169,13 @@ static int open_cwd(const char *cwd, setup *s) {
  * after the run has returned.
  */
 static int snapshot_stdin(cu__job *job, const void *data, size_t len,
-                          cu_stream_backend backend, bool borrowed) {
+                          setup *s, bool borrowed) {
   ssize_t w;
   do
     w = write(job->w_in.fd, data, len);
   while (w < 0 && errno == EINTR);
   if (w < 0 && errno != EAGAIN)
-    return cu__fail_errno(CU_ESYS, errno, "writing stdin into its pipe");
+    return setup_fail(s, CU_ESYS, errno, "writing stdin into its pipe");
   size_t done = w > 0 ? (size_t)w : 0;
   job->stdin_bytes = done;
   size_t rest = len - done;
@@ -177,7 +194,7 @@ static int snapshot_stdin(cu__job *job, const void *data, size_t len,
     memcpy(job->stdin_copy, from, rest);
     from = job->stdin_copy;
   }
-  job->feeder = (cu__feeder){.data = from, .len = rest, .backend = backend};
+  job->feeder = (cu__feeder){.data = from, .len = rest, .backend = s->backend};
   return 0;
 }
 
@@ -192,12 +209,12 @@ static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s,
   case CU_STDIN_FILE:
     s->in_child = cu__fd_above2(open(in->path, O_RDONLY | O_CLOEXEC));
     if (s->in_child < 0)
-      return cu__fail_errno(CU_ESTDIN, errno, "stdin file '%s'", in->path);
+      return setup_fail(s, CU_ESTDIN, errno, "stdin file '%s'", in->path);
     return 0;
   case CU_STDIN_FD:
     s->in_child = fcntl(in->fd, F_DUPFD_CLOEXEC, 3);
     if (s->in_child < 0)
-      return cu__fail_errno(CU_ESTDIN, errno, "stdin fd %d", in->fd);
+      return setup_fail(s, CU_ESTDIN, errno, "stdin fd %d", in->fd);
     return 0;
   case CU_STDIN_BYTES: {
     if (in->len == 0) {
@@ -206,22 +223,22 @@ static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s,
     }
     int p[2];
     if (make_pipe(p) < 0 || set_nonblock(p[1]) < 0)
-      return cu__fail_errno(CU_ESYS, errno, "stdin pipe");
+      return setup_fail(s, CU_ESYS, errno, "stdin pipe");
     s->in_child = p[0];
     job->w_in.fd = p[1];
-    return snapshot_stdin(job, in->data, in->len, s->backend,
+    return snapshot_stdin(job, in->data, in->len, s,
                           spec_borrowed);
   }
   }
   if (s->in_child < 0)
-    return cu__fail_errno(CU_ESYS, errno, "opening /dev/null");
+    return setup_fail(s, CU_ESYS, errno, "opening /dev/null");
   return 0;
 }
 
 /* Child end for one output stream; a parent read end + stream if piped. */
 static int open_output(cu__job *job, const cu_output_opts *o, int which,
                        int *ret_child, int *ret_parent,
-                       cu__outstream **ret_stream, const setup *s,
+                       cu__outstream **ret_stream, setup *s,
                        cu__stage *stage) {
   *ret_child = -1;
   switch (o->mode) {
@@ -229,11 +246,11 @@ static int open_output(cu__job *job, const cu_output_opts *o, int which,
     return 0;
   case CU_STREAM_DISCARD:
     *ret_child = open_devnull(O_WRONLY);
-    return *ret_child < 0 ? cu__fail_errno(CU_ESYS, errno, "/dev/null") : 0;
+    return *ret_child < 0 ? setup_fail(s, CU_ESYS, errno, "/dev/null") : 0;
   case CU_STREAM_FD:
     *ret_child = fcntl(o->fd, F_DUPFD_CLOEXEC, 3);
     return *ret_child < 0
-               ? cu__fail_errno(CU_EINVAL, errno, "output fd %d", o->fd)
+               ? setup_fail(s, CU_EINVAL, errno, "output fd %d", o->fd)
                : 0;
   case CU_STREAM_CAPTURE:
   case CU_STREAM_TEE:
@@ -242,7 +259,7 @@ static int open_output(cu__job *job, const cu_output_opts *o, int which,
   }
   int p[2];
   if (make_pipe(p) < 0 || set_nonblock(p[0]) < 0)
-    return cu__fail_errno(CU_ESYS, errno, "output pipe");
+    return setup_fail(s, CU_ESYS, errno, "output pipe");
   *ret_child = p[1];
   *ret_parent = p[0];
   const cu_run_opts *ro = job_opts_of(job);
@@ -271,11 +288,11 @@ static int open_tap(cu__job *job, size_t i, const cu__job_spec *spec,
                     setup *s) {
   int a[2], b[2];
   if (make_pipe(a) < 0)
-    return cu__fail_errno(CU_ESYS, errno, "pipe for a tapped stage");
+    return setup_fail(s, CU_ESYS, errno, "pipe for a tapped stage");
   if (make_pipe(b) < 0) {
     cu__close(a[0]);
     cu__close(a[1]);
-    return cu__fail_errno(CU_ESYS, errno, "pipe for a tapped stage");
+    return setup_fail(s, CU_ESYS, errno, "pipe for a tapped stage");
   }
   s->link_w[i] = a[1];
   s->link_r[i] = b[0];
@@ -283,7 +300,7 @@ static int open_tap(cu__job *job, size_t i, const cu__job_spec *spec,
   st->w_tap_in.fd = a[0];
   st->w_tap_out.fd = b[1];
   if (set_nonblock(a[0]) < 0 || set_nonblock(b[1]) < 0)
-    return cu__fail_errno(CU_ESYS, errno, "tapped stage pipes");
+    return setup_fail(s, CU_ESYS, errno, "tapped stage pipes");
   cu__outstream_cfg cfg = {.capture = spec->capture_taps,
                            .max_capture = spec->opts->max_capture,
                            .overflow = spec->opts->overflow,
@@ -296,7 +313,7 @@ static int open_tap(cu__job *job, size_t i, const cu__job_spec *spec,
   cu__outstream *obs = NULL;
   st->relay = calloc(1, sizeof *st->relay);
   if (!st->relay)
-    return cu__fail(CU_ENOMEM, "allocating a pipeline relay");
+    return setup_fail(s, CU_ENOMEM, ENOMEM, "allocating a pipeline relay");
   int rc = cu__outstream_new(&cfg, &obs);
   if (rc == 0)
     rc = cu__relay_init(st->relay, a[0], b[1], obs, s->backend);
@@ -317,7 +334,7 @@ static int open_links(cu__job *job, const cu__job_spec *spec, setup *s) {
     }
     int p[2];
     if (make_pipe(p) < 0)
-      return cu__fail_errno(CU_ESYS, errno, "pipe between stages");
+      return setup_fail(s, CU_ESYS, errno, "pipe between stages");
     s->link_r[i] = p[0];
     s->link_w[i] = p[1];
     /* A larger pipe lets stages run longer between context switches;
@@ -333,21 +350,21 @@ static int open_links(cu__job *job, const cu__job_spec *spec, setup *s) {
  * of descriptors then fails the run cleanly, and never leaves a started
  * child without the timer that escalates SIGTERM to SIGKILL.
  */
-static int open_job_fds(cu__job *job) {
+static int open_job_fds(cu__job *job, setup *s) {
   job->w_timer.fd = cu__fd_above2(
       timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (job->w_timer.fd < 0)
-    return cu__fail_errno(CU_ESYS, errno, "timerfd_create");
+    return setup_fail(s, CU_ESYS, errno, "timerfd_create");
   if (job->cancel) {
     job->w_cancel.fd = fcntl(cu__cancel_fd(job->cancel), F_DUPFD_CLOEXEC, 3);
     if (job->w_cancel.fd < 0)
-      return cu__fail_errno(CU_ESYS, errno, "dup of the cancel token");
+      return setup_fail(s, CU_ESYS, errno, "dup of the cancel token");
   }
   return 0;
 }
 
 static int open_streams(cu__job *job, const cu__job_spec *spec, setup *s) {
-  int rc = open_job_fds(job);
+  int rc = open_job_fds(job, s);
   if (rc == 0)
     rc = open_cwd(job->cwd, s);
   if (rc == 0)
@@ -362,6 +379,8 @@ static int open_streams(cu__job *job, const cu__job_spec *spec, setup *s) {
     rc = open_output(job, &s->err_opts, 2, &s->err_child[i],
                      &job->stages[i].w_err.fd, &job->stages[i].err_stream, s,
                      &job->stages[i]);
+  if (rc == CU_ENOMEM && s->err_no == 0)
+    s->err_no = ENOMEM; /* from an allocation below this file */
   return rc;
 }
 
@@ -482,7 +501,6 @@ static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
   job->w_out_sink = (cu__watch){.job = job, .fd = -1,
                                 .kind = CU__W_OUT_SINK,
                                 .stage = (uint16_t)(spec->n - 1)};
-  atomic_init(&job->cancel_requested, false);
   for (size_t i = 0; i < spec->n; i++) {
     cu__stage *st = &job->stages[i];
     st->cmd = spec->cmds[i];
@@ -584,7 +602,7 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
     setup_free(&s, spec->n);
     cu__job_free(job);
     return fail_stage(failed, rc,
-                      rc == CU_ECWD ? CU_STEP_CWD : CU_STEP_PIPES, errno);
+                      rc == CU_ECWD ? CU_STEP_CWD : CU_STEP_PIPES, s.err_no);
   }
   cu__job_emit_plan(job);
   job->start_wall = cu__now(CLOCK_REALTIME);

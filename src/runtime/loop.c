@@ -17,13 +17,48 @@
 #include <unistd.h>
 
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 #include "runtime/job.h"
 #include "stream/fdio.h"
 
 #define CU__MAX_EVENTS 64
 
+/*
+ * The loop's wake eventfd, shared with its tasks by reference count, so
+ * cu_task_cancel() on any thread writes to a descriptor that stays open
+ * even if the loop is freed at that very moment (the last holder closes
+ * it). Nothing else a cancel touches belongs to the loop thread.
+ */
+typedef struct waker {
+  atomic_uint refs;
+  int fd;
+} waker;
+
+static waker *waker_ref(waker *w) {
+  if (w)
+    atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
+  return w;
+}
+
+static void waker_unref(waker *w) {
+  if (w && atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1) {
+    cu__close(w->fd);
+    free(w);
+  }
+}
+
+static void waker_wake(waker *w) {
+  if (!w)
+    return;
+  uint64_t one = 1;
+  /* Async-signal-safe and thread-safe; EAGAIN means a wake is pending. */
+  ssize_t n = write(w->fd, &one, sizeof one);
+  (void)n;
+}
+
 struct cu_loop {
   int epfd;
+  waker *waker; /* NULL for a private loop (cu_run's) */
   cu__watch w_wake;
   cu__job *jobs; /* live jobs (doubly linked) */
   unsigned active;
@@ -32,11 +67,13 @@ struct cu_loop {
 
 struct cu_task {
   cu_loop *loop;
+  waker *waker; /* the loop's, for cu_task_cancel() from any thread */
+  atomic_bool cancel_requested; /* set by cu_task_cancel(), any thread */
   cu__job *job; /* NULL once freed after completion */
   cu_result *result;           /* set at completion; owned by the task */
   cu_pipeline_result *presult; /* pipeline tasks */
   bool pipeline;
-  bool done;
+  atomic_bool done; /* read by cu_task_cancel() on any thread */
   bool orphaned; /* freed by the user before completion */
   int error;
   cu_task_done_fn fn;
@@ -53,15 +90,17 @@ int cu__loop_new(cu_loop **ret, bool wakeable) {
     return cu__fail(CU_ENOMEM, "allocating a loop");
   loop->epfd = cu__fd_above2(epoll_create1(EPOLL_CLOEXEC));
   /* A private loop (cu_run's) is never woken from outside: no eventfd. */
-  loop->w_wake = (cu__watch){
-      .fd = wakeable ? cu__fd_above2(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))
-                     : -1,
-      .kind = CU__W_WAKE};
+  if (wakeable && (loop->waker = calloc(1, sizeof *loop->waker))) {
+    atomic_init(&loop->waker->refs, 1);
+    loop->waker->fd = cu__fd_above2(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  }
+  loop->w_wake = (cu__watch){.fd = loop->waker ? loop->waker->fd : -1,
+                             .kind = CU__W_WAKE};
   if (loop->epfd < 0 || (wakeable && loop->w_wake.fd < 0) ||
       (wakeable && cu__loop_watch(loop, &loop->w_wake, EPOLLIN) != 0)) {
-    int err = errno;
+    int err = wakeable && !loop->waker ? ENOMEM : errno;
     cu__close(loop->epfd);
-    cu__close(loop->w_wake.fd);
+    waker_unref(loop->waker);
     free(loop);
     return cu__fail_errno(CU_ESYS, err, "creating the event loop");
   }
@@ -114,12 +153,8 @@ unsigned cu_loop_active(const cu_loop *loop) {
 }
 
 void cu_loop_wake(cu_loop *loop) {
-  if (!loop || loop->w_wake.fd < 0)
-    return;
-  uint64_t one = 1;
-  /* Async-signal-safe and thread-safe; EAGAIN means a wake is pending. */
-  ssize_t n = write(loop->w_wake.fd, &one, sizeof one);
-  (void)n;
+  if (loop)
+    waker_wake(loop->waker);
 }
 
 static void mark_dirty(cu__job **dirty, cu__job *job) {
@@ -130,13 +165,18 @@ static void mark_dirty(cu__job **dirty, cu__job *job) {
   *dirty = job;
 }
 
+static void task_done(cu__job *job, void *data);
+
 static void on_wake(cu_loop *loop, cu__job **dirty) {
   uint64_t v;
   ssize_t n = read(loop->w_wake.fd, &v, sizeof v);
   (void)n;
-  /* A cancel request from another thread: find the jobs that have one. */
+  /* A cancel request from another thread: find the tasks that have one.
+   * A job's task outlives it (an orphaned task is released only when its
+   * job completes), so its flag is there to read. */
   for (cu__job *j = loop->jobs; j; j = j->next) {
-    if (!atomic_exchange(&j->cancel_requested, false))
+    cu_task *t = j->on_done == task_done ? j->on_done_data : NULL;
+    if (!t || !atomic_exchange(&t->cancel_requested, false))
       continue;
     cu__job_cancel(j);
     mark_dirty(dirty, j);
@@ -235,6 +275,7 @@ int cu_loop_run(cu_loop *loop) {
 /* ------------------------------------------------------------ tasks */
 
 static void task_release(cu_task *task) {
+  waker_unref(task->waker);
   cu_result_free(task->result);
   cu_pipeline_result_free(task->presult);
   free(task);
@@ -275,8 +316,8 @@ static void task_done(cu__job *job, void *data) {
     task->result = cu__job_take_result(job);
     task->error = task->result ? task->result->error : CU_ENOMEM;
   }
-  task->done = true;
   task->job = NULL;
+  atomic_store(&task->done, true);
   cu__job_free(job);
   if (task->fn)
     task->fn(task->fn_data, task, task->result);
@@ -291,6 +332,8 @@ int cu__loop_start_job(cu_loop *loop, const cu__job_spec *spec, bool pipeline,
     return cu__fail(CU_ENOMEM, "allocating a task");
   task->loop = loop;
   task->pipeline = pipeline;
+  atomic_init(&task->cancel_requested, false);
+  atomic_init(&task->done, false);
   cu__job *job = NULL;
   int rc = cu__job_start(loop, spec, &job, failed);
   if (rc != 0) {
@@ -298,6 +341,7 @@ int cu__loop_start_job(cu_loop *loop, const cu__job_spec *spec, bool pipeline,
     return rc;
   }
   task->job = job;
+  task->waker = waker_ref(loop->waker);
   job->on_done = task_done;
   job->on_done_data = task;
   *ret = task;
@@ -306,8 +350,10 @@ int cu__loop_start_job(cu_loop *loop, const cu__job_spec *spec, bool pipeline,
 
 int cu_loop_spawn(cu_loop *loop, const cu_cmd *cmd, const cu_run_opts *opts,
                   cu_task **ret) {
-  if (!loop || !cmd || !ret)
-    return cu__fail(CU_EINVAL, "cu_loop_spawn: loop, cmd and ret are required");
+  if (!cmd)
+    return cu__cmd_null("cu_loop_spawn");
+  if (!loop || !ret)
+    return cu__fail(CU_EINVAL, "cu_loop_spawn: loop and ret are required");
   cu_run_opts o;
   int rc = cu__run_opts_load(opts, &o);
   if (rc != 0)
@@ -324,21 +370,25 @@ void cu_task_on_done(cu_task *task, cu_task_done_fn fn, void *userdata) {
   task->fn_data = userdata;
 }
 
-bool cu_task_done(const cu_task *task) { return task && task->done; }
-
-const cu_result *cu_task_result(const cu_task *task) {
-  return task && task->done ? task->result : NULL;
+bool cu_task_done(const cu_task *task) {
+  return task && atomic_load(&task->done);
 }
 
+const cu_result *cu_task_result(const cu_task *task) {
+  return cu_task_done(task) ? task->result : NULL;
+}
+
+/* Any thread: touches only the task's own atomics and the shared waker,
+ * never the job or the loop, which the loop thread may be freeing. */
 void cu_task_cancel(cu_task *task) {
-  if (!task || task->done || !task->job)
+  if (!task || atomic_load(&task->done))
     return;
-  atomic_store(&task->job->cancel_requested, true);
-  cu_loop_wake(task->loop);
+  atomic_store(&task->cancel_requested, true);
+  waker_wake(task->waker);
 }
 
 static int drive_until_done(cu_task *task) {
-  while (!task->done) {
+  while (!atomic_load(&task->done)) {
     int rc = cu_loop_step(task->loop, -1);
     if (rc < 0)
       return rc;
@@ -347,7 +397,7 @@ static int drive_until_done(cu_task *task) {
 }
 
 const cu_pipeline_result *cu_task_pipeline_result(const cu_task *task) {
-  return task && task->done && task->pipeline ? task->presult : NULL;
+  return cu_task_done(task) && task->pipeline ? task->presult : NULL;
 }
 
 int cu_task_wait(cu_task *task, const cu_result **ret) {
@@ -388,7 +438,7 @@ cu_pipeline_result *cu__task_take_pipeline(cu_task *task) {
 cu_task *cu_task_free(cu_task *task) {
   if (!task)
     return NULL;
-  if (task->done) {
+  if (atomic_load(&task->done)) {
     task_release(task);
     return NULL;
   }
@@ -407,7 +457,8 @@ cu_loop *cu_loop_free(cu_loop *loop) {
   while (loop->active > 0)
     if (cu_loop_step(loop, -1) < 0)
       break;
-  cu__close(loop->w_wake.fd);
+  cu__loop_unwatch(loop, &loop->w_wake);
+  waker_unref(loop->waker); /* tasks still held keep the eventfd open */
   cu__close(loop->epfd);
   free(loop);
   return NULL;

@@ -20,7 +20,7 @@ static int check_output(const cu_output_opts *o, const char *which) {
                     "%s.fd is only for CU_STREAM_FD (to echo to an fd, set "
                     "%s.echo_fd with CU_STREAM_TEE or CU_STREAM_ECHO)",
                     which, which);
-  /* CAPTURE may echo too: the echo_output policy turns it into TEE. */
+  /* CAPTURE may echo too: the echo `output` setting turns it into TEE. */
   bool echoes = o->mode == CU_STREAM_TEE || o->mode == CU_STREAM_ECHO ||
                 o->mode == CU_STREAM_CAPTURE;
   if (o->echo_fd < 0 || (o->echo_fd != 0 && !echoes))
@@ -42,6 +42,18 @@ static int check_ms(int64_t v, const char *field, bool allow_none) {
   return 0;
 }
 
+/* A (pointer, count) pair: a count with a NULL array is EINVAL, and so is
+ * a NULL string inside it (as for env and scopes): never stored as "". */
+static int check_tags(const cu_tag *tags, size_t n) {
+  if (n && !tags)
+    return cu__fail(CU_EINVAL, "tags: n_tags is %zu but tags is NULL", n);
+  for (size_t i = 0; i < n; i++)
+    if (!tags[i].key || !tags[i].value)
+      return cu__fail(CU_EINVAL, "tags[%zu]: the %s is NULL", i,
+                      tags[i].key ? "value" : "key");
+  return 0;
+}
+
 static int validate_opts(const cu_run_opts *o) {
   int rc = check_output(&o->out, "out");
   if (rc == 0)
@@ -50,6 +62,10 @@ static int validate_opts(const cu_run_opts *o) {
     rc = check_ms(o->timeout_ms, "timeout_ms", false);
   if (rc == 0)
     rc = check_ms(o->grace_ms, "grace_ms", true);
+  if (rc == 0)
+    rc = check_tags(o->tags, o->n_tags);
+  if (rc == 0 && o->n_env && !o->env)
+    rc = cu__fail(CU_EINVAL, "env: n_env is %zu but env is NULL", o->n_env);
   if (rc != 0)
     return rc;
   if ((unsigned)o->overflow > CU_OVERFLOW_FAIL)

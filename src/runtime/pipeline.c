@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 #include "runtime/job.h"
 
 struct cu_pipeline {
@@ -23,8 +24,10 @@ int cu_pipeline_new(cu_pipeline **ret) {
 }
 
 int cu_pipeline_add(cu_pipeline *p, const cu_cmd *cmd) {
-  if (!p || !cmd)
-    return cu__fail(CU_EINVAL, "cu_pipeline_add: pipeline and cmd required");
+  if (!cmd)
+    return cu__cmd_null("cu_pipeline_add");
+  if (!p)
+    return cu__fail(CU_EINVAL, "cu_pipeline_add: pipeline is NULL");
   if (p->n == p->cap) {
     size_t cap = p->cap ? p->cap * 2 : 4;
     const cu_cmd **cmds = realloc(p->cmds, cap * sizeof *cmds);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/internal.h"
+#include "catalogue/cmd_int.h"
 #include "runtime/job.h"
 
 /* The one-call form is the builder plus cu_run(), nothing else, so it keeps
@@ -43,8 +44,8 @@ int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret) {
   if (!failed)
     return CU_ENOMEM;
   cu_run_opts o;
-  int rc = cmd ? cu__run_opts_load(opts, &o)
-               : cu__fail(CU_EINVAL, "cu_run: cmd is NULL");
+  /* A NULL cmd reports the constructor failure behind it (cmd.h). */
+  int rc = cmd ? cu__run_opts_load(opts, &o) : cu__cmd_null("cu_run");
   if (rc != 0) {
     failed->error = rc;
     failed->spawn_step = CU_STEP_VALIDATE;

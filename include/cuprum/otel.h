@@ -51,7 +51,9 @@ typedef struct cu_otel_http_opts {
 
 /**
  * Make a transport. Errors: CU_EINVAL (bad size; an endpoint that is not
- * http:// or https://), CU_ENOMEM, CU_ESYS (libcurl failed to initialise).
+ * http:// or https://), CU_ENOMEM, CU_ESYS (libcurl.so.4 could not be
+ * loaded, lacks a function this needs, or failed to initialise; libcurl is
+ * loaded with dlopen() at the first call, not at program start).
  * Being outside libcuprum, this library does not set cu_last_error():
  * report cu_strerror() of the code and the endpoint you passed.
  * `*ret` is written only on success.

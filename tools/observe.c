@@ -169,7 +169,9 @@ static int begin_transport(const cli_observe_opts *o, cli_observer *s,
   cu_otel_http *h = NULL;
   int rc = cu_otel_http_new(&ho, &h);
   if (rc != 0) {
-    cli_error("--trace-endpoint: %s", cu_strerror(rc));
+    cli_error("--trace-endpoint: %s%s", cu_strerror(rc),
+              rc == CU_ESYS ? " (is libcurl.so.4 installed? Debian: libcurl4)"
+                            : "");
     return CLI_EXIT_FAILURE;
   }
   s->transport = h;

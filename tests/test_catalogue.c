@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <regex.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -493,6 +494,28 @@ static void test_default_contents(void **state) {
   const cu_project *vcs = cu_catalogue_project(def, "vcs");
   assert_true(cu_project_is_noise(vcs, "hint: Using 'master'", 20));
   assert_false(cu_project_is_noise(vcs, "commit abc", 10));
+  /* The built-in rules are compiled on first use, not checked when the
+   * catalogue is built: check every one here, as a caller's would be. */
+  static const char *const projects[] = {CU_PROJECT_CORE_OPS, "vcs",
+                                         "archive", "sync"};
+  for (size_t i = 0; i < sizeof projects / sizeof projects[0]; i++) {
+    const cu_project *p = cu_catalogue_project(def, projects[i]);
+    assert_non_null(p);
+    for (size_t k = 0; k < cu_project_noise_count(p); k++) {
+      regex_t re;
+      assert_int_equal(regcomp(&re, cu_project_noise_rule(p, k),
+                               REG_EXTENDED | REG_NOSUB),
+                       0);
+      regfree(&re);
+    }
+  }
+  /* A clone's rules (compiled lazily too) classify the same lines. */
+  cu_catalogue *copy = NULL;
+  assert_int_equal(cu_catalogue_clone(def, &copy), 0);
+  const cu_project *cvcs = cu_catalogue_project(copy, "vcs");
+  assert_true(cu_project_is_noise(cvcs, "hint: Using 'master'", 20));
+  assert_false(cu_project_is_noise(cvcs, "commit abc", 10));
+  copy = cu_catalogue_unref(copy);
 }
 
 static void test_default_is_immutable(void **state) {

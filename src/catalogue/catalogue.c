@@ -19,7 +19,14 @@ struct cu_project {
   size_t n_docs;
   char **noise_src; /* the patterns as given, for messages and listings */
   regex_t *noise;
+  bool *noise_ok;   /* noise[i] holds a compiled pattern */
   size_t n_noise;
+  /* Rules from a trusted source (the built-in catalogue, a clone of a
+   * checked project) are compiled on first use, under this lock: compiling
+   * them was most of what a short `cuprum run` executed, and only an
+   * observer of noise needs them. */
+  pthread_mutex_t noise_lock;
+  atomic_bool noise_ready;
 };
 
 /* One allowed program. Resolution happens once, on first lookup: `state`
@@ -127,11 +134,14 @@ static void project_free(cu_project *p) {
   for (size_t i = 0; i < p->n_docs; i++)
     free(p->docs[i]);
   for (size_t i = 0; i < p->n_noise; i++) {
-    regfree(&p->noise[i]);
+    if (p->noise_ok && p->noise_ok[i])
+      regfree(&p->noise[i]);
     free(p->noise_src[i]);
   }
+  pthread_mutex_destroy(&p->noise_lock);
   free(p->docs);
   free(p->noise);
+  free(p->noise_ok);
   free(p->noise_src);
   free(p->name);
   free(p);
@@ -293,11 +303,31 @@ const char *cu_project_noise_rule(const cu_project *project, size_t i) {
   return project && i < project->n_noise ? project->noise_src[i] : NULL;
 }
 
+/* Compile a trusted project's rules the first time they are needed. A rule
+ * that fails (it cannot: they were checked, or are the library's own) just
+ * never matches. */
+static void noise_ensure(const cu_project *cp) {
+  cu_project *p = (cu_project *)(uintptr_t)cp; /* the cache is ours */
+  if (atomic_load_explicit(&p->noise_ready, memory_order_acquire))
+    return;
+  pthread_mutex_lock(&p->noise_lock);
+  if (!atomic_load_explicit(&p->noise_ready, memory_order_relaxed)) {
+    for (size_t i = 0; i < p->n_noise; i++)
+      p->noise_ok[i] = regcomp(&p->noise[i], p->noise_src[i],
+                               REG_EXTENDED | REG_NOSUB) == 0;
+    atomic_store_explicit(&p->noise_ready, true, memory_order_release);
+  }
+  pthread_mutex_unlock(&p->noise_lock);
+}
+
 bool cu_project_is_noise(const cu_project *project, const char *line,
                          size_t len) {
-  if (!project || (!line && len))
+  if (!project || (!line && len) || project->n_noise == 0)
     return false;
+  noise_ensure(project);
   for (size_t i = 0; i < project->n_noise; i++) {
+    if (!project->noise_ok[i])
+      continue;
     /* REG_STARTEND: match the given bytes only, no NUL needed. */
     regmatch_t span = {.rm_so = 0, .rm_eo = (regoff_t)len};
     if (regexec(&project->noise[i], line ? line : "", 1, &span,
@@ -380,21 +410,29 @@ static int validate_spec(const cu_catalogue *cat, const cu_project_spec *spec) {
   return 0;
 }
 
-static int compile_rule(cu_project *p, const char *pattern) {
+/* Add a rule; a caller's rule is compiled now, so a bad one is an error
+ * here, a trusted one (`lazy`) when first needed (noise_ensure). */
+static int compile_rule(cu_project *p, const char *pattern, bool lazy) {
   if (!pattern)
     return cu__fail(CU_EINVAL, "project '%s': noise rule %zu is NULL",
                     p->name, p->n_noise);
-  int rc = regcomp(&p->noise[p->n_noise], pattern, REG_EXTENDED | REG_NOSUB);
-  if (rc != 0) {
-    char why[256];
-    regerror(rc, &p->noise[p->n_noise], why, sizeof why);
-    regfree(&p->noise[p->n_noise]);
-    return cu__fail(CU_EINVAL, "project '%s': bad noise rule '%s': %s",
-                    p->name, pattern, why);
+  size_t i = p->n_noise;
+  if (!lazy) {
+    int rc = regcomp(&p->noise[i], pattern, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+      char why[256];
+      regerror(rc, &p->noise[i], why, sizeof why);
+      regfree(&p->noise[i]);
+      return cu__fail(CU_EINVAL, "project '%s': bad noise rule '%s': %s",
+                      p->name, pattern, why);
+    }
+    p->noise_ok[i] = true;
   }
-  p->noise_src[p->n_noise] = cu__strdup(pattern);
-  if (!p->noise_src[p->n_noise]) {
-    regfree(&p->noise[p->n_noise]);
+  p->noise_src[i] = cu__strdup(pattern);
+  if (!p->noise_src[i]) {
+    if (p->noise_ok[i])
+      regfree(&p->noise[i]);
+    p->noise_ok[i] = false;
     return cu__fail(CU_ENOMEM, "out of memory adding project '%s'", p->name);
   }
   p->n_noise++;
@@ -415,16 +453,21 @@ static char **copy_strings(const char *const *src, size_t n) {
   return out;
 }
 
-static int project_build(const cu_project_spec *spec, cu_project **ret) {
+static int project_build(const cu_project_spec *spec, bool lazy,
+                         cu_project **ret) {
   cu_project *p = calloc(1, sizeof *p);
   size_t nr = spec->n_noise_rules ? spec->n_noise_rules : 1;
   if (p) {
+    pthread_mutex_init(&p->noise_lock, NULL);
+    atomic_init(&p->noise_ready, !lazy);
     p->name = cu__strdup(spec->name);
     p->docs = copy_strings(spec->docs, spec->n_docs);
     p->noise = calloc(nr, sizeof *p->noise);
+    p->noise_ok = calloc(nr, sizeof *p->noise_ok);
     p->noise_src = calloc(nr, sizeof *p->noise_src);
   }
-  if (!p || !p->name || !p->docs || !p->noise || !p->noise_src) {
+  if (!p || !p->name || !p->docs || !p->noise || !p->noise_ok ||
+      !p->noise_src) {
     if (p && p->docs)
       p->n_docs = spec->n_docs; /* copy_strings filled all of them */
     project_free(p);
@@ -433,7 +476,7 @@ static int project_build(const cu_project_spec *spec, cu_project **ret) {
   }
   p->n_docs = spec->n_docs;
   for (size_t i = 0; i < spec->n_noise_rules; i++) {
-    int rc = compile_rule(p, spec->noise_rules[i]);
+    int rc = compile_rule(p, spec->noise_rules[i], lazy);
     if (rc != 0) {
       project_free(p);
       return rc;
@@ -509,7 +552,8 @@ static int check_mutable(const cu_catalogue *cat, const void *arg) {
   return 0;
 }
 
-int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *user) {
+static int add_project(cu_catalogue *cat, const cu_project_spec *user,
+                       bool lazy) {
   cu_project_spec loaded;
   const cu_project_spec *spec = &loaded;
   int rc = check_mutable(cat, user);
@@ -519,7 +563,7 @@ int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *user) {
     rc = validate_spec(cat, spec);
   cu_project *p = NULL;
   if (rc == 0)
-    rc = project_build(spec, &p);
+    rc = project_build(spec, lazy, &p);
   if (rc != 0)
     return rc;
   if (reserve(&cat->projects, &cat->cap_projects, cat->n_projects, 1) != 0 ||
@@ -537,6 +581,14 @@ int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *user) {
   cat->projects[cat->n_projects++] = p;
   index_put_unchecked(&cat->by_project, project_key, p);
   return 0;
+}
+
+int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *user) {
+  return add_project(cat, user, false);
+}
+
+int cu__catalogue_add_trusted(cu_catalogue *cat, const cu_project_spec *spec) {
+  return add_project(cat, spec, true);
 }
 
 static bool same_pin(const char *a, const char *b) {
@@ -577,7 +629,7 @@ static int clone_project(cu_catalogue *dst, const cu_project *p,
                           .n_docs = p->n_docs,
                           .noise_rules = (const char *const *)p->noise_src,
                           .n_noise_rules = p->n_noise};
-  return cu_catalogue_add_project(dst, &spec);
+  return add_project(dst, &spec, true); /* its rules were checked */
 }
 
 /* The entries grouped by project in one pass (a counting sort keeping

@@ -77,8 +77,8 @@ typedef struct cu_log_opts {
   void *fn_data;
   int syslog_facility;     /**< CU_LOG_SINK_SYSLOG; 0 = LOG_USER */
   bool log_output;         /**< also log output lines (debug level) */
-  /* Per-phase levels (0 = the default shown). A failed exit (non-zero,
-   * signal, timeout, cancel) is logged at least at warn, a spawn failure
+  /* Per-phase levels (0 = the default shown). A failed run (a non-zero
+   * exit status, a signal, a timeout, a cancel) is logged at least at warn, a spawn failure
    * at error. */
   cu_log_level plan_level;   /**< "plan" record (accepted, about to spawn);
                                   default debug */

@@ -23,13 +23,15 @@
 
 int cu__check_sigchld(void) {
   struct sigaction sa;
+  /* A read only (no new action): the library never changes a disposition. */
   if (sigaction(SIGCHLD, NULL, &sa) < 0)
     return cu__fail_errno(CU_ESYS, errno, "reading the SIGCHLD disposition");
   if (sa.sa_handler == SIG_IGN)
     return cu__fail(CU_ESYS,
                     "SIGCHLD is ignored (SIG_IGN) in this process, so the "
                     "kernel reaps children at once and no exit status can "
-                    "be observed; restore it with signal(SIGCHLD, SIG_DFL) "
+                    "be observed; restore the default action (SIG_DFL) for "
+                    "SIGCHLD before running commands "
                     "(an ignored SIGCHLD is inherited across execve)");
   if (sa.sa_flags & SA_NOCLDWAIT)
     return cu__fail(CU_ESYS,

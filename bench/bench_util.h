@@ -124,6 +124,19 @@ BU_FN double bu_median(double *v, size_t n) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
+/* A file of `bytes` (rounded up to whole lines) of 80-byte lines. */
+BU_FN int bu_make_lines(const char *path, size_t bytes) {
+  FILE *f = fopen(path, "we");
+  if (!f)
+    return -1;
+  char line[80];
+  memset(line, 'x', sizeof line - 1);
+  line[sizeof line - 1] = '\n';
+  for (size_t done = 0; done < bytes; done += sizeof line)
+    fwrite(line, 1, sizeof line, f);
+  return fclose(f);
+}
+
 /* Median over rounds of a[r] / b[r]: a ratio taken within each round, so
  * slow drifts in machine load cancel out. */
 BU_FN double bu_paired(const double *a, const double *b, size_t n) {

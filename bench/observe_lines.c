@@ -17,6 +17,8 @@
 
 #include <cuprum/cuprum.h>
 
+#include "bench_util.h"
+
 #define MAX_REPS 64
 
 static int noop(void *data, const cu_event *ev) {
@@ -25,35 +27,12 @@ static int noop(void *data, const cu_event *ev) {
   return 0;
 }
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static int make_text(const char *path, size_t bytes) {
-  FILE *f = fopen(path, "we");
-  if (!f)
-    return -1;
-  char line[80];
-  memset(line, 'x', sizeof line - 1);
-  line[sizeof line - 1] = '\n';
-  for (size_t done = 0; done < bytes; done += sizeof line)
-    fwrite(line, 1, sizeof line, f);
-  return fclose(f);
-}
-
 /* One capture of `path`; returns seconds, or -1 on error. */
 static double capture(const cu_cmd *cmd, size_t expect) {
   cu_result *res = NULL;
-  double t0 = now_s();
+  double t0 = bu_now();
   int rc = cu_run(cmd, NULL, &res);
-  double t = now_s() - t0;
+  double t = bu_now() - t0;
   bool ok = rc == 0 && res->ok && res->out.len == expect;
   if (!ok)
     fprintf(stderr, "observe_lines: run failed: %s\n", cu_last_error());
@@ -75,7 +54,7 @@ static double median_run(const cu_cmd *cmd, size_t expect, int reps,
   }
   if (rc != 0)
     return -1;
-  qsort(t, (size_t)reps, sizeof *t, cmp_double);
+  qsort(t, (size_t)reps, sizeof *t, bu_cmp_double);
   return t[reps / 2];
 }
 
@@ -109,7 +88,7 @@ int main(int argc, char **argv) {
   bytes -= bytes % 80;
   char path[] = "/tmp/cu_observe_lines_XXXXXX";
   int fd = mkstemp(path);
-  if (fd < 0 || close(fd) != 0 || make_text(path, bytes) != 0)
+  if (fd < 0 || close(fd) != 0 || bu_make_lines(path, bytes) != 0)
     return 1;
   cu_cmd *cmd = NULL;
   if (cu_cmd_new(NULL, CU_CAT, &cmd) != 0 || cu_cmd_arg(cmd, path) != 0) {

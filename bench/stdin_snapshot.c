@@ -11,6 +11,8 @@
  *   stdin_snapshot [MIB]
  */
 #include <cuprum/cuprum.h>
+
+#include "bench_util.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,22 +20,6 @@
 #include <time.h>
 
 #define RUNS 9
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v) {
-  qsort(v, RUNS, sizeof *v, cmp);
-  return v[RUNS / 2];
-}
 
 /* Unknown arguments are rejected, never taken for a size. */
 static _Noreturn void usage(const char *arg) {
@@ -77,16 +63,16 @@ int main(int argc, char **argv) {
     double t[RUNS];
     for (int i = -1; i < RUNS; i++) {
       cu_result *r = NULL;
-      double t0 = now();
+      double t0 = bu_now();
       if (cu_run(cat, &o, &r) != 0 || !r->ok) {
         fprintf(stderr, "run failed: %s\n", cu_last_error());
         return 1;
       }
       if (i >= 0)
-        t[i] = now() - t0;
+        t[i] = bu_now() - t0;
       r = cu_result_free(r);
     }
-    double m = median(t);
+    double m = bu_median(t, RUNS);
     printf("cu_run    cat, %zu MiB stdin, %-9s %8.2f ms  %6.2f GB/s\n", mib,
            cu_stream_backend_name(backends[b]), m * 1e3, (double)len / m / 1e9);
   }
@@ -102,31 +88,31 @@ int main(int argc, char **argv) {
       cu_loop *loop = NULL;
       cu_task *task = NULL;
       const cu_result *r = NULL; /* owned by the task */
-      double t0 = now();
+      double t0 = bu_now();
       if (cu_loop_new(&loop) != 0 || cu_loop_spawn(loop, cat, &o, &task) ||
           cu_task_wait(task, &r) != 0 || !r->ok) {
         fprintf(stderr, "task failed: %s\n", cu_last_error());
         return 1;
       }
       if (i >= 0)
-        t[i] = now() - t0;
+        t[i] = bu_now() - t0;
       cu_task_free(task);
       cu_loop_free(loop);
     }
-    double m = median(t);
+    double m = bu_median(t, RUNS);
     printf("loop task cat, %zu MiB stdin, %-9s %8.2f ms  %6.2f GB/s\n", mib,
            cu_stream_backend_name(backends[b]), m * 1e3, (double)len / m / 1e9);
   }
   double t[RUNS];
   for (int i = -1; i < RUNS; i++) {
-    double t0 = now();
+    double t0 = bu_now();
     memcpy(copy, buf, len);
     __asm__ volatile("" : : "r"(copy) : "memory");
     if (i >= 0)
-      t[i] = now() - t0;
+      t[i] = bu_now() - t0;
     buf[i + 1] ^= 1; /* a fresh copy each time */
   }
-  double m = median(t);
+  double m = bu_median(t, RUNS);
   printf("memcpy %zu MiB                          %8.2f ms  %6.2f GB/s\n", mib,
          m * 1e3, (double)len / m / 1e9);
   cu_cmd_free(cat);

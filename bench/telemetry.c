@@ -25,18 +25,14 @@
 #include <unistd.h>
 
 #include <cuprum/cuprum.h>
+
+#include "bench_util.h"
 #ifdef CUPRUM_HAVE_OTEL
 #include <cuprum/otel.h>
 #endif
 
 #define ROUNDS 50
 #define MAX_REPS 64
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static int noop(void *data, const cu_event *ev) {
   (void)data;
@@ -134,7 +130,7 @@ static double runs(const cu_cmd *cmd, mode m, int n, size_t expect) {
       detach(&a);
       return -1;
     }
-    double t0 = now_s();
+    double t0 = bu_now();
     for (int i = 0; i < n; i++) {
       cu_result *r = NULL;
       if (cu_run(cmd, NULL, &r) != 0 || !r->ok ||
@@ -146,7 +142,7 @@ static double runs(const cu_cmd *cmd, mode m, int n, size_t expect) {
       }
       r = cu_result_free(r);
     }
-    t = now_s() - t0;
+    t = bu_now() - t0;
   }
   detach(&a);
   return rc == 0 ? t : -1;
@@ -190,23 +186,6 @@ static int listen_port(int *fd_out, bool do_listen) {
 }
 
 /* ------------------------------------------------------------- main */
-
-static int make_text(const char *path, size_t bytes) {
-  FILE *f = fopen(path, "we");
-  if (!f)
-    return -1;
-  char line[80];
-  memset(line, 'x', sizeof line - 1);
-  line[sizeof line - 1] = '\n';
-  for (size_t done = 0; done < bytes; done += sizeof line)
-    fwrite(line, 1, sizeof line, f);
-  return fclose(f);
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* Unknown arguments are rejected, never taken as the output path. */
 static _Noreturn void usage(const char *arg) {
@@ -273,7 +252,7 @@ int main(int argc, char **argv) {
   char path[] = "/tmp/cu_bench_telemetry_XXXXXX";
   int fd = mkstemp(path);
   cu_cmd *cat = NULL;
-  if (fd < 0 || close(fd) != 0 || make_text(path, bytes) != 0 ||
+  if (fd < 0 || close(fd) != 0 || bu_make_lines(path, bytes) != 0 ||
       cu_cmd_new(NULL, CU_CAT, &cat) != 0 || cu_cmd_arg(cat, path) != 0)
     return 1;
   double lines[MAX_REPS], all[MAX_REPS];
@@ -288,8 +267,8 @@ int main(int argc, char **argv) {
   }
   cu_cmd_free(cat);
   unlink(path);
-  qsort(lines, (size_t)reps, sizeof *lines, cmp_double);
-  qsort(all, (size_t)reps, sizeof *all, cmp_double);
+  qsort(lines, (size_t)reps, sizeof *lines, bu_cmp_double);
+  qsort(all, (size_t)reps, sizeof *all, bu_cmp_double);
   double ml = lines[reps / 2], ma = all[reps / 2];
 
   if (lines_only)

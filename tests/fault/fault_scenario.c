@@ -20,6 +20,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,71 @@ static int sc_echo(void) {
               : defect("ok result, echoed bytes differ");
   }
   cu_fault_suspend(true);
+  cu_result_free(r);
+  cu_cmd_free(cmd);
+  return out;
+}
+
+/* The echo pipe's reader: a thread that reads with the unwrapped read(2)
+ * (linked with --wrap=read, __real_read is libc's), so its calls are not
+ * sites. */
+ssize_t __real_read(int fd, void *buf, size_t n);
+typedef struct drain {
+  int fd;
+  size_t len;
+  char buf[INPUT_SIZE + 1];
+} drain;
+static void *drain_main(void *arg) {
+  drain *d = arg;
+  ssize_t n;
+  while ((n = __real_read(d->fd, d->buf + d->len, sizeof d->buf - d->len)) > 0)
+    d->len += (size_t)n;
+  return NULL;
+}
+
+/* `cat` fed 256 KiB with stdout both captured and echoed into a pipe: the
+ * tee(2) path where the backend has one. */
+static int sc_tee(void) {
+  static drain d;
+  bool was = cu_fault_suspend(true);
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return defect("cannot make the echo pipe");
+  int wfd = fcntl(p[1], F_DUPFD_CLOEXEC, 3), rfd = fcntl(p[0], F_DUPFD_CLOEXEC, 3);
+  close(p[0]);
+  close(p[1]);
+  d.fd = rfd;
+  d.len = 0;
+  pthread_t th;
+  if (wfd < 0 || rfd < 0 || pthread_create(&th, NULL, drain_main, &d) != 0)
+    return defect("cannot start the echo reader");
+  cu_fault_suspend(was);
+  cu_cmd *cmd = make(CU_CAT, (char *)NULL);
+  cu_run_opts o = CU_RUN_OPTS_INIT;
+  o.in.mode = CU_STDIN_BYTES;
+  o.in.data = input;
+  o.in.len = INPUT_SIZE;
+  o.out.mode = CU_STREAM_TEE;
+  o.out.echo_fd = wfd;
+  cu_result *r = NULL;
+  int rc = cmd ? cu_run(cmd, &o, &r) : CU_ENOMEM;
+  cu_fault_suspend(true);
+  close(wfd);
+  pthread_join(th, NULL);
+  close(rfd);
+  int out;
+  if (rc < 0)
+    out = *cu_last_error() ? clean("cu_run") : defect("error, no message");
+  else if (!r->ok)
+    out = r->error || r->spawn_errno || r->exit_code != 0 || r->term_signal
+              ? clean("result not ok")
+              : defect("result not ok and no reason");
+  else if (!bytes_are(&r->out, input, INPUT_SIZE))
+    out = defect("ok result with wrong capture");
+  else if (d.len != INPUT_SIZE || memcmp(d.buf, input, INPUT_SIZE))
+    out = defect("ok result, echoed bytes differ");
+  else
+    out = OK;
   cu_result_free(r);
   cu_cmd_free(cmd);
   return out;
@@ -305,7 +371,7 @@ static int count_children(void) {
 int main(int argc, char **argv) {
   cu_fault_suspend(true);
   if (argc != 2) {
-    fprintf(stderr, "usage: fault_scenario run|echo|pipeline|parallel|timeout\n");
+    fprintf(stderr, "usage: fault_scenario run|echo|tee|pipeline|parallel|timeout\n");
     return 2;
   }
   for (size_t i = 0; i < INPUT_SIZE; i++) {
@@ -314,6 +380,7 @@ int main(int argc, char **argv) {
   }
   int (*fn)(void) = !strcmp(argv[1], "run")        ? sc_run
                     : !strcmp(argv[1], "echo")     ? sc_echo
+                    : !strcmp(argv[1], "tee")      ? sc_tee
                     : !strcmp(argv[1], "pipeline") ? sc_pipeline
                     : !strcmp(argv[1], "parallel") ? sc_parallel
                     : !strcmp(argv[1], "timeout")  ? sc_timeout

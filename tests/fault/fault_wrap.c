@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -39,6 +40,11 @@
 #include <unistd.h>
 
 #include "fault_wrap.h"
+
+/* Declare __real_NAME (the libc function) and __wrap_NAME (ours). */
+#define REAL(ret, name, ...)                                                   \
+  ret __real_##name(__VA_ARGS__);                                             \
+  ret __wrap_##name(__VA_ARGS__)
 
 #define SITES(X)                                                              \
   X(malloc) X(calloc) X(realloc) X(pipe2) X(posix_spawn) X(fork)              \
@@ -125,13 +131,32 @@ void cu_fault_write_counts(void) {
   fclose(f);
 }
 
+REAL(int, fcntl, int, int, ...);
+
+/* Whether EAGAIN is something this call can return: only on a non-blocking
+ * fd (a blocking read or write waits instead), and a read only when nothing
+ * is waiting to be read (after tee(2) showed bytes, the read that takes
+ * them cannot meet EAGAIN). */
+static bool may_eagain(int fd, bool reading) {
+  int fl = fd < 0 ? -1 : __real_fcntl(fd, F_GETFL);
+  if (fl < 0 || !(fl & O_NONBLOCK))
+    return false;
+  int queued = 0;
+  return !reading || ioctl(fd, FIONREAD, &queued) < 0 || queued == 0;
+}
+
 /* Count a call of `s`; true when this call is the one to fail (errno set
- * for the errno modes; *shorten set for "short"). */
-static bool hit(enum site s, bool *shorten) {
+ * for the errno modes; *shorten set for "short"). `fd` is the descriptor a
+ * read or write works on (else -1): EAGAIN is injected only where it can
+ * happen, and otherwise the call counts as not reached. */
+static bool hit_fd(enum site s, bool *shorten, int fd) {
+  bool reading = s == S_read;
   if (atomic_load(&suspended) || getpid() != owner)
     return false;
   unsigned long k = atomic_fetch_add(&counts[s], 1) + 1;
   if ((int)s != target || k != target_n)
+    return false;
+  if (target_errno == EAGAIN && fd >= 0 && !may_eagain(fd, reading))
     return false;
   atomic_store(&fired, 1);
   if (target_errno == 0) {
@@ -145,11 +170,9 @@ static bool hit(enum site s, bool *shorten) {
   return true;
 }
 
-static size_t halve(size_t n) { return n > 1 ? n / 2 : n; }
+static bool hit(enum site s, bool *shorten) { return hit_fd(s, shorten, -1); }
 
-#define REAL(ret, name, ...)                                                   \
-  ret __real_##name(__VA_ARGS__);                                             \
-  ret __wrap_##name(__VA_ARGS__)
+static size_t halve(size_t n) { return n > 1 ? n / 2 : n; }
 
 REAL(void *, malloc, size_t);
 void *__wrap_malloc(size_t n) {
@@ -221,7 +244,6 @@ int __wrap_open(const char *path, int flags, ...) {
   }
   return hit(S_open, NULL) ? -1 : __real_open(path, flags, mode);
 }
-REAL(int, fcntl, int, int, ...);
 int __wrap_fcntl(int fd, int cmd, ...) {
   va_list ap;
   va_start(ap, cmd);
@@ -249,14 +271,14 @@ ssize_t __wrap_tee(int a, int b, size_t n, unsigned f) {
 REAL(ssize_t, read, int, void *, size_t);
 ssize_t __wrap_read(int fd, void *buf, size_t n) {
   bool s = false;
-  if (hit(S_read, &s))
+  if (hit_fd(S_read, &s, fd))
     return -1;
   return __real_read(fd, buf, s ? halve(n) : n);
 }
 REAL(ssize_t, write, int, const void *, size_t);
 ssize_t __wrap_write(int fd, const void *buf, size_t n) {
   bool s = false;
-  if (hit(S_write, &s))
+  if (hit_fd(S_write, &s, fd))
     return -1;
   return __real_write(fd, buf, s ? halve(n) : n);
 }

@@ -65,7 +65,11 @@ typedef enum cu_item_state {
 /** One item's outcome; allocated by the library, fields only appended. */
 typedef struct cu_item_result {
   cu_item_state state;
-  int error;                    /**< CU_E* for FAILED_TO_START, else 0 */
+  int error;                    /**< CU_E* for FAILED_TO_START, or for a
+                                     DONE item whose result could not be
+                                     collected (result and pipeline NULL,
+                                     message set when memory allowed);
+                                     else 0 */
   char *message;                /**< FAILED_TO_START: cu_last_error() text;
                                      spawn_step/spawn_errno are in result
                                      (or pipeline) */

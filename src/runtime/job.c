@@ -251,6 +251,9 @@ static void on_output(cu__job *job, cu__watch *w) {
     job->overflowed = true;
     terminate(job);
   }
+  /* A read or capture error loses output: the run must not look ok. */
+  if (rc < 0 && rc != CU__OUT_WAIT_SINK && job->error == 0)
+    job->error = rc;
   /* EOF, a read error, or nobody wants the bytes any more. */
   if ((rc != 0 && rc != CU__OUT_WAIT_SINK) || cu__outstream_unwanted(o.s)) {
     close_stream(job, o);
@@ -336,6 +339,10 @@ static void on_stdin(cu__job *job) {
   job->stdin_bytes += job->feeder.off - before;
   if (rc == 0)
     return;
+  /* EPIPE: the child stopped reading, which is its right. Any other error
+   * means it got less input than it was given: the run must not look ok. */
+  if (rc < 0 && err_no != EPIPE && job->error == 0)
+    job->error = rc;
   close_watch(job, &job->w_in);
   cu__job_stdin_copy_free(job); /* fed, or the child stopped reading */
   job->feeder.data = NULL;
@@ -627,8 +634,10 @@ cu_result *cu__job_take_result(cu__job *job) {
   cu_result *ret = cu__result_new();
   if (!ret)
     return NULL;
-  if (cu__job_stage_result(job, 0, true, ret) != 0)
+  if (cu__job_stage_result(job, 0, true, ret) != 0) {
     ret->error = CU_ENOMEM;
+    ret->ok = false;
+  }
   cu__ctx_after(job->ctx, job->stages[0].cmd, ret);
   return ret;
 }

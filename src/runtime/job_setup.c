@@ -49,6 +49,21 @@ static int make_pipe(int fds[2]) {
  * ignores the access mode). */
 static int set_nonblock(int fd) { return fcntl(fd, F_SETFL, O_NONBLOCK); }
 
+/* make_pipe() with the parent's end (fds[parent_end]) non-blocking; on
+ * failure both ends are closed and errno is kept. */
+static int make_nonblocking_pipe(int fds[2], int parent_end) {
+  if (make_pipe(fds) < 0)
+    return -1;
+  if (set_nonblock(fds[parent_end]) < 0) {
+    int e = errno;
+    fds[0] = cu__close(fds[0]);
+    fds[1] = cu__close(fds[1]);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
 static int open_devnull(int flags) {
   return cu__fd_above2(open("/dev/null", flags | O_CLOEXEC));
 }
@@ -222,7 +237,7 @@ static int open_stdin(cu__job *job, const cu_stdin_opts *in, setup *s,
       break;
     }
     int p[2];
-    if (make_pipe(p) < 0 || set_nonblock(p[1]) < 0)
+    if (make_nonblocking_pipe(p, 1) < 0)
       return setup_fail(s, CU_ESYS, errno, "stdin pipe");
     s->in_child = p[0];
     job->w_in.fd = p[1];
@@ -258,7 +273,7 @@ static int open_output(cu__job *job, const cu_output_opts *o, int which,
     break;
   }
   int p[2];
-  if (make_pipe(p) < 0 || set_nonblock(p[0]) < 0)
+  if (make_nonblocking_pipe(p, 0) < 0)
     return setup_fail(s, CU_ESYS, errno, "output pipe");
   *ret_child = p[1];
   *ret_parent = p[0];
@@ -482,13 +497,24 @@ static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
   cu__job *job = calloc(1, sizeof *job);
   if (!job)
     return cu__fail(CU_ENOMEM, "allocating a job");
+  *ret = job;
+  /* Every fd field is -1 before anything can fail: the free path closes
+   * what is >= 0, and calloc's 0 would close the caller's stdin. */
+  job->w_out = job->w_in = job->w_timer = job->w_cancel =
+      job->w_out_sink = (cu__watch){.job = job, .fd = -1};
   job->stages = calloc(spec->n, sizeof *job->stages);
   s->err_child = malloc(spec->n * sizeof(int));
   s->link_r = malloc(spec->n * sizeof(int));
   s->link_w = malloc(spec->n * sizeof(int));
-  *ret = job;
-  if (!job->stages || !s->err_child || !s->link_r || !s->link_w)
+  if (!job->stages || !s->err_child || !s->link_r || !s->link_w) {
+    /* job->n stays 0: no stage is looked at; the set-up arrays go now,
+     * uninitialised, so that setup_close() never reads them. */
+    free(s->err_child);
+    free(s->link_r);
+    free(s->link_w);
+    s->err_child = s->link_r = s->link_w = NULL;
     return cu__fail(CU_ENOMEM, "allocating a job");
+  }
   job->n = spec->n;
   job->fail_index = -1;
   job->fail_mode = spec->fail_mode;

@@ -189,6 +189,13 @@ static void collect(batch *b) {
       ir->ok = ir->pipeline && ir->pipeline->ok;
     }
     ir->state = b->stopping && stopped ? CU_ITEM_TERMINATED : CU_ITEM_DONE;
+    if (!ir->result && !ir->pipeline) {
+      /* It ran, but its result could not be allocated: say so rather than
+       * leave a DONE item with nothing to show. */
+      int e = cu__task_error(t);
+      ir->error = e ? e : CU_ENOMEM;
+      ir->message = cu__strdup("out of memory collecting the item's result");
+    }
     b->tasks[i] = cu_task_free(t);
     b->running--;
     if (!ir->ok && ir->state == CU_ITEM_DONE)

@@ -35,50 +35,13 @@
 #include <cuprum/cuprum.h>
 
 #include "bench_util.h"
+#include "proc_census.h"
 
 typedef struct gauge {
   int fds, children;
   long rss_kib, heap_used_kib, heap_free_kib;
   double t;
 } gauge;
-
-static int count_dir(const char *path) {
-  DIR *d = opendir(path);
-  int n = 0;
-  struct dirent *e;
-  if (!d)
-    return -1;
-  while ((e = readdir(d)))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n - 1; /* the DIR's own fd (for /proc/self/fd) */
-}
-
-static int count_children(void) {
-  DIR *d = opendir("/proc/self/task");
-  struct dirent *e;
-  int n = 0;
-  if (!d)
-    return -1;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] == '.')
-      continue;
-    char path[300];
-    snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
-    FILE *f = fopen(path, "re");
-    if (!f)
-      continue;
-    int c, in_word = 0;
-    while ((c = fgetc(f)) != EOF) {
-      if (c != ' ' && !in_word)
-        n++;
-      in_word = c != ' ';
-    }
-    fclose(f);
-  }
-  closedir(d);
-  return n;
-}
 
 static long rss_kib(void) {
   FILE *f = fopen("/proc/self/status", "re");
@@ -94,7 +57,7 @@ static long rss_kib(void) {
 
 static gauge measure(void) {
   struct mallinfo2 mi = mallinfo2(); /* glibc: the main arena and others */
-  return (gauge){count_dir("/proc/self/fd"), count_children(), rss_kib(),
+  return (gauge){census_fds(), census_children(), rss_kib(),
                  (long)(mi.uordblks / 1024), (long)(mi.fordblks / 1024),
                  bu_now()};
 }

@@ -4,6 +4,7 @@
 #                 portable build (no pidfd, no splice), valgrind subset
 #   make demo     the main job: a short real demonstration
 #   make bench    benchmarks; results in bench/results/, docs/performance.md
+#   make soak     soak and scale run (SOAK_SCALE=1 by default; 0.1 = quick)
 #   make install  PREFIX=/usr/local by default
 #   make fuzz     libFuzzer on the UTF-8 decoder and line splitter
 #                 (FUZZ_SECONDS=60 by default; needs clang, installed if missing)
@@ -15,7 +16,7 @@ CMAKE_FLAGS ?=
 # without it.
 WERROR ?= ON
 
-.PHONY: all build deps test demo bench install clean fuzz
+.PHONY: all build deps test demo bench install clean fuzz soak
 
 all: build
 
@@ -37,6 +38,10 @@ demo: build
 bench:
 	@scripts/deps.sh bench
 	@scripts/bench.sh
+
+soak:
+	@scripts/deps.sh build
+	@scripts/soak.sh
 
 install: build
 	@cmake --install build

@@ -251,9 +251,14 @@ static void on_output(cu__job *job, cu__watch *w) {
     job->overflowed = true;
     terminate(job);
   }
-  /* A read or capture error loses output: the run must not look ok. */
+  /* A read, capture or echo error loses output: the run must not look
+   * ok. */
   if (rc < 0 && rc != CU__OUT_WAIT_SINK && job->error == 0)
     job->error = rc;
+  int echo_err = cu__outstream_echo_errno(o.s);
+  if (echo_err && job->error == 0)
+    job->error = cu__fail_errno(CU_EIO, echo_err, "echoing the child's %s",
+                                out ? "stdout" : "stderr");
   /* EOF, a read error, or nobody wants the bytes any more. */
   if ((rc != 0 && rc != CU__OUT_WAIT_SINK) || cu__outstream_unwanted(o.s)) {
     close_stream(job, o);

@@ -9,12 +9,23 @@
 #include "stream/stream_internal.h"
 
 #define CAP_MIN (64u * 1024u)
+/* A first reservation this small (see cu__capbuf_reserve) gets exactly that:
+ * most commands write little or nothing, and 64 KiB per stream held by
+ * every run in flight is what fragmented the heap of a large batch. */
+#define CAP_FIRST_MAX 4096u
+/* Captures at most this long are copied into a fresh block on take, and
+ * the reading buffer freed whole: shrinking in place would leave a small
+ * block pinning the start of a large free one (docs/reliability.md,
+ * "Soak"). */
+#define TAKE_COPY_MAX 4096u
 
 ssize_t cu__capbuf_reserve(cu__capbuf *b, size_t want, size_t limit) {
   size_t hard = limit ? limit + 1 : SIZE_MAX / 2;
   if (b->cap > b->len + want || b->cap >= hard)
     return (ssize_t)(b->cap - b->len - 1);
-  size_t cap = b->cap ? b->cap : CAP_MIN;
+  size_t cap = b->cap                     ? b->cap
+               : want < CAP_FIRST_MAX ? CAP_FIRST_MAX
+                                        : CAP_MIN;
   while (cap <= b->len + want && cap < hard)
     cap *= 2; /* geometric: amortised O(1) copies per byte */
   if (cap > hard)
@@ -56,8 +67,16 @@ int cu__capbuf_take(cu__capbuf *b, char **ret_data, size_t *ret_len) {
   if (!b->data) {
     p = malloc(1);
   } else {
-    /* shrink-wrap: a 1 MiB read buffer should not pin 2 MiB per result */
-    p = b->cap > b->len + 1 + 4096 ? realloc(b->data, b->len + 1) : NULL;
+    /* shrink-wrap: a 1 MiB read buffer should not pin 2 MiB per result;
+     * a small capture moves to a block of its own (TAKE_COPY_MAX) */
+    size_t spare = b->cap - (b->len + 1);
+    p = NULL;
+    if (b->len < TAKE_COPY_MAX && spare > 64 && (p = malloc(b->len + 1))) {
+      memcpy(p, b->data, b->len);
+      free(b->data);
+    } else if (spare > 4096) {
+      p = realloc(b->data, b->len + 1);
+    }
     if (!p)
       p = b->data; /* a failed shrink keeps the larger block */
   }

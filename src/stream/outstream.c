@@ -45,6 +45,7 @@ struct cu__outstream {
   bool truncated;
   bool overflowed;
   bool echo_on;     /* echo still wanted (a failure turns it off) */
+  int echo_errno;   /* errno of an echo write failure other than EPIPE */
   bool echo_asked;  /* an echo was configured */
   bool splice_echo; /* echo-only: splice the pipe to the echo fd */
   bool tee_echo;    /* tee the pipe to the echo pipe before reading */
@@ -163,6 +164,10 @@ size_t cu__outstream_abandon(cu__outstream *s) {
   return dropped;
 }
 
+int cu__outstream_echo_errno(const cu__outstream *s) {
+  return s ? s->echo_errno : 0;
+}
+
 bool cu__outstream_overflowed(const cu__outstream *s) {
   return s && s->overflowed;
 }
@@ -191,7 +196,10 @@ int cu__outstream_take(cu__outstream *s, cu_bytes *out) {
  * scratch. Returns the room (> 0) or CU_ENOMEM; *into = the destination. */
 static ssize_t read_target(cu__outstream *s, char **into, bool *captured) {
   if (s->cfg.capture) {
-    size_t want = s->cap.len < READ_MIN   ? READ_MIN
+    /* The first read is small (most commands write little; see
+     * capture.c), later ones grow with the capture. */
+    size_t want = s->cap.cap == 0         ? 4095
+                  : s->cap.len < READ_MIN ? READ_MIN
                   : s->cap.len > READ_MAX ? READ_MAX
                                           : s->cap.len;
     ssize_t room = cu__capbuf_reserve(&s->cap, want, s->cfg.max_capture);
@@ -227,6 +235,8 @@ static size_t sink_put(cu__outstream *s, const char *p, size_t n,
     } else if (w != -EINTR) {
       s->echo_on = false;
       *epipe = *epipe || w == -EPIPE;
+      if (w != -EPIPE && !s->echo_errno)
+        s->echo_errno = w < 0 ? (int)-w : EIO;
       return n;
     }
   }

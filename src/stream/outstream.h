@@ -74,6 +74,11 @@ size_t cu__outstream_abandon(cu__outstream *s);
  * no echo. */
 void cu__outstream_feed(cu__outstream *s, const char *p, size_t n);
 
+/* The errno of an echo write that failed for a reason other than EPIPE
+ * (the reader leaving is its right), or 0: echo bytes were lost, which the
+ * run must report. */
+int cu__outstream_echo_errno(const cu__outstream *s);
+
 /* True once max_capture was exceeded under CU_OVERFLOW_FAIL. */
 bool cu__outstream_overflowed(const cu__outstream *s);
 

@@ -29,6 +29,7 @@
 #include <cuprum/cuprum.h>
 
 #include "fault_wrap.h"
+#include "proc_census.h"
 
 enum { OK = 0, DEFECT = 1, CLEAN = 3, UNREACHED = 4 };
 #define INPUT_SIZE (256 * 1024)
@@ -329,45 +330,6 @@ static int open_echo_file(void) {
   return fd;
 }
 
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  int n = 0;
-  if (!d)
-    return -1;
-  while (readdir(d))
-    n++;
-  closedir(d);
-  return n;
-}
-
-/* Children of every thread of this process, running or zombie. */
-static int count_children(void) {
-  DIR *d = opendir("/proc/self/task");
-  int n = 0;
-  struct dirent *e;
-  if (!d)
-    return -1;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] == '.')
-      continue;
-    char path[300];
-    snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
-    FILE *f = fopen(path, "re");
-    if (!f)
-      continue;
-    int c;
-    bool in_word = false;
-    while ((c = fgetc(f)) != EOF) {
-      if (c != ' ' && !in_word)
-        n++;
-      in_word = c != ' ';
-    }
-    fclose(f);
-  }
-  closedir(d);
-  return n;
-}
-
 int main(int argc, char **argv) {
   cu_fault_suspend(true);
   if (argc != 2) {
@@ -393,12 +355,12 @@ int main(int argc, char **argv) {
     printf("DEFECT: the warm-up run without injection failed\n");
     return DEFECT;
   }
-  int fds = count_fds();
+  int fds = census_fds();
   cu_fault_suspend(false);
   int out = fn();
   cu_fault_suspend(true);
   cu_fault_write_counts();
-  int fds_after = count_fds(), kids = count_children();
+  int fds_after = census_fds(), kids = census_children();
   if (fds_after != fds) {
     printf("DEFECT: %d fds before, %d after\n", fds, fds_after);
     return DEFECT;

@@ -191,6 +191,11 @@ typedef enum cu_spawn_step {
   CU_STEP_CWD,      /**< the working directory */
   CU_STEP_EXEC,     /**< execve() of the program */
   CU_STEP_SPAWN,    /**< posix_spawn or pidfd set-up */
+  CU_STEP_CGROUP,   /**< creating or entering the run's cgroup */
+  CU_STEP_LIMITS,   /**< a resource limit (setrlimit in the child, or a
+                         cgroup limit file) */
+  CU_STEP_CONFINE,  /**< a confinement step in the child (no_new_privs,
+                         Landlock, seccomp) */
 } cu_spawn_step;
 
 /** A captured stream: binary-safe bytes, NUL-terminated for convenience.

@@ -191,7 +191,7 @@ bool cu__posix_spawn_reliable(void) {
 
 int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
               cu_spawn_step *ret_stage) {
-  bool fork_path = !cu__posix_spawn_reliable();
+  bool fork_path = cu__spawn_needs_child(req) || !cu__posix_spawn_reliable();
 #ifndef POSIX_SPAWN_SETSID
   fork_path |= req->setsid; /* glibc < 2.26: the fork path calls setsid */
 #endif

@@ -115,8 +115,11 @@ int cu__pidfd_open(pid_t pid);
  * Has the process exited? Non-blocking, does NOT reap (WNOWAIT), so the pid
  * (and the process group it leads) stays reserved until cu__reap().
  * Returns 1 and the wait status when exited, 0 when still running, or -1.
+ * On 1, *ret_ru (optional) is the kernel's rusage of the exited process
+ * (its own CPU time and peak RSS plus those of the children it reaped).
  */
-int cu__peek_exit(pid_t pid, int pidfd, int *ret_status);
+int cu__peek_exit(pid_t pid, int pidfd, int *ret_status,
+                  struct rusage *ret_ru);
 
 /*
  * Has the process been stopped by a signal since the last call? Consumes

@@ -376,6 +376,10 @@ static void record_exit(cu__job *job, cu__stage *st, int status) {
 /* A stage's EXIT event comes after its last line: once it has exited and
  * every stream of its own that the parent reads is closed. */
 static void emit_ready_exits(cu__job *job) {
+  /* A contained run's EXIT events wait for its cgroup to be empty, and
+   * carry the whole cgroup's figures. */
+  if (job->contained && job->state != CU__J_DONE)
+    return;
   for (size_t i = 0; i < job->n; i++) {
     cu__stage *st = &job->stages[i];
     bool open = st->w_err.fd >= 0 || st->w_tap_in.fd >= 0 ||

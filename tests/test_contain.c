@@ -76,7 +76,6 @@ static void test_limit_cpu_sigxcpu(void **state) {
   cu_result *r = run_limited(cmd, l, 1, 0);
   assert_int_equal(r->term_signal, SIGXCPU);
   assert_false(r->timed_out);
-  /* The kernel's account agrees: about one second of CPU was used. */
   /* About one second of CPU; the rusage split is tick-sampled, so allow
    * for it. */
   if (r->user_cpu_us + r->sys_cpu_us < 500000)

@@ -32,18 +32,26 @@ static cu_result *run_limited(cu_cmd *cmd, const cu_limit *l, size_t n,
   return r;
 }
 
-/* The child path in use: clone3, or fork where clone3 is missing (valgrind
- * answers ENOSYS) or switched off. */
-static void assert_child_path(const char *want_clone3) {
+/* The child path in use: clone3 (vfork-style on x86-64 and arm64 outside
+ * ThreadSanitizer), or fork where clone3 is missing (valgrind answers
+ * ENOSYS) or switched off. */
+static void assert_child_path(bool cgroup) {
   const char *m = cu__spawn_child_method();
 #if defined(CUPRUM_NO_CLONE3) || defined(CUPRUM_SPAWN_FORK)
-  (void)want_clone3;
+  (void)cgroup;
   assert_string_equal(m, "fork");
 #else
-  if (cut_under_valgrind())
+  if (cut_under_valgrind()) {
     assert_string_equal(m, "fork");
-  else
-    assert_string_equal(m, want_clone3);
+    return;
+  }
+  assert_true(strncmp(m, "clone3", 6) == 0);
+  assert_int_equal(strstr(m, "+cgroup") != NULL, cgroup);
+#if (defined(__x86_64__) || defined(__aarch64__)) && \
+    !defined(__SANITIZE_THREAD__)
+  if (!getenv("CUPRUM_CLONE3_FORK"))
+    assert_non_null(strstr(m, "-vfork"));
+#endif
 #endif
 }
 
@@ -54,7 +62,7 @@ static void test_limit_nofile_emfile(void **state) {
   cu_cmd *cmd = cut_cmd("hog", "fds", "100", NULL);
   cu_limit l[] = {{CU_LIMIT_NOFILE, 16}};
   cu_result *r = run_limited(cmd, l, 1, 0);
-  assert_child_path("clone3");
+  assert_child_path(false);
   assert_int_equal(r->exit_code, 1);
   assert_non_null(strstr(r->out.data, "open failed at 13: EMFILE"));
   assert_false(r->contained);
@@ -279,7 +287,7 @@ static void test_contain_daemon_gone_after_timeout(void **state) {
   if (!contain_available())
     skip();
   daemon_case(true, true);
-  assert_child_path("clone3+cgroup");
+  assert_child_path(true);
 }
 
 static void test_contain_daemon_gone_at_end(void **state) {
@@ -303,6 +311,25 @@ static void test_contain_fork_fallback(void **state) {
   daemon_case(true, false);
   assert_string_equal(cu__spawn_child_method(), "fork");
   unsetenv("CUPRUM_NO_CLONE3");
+}
+
+/* The fork-style clone3 (where CLONE_VM is not used) behaves the same. */
+static void test_contain_clone3_fork_style(void **state) {
+  (void)state;
+  if (!contain_available())
+    skip();
+  setenv("CUPRUM_CLONE3_FORK", "1", 1);
+  daemon_case(true, true);
+  const char *m = cu__spawn_child_method();
+  if (!cut_under_valgrind())
+    assert_string_equal(m, "clone3+cgroup");
+  cu_cmd *cmd = cut_cmd("hog", "fds", "100", NULL);
+  cu_limit l[] = {{CU_LIMIT_NOFILE, 16}};
+  cu_result *r = run_limited(cmd, l, 1, 0);
+  assert_non_null(strstr(r->out.data, "open failed at 13: EMFILE"));
+  cu_result_free(r);
+  cu_cmd_free(cmd);
+  unsetenv("CUPRUM_CLONE3_FORK");
 }
 
 static void test_contain_cpu_accounting(void **state) {
@@ -425,6 +452,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_contain_daemon_gone_at_end),
     cmocka_unit_test(test_uncontained_daemon_survives),
     cmocka_unit_test(test_contain_fork_fallback),
+    cmocka_unit_test(test_contain_clone3_fork_style),
     cmocka_unit_test(test_contain_cpu_accounting),
     cmocka_unit_test(test_contain_unsupported_require_fails),
     cmocka_unit_test(test_contain_unprivileged_fails),

@@ -463,7 +463,6 @@ static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
         .rlimits = job->rlimits,
         .n_rlimits = job->n_rlimits,
         .cgroup_fd = job->cg ? job->cg->dir_fd : 0,
-        .cgroup_procs_fd = job->cg ? job->cg->procs_fd : 0,
     };
     int err_no = 0;
     cu_spawn_step where = CU_STEP_NONE;

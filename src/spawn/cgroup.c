@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,9 +169,8 @@ static int enable_controller(int parent_fd, const char *ctrl) {
   return write_str(parent_fd, "cgroup.subtree_control", plus);
 }
 
-static int write_limits(cu__cgroup *cg, int parent_fd, const cu_limit *limits,
-                        size_t n, bool best_effort, char *note,
-                        size_t note_len) {
+static int write_limits(cu__cgroup *cg, const cu_limit *limits, size_t n,
+                        bool best_effort, char *note, size_t note_len) {
   for (size_t i = 0; i < n; i++) {
     const char *ctrl;
     const char *file = limit_file(limits[i].kind, &ctrl);
@@ -189,7 +189,6 @@ static int write_limits(cu__cgroup *cg, int parent_fd, const cu_limit *limits,
                  "controller)", used ? "; " : "", file, ctrl);
         continue;
       }
-      (void)parent_fd;
       return cu__fail(CU_EUNSUPPORTED,
                       "%s: the cgroup v2 '%s' controller is not available "
                       "to cuprum's cgroups here (not in the "
@@ -210,46 +209,94 @@ static int open_in(int dirfd, const char *name, int flags) {
   return cu__fd_above2(openat(dirfd, name, flags | O_CLOEXEC));
 }
 
-int cu__cgroup_create(const char *parent, const cu_limit *limits,
-                      size_t n_limits, bool best_effort, cu__cgroup **ret,
-                      char *note, size_t note_len) {
-  *ret = NULL;
-  note[0] = '\0';
-  char dir[PATH_MAX];
-  if (parent) {
-    if (snprintf(dir, sizeof dir, "%s", parent) >= (int)sizeof dir)
-      return cu__fail(CU_EINVAL, "cgroup_parent: path too long");
-  } else {
-    int rc = own_cgroup_dir(dir, sizeof dir - 8);
-    if (rc < 0)
-      return rc;
-    strcat(dir, "/cuprum");
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-      return cu__fail_errno(CU_EUNSUPPORTED, errno,
-                            "cannot create the cgroup %s (containment "
-                            "needs a cgroup v2 directory this process may "
-                            "create cgroups in: root, or a delegated "
-                            "subtree; or set cgroup_parent)",
-                            dir);
-  }
-  CU__AUTOCLOSE int pfd =
-      cu__fd_above2(open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+/*
+ * The default parent, "cuprum" beneath this process's own cgroup v2
+ * directory: found and created once per process (set-once cache; a process
+ * that moves itself to another cgroup later keeps using the first one,
+ * which still works as a parent). Finding it reads /proc/self/mountinfo,
+ * which costs about as much as the rest of a contained run's set-up.
+ */
+static pthread_once_t auto_once = PTHREAD_ONCE_INIT;
+static char auto_dir[PATH_MAX];
+static int auto_rc;       /* 0, or the CU_E* code of the failure */
+static int auto_errno;
+static char auto_msg[PATH_MAX + 256];
+
+/* Is `dir` a cgroup v2 directory with cgroup.kill? 0 or CU_EUNSUPPORTED. */
+static int check_parent(const char *dir) {
   struct statfs sf;
-  if (pfd < 0 || fstatfs(pfd, &sf) < 0 ||
+  if (statfs(dir, &sf) < 0 ||
       sf.f_type != (typeof(sf.f_type))CGROUP2_SUPER_MAGIC)
     return cu__fail(CU_EUNSUPPORTED,
                     "%s is not a cgroup v2 directory (cgroup_parent must "
                     "name one this process may create cgroups in)",
                     dir);
-  for (size_t i = 0; i < n_limits; i++) {
-    const char *ctrl;
-    if (limit_file(limits[i].kind, &ctrl))
-      (void)enable_controller(pfd, ctrl);
+  char kill_file[PATH_MAX + 16];
+  snprintf(kill_file, sizeof kill_file, "%s/cgroup.kill", dir);
+  if (access(kill_file, F_OK) < 0)
+    return cu__fail(CU_EUNSUPPORTED,
+                    "containment needs cgroup.kill (Linux >= 5.14, and not "
+                    "the root cgroup), which %s lacks",
+                    dir);
+  return 0;
+}
+
+static void find_auto_parent(void) {
+  int rc = own_cgroup_dir(auto_dir, sizeof auto_dir - 8);
+  if (rc == 0) {
+    strcat(auto_dir, "/cuprum");
+    if (mkdir(auto_dir, 0755) < 0 && errno != EEXIST)
+      rc = cu__fail_errno(CU_EUNSUPPORTED, errno,
+                          "cannot create the cgroup %s (containment "
+                          "needs a cgroup v2 directory this process may "
+                          "create cgroups in: root, or a delegated "
+                          "subtree; or set cgroup_parent)",
+                          auto_dir);
+  }
+  if (rc == 0)
+    rc = check_parent(auto_dir);
+  auto_rc = rc;
+  if (rc != 0) {
+    auto_errno = cu__last_fail_errno();
+    snprintf(auto_msg, sizeof auto_msg, "%s", cu_last_error());
+  }
+}
+
+int cu__cgroup_create(const char *parent, const cu_limit *limits,
+                      size_t n_limits, bool best_effort, cu__cgroup **ret,
+                      char *note, size_t note_len) {
+  *ret = NULL;
+  note[0] = '\0';
+  const char *dir = parent;
+  if (!parent) {
+    /* Checked once: the path is all that is kept (no fd held open). */
+    pthread_once(&auto_once, find_auto_parent);
+    if (auto_rc != 0)
+      return cu__fail_errno(auto_rc, auto_errno, "%s", auto_msg);
+    dir = auto_dir;
+  } else {
+    if (strlen(dir) > PATH_MAX - 64)
+      return cu__fail(CU_EINVAL, "cgroup_parent: path too long");
+    int rc = check_parent(dir);
+    if (rc != 0)
+      return rc;
+  }
+  bool cg_limits = false;
+  for (size_t i = 0; i < n_limits; i++)
+    cg_limits |= cu__limit_is_cgroup(limits[i].kind);
+  CU__AUTOCLOSE int pfd = -1;
+  if (cg_limits) {
+    pfd = cu__fd_above2(open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    for (size_t i = 0; pfd >= 0 && i < n_limits; i++) {
+      const char *ctrl;
+      if (limit_file(limits[i].kind, &ctrl))
+        (void)enable_controller(pfd, ctrl);
+    }
   }
   cu__cgroup *cg = calloc(1, sizeof *cg);
   if (!cg)
     return cu__fail(CU_ENOMEM, "allocating a cgroup");
-  cg->dir_fd = cg->procs_fd = cg->events_fd = -1;
+  cg->dir_fd = cg->events_fd = -1;
   unsigned seq = atomic_fetch_add(&cg_seq, 1);
   cg->path = cu__asprintf("%s/run-%ld-%u", dir, (long)getpid(), seq);
   if (!cg->path) {
@@ -271,18 +318,12 @@ int cu__cgroup_create(const char *parent, const cu_limit *limits,
   int rc = 0;
   cg->dir_fd = cu__fd_above2(open(cg->path, O_RDONLY | O_DIRECTORY |
                                                 O_CLOEXEC));
-  cg->procs_fd = open_in(cg->dir_fd, "cgroup.procs", O_WRONLY);
-  cg->events_fd = open_in(cg->dir_fd, "cgroup.events", O_RDONLY);
-  if (cg->dir_fd < 0 || cg->procs_fd < 0 || cg->events_fd < 0)
+  if (cg->dir_fd >= 0)
+    cg->events_fd = open_in(cg->dir_fd, "cgroup.events", O_RDONLY);
+  if (cg->dir_fd < 0 || cg->events_fd < 0)
     rc = cu__fail_errno(CU_ESYS, errno, "opening the cgroup %s", cg->path);
-  else if (faccessat(cg->dir_fd, "cgroup.kill", F_OK, 0) < 0)
-    rc = cu__fail(CU_EUNSUPPORTED,
-                  "containment needs cgroup.kill (Linux >= 5.14), which "
-                  "%s lacks",
-                  cg->path);
   if (rc == 0)
-    rc = write_limits(cg, pfd, limits, n_limits, best_effort, note,
-                      note_len);
+    rc = write_limits(cg, limits, n_limits, best_effort, note, note_len);
   if (rc < 0) {
     cu__cgroup_free(cg);
     return rc;
@@ -338,7 +379,6 @@ void cu__cgroup_free(cu__cgroup *cg) {
   if (!cg)
     return;
   cu__close(cg->dir_fd);
-  cu__close(cg->procs_fd);
   cu__close(cg->events_fd);
   if (cg->path)
     rmdir(cg->path); /* EBUSY only if something escaped the kill */

@@ -17,7 +17,6 @@
 typedef struct cu__cgroup {
   char *path;      /* absolute path of the run's cgroup directory */
   int dir_fd;      /* O_DIRECTORY: CLONE_INTO_CGROUP target */
-  int procs_fd;    /* cgroup.procs, write-only (fork fallback) */
   int events_fd;   /* cgroup.events: POLLPRI/EPOLLPRI when it changes */
   bool killed;     /* cgroup.kill written */
 } cu__cgroup;

@@ -27,13 +27,24 @@ typedef struct cu__rlimit_req {
 /*
  * A child-side step of confinement (spawn/confine.c): runs in the child
  * created by the clone3/fork path, after the rlimits and just before
- * execve (see the order under cu__spawn_req). It runs in a copy of the
- * parent made by clone3/fork from a possibly multi-threaded process: only
- * async-signal-safe calls, no malloc, no locks, no stdio. Returns 0, or a
+ * execve (see the order under cu__spawn_req). It runs either in the
+ * parent's own memory (vfork-style clone3, CLONE_VM: the parent waits) or
+ * in a copy made by clone3/fork from a possibly multi-threaded process:
+ * only raw system calls, no malloc, no locks, no stdio, no writes to
+ * memory but its own stack; mark it (and what it calls) CU__CHILD_FN. Returns 0, or a
  * positive errno value: the spawn then fails with step CU_STEP_CONFINE and
  * that errno, reported to the parent through the error pipe.
  */
 typedef int (*cu__child_hook_fn)(const void *arg);
+
+/*
+ * Mark every function that runs in the child with this: on the
+ * vfork-style path (clone3 with CLONE_VM) the child runs in the parent's
+ * memory, so sanitizer instrumentation must not run there. Such functions
+ * make raw system calls (syscall(2)) rather than libc wrappers that a
+ * sanitizer intercepts, and write no memory but their own stack.
+ */
+#define CU__CHILD_FN __attribute__((no_sanitize("address", "undefined")))
 
 typedef struct cu__spawn_req {
   const char *path;         /* absolute */
@@ -49,8 +60,9 @@ typedef struct cu__spawn_req {
    * cu__spawn() takes the clone3 path (fork where clone3 is missing), whose
    * child does, in this fixed order (proc_fork.c, child()):
    *   1. enter the cgroup: CLONE_INTO_CGROUP puts it there at birth; on
-   *      the fork fallback the child writes "0" to cgroup_procs_fd first
-   *      thing, before it runs anything of the caller's;
+   *      the fork fallback the child writes "0" to the cgroup's
+   *      cgroup.procs first thing, before it runs anything of the
+   *      caller's;
    *   2. default signal dispositions; setsid or setpgid;
    *   3. dup2 of fd_in/fd_out/fd_err onto 0-2; fchdir(cwd_fd);
    *   4. close every fd >= 3 (but the error pipe);
@@ -58,12 +70,11 @@ typedef struct cu__spawn_req {
    *   6. confine(confine_arg) (step CU_STEP_CONFINE);
    *   7. empty signal mask; execve (step CU_STEP_EXEC).
    * Unset fields are zero: the library's own fds are always > 2, so 0
-   * means "none" for cgroup_fd and cgroup_procs_fd.
+   * means "none" for cgroup_fd.
    */
   const cu__rlimit_req *rlimits; /* n_rlimits entries */
   size_t n_rlimits;
   int cgroup_fd;            /* > 2: the cgroup directory to start in */
-  int cgroup_procs_fd;      /* > 2: its cgroup.procs (fork fallback) */
   cu__child_hook_fn confine; /* NULL: no confinement step */
   const void *confine_arg;
   bool child_path;          /* take the clone3 path even with nothing of

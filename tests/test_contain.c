@@ -258,10 +258,17 @@ static void daemon_case(bool contain, bool timeout) {
     const char *note = cu_result_contain_note(r);
     assert_true(note[0] == '/');
     assert_non_null(strstr(note, "/run-"));
-    /* The cgroup is gone and so is every process it held. */
-    char cg[4096];
-    snprintf(cg, sizeof cg, "%s", note);
-    assert_true(access(cg, F_OK) != 0);
+    /* The cgroup is empty (removed, or kept empty for reuse) and every
+     * process it held is gone. */
+    char ev[4096], buf[256] = "";
+    snprintf(ev, sizeof ev, "%s/cgroup.events", note);
+    FILE *f = fopen(ev, "r");
+    if (f) {
+      size_t n = fread(buf, 1, sizeof buf - 1, f);
+      buf[n] = '\0';
+      fclose(f);
+      assert_non_null(strstr(buf, "populated 0"));
+    }
     assert_int_equal(cut_wait_exited(daemon, 2000), 1);
     if (timeout)
       assert_true(pr->stages[1]->contained);
@@ -344,6 +351,18 @@ static void test_contain_cpu_accounting(void **state) {
   assert_true(r->contained);
   assert_true(r->cgroup_cpu_us >= 150000);
   assert_true(r->cgroup_cpu_us >= r->user_cpu_us + r->sys_cpu_us - 20000);
+  char first[4096];
+  snprintf(first, sizeof first, "%s", cu_result_contain_note(r));
+  cu_result_free(r);
+  cu_cmd_free(cmd);
+  /* The next contained run reuses that (empty) cgroup: its figure counts
+   * its own CPU time only, not the burn before. */
+  cmd = cut_cmd("exitcode", "0", NULL);
+  assert_int_equal(cu_run(cmd, &o, &r), 0);
+  assert_true(r->contained);
+  assert_string_equal(cu_result_contain_note(r), first);
+  assert_true(r->cgroup_cpu_us >= 0);
+  assert_true(r->cgroup_cpu_us < 100000);
   cu_result_free(r);
   cu_cmd_free(cmd);
 }

@@ -19,6 +19,10 @@ typedef struct cu__cgroup {
   int dir_fd;      /* O_DIRECTORY: CLONE_INTO_CGROUP target */
   int events_fd;   /* cgroup.events: POLLPRI/EPOLLPRI when it changes */
   bool killed;     /* cgroup.kill written */
+  bool reused;     /* handed out again from the pool */
+  bool poolable;   /* default parent, no cgroup limits: reusable */
+  int64_t cpu_base; /* cpu.stat usage_usec when handed out (reused) */
+  int peak_fd;     /* reused: memory.peak, reset when handed out, or -1 */
 } cu__cgroup;
 
 /*
@@ -51,7 +55,8 @@ void cu__cgroup_stats(const cu__cgroup *cg, int64_t *ret_cpu_us,
                       int64_t *ret_mem_peak);
 
 /* Close its fds and remove it (rmdir; it must be empty: kill and wait
- * first). NULL is ignored. */
+ * first), or keep an empty one without limits for the next run of this
+ * process (see cgroup.c, "Reuse"). NULL is ignored. */
 void cu__cgroup_free(cu__cgroup *cg);
 
 /* Is the rlimit kind a cgroup limit (memory.max, pids.max, cpu.max)? */

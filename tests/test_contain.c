@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +229,7 @@ static pid_t read_pid_file(const char *path) {
  * reaches it only through the cgroup. Without containment it survives
  * (the documented hole), which shows the test can fail. */
 static void daemon_case(bool contain, bool timeout) {
+  int fds_before = cut_fd_count();
   char dir[] = "/tmp/cu-daemon-XXXXXX", file[64];
   assert_non_null(mkdtemp(dir));
   snprintf(file, sizeof file, "%s/pid", dir);
@@ -287,6 +289,8 @@ static void daemon_case(bool contain, bool timeout) {
   unlink(file);
   rmdir(dir);
   cut_assert_no_children();
+  /* The cgroup kept for reuse holds no descriptor. */
+  assert_int_equal(cut_fd_count(), fds_before);
 }
 
 static void test_contain_daemon_gone_after_timeout(void **state) {
@@ -307,6 +311,59 @@ static void test_contain_daemon_gone_at_end(void **state) {
 static void test_uncontained_daemon_survives(void **state) {
   (void)state;
   daemon_case(false, true);
+}
+
+/* A cancel (from another thread) reaches the daemon through the cgroup. */
+typedef struct cancel_arg {
+  cu_cancel *token;
+  const char *file;
+} cancel_arg;
+
+static void *cancel_when_ready(void *p) {
+  cancel_arg *a = p;
+  while (access(a->file, F_OK) != 0) {
+    struct timespec ts = {0, 5 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  cu_cancel_trigger(a->token);
+  return NULL;
+}
+
+static void test_contain_daemon_gone_after_cancel(void **state) {
+  (void)state;
+  if (!contain_available())
+    skip();
+  char dir[] = "/tmp/cu-daemon-XXXXXX", file[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(file, sizeof file, "%s/pid", dir);
+  cu_cmd *a = cut_cmd("hog", "daemon", file, NULL);
+  cu_cmd *b = cut_cmd("sleeper", "60000", NULL);
+  cu_pipeline *p = NULL;
+  assert_int_equal(cu_pipeline_of(&p, a, b, NULL), 0);
+  cu_cancel *token = NULL;
+  assert_int_equal(cu_cancel_new(&token), 0);
+  cu_run_opts ro = CU_RUN_OPTS_INIT;
+  ro.contain = CU_CONTAIN_REQUIRE;
+  ro.cancel = token;
+  cu_pipeline_opts po = {.size = sizeof(cu_pipeline_opts), .run = &ro};
+  cancel_arg arg = {token, file};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, cancel_when_ready, &arg), 0);
+  cu_pipeline_result *pr = NULL;
+  assert_int_equal(cu_pipeline_run(p, &po, &pr), 0);
+  pthread_join(t, NULL);
+  assert_true(pr->cancelled);
+  assert_true(pr->stages[0]->contained);
+  pid_t daemon = read_pid_file(file);
+  assert_int_equal(cut_wait_exited(daemon, 2000), 1);
+  cu_pipeline_result_free(pr);
+  cu_cancel_free(token);
+  cu_pipeline_free(p);
+  cu_cmd_free(a);
+  cu_cmd_free(b);
+  unlink(file);
+  rmdir(dir);
+  cut_assert_no_children();
 }
 
 /* On the fork fallback the child enters its cgroup through cgroup.procs. */
@@ -474,6 +531,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_contain_daemon_gone_after_timeout),
     cmocka_unit_test(test_contain_daemon_gone_at_end),
     cmocka_unit_test(test_uncontained_daemon_survives),
+    cmocka_unit_test(test_contain_daemon_gone_after_cancel),
     cmocka_unit_test(test_contain_fork_fallback),
     cmocka_unit_test(test_contain_clone3_fork_style),
     cmocka_unit_test(test_contain_cpu_accounting),

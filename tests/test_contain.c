@@ -58,8 +58,23 @@ static void assert_child_path(bool cgroup) {
 
 /* ------------------------------------------------------------ rlimits */
 
+/* Under valgrind the child sets its limits while still valgrind's client
+ * (until execve), and valgrind refuses to change RLIMIT_NOFILE's hard
+ * limit (EPERM: the run fails, honestly) and keeps RLIMIT_DATA to itself
+ * (the command runs without it). Tests of those two skip there; the fork
+ * path that valgrind forces is covered by the portable build. */
+static bool valgrind_skips(const char *what) {
+  if (!cut_under_valgrind())
+    return false;
+  print_message("under valgrind, %s cannot be set in the child: skipped\n",
+                what);
+  return true;
+}
+
 static void test_limit_nofile_emfile(void **state) {
   (void)state;
+  if (valgrind_skips("RLIMIT_NOFILE"))
+    skip();
   cu_cmd *cmd = cut_cmd("hog", "fds", "100", NULL);
   cu_limit l[] = {{CU_LIMIT_NOFILE, 16}};
   cu_result *r = run_limited(cmd, l, 1, 0);
@@ -126,16 +141,20 @@ static void test_limit_as_enomem(void **state) {
   assert_non_null(strstr(r->out.data, "alloc failed at"));
   cu_result_free(r);
   cu_limit d[] = {{CU_LIMIT_DATA, 128u << 20}};
-  r = run_limited(cmd, d, 1, 0);
-  assert_int_equal(r->exit_code, 1);
-  assert_non_null(strstr(r->out.data, "alloc failed at"));
-  cu_result_free(r);
+  if (!valgrind_skips("RLIMIT_DATA")) {
+    r = run_limited(cmd, d, 1, 0);
+    assert_int_equal(r->exit_code, 1);
+    assert_non_null(strstr(r->out.data, "alloc failed at"));
+    cu_result_free(r);
+  }
   cu_cmd_free(cmd);
   cut_assert_no_children();
 }
 
 static void test_limits_all_set_in_child(void **state) {
   (void)state;
+  if (valgrind_skips("RLIMIT_NOFILE"))
+    skip();
   cu_cmd *cmd = cut_cmd("hog", "rlimits", NULL);
   cu_limit l[] = {{CU_LIMIT_CPU, 30},   {CU_LIMIT_NOFILE, 64},
                   {CU_LIMIT_FSIZE, 4096}, {CU_LIMIT_CORE, 0},
@@ -172,7 +191,7 @@ static void test_limits_exec_error(void **state) {
   cut_tool t;
   cut_tool_make(&t, "not a program\n");
   chmod(t.path, 0644);
-  cu_limit l[] = {{CU_LIMIT_NOFILE, 64}};
+  cu_limit l[] = {{CU_LIMIT_FSIZE, 1 << 20}};
   cu_result *r = run_limited(t.cmd, l, 1, CU_EACCES);
   assert_int_equal(r->spawn_step, CU_STEP_EXEC);
   assert_int_equal(r->spawn_errno, EACCES);
@@ -391,10 +410,16 @@ static void test_contain_clone3_fork_style(void **state) {
   if (!cut_under_valgrind())
     assert_string_equal(m, "clone3+cgroup");
 #endif
-  cu_cmd *cmd = cut_cmd("hog", "fds", "100", NULL);
-  cu_limit l[] = {{CU_LIMIT_NOFILE, 16}};
+  cu_cmd *cmd = cut_cmd("hog", "write", "/dev/null", "64", NULL);
+  cu_limit l[] = {{CU_LIMIT_CPU, 30}};
   cu_result *r = run_limited(cmd, l, 1, 0);
-  assert_non_null(strstr(r->out.data, "open failed at 13: EMFILE"));
+  assert_int_equal(r->exit_code, 0);
+  assert_string_equal(r->out.data, "write ok\n");
+  cu_result_free(r);
+  cu_cmd_free(cmd);
+  cmd = cut_cmd("hog", "rlimits", NULL);
+  r = run_limited(cmd, l, 1, 0);
+  assert_non_null(strstr(r->out.data, "30 "));
   cu_result_free(r);
   cu_cmd_free(cmd);
   unsetenv("CUPRUM_CLONE3_FORK");

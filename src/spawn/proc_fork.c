@@ -42,6 +42,22 @@
 #include "base/internal.h"
 #include "spawn/proc.h"
 
+/* The vfork-style clone3 (below): not under ThreadSanitizer, whose
+ * per-thread state would be shared with the parent; x86-64 and arm64. */
+#if defined(__SANITIZE_THREAD__)
+#define CU__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CU__TSAN 1
+#endif
+#endif
+#if defined(SYS_clone3) && !defined(CU__TSAN) && \
+    !defined(CUPRUM_NO_CLONE3) && !defined(CUPRUM_SPAWN_FORK) && \
+    (defined(__x86_64__) || defined(__aarch64__))
+#define CU__VM_CHILD 1
+#define CU__CHILD_STACK (64 * 1024)
+#endif
+
 typedef struct child_error {
   int32_t stage;
   int32_t err_no;
@@ -144,6 +160,7 @@ CU__CHILD_FN static _Noreturn void child(const cu__spawn_req *req,
   child_fail(pipe_w, CU_STEP_EXEC, errno);
 }
 
+#ifdef CU__VM_CHILD
 typedef struct child_args {
   const cu__spawn_req *req;
   int pipe_w;
@@ -154,6 +171,7 @@ CU__CHILD_FN static void child_entry(void *arg) {
   const child_args *a = arg;
   child(a->req, a->pipe_w, -1);
 }
+#endif
 
 bool cu__spawn_needs_child(const cu__spawn_req *req) {
   return req->n_rlimits > 0 || req->cgroup_fd > 2 || req->confine ||
@@ -176,7 +194,6 @@ typedef struct cu__clone_args {
 } cu__clone_args;
 
 static atomic_int clone3_state; /* 0 unknown, 1 works, -1 ENOSYS */
-static atomic_int clone3_vm_state; /* -1: CLONE_VM refused here */
 
 /*
  * The vfork-style child: clone3 with CLONE_VM | CLONE_VFORK on a stack of
@@ -187,17 +204,8 @@ static atomic_int clone3_vm_state; /* -1: CLONE_VM refused here */
  * ThreadSanitizer (its per-thread state would be shared with the parent);
  * elsewhere the fork-style clone3 is used.
  */
-#if defined(__SANITIZE_THREAD__)
-#define CU__TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CU__TSAN 1
-#endif
-#endif
-#if defined(SYS_clone3) && !defined(CU__TSAN) && \
-    (defined(__x86_64__) || defined(__aarch64__))
-#define CU__VM_CHILD 1
-#define CU__CHILD_STACK (64 * 1024)
+#ifdef CU__VM_CHILD
+static atomic_int clone3_vm_state; /* -1: CLONE_VM refused here */
 
 static long clone3_vm_call(void *ca, size_t size, void (*fn)(void *),
                            void *arg) {

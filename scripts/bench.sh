@@ -2,7 +2,8 @@
 # The benchmarks, as `make bench` runs them (docs/performance.md explains
 # the method). Builds a Release tree in build-bench/, then in one run:
 #   1. Cuprum's end-to-end programs (bench/bench_*.c), each interleaving its
-#      variants with raw or shell peers: spawn, capture, pipelines, batches
+#      variants with raw or shell peers: spawn, capture, pipelines, batches,
+#      limits and containment (bench_contain)
 #   2. the stream micro-benchmarks and the line-event cost program, when
 #      built (bench/CMakeLists.txt)
 #   3. peers: libpipeline (compiled here when pkg-config finds it), Python's
@@ -82,6 +83,7 @@ run() { # name, command...: run one benchmark program, keep going on failure
 run capture "$BUILD/bench/bench_capture" "$OUT/capture.json" # makes PAYLOAD
 run spawn "$BUILD/bench/bench_spawn" "$OUT/spawn.json"
 run pipeline "$BUILD/bench/bench_pipeline" "$OUT/pipeline.json"
+run contain "$BUILD/bench/bench_contain" "$OUT/contain.json"
 # the other helpers' programs from bench/CMakeLists.txt, when built
 for prog in micro_stream observe_lines telemetry; do
   if [ -x "$BUILD/bench/$prog" ]; then

@@ -35,9 +35,9 @@ run_ctest() { # dir, ctest args...
 
 stage() { echo; echo "=== $*"; }
 
-stage "portable build (CUPRUM_NO_PIDFD, CUPRUM_NO_SPLICE, CUPRUM_NO_CLOSEFROM) + ASan/UBSan"
+stage "portable build (CUPRUM_NO_PIDFD, CUPRUM_NO_SPLICE, CUPRUM_NO_CLOSEFROM, CUPRUM_NO_CLONE3) + ASan/UBSan"
 if configure_build build-portable -DCUPRUM_SANITIZE=ON -DCUPRUM_NO_PIDFD=ON \
-     -DCUPRUM_NO_SPLICE=ON -DCUPRUM_NO_CLOSEFROM=ON; then
+     -DCUPRUM_NO_SPLICE=ON -DCUPRUM_NO_CLOSEFROM=ON -DCUPRUM_NO_CLONE3=ON; then
   run_ctest build-portable || status=1
 else status=1; fi
 

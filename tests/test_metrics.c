@@ -371,6 +371,29 @@ static void test_metrics_timeout_signals_spawn_failure(void **state) {
   cu_metrics_free(m);
 }
 
+/* CPU time from the kernel's rusage of each reaped command, by mode: a
+ * helper that burns 300 ms of CPU shows at least most of it. */
+static void test_metrics_cpu_seconds(void **state) {
+  (void)state;
+  cu_hook *hook = NULL;
+  cu_metrics *m = attach(NULL, &hook);
+  run_ok(cut_cmd("hog", "cpu", "300", NULL), NULL);
+  char *s = render(m);
+  const char *want = "\ncuprum_command_cpu_seconds_total{program=\"hog\","
+                     "project=\"test-helpers\",mode=\"user\"} ";
+  const char *p = strstr(s, want);
+  if (!p)
+    fail_msg("missing %s in:\n%s", want + 1, s);
+  double user = strtod(p + strlen(want), NULL);
+  assert_true(strstr(s, "project=\"test-helpers\",mode=\"system\"} ") != NULL);
+  assert_non_null(strstr(s, "# TYPE cuprum_command_cpu_seconds_total counter"));
+  free(s);
+  if (user < 0.15)
+    fail_msg("user CPU %.6f s for a 300 ms burn", user);
+  detach(&hook);
+  cu_metrics_free(m);
+}
+
 /* stdin fed to a child, and a stdin the child refused (EPIPE). */
 static void test_metrics_stdin_bytes_and_errors(void **state) {
   (void)state;
@@ -605,6 +628,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_metrics_series_bounded),
     cmocka_unit_test(test_metrics_concurrent_updates_exact),
     cmocka_unit_test(test_metrics_timeout_signals_spawn_failure),
+    cmocka_unit_test(test_metrics_cpu_seconds),
     cmocka_unit_test(test_metrics_stdin_bytes_and_errors),
     cmocka_unit_test(test_metrics_textfile_atomic),
     cmocka_unit_test(test_metrics_promtool_check),

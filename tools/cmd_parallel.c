@@ -27,6 +27,7 @@ typedef struct parallel_args {
   int64_t grace_ms;         /* -1 = library default */
   size_t max_output;        /* per item and stream; 0 = unlimited */
   cli_observe_opts observe; /* --events, --log, -x */
+  cli_contain_opts contain; /* --contain, --limit */
   const char *file;
 } parallel_args;
 
@@ -47,6 +48,7 @@ static const struct option long_options[] = {
     {"grace", required_argument, NULL, OPT_GRACE},
     {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
     CLI_OBSERVE_LONG_OPTIONS,
+    CLI_CONTAIN_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -74,6 +76,8 @@ static void print_help(void) {
         "                     result says so (stdout_truncated, ...)\n"
         "  --catalogue FILE   use the catalogue in FILE instead of the default\n"
         "  --allow PROG       also allow PROG (repeatable)\n"
+        CLI_CONTAIN_HELP
+        "                     (one cgroup per command)\n"
         CLI_OBSERVE_HELP
         "  -h, --help         show this help\n"
         "\n"
@@ -110,6 +114,8 @@ static int parse_bytes(const char *text, size_t *ret) {
 static int parse_option(void *ctx, int opt, const char *arg) {
   parallel_args *a = ctx;
   int rc = cli_observe_option(&a->observe, SUB, opt, arg);
+  if (rc < 0)
+    rc = cli_contain_option(&a->contain, SUB, opt, arg);
   if (rc >= 0)
     return rc;
   switch (opt) {
@@ -263,6 +269,7 @@ static int build_items(const parallel_args *a, const cu_catalogue *cat,
                           .max_capture = a->max_output,
                           .overflow = CU_OVERFLOW_TRUNCATE,
                           .new_session = true};
+  cli_contain_apply(&a->contain, &b->opts);
   for (size_t i = 0; i < b->n; i++) {
     batch_line *l = &b->lines[i];
     size_t argc = json_array_size(l->argv);

@@ -40,6 +40,8 @@ static const struct option long_options[] = {
     {"sigpipe-fails", no_argument, NULL, OPT_SIGPIPE_FAILS},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
     CLI_OBSERVE_LONG_OPTIONS,
+    CLI_CONTAIN_LONG_OPTIONS,
+    {"time", no_argument, NULL, CLI_OPT_TIME},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -73,6 +75,9 @@ static void print_help(void) {
         "                     it runs. Default: a new session without a\n"
         "                     terminal, so a prompt fails instead of hanging\n"
         "  -q, --quiet        discard the command's stdout and stderr\n"
+        CLI_CONTAIN_HELP
+        "  --time             print the command's CPU time, elapsed time and\n"
+        "                     peak memory to stderr at the end (as GNU time)\n"
         CLI_OBSERVE_HELP
         "  -h, --help         show this help\n"
         "\n"
@@ -127,6 +132,8 @@ static int parse_unset(run_args *a, const char *name) {
 static int parse_option(void *ctx, int opt, const char *arg) {
   run_args *a = ctx;
   int rc = cli_observe_option(&a->observe, SUB, opt, arg);
+  if (rc < 0)
+    rc = cli_contain_option(&a->contain, SUB, opt, arg);
   if (rc >= 0)
     return rc;
   switch (opt) {
@@ -207,6 +214,8 @@ static int run_one(const run_args *a, const cu_catalogue *cat) {
   cu_run_opts opts = cli_make_run_opts(a);
   cu_result *result = NULL;
   int rc = cu_run(cmd, &opts, &result);
+  if (rc == 0 && a->contain.time)
+    cli_print_time(stderr, result);
   if (rc == 0)
     status = exit_status(a, result);
   else

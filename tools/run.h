@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "contain_opts.h"
 #include "observe.h"
 
 /* Everything `cuprum run` was asked for. Strings point into argv. */
@@ -30,6 +31,7 @@ typedef struct run_args {
   bool wait_all;            /* pipelines: CU_FAIL_WAIT_ALL */
   bool sigpipe_fails;       /* pipelines: SIGPIPE deaths are failures */
   cli_observe_opts observe; /* --events, --log, -x */
+  cli_contain_opts contain; /* --contain, --limit, --time */
   const char *const *command; /* PROGRAM [ARG...], with pipe tokens */
   int n_command;
 } run_args;

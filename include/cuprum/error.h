@@ -44,7 +44,8 @@ extern "C" {
   XX(ESTATE, -22, "operation not valid in the current state")                  \
   XX(EIO, -23, "I/O error while moving data")                                  \
   XX(ECANCELED, -24, "operation cancelled")                                    \
-  XX(ETIMEDOUT, -25, "operation timed out")
+  XX(ETIMEDOUT, -25, "operation timed out")                                    \
+  XX(EUNSUPPORTED, -26, "not available on this host")
 
 /** Error codes. All are negative; 0 is success. */
 typedef enum cu_errno {

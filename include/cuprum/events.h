@@ -86,6 +86,17 @@ typedef struct cu_event {
                                  pipeline */
   uint64_t batch_id;        /**< cu_parallel_run() batch, 0 = none */
   int batch_index;          /**< item index in that batch */
+  /* EXIT accounting (appended): the kernel's rusage of the exited process,
+   * as in cu_result. */
+  int64_t user_cpu_us;      /**< EXIT: user CPU time, microseconds */
+  int64_t sys_cpu_us;       /**< EXIT: system CPU time, microseconds */
+  int64_t max_rss_kb;       /**< EXIT: peak resident set size, KiB */
+  bool contained;           /**< EXIT: the run had a cgroup of its own */
+  int64_t cgroup_cpu_us;    /**< EXIT of a contained run: the cgroup's CPU
+                                 time (every process, every stage), µs;
+                                 -1 otherwise */
+  int64_t cgroup_mem_peak;  /**< EXIT of a contained run: memory.peak,
+                                 bytes; -1 where not available */
 } cu_event;
 
 /** Name of a phase ("plan", "start", "stdout_line", ...). */

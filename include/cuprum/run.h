@@ -141,6 +141,45 @@ typedef struct cu_cancel cu_cancel;
 #define CU_TIMEOUT_MAX_MS (365LL * 24 * 3600 * 1000)
 
 /**
+ * Kinds of resource limit (cu_limit). The first seven are setrlimit(2)
+ * limits (POSIX.1-2008 getrlimit/setrlimit, with Linux's RLIMIT_NPROC),
+ * set by the child on itself just before execve, soft = hard = value
+ * (CPU: hard = value + 1, so SIGXCPU comes first and SIGKILL a second
+ * later). The last three are cgroup v2 limits (Documentation/admin-guide/
+ * cgroup-v2.rst) written into the run's cgroup before the child starts;
+ * they need a contained run and the controller on this host.
+ */
+typedef enum cu_limit_kind {
+  CU_LIMIT_CPU = 1,    /**< RLIMIT_CPU, seconds of CPU: SIGXCPU */
+  CU_LIMIT_AS,         /**< RLIMIT_AS, bytes of address space: ENOMEM */
+  CU_LIMIT_DATA,       /**< RLIMIT_DATA, bytes of data (brk, private
+                            mappings): ENOMEM */
+  CU_LIMIT_NOFILE,     /**< RLIMIT_NOFILE, highest fd + 1: EMFILE */
+  CU_LIMIT_NPROC,      /**< RLIMIT_NPROC, processes of the real user id
+                            (not enforced for root): EAGAIN from fork */
+  CU_LIMIT_CORE,       /**< RLIMIT_CORE, bytes of core file (0 = none) */
+  CU_LIMIT_FSIZE,      /**< RLIMIT_FSIZE, bytes of a written file: SIGXFSZ */
+  CU_LIMIT_MEMORY_MAX, /**< cgroup memory.max, bytes (OOM kill) */
+  CU_LIMIT_PIDS_MAX,   /**< cgroup pids.max, tasks: EAGAIN from fork */
+  CU_LIMIT_CPU_MAX,    /**< cgroup cpu.max, thousandths of one CPU
+                            (1000 = one CPU, 500 = half of one) */
+} cu_limit_kind;
+
+/** One resource limit. Frozen: never grows. */
+typedef struct cu_limit {
+  cu_limit_kind kind;
+  uint64_t value; /**< unit per kind (above); must fit the kernel's type */
+} cu_limit;
+
+/** Whether a run is put in a cgroup of its own (containment). */
+typedef enum cu_contain_mode {
+  CU_CONTAIN_OFF = 0,     /**< the process group only (default) */
+  CU_CONTAIN_REQUIRE,     /**< a cgroup or no run: CU_EUNSUPPORTED */
+  CU_CONTAIN_BEST_EFFORT, /**< a cgroup where possible, else the process
+                               group; the result says which and why */
+} cu_contain_mode;
+
+/**
  * Options for one run. A NULL pointer means every default; otherwise start
  * from CU_RUN_OPTS_INIT (every other field zero = its default):
  *
@@ -177,6 +216,24 @@ typedef struct cu_run_opts {
                                     pipeline stage then leads its own
                                     session and process group; timeouts and
                                     cancels signal every one of them. */
+  cu_contain_mode contain;     /**< a cgroup of its own (docs/users-guide.md
+                                    "Containment"): every process the
+                                    command starts, daemons that called
+                                    setsid() included, is killed
+                                    (cgroup.kill) on timeout, cancel and
+                                    at the end of the run. A pipeline
+                                    shares one cgroup; a batch has one per
+                                    item. Implied (REQUIRE) by a cgroup
+                                    limit in `limits` when OFF. */
+  const cu_limit *limits;      /**< n_limits resource limits (copied) */
+  size_t n_limits;
+  bool limits_best_effort;     /**< a cgroup limit whose controller this
+                                    host lacks is skipped (named in the
+                                    result's contain note) instead of
+                                    failing the run with CU_EUNSUPPORTED */
+  const char *cgroup_parent;   /**< a cgroup v2 directory to create the
+                                    run's cgroups beneath; NULL = "cuprum"
+                                    beneath this process's own v2 cgroup */
 } cu_run_opts;
 
 /** Initialiser of a cu_run_opts with every default. */
@@ -191,6 +248,11 @@ typedef enum cu_spawn_step {
   CU_STEP_CWD,      /**< the working directory */
   CU_STEP_EXEC,     /**< execve() of the program */
   CU_STEP_SPAWN,    /**< posix_spawn or pidfd set-up */
+  CU_STEP_CGROUP,   /**< creating or entering the run's cgroup */
+  CU_STEP_LIMITS,   /**< a resource limit (setrlimit in the child, or a
+                         cgroup limit file) */
+  CU_STEP_CONFINE,  /**< a confinement step in the child (no_new_privs,
+                         Landlock, seccomp) */
 } cu_spawn_step;
 
 /** A captured stream: binary-safe bytes, NUL-terminated for convenience.
@@ -230,6 +292,18 @@ typedef struct cu_result {
   int spawn_errno;         /**< errno of that failure, or 0 */
   cu_tag *tags;            /**< copies of the run's tags */
   size_t n_tags;
+  /* Accounting (every run; 0 when never spawned). From the kernel's rusage
+   * of the reaped process (getrusage(2) RUSAGE_CHILDREN semantics: its own
+   * time plus that of the descendants it waited for). */
+  int64_t user_cpu_us;     /**< user CPU time, microseconds */
+  int64_t sys_cpu_us;      /**< system CPU time, microseconds */
+  int64_t max_rss_kb;      /**< peak resident set size, KiB */
+  bool contained;          /**< ran in a cgroup of its own */
+  int64_t cgroup_cpu_us;   /**< contained: CPU time of every process of the
+                                cgroup (pipeline: of every stage), from
+                                cpu.stat usage_usec; -1 otherwise */
+  int64_t cgroup_mem_peak; /**< contained: memory.peak in bytes; -1 where
+                                not available (no memory controller) */
 } cu_result;
 
 /** Which output stream (for text views). */
@@ -290,6 +364,15 @@ const char *cu_result_text(const cu_result *result, cu_stream_id which);
  */
 const char *cu_result_text_len(const cu_result *result, cu_stream_id which,
                                size_t *ret_len);
+
+/**
+ * Why the run was or was not contained, for people: "" when containment
+ * was not asked for; otherwise the cgroup's path, or the reason a
+ * best-effort run fell back to the process group, plus any cgroup limit a
+ * best-effort run skipped. Never NULL for a non-NULL result; valid until
+ * cu_result_free(). Thread-safe (read only).
+ */
+const char *cu_result_contain_note(const cu_result *result);
 
 /** Release a result the library handed out (NULL is ignored). Returns NULL,
  * so `res = cu_result_free(res);` leaves no dangling pointer. */

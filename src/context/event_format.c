@@ -67,6 +67,19 @@ static void phase_fields(cu__kv *kv, const cu_event *ev) {
     cu__kv_int(kv, "exit_code", ev->exit_code);
     cu__kv_int(kv, "signal", ev->term_signal);
     cu__kv_int(kv, "duration_ns", (long long)ev->duration_ns);
+    /* Accounting, when the kernel gave any (every real exit has a peak
+     * RSS; a synthetic event has none). */
+    if (ev->max_rss_kb > 0) {
+      cu__kv_int(kv, "user_cpu_us", (long long)ev->user_cpu_us);
+      cu__kv_int(kv, "sys_cpu_us", (long long)ev->sys_cpu_us);
+      cu__kv_int(kv, "max_rss_kb", (long long)ev->max_rss_kb);
+    }
+    if (ev->contained) {
+      cu__kv_bool(kv, "contained", true);
+      cu__kv_int(kv, "cgroup_cpu_us", (long long)ev->cgroup_cpu_us);
+      if (ev->cgroup_mem_peak >= 0)
+        cu__kv_int(kv, "cgroup_mem_peak", (long long)ev->cgroup_mem_peak);
+    }
   } else if (ev->phase == CU_EV_SPAWN_FAILED) {
     error_fields(kv, ev);
   } else if (ev->phase == CU_EV_STOPPED) {

@@ -252,6 +252,15 @@ static int log_after(void *data, const cu_cmd *cmd, const cu_result *res) {
   cu__kv_int(&kv, "exit_code", res->exit_code);
   cu__kv_int(&kv, "signal", res->term_signal);
   cu__kv_ms(&kv, "duration_ms", res->duration_ns);
+  if (res->max_rss_kb > 0) { /* the kernel's account of a reaped process */
+    cu__kv_ms(&kv, "user_cpu_ms", res->user_cpu_us * 1000);
+    cu__kv_ms(&kv, "sys_cpu_ms", res->sys_cpu_us * 1000);
+    cu__kv_int(&kv, "max_rss_kb", (long long)res->max_rss_kb);
+  }
+  if (res->contained) {
+    cu__kv_bool(&kv, "contained", true);
+    cu__kv_ms(&kv, "cgroup_cpu_ms", res->cgroup_cpu_us * 1000);
+  }
   cu__kv_int(&kv, "stdout_bytes", (long long)res->out.total);
   cu__kv_int(&kv, "stderr_bytes", (long long)res->err.total);
   if (res->timed_out)

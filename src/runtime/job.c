@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -134,6 +135,8 @@ static void signal_pidfd(int pidfd, int sig) {
  */
 void cu__job_signal(cu__job *job, int sig) {
   cu__stage *st0 = &job->stages[0];
+  if (sig == SIGKILL && job->cg)
+    cu__cgroup_kill(job->cg); /* every process, daemons included */
   if (!job->new_session && job->pgid > 0 && !st0->reaped) {
     kill(-job->pgid, sig);
     return;
@@ -373,6 +376,10 @@ static void record_exit(cu__job *job, cu__stage *st, int status) {
 /* A stage's EXIT event comes after its last line: once it has exited and
  * every stream of its own that the parent reads is closed. */
 static void emit_ready_exits(cu__job *job) {
+  /* A contained run's EXIT events wait for its cgroup to be empty, and
+   * carry the whole cgroup's figures. */
+  if (job->contained && job->state != CU__J_DONE)
+    return;
   for (size_t i = 0; i < job->n; i++) {
     cu__stage *st = &job->stages[i];
     bool open = st->w_err.fd >= 0 || st->w_tap_in.fd >= 0 ||
@@ -405,7 +412,7 @@ static void check_exit(cu__job *job, cu__stage *st) {
   int status = 0;
   if (st->exited)
     return;
-  int rc = cu__peek_exit(st->pid, st->pidfd, &status);
+  int rc = cu__peek_exit(st->pid, st->pidfd, &status, &st->ru);
   if (rc == 1)
     record_exit(job, st, status);
   else if (rc < 0 && errno == ECHILD)
@@ -479,6 +486,7 @@ void cu__job_on_event(cu__job *job, cu__watch *w) {
     on_relay(job, &job->stages[w->stage]);
     break;
   case CU__W_WAKE:
+  case CU__W_CGROUP: /* cgroup.events changed: after_batch reads it */
     break;
   }
 }
@@ -509,6 +517,39 @@ static void apply_policy(cu__job *job) {
   }
 }
 
+/* A contained run ends when its cgroup is empty: every stage has exited,
+ * so whatever is left (a daemon, a background child) is killed now
+ * (cgroup.kill), and the job waits for cgroup.events to say "populated 0"
+ * on the loop (EPOLLPRI), never blocking. true = still waiting. */
+static bool cgroup_busy(cu__job *job) {
+  if (!job->cg)
+    return false;
+  if (cu__cgroup_populated(job->cg) != 1)
+    return false;
+  cu__cgroup_kill(job->cg);
+  if (job->w_cg.fd < 0) {
+    job->w_cg.fd = job->cg->events_fd;
+    if (cu__loop_watch(job->loop, &job->w_cg, EPOLLPRI) != 0) {
+      job->w_cg.fd = -1;
+      return false; /* cannot wait on the loop: do not hang the run */
+    }
+  }
+  /* The kill may have emptied it between the read and the watch. */
+  return cu__cgroup_populated(job->cg) == 1;
+}
+
+static void end_cgroup(cu__job *job) {
+  if (!job->cg)
+    return;
+  if (job->w_cg.fd >= 0) {
+    cu__loop_unwatch(job->loop, &job->w_cg);
+    job->w_cg.fd = -1;
+  }
+  cu__cgroup_stats(job->cg, &job->cg_cpu_us, &job->cg_mem_peak);
+  cu__cgroup_free(job->cg);
+  job->cg = NULL;
+}
+
 static void finish(cu__job *job) {
   job->state = CU__J_DONE;
   job->stamp_ok = false;
@@ -536,6 +577,7 @@ static void finish(cu__job *job) {
   }
   if (job->out_stream)
     cu__outstream_take(job->out_stream, &job->out);
+  end_cgroup(job);
   emit_ready_exits(job);
   cu__loop_job_done(job->loop, job);
 }
@@ -576,7 +618,9 @@ void cu__job_after_batch(cu__job *job) {
   }
   if (exited && job->state != CU__J_RUNNING)
     abandon_stalled(job);
-  if (exited && !streams_open(job)) {
+  if (exited && job->cg && cgroup_busy(job)) {
+    /* leftovers killed: their pipes reach EOF as they die */
+  } else if (exited && !streams_open(job)) {
     finish(job);
     return;
   }
@@ -602,6 +646,14 @@ static void fill_result(const cu__job *job, const cu__stage *st,
   r->sent_kill = job->sent_kill;
   r->terminated = st->terminated;
   r->error = job->error;
+  r->user_cpu_us = (int64_t)st->ru.ru_utime.tv_sec * 1000000 +
+                   st->ru.ru_utime.tv_usec;
+  r->sys_cpu_us = (int64_t)st->ru.ru_stime.tv_sec * 1000000 +
+                  st->ru.ru_stime.tv_usec;
+  r->max_rss_kb = st->ru.ru_maxrss;
+  r->contained = job->contained;
+  r->cgroup_cpu_us = r->contained ? job->cg_cpu_us : -1;
+  r->cgroup_mem_peak = r->contained ? job->cg_mem_peak : -1;
 }
 
 static int empty_bytes(cu_bytes *b) {
@@ -632,6 +684,8 @@ int cu__job_stage_result(cu__job *job, size_t i, bool take_out,
     rc = empty_bytes(&r->out);
   if (rc == 0)
     rc = empty_bytes(&r->err);
+  if (rc == 0)
+    rc = cu__result_set_contain_note(r, job->contain_note);
   return rc;
 }
 
@@ -694,6 +748,19 @@ void cu__job_free(cu__job *job) {
     spawned |= job->stages[i].pid > 0 && !job->stages[i].reaped;
   if (spawned)
     cu__job_signal(job, SIGKILL);
+  if (job->cg) {
+    /* Set-up failed after a spawn: wait (bounded) for the kill to empty
+     * the cgroup so it can be removed. Not on a loop's normal path: a
+     * finished job's cgroup is already gone (finish). */
+    cu__cgroup_kill(job->cg);
+    for (int i = 0; i < 100 && cu__cgroup_populated(job->cg) == 1; i++) {
+      struct pollfd pfd = {.fd = job->cg->events_fd, .events = POLLPRI};
+      poll(&pfd, 1, 20);
+    }
+    if (job->w_cg.fd >= 0)
+      cu__loop_unwatch(job->loop, &job->w_cg);
+    cu__cgroup_free(job->cg);
+  }
   for (size_t i = 0; i < job->n; i++) {
     cu__stage *st = &job->stages[i];
     if (st->pid > 0 && !st->reaped)

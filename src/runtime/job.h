@@ -26,7 +26,9 @@
 #include "context/ctx.h"
 #include "cuprum/loop.h"
 #include "cuprum/pipeline.h"
+#include "spawn/cgroup.h"
 #include "spawn/env.h"
+#include "spawn/proc.h"
 #include "stream/outstream.h"
 #include "stream/relay.h"
 
@@ -44,6 +46,8 @@ typedef enum cu__wkind {
   CU__W_TAP_OUT,/* the next stage's stdin (relay output) */
   CU__W_OUT_SINK, /* the final stdout's echo fd, while it is full */
   CU__W_ERR_SINK, /* a stage's stderr echo fd, while it is full */
+  CU__W_CGROUP, /* the run's cgroup.events (EPOLLPRI), while waiting for
+                   the cgroup to empty */
 } cu__wkind;
 
 /* Something registered with epoll; epoll_event.data.ptr points here. */
@@ -87,6 +91,7 @@ typedef struct cu__stage {
   bool line_ev_ready;
   cu_tag *ev_tags;           /* tags for this stage's events */
   size_t n_ev_tags;
+  struct rusage ru;          /* the kernel's, from the exit (waitid) */
 } cu__stage;
 
 typedef enum cu__jstate {
@@ -166,6 +171,14 @@ typedef struct cu__job {
   size_t n_tags;
   struct timespec start_wall, start_mono, end_wall, end_mono;
   cu_run_opts opts_copy;        /* sinks, limits (strings not used) */
+  /* Containment and limits (job_setup.c, set-up; job.c, the end). */
+  cu__cgroup *cg;               /* the run's cgroup, or NULL */
+  cu__watch w_cg;               /* its cgroup.events, at the end */
+  bool contained;               /* the run has (had) a cgroup */
+  char contain_note[512];       /* the result's contain note */
+  int64_t cg_cpu_us, cg_mem_peak; /* read at DONE (-1: none) */
+  cu__rlimit_req rlimits[8];    /* set in each child before execve */
+  size_t n_rlimits;
   cu__job_done_fn on_done;
   void *on_done_data;
 } cu__job;
@@ -206,6 +219,9 @@ struct cu_pipeline_result *cu__pipeline_result_new(void);
 /* A new zeroed result with the library's private part (result.c); NULL
  * (with CU_ENOMEM recorded) when out of memory. */
 cu_result *cu__result_new(void);
+/* Set the result's contain note (copied; NULL or "" = none): 0 or
+ * CU_ENOMEM (result.c). */
+int cu__result_set_contain_note(cu_result *r, const char *note);
 
 /* Release a finished job. */
 void cu__job_free(cu__job *job);

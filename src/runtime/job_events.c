@@ -130,6 +130,14 @@ void cu__job_emit_exit(cu__job *job, cu__stage *st) {
   cu_event ev;
   base_event(job, st, CU_EV_EXIT, &ev);
   ev.duration_ns = cu__ts_ns(st->end_mono) - cu__ts_ns(st->start_mono);
+  ev.user_cpu_us = (int64_t)st->ru.ru_utime.tv_sec * 1000000 +
+                   st->ru.ru_utime.tv_usec;
+  ev.sys_cpu_us = (int64_t)st->ru.ru_stime.tv_sec * 1000000 +
+                  st->ru.ru_stime.tv_usec;
+  ev.max_rss_kb = st->ru.ru_maxrss;
+  ev.contained = job->contained;
+  ev.cgroup_cpu_us = job->contained ? job->cg_cpu_us : -1;
+  ev.cgroup_mem_peak = job->contained ? job->cg_mem_peak : -1;
   cu__ctx_emit(job->ctx, &ev);
 }
 

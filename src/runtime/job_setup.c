@@ -460,6 +460,9 @@ static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
         .fd_err = s->err_child[i],
         .pgid = job->pgid,
         .setsid = job->new_session,
+        .rlimits = job->rlimits,
+        .n_rlimits = job->n_rlimits,
+        .cgroup_fd = job->cg ? job->cg->dir_fd : 0,
     };
     int err_no = 0;
     cu_spawn_step where = CU_STEP_NONE;
@@ -524,6 +527,8 @@ static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
   job->w_in = (cu__watch){.job = job, .fd = -1, .kind = CU__W_IN};
   job->w_timer = (cu__watch){.job = job, .fd = -1, .kind = CU__W_TIMER};
   job->w_cancel = (cu__watch){.job = job, .fd = -1, .kind = CU__W_CANCEL};
+  job->w_cg = (cu__watch){.job = job, .fd = -1, .kind = CU__W_CGROUP};
+  job->cg_cpu_us = job->cg_mem_peak = -1;
   job->w_out_sink = (cu__watch){.job = job, .fd = -1,
                                 .kind = CU__W_OUT_SINK,
                                 .stage = (uint16_t)(spec->n - 1)};
@@ -584,6 +589,78 @@ static void adjust_outputs(setup *s, const cu_run_opts *o,
   }
 }
 
+/* The setrlimit(2) resource of an rlimit kind, or -1 for cgroup kinds. */
+static int rlimit_resource(cu_limit_kind k) {
+  switch (k) {
+  case CU_LIMIT_CPU:
+    return RLIMIT_CPU;
+  case CU_LIMIT_AS:
+    return RLIMIT_AS;
+  case CU_LIMIT_DATA:
+    return RLIMIT_DATA;
+  case CU_LIMIT_NOFILE:
+    return RLIMIT_NOFILE;
+  case CU_LIMIT_NPROC:
+    return RLIMIT_NPROC;
+  case CU_LIMIT_CORE:
+    return RLIMIT_CORE;
+  case CU_LIMIT_FSIZE:
+    return RLIMIT_FSIZE;
+  default:
+    return -1;
+  }
+}
+
+/*
+ * Limits and containment: the rlimits each child sets on itself, and the
+ * run's cgroup (one per job: a pipeline shares it). A cgroup limit implies
+ * containment. REQUIRE (or implied) fails the run when no cgroup can be
+ * made; BEST_EFFORT falls back to the process group and says why in the
+ * contain note. Returns 0 or a CU_E* code (message set).
+ */
+static int setup_contain(cu__job *job, const cu_run_opts *o) {
+  bool cg_limit = false;
+  for (size_t i = 0; i < o->n_limits; i++) {
+    int res = rlimit_resource(o->limits[i].kind);
+    if (res < 0) {
+      cg_limit = true;
+      continue;
+    }
+    /* A later entry of the same kind wins. */
+    size_t k = 0;
+    while (k < job->n_rlimits && job->rlimits[k].resource != res)
+      k++;
+    if (k == job->n_rlimits)
+      job->n_rlimits++;
+    rlim_t v = (rlim_t)o->limits[i].value;
+    job->rlimits[k].resource = res;
+    job->rlimits[k].lim.rlim_cur = v;
+    /* CPU: SIGXCPU at the soft limit, SIGKILL one second later. */
+    job->rlimits[k].lim.rlim_max = res == RLIMIT_CPU ? v + 1 : v;
+  }
+  cu_contain_mode mode = o->contain;
+  if (mode == CU_CONTAIN_OFF && cg_limit)
+    mode = CU_CONTAIN_REQUIRE;
+  if (mode == CU_CONTAIN_OFF)
+    return 0;
+  char skipped[256];
+  int rc = cu__cgroup_create(o->cgroup_parent, o->limits, o->n_limits,
+                             o->limits_best_effort, &job->cg, skipped,
+                             sizeof skipped);
+  if (rc != 0) {
+    if (mode == CU_CONTAIN_REQUIRE)
+      return rc;
+    snprintf(job->contain_note, sizeof job->contain_note,
+             "not contained (process group only): %s", cu_last_error());
+    cu__clear_error();
+    return 0;
+  }
+  job->contained = true;
+  snprintf(job->contain_note, sizeof job->contain_note, "%s%s%s",
+           job->cg->path, skipped[0] ? "; " : "", skipped);
+  return 0;
+}
+
 int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
                   cu__job **ret, cu_result *failed) {
   cu__ctx *ctx = NULL;
@@ -622,6 +699,13 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
     setup_free(&s, spec->n);
     cu__job_free(job);
     return fail_stage(failed, rc, CU_STEP_VALIDATE, 0);
+  }
+  rc = setup_contain(job, spec->opts);
+  if (rc != 0) {
+    int err_no = cu__last_fail_errno();
+    setup_free(&s, spec->n);
+    cu__job_free(job);
+    return fail_stage(failed, rc, CU_STEP_CGROUP, err_no);
   }
   rc = open_streams(job, spec, &s);
   if (rc != 0) {

@@ -54,6 +54,35 @@ static int check_tags(const cu_tag *tags, size_t n) {
   return 0;
 }
 
+static int check_limits(const cu_run_opts *o) {
+  if ((unsigned)o->contain > CU_CONTAIN_BEST_EFFORT)
+    return cu__fail(CU_EINVAL, "contain: unknown mode %d", (int)o->contain);
+  if (o->n_limits && !o->limits)
+    return cu__fail(CU_EINVAL, "limits: n_limits is %zu but limits is NULL",
+                    o->n_limits);
+  if (o->n_limits > 64)
+    return cu__fail(CU_EINVAL, "limits: %zu entries (at most 64)",
+                    o->n_limits);
+  for (size_t i = 0; i < o->n_limits; i++) {
+    cu_limit_kind k = o->limits[i].kind;
+    uint64_t v = o->limits[i].value;
+    if (k < CU_LIMIT_CPU || k > CU_LIMIT_CPU_MAX)
+      return cu__fail(CU_EINVAL, "limits[%zu].kind: unknown kind %d", i,
+                      (int)k);
+    /* RLIM_INFINITY is all ones; the CPU hard limit is value + 1. */
+    if (v >= (uint64_t)INT64_MAX / 1000)
+      return cu__fail(CU_EINVAL, "limits[%zu].value: %llu is too large", i,
+                      (unsigned long long)v);
+    if (v == 0 && (k == CU_LIMIT_CPU || k == CU_LIMIT_NOFILE ||
+                   k == CU_LIMIT_NPROC || k == CU_LIMIT_PIDS_MAX ||
+                   k == CU_LIMIT_CPU_MAX || k == CU_LIMIT_AS ||
+                   k == CU_LIMIT_DATA || k == CU_LIMIT_MEMORY_MAX))
+      return cu__fail(CU_EINVAL, "limits[%zu].value: 0 would stop the "
+                      "command from running at all", i);
+  }
+  return 0;
+}
+
 static int validate_opts(const cu_run_opts *o) {
   int rc = check_output(&o->out, "out");
   if (rc == 0)
@@ -66,6 +95,8 @@ static int validate_opts(const cu_run_opts *o) {
     rc = check_tags(o->tags, o->n_tags);
   if (rc == 0 && o->n_env && !o->env)
     rc = cu__fail(CU_EINVAL, "env: n_env is %zu but env is NULL", o->n_env);
+  if (rc == 0)
+    rc = check_limits(o);
   if (rc != 0)
     return rc;
   if ((unsigned)o->overflow > CU_OVERFLOW_FAIL)

@@ -23,6 +23,7 @@ typedef struct text_view {
 typedef struct cu__result {
   cu_result pub;
   _Atomic(text_view *) text[2];
+  char *contain_note; /* NULL = "" */
 } cu__result;
 
 cu_result *cu__result_new(void) {
@@ -33,7 +34,26 @@ cu_result *cu__result_new(void) {
   }
   atomic_init(&r->text[0], NULL);
   atomic_init(&r->text[1], NULL);
+  r->pub.cgroup_cpu_us = -1;
+  r->pub.cgroup_mem_peak = -1;
   return &r->pub;
+}
+
+int cu__result_set_contain_note(cu_result *r, const char *note) {
+  cu__result *p = (cu__result *)r;
+  free(p->contain_note);
+  p->contain_note = NULL;
+  if (!note || !*note)
+    return 0;
+  p->contain_note = cu__strdup(note);
+  return p->contain_note ? 0 : CU_ENOMEM;
+}
+
+const char *cu_result_contain_note(const cu_result *r) {
+  if (!r)
+    return NULL;
+  const cu__result *p = (const cu__result *)r;
+  return p->contain_note ? p->contain_note : "";
 }
 
 static text_view *decode_view(const cu_bytes *b) {
@@ -88,6 +108,7 @@ cu_result *cu_result_free(cu_result *r) {
   free(r->err.data);
   free(atomic_load(&p->text[0]));
   free(atomic_load(&p->text[1]));
+  free(p->contain_note);
   cu__tags_free(r->tags, r->n_tags);
   free(p);
   return NULL;

@@ -191,7 +191,7 @@ bool cu__posix_spawn_reliable(void) {
 
 int cu__spawn(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
               cu_spawn_step *ret_stage) {
-  bool fork_path = !cu__posix_spawn_reliable();
+  bool fork_path = cu__spawn_needs_child(req) || !cu__posix_spawn_reliable();
 #ifndef POSIX_SPAWN_SETSID
   fork_path |= req->setsid; /* glibc < 2.26: the fork path calls setsid */
 #endif
@@ -290,22 +290,31 @@ static int status_from_siginfo(const siginfo_t *si) {
   return si->si_status & 0x7f; /* CLD_KILLED / CLD_DUMPED */
 }
 
-int cu__peek_exit(pid_t pid, int pidfd, int *ret_status) {
+int cu__peek_exit(pid_t pid, int pidfd, int *ret_status,
+                  struct rusage *ret_ru) {
   siginfo_t si;
   memset(&si, 0, sizeof si);
-  int rc;
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  long rc;
+  /* The raw system call takes a fifth argument, the rusage of the exited
+   * child, filled also with WNOWAIT (glibc's waitid() has no such
+   * argument). */
   do {
     if (pidfd >= 0)
-      rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si,
-                  WEXITED | WNOHANG | WNOWAIT);
+      rc = syscall(SYS_waitid, P_PIDFD, pidfd, &si,
+                   WEXITED | WNOHANG | WNOWAIT, &ru);
     else
-      rc = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+      rc = syscall(SYS_waitid, P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT,
+                   &ru);
   } while (rc < 0 && errno == EINTR);
   if (rc < 0)
     return -1;
   if (si.si_pid == 0)
     return 0;
   *ret_status = status_from_siginfo(&si);
+  if (ret_ru)
+    *ret_ru = ru;
   return 1;
 }
 

@@ -35,7 +35,7 @@ struct series {
   uint64_t hash;
   counter executions, failures, out_lines, err_lines, stdin_bytes,
       stdin_errors, timeouts, cancels, term_sent, kill_sent, dur_count,
-      dur_sum_ns;
+      dur_sum_ns, cpu_user_us, cpu_sys_us;
   atomic_int_fast64_t in_flight;
   counter spawn_failed[NREASONS];
   counter buckets[]; /* per bucket, not cumulative; +Inf is dur_count */
@@ -197,6 +197,10 @@ static void observe_exit(const cu_metrics *m, struct series *s,
     }
   }
   inc(&s->dur_sum_ns, (uint64_t)ns);
+  if (ev->user_cpu_us > 0)
+    inc(&s->cpu_user_us, (uint64_t)ev->user_cpu_us);
+  if (ev->sys_cpu_us > 0)
+    inc(&s->cpu_sys_us, (uint64_t)ev->sys_cpu_us);
   inc(&s->dur_count, 1); /* last: a render never sees count < buckets */
 }
 
@@ -422,6 +426,16 @@ static void signals(cu__sbuf *b, const cu_metrics *m, const struct series *s,
   cu__sbuf_printf(b, "%llu\n", (unsigned long long)get(&s->kill_sent));
 }
 
+static void cpu_modes(cu__sbuf *b, const cu_metrics *m,
+                      const struct series *s, const char *name, size_t off) {
+  uint64_t us[2] = {get(&s->cpu_user_us), get(&s->cpu_sys_us)};
+  for (int i = 0; i < 2; i++) {
+    sample_head(b, name, "", s, "mode", i ? "system" : "user");
+    cu__sbuf_printf(b, "%llu.%06llu\n", (unsigned long long)(us[i] / 1000000),
+                    (unsigned long long)(us[i] % 1000000));
+  }
+}
+
 static void spawn_failures(cu__sbuf *b, const cu_metrics *m,
                            const struct series *s, const char *name,
                            size_t off) {
@@ -491,6 +505,10 @@ static const struct {
      "Commands that could not be started, by reason.", spawn_failures, 0},
     {"cuprum_in_flight", "gauge", "Commands spawned and not yet exited.",
      in_flight, 0},
+    {"cuprum_command_cpu_seconds_total", "counter",
+     "CPU time of commands (the kernel's rusage of each reaped command), "
+     "by mode.",
+     cpu_modes, 0},
 };
 
 int cu_metrics_render(const cu_metrics *m, char **ret, size_t *ret_len) {

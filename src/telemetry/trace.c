@@ -186,6 +186,11 @@ static void attr_int(cu__sbuf *b, const char *key, long long v) {
   cu__sbuf_printf(b, "{\"intValue\":\"%lld\"}}", v);
 }
 
+static void attr_double(cu__sbuf *b, const char *key, double v) {
+  attr_begin(b, key);
+  cu__sbuf_printf(b, "{\"doubleValue\":%.6f}}", v);
+}
+
 static void attr_bool(cu__sbuf *b, const char *key, bool v) {
   attr_begin(b, key);
   cu__sbuf_printf(b, "{\"boolValue\":%s}}", v ? "true" : "false");
@@ -406,6 +411,21 @@ static void on_exit_event(cu_tracer *t, const cu_event *ev) {
     attr_int(&s->attrs, "process.exit.code", ev->exit_code);
     if (ev->exit_code != 0)
       snprintf(why, sizeof why, "%d", ev->exit_code);
+  }
+  /* Accounting. OpenTelemetry defines process CPU time only as a metric
+   * (process.cpu.time with cpu.mode), no span attribute: ours are in the
+   * cuprum namespace, seconds and bytes as semconv units go. */
+  attr_double(&s->attrs, "cuprum.cpu.user_time",
+              (double)ev->user_cpu_us / 1e6);
+  attr_double(&s->attrs, "cuprum.cpu.system_time",
+              (double)ev->sys_cpu_us / 1e6);
+  attr_int(&s->attrs, "cuprum.memory.max_rss", ev->max_rss_kb * 1024LL);
+  if (ev->contained) {
+    attr_bool(&s->attrs, "cuprum.contained", true);
+    attr_double(&s->attrs, "cuprum.cgroup.cpu_time",
+                (double)ev->cgroup_cpu_us / 1e6);
+    if (ev->cgroup_mem_peak >= 0)
+      attr_int(&s->attrs, "cuprum.cgroup.memory_peak", ev->cgroup_mem_peak);
   }
   if (s->timed_out)
     snprintf(why, sizeof why, "timeout");

@@ -41,25 +41,20 @@ extern "C" {
 
 /* ------------------------------------------------------------------- git */
 
-/** Common head of every git builder: `git [-C repo] <subcommand>`. */
-typedef struct cu_git_opts {
-  size_t size;                /**< sizeof(cu_git_opts) */
-  const cu_catalogue *catalogue; /**< NULL = default */
-  const cu_safe_path *repo;   /**< `-C repo`; NULL = the run's cwd */
-} cu_git_opts;
-#define CU_GIT_OPTS_INIT {.size = sizeof(cu_git_opts)}
+/* Every git builder's options start with size, then `catalogue` (NULL =
+ * default) and `repo` (`git -C repo`; NULL = the run's cwd). */
 
 /** git status: `--short` and/or `--branch`; `porcelain` = --porcelain=v1
  * (stable for parsing; contradicts `short_format`). */
 typedef struct cu_git_status_opts {
   size_t size;
-  cu_git_opts git;
+  const cu_catalogue *catalogue; /**< NULL = default */
+  const cu_safe_path *repo;      /**< `-C repo`; NULL = the run's cwd */
   bool short_format;
   bool branch;
   bool porcelain;
 } cu_git_status_opts;
-#define CU_GIT_STATUS_OPTS_INIT                                                \
-  {.size = sizeof(cu_git_status_opts), .git = CU_GIT_OPTS_INIT}
+#define CU_GIT_STATUS_OPTS_INIT {.size = sizeof(cu_git_status_opts)}
 int cu_git_status(const cu_git_status_opts *opts, cu_cmd **ret);
 
 /** git checkout REF: `create` = -b REF [start], `detach` = --detach,
@@ -67,14 +62,14 @@ int cu_git_status(const cu_git_status_opts *opts, cu_cmd **ret);
  * CU_EINVAL; REF is never read as a path (`--` follows it). */
 typedef struct cu_git_checkout_opts {
   size_t size;
-  cu_git_opts git;
+  const cu_catalogue *catalogue; /**< NULL = default */
+  const cu_safe_path *repo;      /**< `-C repo`; NULL = the run's cwd */
   bool create;
   bool detach;
   bool force;
   const cu_git_ref *start; /**< with create: the start point */
 } cu_git_checkout_opts;
-#define CU_GIT_CHECKOUT_OPTS_INIT                                              \
-  {.size = sizeof(cu_git_checkout_opts), .git = CU_GIT_OPTS_INIT}
+#define CU_GIT_CHECKOUT_OPTS_INIT {.size = sizeof(cu_git_checkout_opts)}
 int cu_git_checkout(const cu_git_ref *ref, const cu_git_checkout_opts *opts,
                     cu_cmd **ret);
 
@@ -83,13 +78,13 @@ int cu_git_checkout(const cu_git_ref *ref, const cu_git_checkout_opts *opts,
  * abbrev_ref with short_len is CU_EINVAL. */
 typedef struct cu_git_rev_parse_opts {
   size_t size;
-  cu_git_opts git;
+  const cu_catalogue *catalogue; /**< NULL = default */
+  const cu_safe_path *repo;      /**< `-C repo`; NULL = the run's cwd */
   bool quiet;
   unsigned short_len;
   bool abbrev_ref;
 } cu_git_rev_parse_opts;
-#define CU_GIT_REV_PARSE_OPTS_INIT                                             \
-  {.size = sizeof(cu_git_rev_parse_opts), .git = CU_GIT_OPTS_INIT}
+#define CU_GIT_REV_PARSE_OPTS_INIT {.size = sizeof(cu_git_rev_parse_opts)}
 int cu_git_rev_parse(const cu_git_ref *ref, const cu_git_rev_parse_opts *opts,
                      cu_cmd **ret);
 
@@ -99,13 +94,13 @@ int cu_git_rev_parse(const cu_git_ref *ref, const cu_git_rev_parse_opts *opts,
  * depth < 0 is CU_EINVAL. */
 typedef struct cu_git_clone_opts {
   size_t size;
-  cu_git_opts git;
+  const cu_catalogue *catalogue; /**< NULL = default */
+  const cu_safe_path *repo;      /**< `-C repo`; NULL = the run's cwd */
   int depth;
   const cu_git_ref *branch;
   bool bare;
 } cu_git_clone_opts;
-#define CU_GIT_CLONE_OPTS_INIT                                                 \
-  {.size = sizeof(cu_git_clone_opts), .git = CU_GIT_OPTS_INIT}
+#define CU_GIT_CLONE_OPTS_INIT {.size = sizeof(cu_git_clone_opts)}
 int cu_git_clone(const char *url, const cu_safe_path *dest,
                  const cu_git_clone_opts *opts, cu_cmd **ret);
 
@@ -113,62 +108,62 @@ int cu_git_clone(const char *url, const cu_safe_path *dest,
  * one-level name checked by the ref rules ("origin"); REF needs remote. */
 typedef struct cu_git_fetch_opts {
   size_t size;
-  cu_git_opts git;
+  const cu_catalogue *catalogue; /**< NULL = default */
+  const cu_safe_path *repo;      /**< `-C repo`; NULL = the run's cwd */
   const cu_git_ref *remote;
   const cu_git_ref *ref;
   bool prune;
   bool tags;
   int depth;
 } cu_git_fetch_opts;
-#define CU_GIT_FETCH_OPTS_INIT                                                 \
-  {.size = sizeof(cu_git_fetch_opts), .git = CU_GIT_OPTS_INIT}
+#define CU_GIT_FETCH_OPTS_INIT {.size = sizeof(cu_git_fetch_opts)}
 int cu_git_fetch(const cu_git_fetch_opts *opts, cu_cmd **ret);
 
 /** git log --no-color [--format=F] [-n N] [REF] --. max_count 0 = all. */
 typedef struct cu_git_log_opts {
   size_t size;
-  cu_git_opts git;
+  const cu_catalogue *catalogue; /**< NULL = default */
+  const cu_safe_path *repo;      /**< `-C repo`; NULL = the run's cwd */
   const char *format; /**< pretty format ("%H %s"); NULL = git's default */
   int max_count;
   const cu_git_ref *ref;
 } cu_git_log_opts;
-#define CU_GIT_LOG_OPTS_INIT                                                   \
-  {.size = sizeof(cu_git_log_opts), .git = CU_GIT_OPTS_INIT}
+#define CU_GIT_LOG_OPTS_INIT {.size = sizeof(cu_git_log_opts)}
 int cu_git_log(const cu_git_log_opts *opts, cu_cmd **ret);
 
 /** git diff --stat --no-color [--cached] [FROM [TO]] --. TO needs FROM. */
 typedef struct cu_git_diff_opts {
   size_t size;
-  cu_git_opts git;
+  const cu_catalogue *catalogue; /**< NULL = default */
+  const cu_safe_path *repo;      /**< `-C repo`; NULL = the run's cwd */
   bool cached;
   const cu_git_ref *from;
   const cu_git_ref *to;
 } cu_git_diff_opts;
-#define CU_GIT_DIFF_OPTS_INIT                                                  \
-  {.size = sizeof(cu_git_diff_opts), .git = CU_GIT_OPTS_INIT}
+#define CU_GIT_DIFF_OPTS_INIT {.size = sizeof(cu_git_diff_opts)}
 int cu_git_diff_stat(const cu_git_diff_opts *opts, cu_cmd **ret);
 
 /** git init [--bare] [--initial-branch=B] [--quiet] -- DIR. */
 typedef struct cu_git_init_opts {
   size_t size;
-  cu_git_opts git;
+  const cu_catalogue *catalogue; /**< NULL = default */
+  const cu_safe_path *repo;      /**< `-C repo`; NULL = the run's cwd */
   bool bare;
   bool quiet;
   const cu_git_ref *initial_branch;
 } cu_git_init_opts;
-#define CU_GIT_INIT_OPTS_INIT                                                  \
-  {.size = sizeof(cu_git_init_opts), .git = CU_GIT_OPTS_INIT}
+#define CU_GIT_INIT_OPTS_INIT {.size = sizeof(cu_git_init_opts)}
 int cu_git_init(const cu_safe_path *dir, const cu_git_init_opts *opts,
                 cu_cmd **ret);
 
 /** git add [--all] -- PATH...; n_paths 0 needs `all`. */
 typedef struct cu_git_add_opts {
   size_t size;
-  cu_git_opts git;
+  const cu_catalogue *catalogue; /**< NULL = default */
+  const cu_safe_path *repo;      /**< `-C repo`; NULL = the run's cwd */
   bool all;
 } cu_git_add_opts;
-#define CU_GIT_ADD_OPTS_INIT                                                   \
-  {.size = sizeof(cu_git_add_opts), .git = CU_GIT_OPTS_INIT}
+#define CU_GIT_ADD_OPTS_INIT {.size = sizeof(cu_git_add_opts)}
 int cu_git_add(const cu_safe_path *const *paths, size_t n_paths,
                const cu_git_add_opts *opts, cu_cmd **ret);
 
@@ -176,13 +171,13 @@ int cu_git_add(const cu_safe_path *const *paths, size_t n_paths,
  * may hold newlines and tabs, no other control bytes, and not be empty. */
 typedef struct cu_git_commit_opts {
   size_t size;
-  cu_git_opts git;
+  const cu_catalogue *catalogue; /**< NULL = default */
+  const cu_safe_path *repo;      /**< `-C repo`; NULL = the run's cwd */
   bool all;
   bool allow_empty;
   bool quiet;
 } cu_git_commit_opts;
-#define CU_GIT_COMMIT_OPTS_INIT                                                \
-  {.size = sizeof(cu_git_commit_opts), .git = CU_GIT_OPTS_INIT}
+#define CU_GIT_COMMIT_OPTS_INIT {.size = sizeof(cu_git_commit_opts)}
 int cu_git_commit(const char *message, const cu_git_commit_opts *opts,
                   cu_cmd **ret);
 

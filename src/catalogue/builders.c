@@ -52,11 +52,12 @@ static int check_text(const char *what, const char *field, const char *s,
 
 /* ------------------------------------------------------------------- git */
 
+/* CU__OPTS_LOAD, with the INIT macro's name kept unexpanded. */
 #define LOAD(o, opts, type, init)                                              \
   do {                                                                         \
     if (!ret)                                                                  \
       return bad(what, "ret is NULL");                                         \
-    int rc_ = CU__OPTS_LOAD(&(o), (opts), type, init);                         \
+    int rc_ = cu__opts_load(&(o), sizeof(type), (opts), #type, #init);         \
     if (rc_ != 0)                                                              \
       return rc_;                                                              \
   } while (0)

@@ -17,6 +17,7 @@
 #include "cmd.h"       /* typed command builder */
 #include "args.h"      /* typed arguments: cu_safe_path, cu_git_ref */
 #include "builders.h"  /* git, rsync and tar builders */
+#include "sh.h"        /* opt-in registration sugar: cu_sh() */
 #include "backend.h"   /* stream backend selection (engine: stream.h) */
 #include "run.h"       /* cu_run, options, results, cancellation */
 #include "loop.h"      /* event loop, tasks */

@@ -287,6 +287,23 @@ static void test_checkout_and_rev_parse(void **state) {
   free(run_ok(cmd));
   free(dir);
 
+  /* create + force resets an existing branch (-B) instead of failing. */
+  cu_git_checkout_opts cf = CU_GIT_CHECKOUT_OPTS_INIT;
+  cf.repo = repo;
+  cf.create = true;
+  assert_int_equal(cu_git_checkout(topic, &cf, &cmd), 0);
+  assert_int_not_equal(run_exit(cmd), 0); /* topic exists */
+  cf.force = true;
+  cf.start = mainr;
+  assert_int_equal(cu_git_checkout(topic, &cf, &cmd), 0);
+  assert_string_equal(cu_cmd_argv(cmd)[4], "-B");
+  free(run_ok(cmd));
+  ro.abbrev_ref = false;
+  assert_int_equal(cu_git_rev_parse(head, &ro, &cmd), 0);
+  char *now = run_ok(cmd);
+  assert_string_not_equal(now, topic_id); /* topic moved to main */
+  free(now);
+
   /* The exclusions. */
   co.detach = true;
   cmd = NULL;

@@ -58,8 +58,9 @@ typedef struct cu_git_status_opts {
 int cu_git_status(const cu_git_status_opts *opts, cu_cmd **ret);
 
 /** git checkout REF: `create` = -b REF [start], `detach` = --detach,
- * `force` = --force. create+detach is CU_EINVAL; start without create is
- * CU_EINVAL; REF is never read as a path (`--` follows it). */
+ * `force` = --force, or with `create` -B (create, or reset an existing
+ * branch of that name). create+detach is CU_EINVAL; start without create
+ * is CU_EINVAL; REF is never read as a path (`--` follows it). */
 typedef struct cu_git_checkout_opts {
   size_t size;
   const cu_catalogue *catalogue; /**< NULL = default */

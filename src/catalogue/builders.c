@@ -99,12 +99,16 @@ int cu_git_checkout(const cu_git_ref *ref, const cu_git_checkout_opts *opts,
   if (rc != 0)
     return rc;
   cu_cmd_arg(cmd, "checkout");
-  if (o.force)
-    cu_cmd_arg(cmd, "--force");
-  if (o.detach)
-    cu_cmd_arg(cmd, "--detach");
-  if (o.create)
-    cu_cmd_arg(cmd, "-b");
+  if (o.create) {
+    /* As the Python design: forcing a creation resets an existing branch
+     * of that name (-B) instead of failing on it. */
+    cu_cmd_arg(cmd, o.force ? "-B" : "-b");
+  } else {
+    if (o.detach)
+      cu_cmd_arg(cmd, "--detach");
+    if (o.force)
+      cu_cmd_arg(cmd, "--force");
+  }
   cu_cmd_arg(cmd, cu_git_ref_str(ref));
   if (o.start)
     cu_cmd_arg(cmd, cu_git_ref_str(o.start));

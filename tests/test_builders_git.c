@@ -5,19 +5,9 @@
  * the temporary directory, GIT_CONFIG_NOSYSTEM and GIT_CONFIG_GLOBAL are
  * set, and the identity comes from the environment.
  */
-#include "harness.h"
-
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "base/internal.h"
-#include "cuprum/builders.h"
-
-static char tmp[64];
+#include "builders_util.h"
 
 static const cu_env_var git_env[] = {
     {"GIT_CONFIG_NOSYSTEM", "1"},     {"GIT_CONFIG_GLOBAL", "/dev/null"},
@@ -27,55 +17,28 @@ static const cu_env_var git_env[] = {
     {"GIT_TERMINAL_PROMPT", "0"},
 };
 
+/* bt_setup, or nothing when git is missing (each test then skips). */
 static int setup(void **state) {
-  (void)state;
   const cu_catalogue *cat = NULL;
   const char *path = NULL;
   if (cu_catalogue_default(&cat) != 0 ||
       cu_catalogue_lookup(cat, CU_GIT, NULL, &path) != 0)
-    return 0; /* each test skips */
-  strcpy(tmp, "/tmp/cu_bgit_XXXXXX");
-  if (!mkdtemp(tmp))
-    return -1;
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  if (tmp[0]) {
-    int rc = cut_rm_rf(tmp);
-    tmp[0] = '\0';
-    return rc;
-  }
-  return 0;
+    return 0;
+  return bt_setup(state);
 }
 
 static void need_git(void) {
-  if (!tmp[0]) {
+  if (!bt_tmp[0]) {
     print_message("git is not installed (not in the default catalogue)\n");
     skip();
   }
 }
 
-/* Run cmd (freed), assert success, return its stdout (caller frees). */
 static char *run_ok(cu_cmd *cmd) {
-  assert_non_null(cmd);
   cu_run_opts o = CU_RUN_OPTS_INIT;
   o.env = git_env;
   o.n_env = sizeof git_env / sizeof git_env[0];
-  cu_result *res = NULL;
-  int rc = cu_run(cmd, &o, &res);
-  assert_non_null(res);
-  if (rc != 0 || !res->ok) {
-    char *line = NULL;
-    (void)cu_cmd_render(cmd, &line);
-    fail_msg("%s: rc %d exit %d: %s", line ? line : "?", rc, res->exit_code,
-             res->err.data);
-  }
-  char *out = strdup(res->out.data);
-  res = cu_result_free(res);
-  cu_cmd_free(cmd);
-  return out;
+  return bt_run_ok(cmd, &o);
 }
 
 static int run_exit(cu_cmd *cmd) {
@@ -90,15 +53,6 @@ static int run_exit(cu_cmd *cmd) {
   return code;
 }
 
-/* tmp/name as a cu_safe_path. */
-static cu_safe_path *path_of(const char *name) {
-  char *s = cu__asprintf("%s/%s", tmp, name);
-  cu_safe_path *p = NULL;
-  assert_int_equal(cu_safe_path_new(s, NULL, &p), 0);
-  free(s);
-  return p;
-}
-
 static cu_git_ref *ref_of(const char *s, bool suffix) {
   cu_git_ref_opts o = CU_GIT_REF_OPTS_INIT;
   o.allow_suffix = suffix;
@@ -107,18 +61,10 @@ static cu_git_ref *ref_of(const char *s, bool suffix) {
   return r;
 }
 
-static void write_file(const char *dir, const char *name, const char *text) {
-  char *p = cu__asprintf("%s/%s", dir, name);
-  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-  close(fd);
-  free(p);
-}
 
-/* A repository at tmp/repo on branch main with two commits. */
+/* A repository at bt_tmp/repo on branch main with two commits. */
 static cu_safe_path *make_repo(void) {
-  cu_safe_path *repo = path_of("repo");
+  cu_safe_path *repo = bt_abs("repo");
   cu_cmd *cmd = NULL;
   cu_git_ref *main_ref = ref_of("main", false);
   cu_git_init_opts io = CU_GIT_INIT_OPTS_INIT;
@@ -128,9 +74,8 @@ static cu_safe_path *make_repo(void) {
   free(run_ok(cmd));
   cu_git_ref_free(main_ref);
 
-  char *dir = cu__asprintf("%s/repo", tmp);
-  write_file(dir, "a.txt", "one\n");
-  write_file(dir, "-dash.txt", "dash\n");
+  bt_put("repo/a.txt", "one\n");
+  bt_put("repo/-dash.txt", "dash\n");
   cu_safe_path_opts rel = CU_SAFE_PATH_OPTS_INIT;
   rel.allow_relative = true;
   cu_safe_path *a = NULL, *dash = NULL;
@@ -146,13 +91,12 @@ static cu_safe_path *make_repo(void) {
   co.quiet = true;
   assert_int_equal(cu_git_commit("first\n\nbody line", &co, &cmd), 0);
   free(run_ok(cmd));
-  write_file(dir, "a.txt", "one\ntwo\n");
+  bt_put("repo/a.txt", "one\ntwo\n");
   co.all = true;
   assert_int_equal(cu_git_commit("-second", &co, &cmd), 0);
   free(run_ok(cmd));
   cu_safe_path_free(a);
   cu_safe_path_free(dash);
-  free(dir);
   return repo;
 }
 
@@ -195,9 +139,7 @@ static void test_status_short_branch(void **state) {
   (void)state;
   need_git();
   cu_safe_path *repo = make_repo();
-  char *dir = cu__asprintf("%s/repo", tmp);
-  write_file(dir, "new.txt", "n\n");
-  free(dir);
+  bt_put("repo/new.txt", "n\n");
   cu_git_status_opts so = CU_GIT_STATUS_OPTS_INIT;
   so.repo = repo;
   so.short_format = true;
@@ -276,8 +218,7 @@ static void test_checkout_and_rev_parse(void **state) {
   out = run_ok(cmd);
   assert_string_equal(out, "HEAD\n");
   free(out);
-  char *dir = cu__asprintf("%s/repo", tmp);
-  write_file(dir, "a.txt", "local change\n");
+  bt_put("repo/a.txt", "local change\n");
   cu_git_checkout_opts f = CU_GIT_CHECKOUT_OPTS_INIT;
   f.repo = repo;
   assert_int_equal(cu_git_checkout(topic, &f, &cmd), 0);
@@ -285,7 +226,6 @@ static void test_checkout_and_rev_parse(void **state) {
   f.force = true;
   assert_int_equal(cu_git_checkout(topic, &f, &cmd), 0);
   free(run_ok(cmd));
-  free(dir);
 
   /* create + force resets an existing branch (-B) instead of failing. */
   cu_git_checkout_opts cf = CU_GIT_CHECKOUT_OPTS_INIT;
@@ -359,8 +299,8 @@ static void test_clone_and_fetch(void **state) {
   (void)state;
   need_git();
   cu_safe_path *repo = make_repo();
-  cu_safe_path *dest = path_of("clone");
-  char *url = cu__asprintf("file://%s/repo", tmp);
+  cu_safe_path *dest = bt_abs("clone");
+  char *url = cu__asprintf("file://%s/repo", bt_tmp);
   cu_git_ref *mainr = ref_of("main", false);
   cu_git_clone_opts co = CU_GIT_CLONE_OPTS_INIT;
   co.depth = 1;
@@ -450,14 +390,14 @@ static void test_bad_input_leaves_nothing(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_init_add_commit_log, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_status_short_branch, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_init_add_commit_log, setup, bt_teardown),
+    cmocka_unit_test_setup_teardown(test_status_short_branch, setup, bt_teardown),
     cmocka_unit_test_setup_teardown(test_checkout_and_rev_parse, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_diff_stat, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_clone_and_fetch, setup, teardown),
+                                    bt_teardown),
+    cmocka_unit_test_setup_teardown(test_diff_stat, setup, bt_teardown),
+    cmocka_unit_test_setup_teardown(test_clone_and_fetch, setup, bt_teardown),
     cmocka_unit_test_setup_teardown(test_bad_input_leaves_nothing, setup,
-                                    teardown),
+                                    bt_teardown),
 };
 
 CU_TEST_MAIN(tests)

@@ -4,32 +4,7 @@
  * trailing-slash forms, include/exclude, delete, dry-run, verbose, a local
  * path with a ':' that rsync would read as host:path, and the refusals.
  */
-#include "harness.h"
-
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include "base/internal.h"
-#include "cuprum/builders.h"
-
-static char tmp[64];
-
-static int setup(void **state) {
-  (void)state;
-  strcpy(tmp, "/tmp/cu_brsync_XXXXXX");
-  return mkdtemp(tmp) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  int rc = cut_rm_rf(tmp);
-  tmp[0] = '\0';
-  return rc;
-}
+#include "builders_util.h"
 
 static void need_rsync(void) {
   const cu_catalogue *cat = NULL;
@@ -42,69 +17,21 @@ static void need_rsync(void) {
 }
 
 static char *run_ok(cu_cmd *cmd) {
-  assert_non_null(cmd);
   cu_run_opts o = CU_RUN_OPTS_INIT;
-  o.cwd = tmp;
-  cu_result *res = NULL;
-  int rc = cu_run(cmd, &o, &res);
-  if (rc != 0 || !res->ok)
-    fail_msg("rc %d exit %d: %s", rc, res ? res->exit_code : -1,
-             res ? res->err.data : cu_last_error());
-  char *out = strdup(res->out.data);
-  cu_result_free(res);
-  cu_cmd_free(cmd);
-  return out;
-}
-
-static cu_safe_path *p_abs(const char *name) {
-  char *s = cu__asprintf("%s/%s", tmp, name);
-  cu_safe_path *p = NULL;
-  assert_int_equal(cu_safe_path_new(s, NULL, &p), 0);
-  free(s);
-  return p;
-}
-
-static cu_safe_path *p_rel(const char *s) {
-  cu_safe_path_opts o = CU_SAFE_PATH_OPTS_INIT;
-  o.allow_relative = true;
-  cu_safe_path *p = NULL;
-  assert_int_equal(cu_safe_path_new(s, &o, &p), 0);
-  return p;
-}
-
-static void put(const char *name) {
-  char *p = cu__asprintf("%s/%s", tmp, name);
-  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, "x\n", 2), 2);
-  close(fd);
-  free(p);
-}
-
-static void mk(const char *name) {
-  char *p = cu__asprintf("%s/%s", tmp, name);
-  assert_int_equal(mkdir(p, 0755), 0);
-  free(p);
-}
-
-static bool exists(const char *name) {
-  char *p = cu__asprintf("%s/%s", tmp, name);
-  struct stat st;
-  bool ok = lstat(p, &st) == 0;
-  free(p);
-  return ok;
+  o.cwd = bt_tmp;
+  return bt_run_ok(cmd, &o);
 }
 
 static void make_src(void) {
-  mk("src");
-  mk("src/sub");
-  put("src/a.c");
-  put("src/b.txt");
-  put("src/sub/c.c");
+  bt_mk("src");
+  bt_mk("src/sub");
+  bt_put("src/a.c", "x\n");
+  bt_put("src/b.txt", "x\n");
+  bt_put("src/sub/c.c", "x\n");
 }
 
 static void sync1(const char *src, const char *dst, const cu_rsync_opts *o) {
-  cu_safe_path *s = p_abs(src), *d = p_abs(dst);
+  cu_safe_path *s = bt_abs(src), *d = bt_abs(dst);
   const cu_safe_path *srcs[] = {s};
   cu_cmd *cmd = NULL;
   assert_int_equal(cu_rsync(srcs, 1, d, o, &cmd), 0);
@@ -119,23 +46,23 @@ static void test_trailing_slash_semantics(void **state) {
   make_src();
   cu_rsync_opts o = CU_RSYNC_OPTS_INIT;
   o.archive = true;
-  mk("d1");
+  bt_mk("d1");
   sync1("src/", "d1", &o); /* the contents of src */
-  assert_true(exists("d1/a.c"));
-  assert_true(exists("d1/sub/c.c"));
-  assert_false(exists("d1/src"));
-  mk("d2");
+  assert_true(bt_exists("d1/a.c"));
+  assert_true(bt_exists("d1/sub/c.c"));
+  assert_false(bt_exists("d1/src"));
+  bt_mk("d2");
   sync1("src", "d2", &o); /* src itself */
-  assert_true(exists("d2/src/a.c"));
-  assert_false(exists("d2/a.c"));
+  assert_true(bt_exists("d2/src/a.c"));
+  assert_false(bt_exists("d2/a.c"));
 }
 
 static void test_include_exclude_delete_dry_run(void **state) {
   (void)state;
   need_rsync();
   make_src();
-  mk("d");
-  put("d/stale.c"); /* excluded names are not deleted: a .c is */
+  bt_mk("d");
+  bt_put("d/stale.c", "x\n"); /* excluded names are not deleted: a .c is */
   const char *inc[] = {"*/", "*.c"};
   const char *exc[] = {"*"};
   cu_rsync_opts o = CU_RSYNC_OPTS_INIT;
@@ -148,7 +75,7 @@ static void test_include_exclude_delete_dry_run(void **state) {
   o.dry_run = true;
   o.verbose = true;
   o.compress = true;
-  cu_safe_path *s = p_abs("src/"), *d = p_abs("d");
+  cu_safe_path *s = bt_abs("src/"), *d = bt_abs("d");
   const cu_safe_path *srcs[] = {s};
   cu_cmd *cmd = NULL;
   assert_int_equal(cu_rsync(srcs, 1, d, &o, &cmd), 0);
@@ -158,18 +85,18 @@ static void test_include_exclude_delete_dry_run(void **state) {
   assert_non_null(strstr(out, "deleting stale.c\n"));
   assert_null(strstr(out, "b.txt"));
   free(out);
-  assert_false(exists("d/a.c"));
-  assert_true(exists("d/stale.c"));
+  assert_false(bt_exists("d/a.c"));
+  assert_true(bt_exists("d/stale.c"));
   o.dry_run = false;
   o.verbose = false;
   assert_int_equal(cu_rsync(srcs, 1, d, &o, &cmd), 0);
   out = run_ok(cmd);
   assert_string_equal(out, "");
   free(out);
-  assert_true(exists("d/a.c"));
-  assert_true(exists("d/sub/c.c"));
-  assert_false(exists("d/b.txt"));
-  assert_false(exists("d/stale.c"));
+  assert_true(bt_exists("d/a.c"));
+  assert_true(bt_exists("d/sub/c.c"));
+  assert_false(bt_exists("d/b.txt"));
+  assert_false(bt_exists("d/stale.c"));
   cu_safe_path_free(s);
   cu_safe_path_free(d);
 }
@@ -177,10 +104,10 @@ static void test_include_exclude_delete_dry_run(void **state) {
 static void test_colon_and_dash_paths_stay_local(void **state) {
   (void)state;
   need_rsync();
-  mk("host:dir");
-  put("host:dir/f");
-  mk("-out");
-  cu_safe_path *s = p_rel("host:dir/"), *d = p_rel("-out");
+  bt_mk("host:dir");
+  bt_put("host:dir/f", "x\n");
+  bt_mk("-out");
+  cu_safe_path *s = bt_rel("host:dir/"), *d = bt_rel("-out");
   const cu_safe_path *srcs[] = {s};
   cu_rsync_opts o = CU_RSYNC_OPTS_INIT;
   o.archive = true;
@@ -192,7 +119,7 @@ static void test_colon_and_dash_paths_stay_local(void **state) {
   assert_string_equal(argv[argc - 2], "./host:dir/");
   assert_string_equal(argv[argc - 1], "./-out");
   free(run_ok(cmd)); /* run in tmp: both are local */
-  assert_true(exists("-out/f"));
+  assert_true(bt_exists("-out/f"));
   cu_safe_path_free(s);
   cu_safe_path_free(d);
 }
@@ -200,7 +127,7 @@ static void test_colon_and_dash_paths_stay_local(void **state) {
 static void test_refusals(void **state) {
   (void)state;
   need_rsync();
-  cu_safe_path *s = p_abs("a"), *d = p_abs("b");
+  cu_safe_path *s = bt_abs("a"), *d = bt_abs("b");
   const cu_safe_path *srcs[] = {s};
   cu_rsync_opts o = CU_RSYNC_OPTS_INIT;
   cu_cmd *cmd = NULL;
@@ -226,13 +153,13 @@ static void test_refusals(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_trailing_slash_semantics, setup,
-                                    teardown),
+    cmocka_unit_test_setup_teardown(test_trailing_slash_semantics, bt_setup,
+                                    bt_teardown),
     cmocka_unit_test_setup_teardown(test_include_exclude_delete_dry_run,
-                                    setup, teardown),
+                                    bt_setup, bt_teardown),
     cmocka_unit_test_setup_teardown(test_colon_and_dash_paths_stay_local,
-                                    setup, teardown),
-    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+                                    bt_setup, bt_teardown),
+    cmocka_unit_test_setup_teardown(test_refusals, bt_setup, bt_teardown),
 };
 
 CU_TEST_MAIN(tests)

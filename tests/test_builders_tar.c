@@ -5,33 +5,10 @@
  * containment of hostile archives (absolute names, `..`, a symlink that
  * points outside followed by a member written through it).
  */
-#include "harness.h"
-
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "base/internal.h"
-#include "cuprum/builders.h"
+#include "builders_util.h"
 #include "cuprum/unsafe.h"
-
-static char tmp[64];
-
-static int setup(void **state) {
-  (void)state;
-  strcpy(tmp, "/tmp/cu_btar_XXXXXX");
-  return mkdtemp(tmp) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  int rc = cut_rm_rf(tmp);
-  tmp[0] = '\0';
-  return rc;
-}
 
 static bool have(cu_program p) {
   const cu_catalogue *cat = NULL;
@@ -69,56 +46,22 @@ static cu_result *run(cu_cmd *cmd) {
   return res;
 }
 
+
+
+
+
+
+
 static char *run_ok(cu_cmd *cmd) {
-  cu_result *res = run(cmd);
-  if (!res->ok)
-    fail_msg("exit %d: %s", res->exit_code, res->err.data);
-  char *out = strdup(res->out.data);
-  cu_result_free(res);
-  return out;
-}
-
-static cu_safe_path *tpath(const char *name) {
-  char *s = cu__asprintf("%s/%s", tmp, name);
-  cu_safe_path *p = NULL;
-  assert_int_equal(cu_safe_path_new(s, NULL, &p), 0);
-  free(s);
-  return p;
-}
-
-static cu_safe_path *rel(const char *s) {
-  cu_safe_path_opts o = CU_SAFE_PATH_OPTS_INIT;
-  o.allow_relative = true;
-  cu_safe_path *p = NULL;
-  assert_int_equal(cu_safe_path_new(s, &o, &p), 0);
-  return p;
-}
-
-static void put(const char *name, const char *text) {
-  char *p = cu__asprintf("%s/%s", tmp, name);
-  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  assert_true(fd >= 0);
-  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-  close(fd);
-  free(p);
-}
-
-static bool exists(const char *name) {
-  char *p = cu__asprintf("%s/%s", tmp, name);
-  struct stat st;
-  bool ok = lstat(p, &st) == 0;
-  free(p);
-  return ok;
-}
-
-static void mk(const char *name) {
-  char *p = cu__asprintf("%s/%s", tmp, name);
-  assert_int_equal(mkdir(p, 0755), 0);
-  free(p);
+  cu_run_opts o = CU_RUN_OPTS_INIT;
+  static const cu_env_var env[] = {{"LC_ALL", "C"}};
+  o.env = env;
+  o.n_env = 1;
+  return bt_run_ok(cmd, &o);
 }
 
 static void head_bytes(const char *name, unsigned char *buf, size_t n) {
-  char *p = cu__asprintf("%s/%s", tmp, name);
+  char *p = cu__asprintf("%s/%s", bt_tmp, name);
   int fd = open(p, O_RDONLY | O_CLOEXEC);
   assert_true(fd >= 0);
   assert_int_equal(read(fd, buf, n), (ssize_t)n);
@@ -128,8 +71,8 @@ static void head_bytes(const char *name, unsigned char *buf, size_t n) {
 
 static void round_trip(cu_tar_compression c, const char *name,
                        const char *magic, size_t magic_len) {
-  cu_safe_path *archive = tpath(name), *dir = tpath("src");
-  cu_safe_path *m1 = rel("a.txt"), *m2 = rel("-dash.txt"), *m3 = rel("sub/");
+  cu_safe_path *archive = bt_abs(name), *dir = bt_abs("src");
+  cu_safe_path *m1 = bt_rel("a.txt"), *m2 = bt_rel("-dash.txt"), *m3 = bt_rel("sub/");
   const cu_safe_path *members[] = {m1, m2, m3};
   cu_tar_opts o = CU_TAR_OPTS_INIT;
   o.compression = c;
@@ -150,17 +93,17 @@ static void round_trip(cu_tar_compression c, const char *name,
 
   /* Extract into a fresh directory. */
   char *dname = cu__asprintf("out_%s", name);
-  mk(dname);
-  cu_safe_path *dest = tpath(dname);
+  bt_mk(dname);
+  cu_safe_path *dest = bt_abs(dname);
   cu_tar_opts xo = CU_TAR_OPTS_INIT;
   xo.compression = c;
   assert_int_equal(cu_tar_extract(archive, dest, &xo, &cmd), 0);
   free(run_ok(cmd));
   char *f = cu__asprintf("%s/sub/c.txt", dname);
-  assert_true(exists(f));
+  assert_true(bt_exists(f));
   free(f);
   f = cu__asprintf("%s/-dash.txt", dname);
-  assert_true(exists(f));
+  assert_true(bt_exists(f));
   free(f);
   free(dname);
   cu_safe_path_free(dest);
@@ -172,11 +115,11 @@ static void round_trip(cu_tar_compression c, const char *name,
 }
 
 static void make_src(void) {
-  mk("src");
-  mk("src/sub");
-  put("src/a.txt", "a\n");
-  put("src/-dash.txt", "dash\n");
-  put("src/sub/c.txt", "c\n");
+  bt_mk("src");
+  bt_mk("src/sub");
+  bt_put("src/a.txt", "a\n");
+  bt_put("src/-dash.txt", "dash\n");
+  bt_put("src/sub/c.txt", "c\n");
 }
 
 static void test_create_list_extract_none(void **state) {
@@ -223,18 +166,18 @@ static void test_create_xz(void **state) {
 static void test_extract_contains_hostile_members(void **state) {
   (void)state;
   need_tar();
-  mk("stage");
-  mk("stage/sub");
-  mk("outside");
-  put("stage/evil.txt", "evil\n");
-  put("stage/pwn", "pwn\n");
-  char *outside = cu__asprintf("%s/outside", tmp);
-  char *link = cu__asprintf("%s/stage/link", tmp);
+  bt_mk("stage");
+  bt_mk("stage/sub");
+  bt_mk("outside");
+  bt_put("stage/evil.txt", "evil\n");
+  bt_put("stage/pwn", "pwn\n");
+  char *outside = cu__asprintf("%s/outside", bt_tmp);
+  char *link = cu__asprintf("%s/stage/link", bt_tmp);
   assert_int_equal(symlink(outside, link), 0);
-  char *archive = cu__asprintf("%s/evil.tar", tmp);
-  char *stage = cu__asprintf("%s/stage", tmp);
-  char *abs = cu__asprintf("%s/stage/evil.txt", tmp);
-  /* 1: the symlink "link" -> tmp/outside, 2: "link/pwn" (through it),
+  char *archive = cu__asprintf("%s/evil.tar", bt_tmp);
+  char *stage = cu__asprintf("%s/stage", bt_tmp);
+  char *abs = cu__asprintf("%s/stage/evil.txt", bt_tmp);
+  /* 1: the symlink "link" -> bt_tmp/outside, 2: "link/pwn" (through it),
    * 3: "../escaped.txt", 4: an absolute name. */
   cu_cmd *cmd = NULL;
   assert_int_equal(cu_cmd_new(NULL, CU_TAR, &cmd), 0);
@@ -253,7 +196,7 @@ static void test_extract_contains_hostile_members(void **state) {
   cu_cmd_args(cmd, "-rPf", archive, abs, (char *)NULL);
   free(run_ok(cmd));
 
-  cu_safe_path *a = tpath("evil.tar");
+  cu_safe_path *a = bt_abs("evil.tar");
   cu_tar_opts lo = CU_TAR_OPTS_INIT;
   assert_int_equal(cu_tar_list(a, &lo, &cmd), 0);
   char *listing = run_ok(cmd);
@@ -262,8 +205,8 @@ static void test_extract_contains_hostile_members(void **state) {
   assert_non_null(strstr(listing, abs));
   free(listing);
 
-  mk("stage/dest");
-  cu_safe_path *dest = tpath("stage/dest");
+  bt_mk("stage/dest");
+  cu_safe_path *dest = bt_abs("stage/dest");
   cu_tar_opts xo = CU_TAR_OPTS_INIT;
   assert_int_equal(cu_tar_extract(a, dest, &xo, &cmd), 0);
   cu_result *res = run(cmd);
@@ -272,12 +215,12 @@ static void test_extract_contains_hostile_members(void **state) {
   assert_int_equal(res->exit_code, 2);
   assert_non_null(strstr(res->err.data, ".."));
   cu_result_free(res);
-  assert_false(exists("stage/escaped.txt"));
-  assert_false(exists("escaped.txt"));
-  assert_false(exists("outside/pwn")); /* nothing written through link */
+  assert_false(bt_exists("stage/escaped.txt"));
+  assert_false(bt_exists("escaped.txt"));
+  assert_false(bt_exists("outside/pwn")); /* nothing written through link */
   /* The absolute name landed inside dest, stripped of its '/'. */
   char *inside = cu__asprintf("stage/dest%s", abs);
-  assert_true(exists(inside));
+  assert_true(bt_exists(inside));
   free(inside);
 
   free(outside);
@@ -292,7 +235,7 @@ static void test_extract_contains_hostile_members(void **state) {
 static void test_contradictions_and_argv(void **state) {
   (void)state;
   need_tar();
-  cu_safe_path *a = tpath("x.tar"), *d = tpath("d"), *m = rel("-m");
+  cu_safe_path *a = bt_abs("x.tar"), *d = bt_abs("d"), *m = bt_rel("-m");
   const cu_safe_path *members[] = {m};
   cu_tar_opts o = CU_TAR_OPTS_INIT;
   cu_cmd *cmd = NULL;
@@ -312,7 +255,7 @@ static void test_contradictions_and_argv(void **state) {
   assert_int_equal(cu_tar_create(a, members, 1, &o, &cmd), 0);
   char *line = NULL;
   assert_int_equal(cu_cmd_render(cmd, &line), 0);
-  char *want = cu__asprintf("tar -c -f %s/x.tar -C %s/d -- ./-m", tmp, tmp);
+  char *want = cu__asprintf("tar -c -f %s/x.tar -C %s/d -- ./-m", bt_tmp, bt_tmp);
   assert_string_equal(line, want);
   free(want);
   free(line);
@@ -329,15 +272,15 @@ static void test_contradictions_and_argv(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_create_list_extract_none, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(test_create_gzip, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_create_bzip2, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_create_xz, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_create_list_extract_none, bt_setup,
+                                    bt_teardown),
+    cmocka_unit_test_setup_teardown(test_create_gzip, bt_setup, bt_teardown),
+    cmocka_unit_test_setup_teardown(test_create_bzip2, bt_setup, bt_teardown),
+    cmocka_unit_test_setup_teardown(test_create_xz, bt_setup, bt_teardown),
     cmocka_unit_test_setup_teardown(test_extract_contains_hostile_members,
-                                    setup, teardown),
-    cmocka_unit_test_setup_teardown(test_contradictions_and_argv, setup,
-                                    teardown),
+                                    bt_setup, bt_teardown),
+    cmocka_unit_test_setup_teardown(test_contradictions_and_argv, bt_setup,
+                                    bt_teardown),
 };
 
 CU_TEST_MAIN(tests)

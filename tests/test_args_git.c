@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cu_git_ref against the real `git check-ref-format`, run through the
- * library, over a few thousand generated inputs (deterministic seeds).
+ * library, over a few thousand generated inputs (deterministic seeds) and
+ * over the committed libFuzzer corpus (fuzz/corpus/git_ref).
  * ctest-labels: heavy
  */
 #include "harness.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/internal.h"
 #include "cuprum/args.h"
 
 /* --- differential: cu_git_ref_check against `git check-ref-format` --- */
@@ -111,9 +117,57 @@ static void test_git_ref_differential_multilevel(void **state) {
   differential(false, 0x5eed0022u, 1000);
 }
 
+/* The fuzz corpus: byte 0 holds the options (bit 0 = require_multilevel;
+ * bit 1, the suffix, is left out: git has no such option), the rest up to
+ * a NUL is the ref, as in fuzz/fuzz_git_ref.c. */
+static void test_git_ref_differential_fuzz_corpus(void **state) {
+  (void)state;
+  const cu_catalogue *cat = NULL;
+  const char *path = NULL;
+  assert_int_equal(cu_catalogue_default(&cat), 0);
+  if (cu_catalogue_lookup(cat, CU_GIT, NULL, &path) != 0) {
+    print_message("git is not installed: %s\n", cu_last_error());
+    skip();
+  }
+  const char *dir = CU_TEST_SOURCE_DIR "/fuzz/corpus/git_ref";
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  int n = 0, mismatches = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    char *file = cu__asprintf("%s/%s", dir, e->d_name);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    free(file);
+    assert_true(fd >= 0);
+    char buf[CU_GIT_REF_MAX + 64];
+    ssize_t len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (len < 1)
+      continue;
+    buf[len] = '\0';
+    const cu_git_ref_opts o = {.size = sizeof o,
+                               .require_multilevel = buf[0] & 1};
+    const char *ref = buf + 1;
+    bool ours = cu_git_ref_check(ref, &o, NULL) == 0;
+    bool git = git_accepts(ref, !(buf[0] & 1));
+    if (ours != git) {
+      mismatches++;
+      print_message("mismatch on %s: ours %d git %d\n", e->d_name, ours, git);
+    }
+    n++;
+  }
+  closedir(d);
+  print_message("%d corpus inputs compared\n", n);
+  assert_true(n >= 10);
+  assert_int_equal(mismatches, 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_git_ref_differential_onelevel),
     cmocka_unit_test(test_git_ref_differential_multilevel),
+    cmocka_unit_test(test_git_ref_differential_fuzz_corpus),
 };
 
 CU_TEST_MAIN(tests)

@@ -24,6 +24,9 @@
  *    values are copied into the argv; free them whenever convenient.
  *  - Thread-safe: builders share no state.
  * Every flag is documented in docs/users-guide.md, "The builder set".
+ * Standards: the programs' own manuals, as shipped in Debian 12:
+ * git(1) and its subcommand pages (git 2.39), rsync(1) (3.2), GNU tar
+ * manual (1.34); `--` ends options per POSIX.1-2017 XBD 12.2 guideline 10.
  */
 #ifndef CUPRUM_BUILDERS_H
 #define CUPRUM_BUILDERS_H

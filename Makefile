@@ -51,9 +51,11 @@ fuzz:
 	@scripts/deps.sh fuzz
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCUPRUM_FUZZ=ON -DCUPRUM_WERROR=$(WERROR) \
 	  -DCUPRUM_BUILD_TESTS=OFF -DCUPRUM_BUILD_BENCH=OFF -DCUPRUM_BUILD_CLI=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_utf8_lines -j $(JOBS) >/dev/null
-	@mkdir -p build-fuzz/corpus && cp -n fuzz/corpus/utf8_lines/* build-fuzz/corpus/
-	build-fuzz/fuzz/fuzz_utf8_lines -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus
+	@cmake --build build-fuzz --target fuzz_utf8_lines fuzz_safe_path fuzz_git_ref -j $(JOBS) >/dev/null
+	@for t in utf8_lines safe_path git_ref; do \
+	  mkdir -p build-fuzz/corpus/$$t && cp -n fuzz/corpus/$$t/* build-fuzz/corpus/$$t/ && \
+	  build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$t || exit 1; \
+	done
 
 clean:
 	rm -rf build build-*

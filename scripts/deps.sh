@@ -17,7 +17,7 @@ set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 prometheus prometheus-node-exporter nodejs npm curl" ;;
+  test) pkgs="$pkgs valgrind python3 prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
   build) ;;

@@ -153,3 +153,16 @@ int cut_main(int argc, char **argv, const struct CMUnitTest *tests, size_t n,
   return _cmocka_run_group_tests(slash ? slash + 1 : group, tests, n, NULL,
                                  NULL);
 }
+
+int cut_rm_rf(const char *dir) {
+  cu_cmd *cmd = NULL;
+  if (cu_cmd_new(NULL, CU_RM, &cmd) != 0)
+    return -1;
+  cu_cmd_args(cmd, "-rf", "--", dir, (char *)NULL);
+  cu_result *res = NULL;
+  int rc = cu_run(cmd, NULL, &res);
+  bool ok = rc == 0 && res && res->ok;
+  cu_result_free(res);
+  cu_cmd_free(cmd);
+  return ok ? 0 : -1;
+}

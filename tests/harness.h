@@ -50,6 +50,10 @@ typedef struct cut_tool {
 void cut_tool_make(cut_tool *t, const char *content);
 void cut_tool_free(cut_tool *t);
 
+/* Remove a temporary tree (rm -rf -- dir, run through the library);
+ * returns 0 when rm succeeded. */
+int cut_rm_rf(const char *dir);
+
 /* Number of open fds in this process. */
 int cut_fd_count(void);
 

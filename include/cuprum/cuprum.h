@@ -15,6 +15,9 @@
 #include "program.h"   /* cu_program, CU_PROGRAM, curated constants */
 #include "catalogue.h" /* allowlist: catalogues and projects */
 #include "cmd.h"       /* typed command builder */
+#include "args.h"      /* typed arguments: cu_safe_path, cu_git_ref */
+#include "builders.h"  /* git, rsync and tar builders */
+#include "sh.h"        /* opt-in registration sugar: cu_sh() */
 #include "backend.h"   /* stream backend selection (engine: stream.h) */
 #include "run.h"       /* cu_run, options, results, cancellation */
 #include "loop.h"      /* event loop, tasks */

@@ -148,8 +148,15 @@ void cu__pidfd_fail_for_tests(int n) { pidfd_failures = n; }
  * under any other emulator that forks instead of vforking (qemu-user).
  * Without a doubt no probe runs: a process pays for one spawn, not two.
  */
+/* __GLIBC_PREREQ is a function-like macro other libcs (musl) lack, so it
+ * may appear only under #ifdef __GLIBC__. */
+#ifdef __GLIBC__
+#define CU__GLIBC_BEFORE_2_24 (!__GLIBC_PREREQ(2, 24))
+#else
+#define CU__GLIBC_BEFORE_2_24 0
+#endif
 static bool spawn_doubtful(void) {
-#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 24)
+#if CU__GLIBC_BEFORE_2_24
   return true;
 #else
   const char *pre = getenv("LD_PRELOAD");

@@ -13,6 +13,12 @@
 #                           npm ci)
 #   scripts/deps.sh fuzz    + clang (libFuzzer)
 #   scripts/deps.sh bench   + hyperfine, libpipeline (peer), python3
+#   scripts/deps.sh matrix  + what `make matrix` (scripts/matrix.sh) needs:
+#                           clang, musl-tools, dpkg-dev (apt-get source
+#                           unpacks cmocka and jansson for musl), the aarch64
+#                           cross compiler, qemu-user, and cmocka/jansson for
+#                           arm64 through Debian multiarch (adds the arm64
+#                           architecture), valgrind, python3
 set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev"
@@ -20,8 +26,10 @@ case "$what" in
   test) pkgs="$pkgs valgrind python3 prometheus prometheus-node-exporter nodejs npm curl" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
+  matrix) pkgs="$pkgs clang musl-tools dpkg-dev gcc-aarch64-linux-gnu qemu-user
+                libcmocka-dev:arm64 libjansson-dev:arm64 valgrind python3" ;;
   build) ;;
-  *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
+  *) echo "usage: $0 build|test|bench|fuzz|matrix" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do
@@ -54,6 +62,10 @@ fi
 if [ "$(id -u)" = 0 ]; then
   echo "deps: installing:$missing"
   export DEBIAN_FRONTEND=noninteractive
+  # arm64 packages need the architecture added before the package lists.
+  case "$missing" in *:arm64*)
+    dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 ;;
+  esac
   apt-get update -qq
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null

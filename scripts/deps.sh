@@ -6,7 +6,8 @@
 #                           cmocka (the default build configures the tests,
 #                           and `make demo` uses a test helper program),
 #                           libcurl (libcuprum-otel: OTLP/HTTP traces)
-#   scripts/deps.sh test    + valgrind, python3 (the layers check); the real
+#   scripts/deps.sh test    + valgrind, python3 (the layers check), clang
+#                           (a compile-only stage); the real
 #                           telemetry consumers the tests drive: promtool
 #                           and prometheus, node_exporter, node + npm, and
 #                           the pinned OpenTelemetry JS packages (tests/otel,
@@ -23,7 +24,7 @@ set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 prometheus prometheus-node-exporter nodejs npm curl" ;;
+  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
   matrix) pkgs="$pkgs clang musl-tools dpkg-dev gcc-aarch64-linux-gnu qemu-user

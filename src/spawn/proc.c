@@ -155,6 +155,7 @@ void cu__pidfd_fail_for_tests(int n) { pidfd_failures = n; }
 #else
 #define CU__GLIBC_BEFORE_2_24 0
 #endif
+#ifndef CUPRUM_SPAWN_FORK /* the forced fork spawner never asks */
 static bool spawn_doubtful(void) {
 #if CU__GLIBC_BEFORE_2_24
   return true;
@@ -165,6 +166,7 @@ static bool spawn_doubtful(void) {
          (ask && *ask && strcmp(ask, "0") != 0);
 #endif
 }
+#endif
 
 /* Probe once, where in doubt: a spawn of a path that cannot exist must
  * fail in posix_spawn itself. */

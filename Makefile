@@ -5,6 +5,10 @@
 #   make demo     the main job: a short real demonstration
 #   make bench    benchmarks; results in bench/results/, docs/performance.md
 #   make soak     soak and scale run (SOAK_SCALE=1 by default; 0.1 = quick)
+#   make matrix   the portability matrix: the whole suite with gcc and clang
+#                 at -O0 and -O2, on musl, on aarch64 under qemu-user, and
+#                 with the forced fallbacks (scripts/matrix.sh; MATRIX="musl
+#                 aarch64" for a subset; docs/portability.md)
 #   make install  PREFIX=/usr/local by default
 #   make fuzz     libFuzzer on the UTF-8 decoder and line splitter
 #                 (FUZZ_SECONDS=60 by default; needs clang, installed if missing)
@@ -16,7 +20,7 @@ CMAKE_FLAGS ?=
 # without it.
 WERROR ?= ON
 
-.PHONY: all build deps test demo bench install clean fuzz soak
+.PHONY: all build deps test demo bench install clean fuzz soak matrix
 
 all: build
 
@@ -42,6 +46,11 @@ bench:
 soak:
 	@scripts/deps.sh build
 	@scripts/soak.sh
+
+MATRIX ?=
+matrix:
+	@scripts/deps.sh matrix
+	@scripts/matrix.sh $(MATRIX)
 
 install: build
 	@cmake --install build

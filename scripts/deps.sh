@@ -6,22 +6,31 @@
 #                           cmocka (the default build configures the tests,
 #                           and `make demo` uses a test helper program),
 #                           libcurl (libcuprum-otel: OTLP/HTTP traces)
-#   scripts/deps.sh test    + valgrind, python3 (the layers check); the real
+#   scripts/deps.sh test    + valgrind, python3 (the layers check), clang
+#                           (a compile-only stage); the real
 #                           telemetry consumers the tests drive: promtool
 #                           and prometheus, node_exporter, node + npm, and
 #                           the pinned OpenTelemetry JS packages (tests/otel,
 #                           npm ci)
 #   scripts/deps.sh fuzz    + clang (libFuzzer)
 #   scripts/deps.sh bench   + hyperfine, libpipeline (peer), python3
+#   scripts/deps.sh matrix  + what `make matrix` (scripts/matrix.sh) needs:
+#                           clang, musl-tools, dpkg-dev (apt-get source
+#                           unpacks cmocka and jansson for musl), the aarch64
+#                           cross compiler, qemu-user, and cmocka/jansson for
+#                           arm64 through Debian multiarch (adds the arm64
+#                           architecture), valgrind, python3
 set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils" ;;
+  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
+  matrix) pkgs="$pkgs clang musl-tools dpkg-dev gcc-aarch64-linux-gnu qemu-user
+                libcmocka-dev:arm64 libjansson-dev:arm64 valgrind python3" ;;
   build) ;;
-  *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
+  *) echo "usage: $0 build|test|bench|fuzz|matrix" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do
@@ -54,6 +63,10 @@ fi
 if [ "$(id -u)" = 0 ]; then
   echo "deps: installing:$missing"
   export DEBIAN_FRONTEND=noninteractive
+  # arm64 packages need the architecture added before the package lists.
+  case "$missing" in *:arm64*)
+    dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 ;;
+  esac
   apt-get update -qq
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -3,7 +3,8 @@
 #   1. portable build (no pidfd, no splice, no closefrom) under ASan+UBSan
 #   2. valgrind memcheck over the non-heavy tests (exercises the runtime
 #      non-pidfd path too: valgrind answers ENOSYS to pidfd_open)
-#   3. ThreadSanitizer over the thread tests
+#   3. clang, compile only (library and CLI); then ThreadSanitizer over the
+#      thread tests
 #   4. the default (Linux fast path) build under ASan+UBSan, last, so the
 #      output ends with its ctest summary line
 # Any failing stage fails the run. Every build treats warnings as errors
@@ -48,6 +49,15 @@ if command -v valgrind >/dev/null; then
   if configure_build build-valgrind -DCUPRUM_VALGRIND=ON; then
     run_ctest build-valgrind -E 'heavy|cli' || status=1
   else status=1; fi
+fi
+
+if command -v clang >/dev/null; then
+  # Cheap: compile only (library, libcuprum-otel, CLI), so a clang-only
+  # warning fails here and not first in `make matrix`, which runs the
+  # whole suite built by clang (docs/portability.md).
+  stage "clang build, compile only (library, CLI; warnings are errors)"
+  configure_build build-clang -DCMAKE_C_COMPILER=clang -DCUPRUM_BUILD_TESTS=OFF \
+    -DCUPRUM_BUILD_EXAMPLES=OFF && echo "clang: built" || status=1
 fi
 
 stage "ThreadSanitizer (thread tests)"

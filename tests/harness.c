@@ -53,6 +53,14 @@ static const char *intern(const char *buf) {
 
 const char *cut_cli(void) { return CU_TEST_BINARY_DIR "/cuprum"; }
 
+const char *cut_emulator(void) {
+#ifdef CU_TEST_EMULATOR
+  return CU_TEST_EMULATOR;
+#else
+  return NULL;
+#endif
+}
+
 int cut_fd_count(void) {
   DIR *d = opendir("/proc/self/fd");
   assert_non_null(d);

@@ -30,6 +30,12 @@ const char *cut_secs(int64_t ms);
 /* Path of the built cuprum CLI. */
 const char *cut_cli(void);
 
+/* The emulator the suite runs under ("qemu-aarch64" in the aarch64 cross
+ * build, cmake/toolchain-aarch64.cmake), or NULL when it runs natively.
+ * Tests that cannot work under emulation skip with the reason when this
+ * is non-NULL; see docs/portability.md. */
+const char *cut_emulator(void);
+
 /* A catalogue = default catalogue + project "test-helpers" pinning every
  * helper program by absolute path (program name = helper file name).
  * Built once per process; never freed. */

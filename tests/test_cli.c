@@ -448,7 +448,10 @@ static void test_closed_output_stops_the_run(void **state) {
     int64_t t0 = cut_now_ms();
     cli_result r = cli_finish(&p);
     assert_status(r, 128 + SIGPIPE);
-    assert_true(cut_now_ms() - t0 < 5000);
+    int64_t took = cut_now_ms() - t0;
+    if (took >= 5000 + cut_slack_ms())
+      print_message("case %zu: %lld ms\n", i, (long long)took);
+    assert_true(took < 5000 + cut_slack_ms());
     cli_free(&r);
   }
 }

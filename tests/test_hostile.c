@@ -733,7 +733,7 @@ static int nothing_running_body(void *arg) {
   CHECK(cu_parallel_run(items, 2, NULL, &pr) == 0);
   CHECK(pr->items[0]->state == CU_ITEM_FAILED_TO_START);
   CHECK(pr->items[1]->state == CU_ITEM_FAILED_TO_START);
-  CHECK(strstr(pr->items[0]->message, "open files") != NULL);
+  CHECK(strstr(pr->items[0]->message, strerror(EMFILE)) != NULL);
   cu_parallel_result_free(pr);
   while (n > 0)
     close(hog[--n]);

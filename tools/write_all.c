@@ -34,6 +34,7 @@ int cli_write_all(int fd, const void *buf, size_t len) {
   return 0;
 }
 
+#ifdef __GLIBC__
 static ssize_t cookie_write(void *cookie, const char *buf, size_t len) {
   int fd = (int)(intptr_t)cookie;
   int err = cli_write_all(fd, buf, len);
@@ -53,8 +54,16 @@ static FILE *wrap(int fd, int mode) {
   }
   return f;
 }
+#endif
 
 int cli_stdio_init(void) {
+#ifndef __GLIBC__
+  /* Only glibc documents stdout and stderr as assignable variables; musl
+   * declares them `FILE *const`. There the original streams stay: a write
+   * to a descriptor someone else left O_NONBLOCK can fail with EAGAIN
+   * (reported as a write error). docs/portability.md. */
+  return -1;
+#else
   FILE *out = wrap(STDOUT_FILENO, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF);
   FILE *err = out ? wrap(STDERR_FILENO, _IONBF) : NULL;
   if (!out || !err) {
@@ -67,6 +76,7 @@ int cli_stdio_init(void) {
   stdout = out;
   stderr = err;
   return 0;
+#endif
 }
 
 int cli_write_error(int err) {

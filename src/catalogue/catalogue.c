@@ -325,6 +325,7 @@ bool cu_project_is_noise(const cu_project *project, const char *line,
   if (!project || (!line && len) || project->n_noise == 0)
     return false;
   noise_ensure(project);
+#ifdef REG_STARTEND
   for (size_t i = 0; i < project->n_noise; i++) {
     if (!project->noise_ok[i])
       continue;
@@ -335,6 +336,25 @@ bool cu_project_is_noise(const cu_project *project, const char *line,
       return true;
   }
   return false;
+#else
+  /* No REG_STARTEND (musl, POSIX.1-2017 regexec): match a NUL-terminated
+   * copy, so a NUL inside the line ends it there for the rules. A line too
+   * long to copy is not noise. */
+  char small[256];
+  char *buf = len < sizeof small ? small : malloc(len + 1);
+  if (!buf)
+    return false;
+  if (len)
+    memcpy(buf, line, len);
+  buf[len] = '\0';
+  bool hit = false;
+  for (size_t i = 0; i < project->n_noise && !hit; i++)
+    hit = project->noise_ok[i] &&
+          regexec(&project->noise[i], buf, 0, NULL, 0) == 0;
+  if (buf != small)
+    free(buf);
+  return hit;
+#endif
 }
 
 /* ------------------------------------------------------------ building */

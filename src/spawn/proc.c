@@ -148,8 +148,16 @@ void cu__pidfd_fail_for_tests(int n) { pidfd_failures = n; }
  * under any other emulator that forks instead of vforking (qemu-user).
  * Without a doubt no probe runs: a process pays for one spawn, not two.
  */
+/* __GLIBC_PREREQ is a function-like macro other libcs (musl) lack, so it
+ * may appear only under #ifdef __GLIBC__. */
+#ifdef __GLIBC__
+#define CU__GLIBC_BEFORE_2_24 (!__GLIBC_PREREQ(2, 24))
+#else
+#define CU__GLIBC_BEFORE_2_24 0
+#endif
+#ifndef CUPRUM_SPAWN_FORK /* the forced fork spawner never asks */
 static bool spawn_doubtful(void) {
-#if defined(__GLIBC__) && !__GLIBC_PREREQ(2, 24)
+#if CU__GLIBC_BEFORE_2_24
   return true;
 #else
   const char *pre = getenv("LD_PRELOAD");
@@ -158,6 +166,7 @@ static bool spawn_doubtful(void) {
          (ask && *ask && strcmp(ask, "0") != 0);
 #endif
 }
+#endif
 
 /* Probe once, where in doubt: a spawn of a path that cannot exist must
  * fail in posix_spawn itself. */

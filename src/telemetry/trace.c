@@ -397,6 +397,31 @@ static void stage_ended(cu_tracer *t, const cu_event *ev, bool failed,
     finish(t, take(t, p), end);
 }
 
+/* The signal's name without "SIG" ("TERM"), or NULL. glibc >= 2.32 has
+ * sigabbrev_np; elsewhere (musl, older glibc; CMake probes it) a table of
+ * the POSIX.1-2017 <signal.h> signals, which Linux numbers alike. */
+static const char *sig_abbrev(int sig) {
+#ifdef CU_HAVE_SIGABBREV_NP
+  return sigabbrev_np(sig);
+#else
+  static const struct { int sig; const char *name; } names[] = {
+      {SIGHUP, "HUP"},   {SIGINT, "INT"},   {SIGQUIT, "QUIT"},
+      {SIGILL, "ILL"},   {SIGTRAP, "TRAP"}, {SIGABRT, "ABRT"},
+      {SIGBUS, "BUS"},   {SIGFPE, "FPE"},   {SIGKILL, "KILL"},
+      {SIGUSR1, "USR1"}, {SIGSEGV, "SEGV"}, {SIGUSR2, "USR2"},
+      {SIGPIPE, "PIPE"}, {SIGALRM, "ALRM"}, {SIGTERM, "TERM"},
+      {SIGCHLD, "CHLD"}, {SIGCONT, "CONT"}, {SIGSTOP, "STOP"},
+      {SIGTSTP, "TSTP"}, {SIGTTIN, "TTIN"}, {SIGTTOU, "TTOU"},
+      {SIGURG, "URG"},   {SIGXCPU, "XCPU"}, {SIGXFSZ, "XFSZ"},
+      {SIGVTALRM, "VTALRM"}, {SIGPROF, "PROF"}, {SIGSYS, "SYS"},
+  };
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (names[i].sig == sig)
+      return names[i].name;
+  return NULL;
+#endif
+}
+
 static void on_exit_event(cu_tracer *t, const cu_event *ev) {
   span *s = find(t, SPAN_CMD, ev->exec_id);
   int64_t end = unix_ns(ev->wall);
@@ -404,7 +429,7 @@ static void on_exit_event(cu_tracer *t, const cu_event *ev) {
     return;
   char why[48] = "";
   if (ev->term_signal) {
-    const char *abbrev = sigabbrev_np(ev->term_signal);
+    const char *abbrev = sig_abbrev(ev->term_signal);
     attr_int(&s->attrs, "cuprum.signal", ev->term_signal);
     snprintf(why, sizeof why, "SIG%s", abbrev ? abbrev : "?");
   } else {

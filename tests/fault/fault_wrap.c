@@ -236,7 +236,7 @@ int __wrap_eventfd(unsigned v, int f) {
 REAL(int, open, const char *, int, ...);
 int __wrap_open(const char *path, int flags, ...) {
   mode_t mode = 0;
-  if (flags & (O_CREAT | __O_TMPFILE)) {
+  if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
     va_list ap;
     va_start(ap, flags);
     mode = (mode_t)va_arg(ap, unsigned);

@@ -449,9 +449,11 @@ static void test_closed_output_stops_the_run(void **state) {
     cli_result r = cli_finish(&p);
     assert_status(r, 128 + SIGPIPE);
     int64_t took = cut_now_ms() - t0;
-    if (took >= 5000 + cut_slack_ms())
+    /* Without the fix it never stops; the bound only has to be finite and
+     * survive a loaded machine. */
+    if (took >= 10000 + 2 * cut_slack_ms())
       print_message("case %zu: %lld ms\n", i, (long long)took);
-    assert_true(took < 5000 + cut_slack_ms());
+    assert_true(took < 10000 + 2 * cut_slack_ms());
     cli_free(&r);
   }
 }

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The checked ABI of libcuprum and libcuprum-otel (libabigail, Debian
+# abigail-tools). docs/design.md "Symbols, soname and the ABI baseline".
+#
+#   scripts/abi.sh check [WORKDIR]          build, abidiff against abi/*.abi
+#   scripts/abi.sh deterministic [WORKDIR]  two builds in different
+#                                           directories give identical abidw
+#   scripts/abi.sh update [WORKDIR]         regenerate abi/*.abi on purpose
+#
+# Every mode builds the libraries on its own in WORKDIR (default
+# build-abi/): RelWithDebInfo with -g, no sanitizer, nothing but the
+# libraries, so the baseline does not depend on the build type of whoever
+# runs it. abidw keeps the public types only (--headers-dir include/cuprum,
+# --drop-private-types) and no source locations or paths, so the file
+# changes when the ABI does, not when a line moves.
+#
+# Policy (abidiff's exit status is a bit field): 1 = error, 2 = usage
+# error, 4 = ABI change, 8 = incompatible ABI change. 8 fails unless the
+# soname moved (then the baseline is stale: run `update` in the commit
+# that moves it). 4 alone = compatible changes (added functions or types,
+# appended result fields are reported as changes, not incompatibilities
+# when abidiff can tell): the check passes and prints the report, and
+# `update` at release time records them.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+mode=${1:-check}
+work=${2:-$src/build-abi}
+libs="libcuprum:cuprum libcuprum-otel:cuprum_otel"
+for t in abidw abidiff; do
+  command -v $t >/dev/null || { echo "abi.sh: SKIP: $t missing (Debian abigail-tools, scripts/deps.sh test)"; exit 77; }
+done
+arch=$(uname -m)
+if [ "$mode" != update ] && [ -f "$src/abi/ARCH" ] && [ "$(cat "$src/abi/ARCH")" != "$arch" ]; then
+  echo "abi.sh: SKIP: the baseline is for $(cat "$src/abi/ARCH"), this is $arch"
+  exit 77
+fi
+
+build() { # dir
+  local dir=$1
+  mkdir -p "$(dirname "$dir")"
+  cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g -DNDEBUG" -DCMAKE_C_FLAGS= \
+    -DCUPRUM_BUILD_TESTS=OFF -DCUPRUM_BUILD_CLI=OFF -DCUPRUM_BUILD_BENCH=OFF \
+    -DCUPRUM_BUILD_EXAMPLES=OFF -DCUPRUM_SANITIZE=OFF -DCUPRUM_TSAN=OFF \
+    -DCUPRUM_VALGRIND=OFF >"$dir.log" 2>&1 &&
+  nice -n 10 cmake --build "$dir" -j 2 --target cuprum cuprum_otel >>"$dir.log" 2>&1 || {
+    # libcuprum-otel is skipped without libcurl: build the core alone then.
+    nice -n 10 cmake --build "$dir" -j 2 --target cuprum >>"$dir.log" 2>&1 ||
+      { tail -n 40 "$dir.log"; echo "abi.sh: build in $dir failed"; exit 1; }
+  }
+}
+
+dump() { # dir, lib, out
+  abidw --headers-dir "$src/include/cuprum" --drop-private-types \
+    --no-show-locs --no-corpus-path --no-comp-dir-path \
+    "$1/$2.so" >"$3"
+}
+
+soname() { readelf -d "$1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'; }
+
+mkdir -p "$work"
+case "$mode" in
+  update)
+    build "$work/a"
+    mkdir -p "$src/abi"
+    for l in $libs; do
+      lib=${l%%:*}
+      [ -f "$work/a/$lib.so" ] || { echo "abi.sh: $lib.so not built (libcurl missing?)"; exit 1; }
+      dump "$work/a" "$lib" "$src/abi/$lib.abi"
+      echo "abi.sh: wrote abi/$lib.abi ($(soname "$work/a/$lib.so"))"
+    done
+    echo "$arch" >"$src/abi/ARCH"
+    ;;
+  check)
+    build "$work/a"
+    status=0
+    for l in $libs; do
+      lib=${l%%:*}
+      if [ ! -f "$work/a/$lib.so" ]; then echo "abi.sh: $lib.so not built here (libcurl missing): not checked"; continue; fi
+      dump "$work/a" "$lib" "$work/$lib.abi"
+      set +e
+      abidiff --headers-dir2 "$src/include/cuprum" --drop-private-types \
+        "$src/abi/$lib.abi" "$work/$lib.abi" >"$work/$lib.abidiff" 2>&1
+      rc=$?
+      set -e
+      new=$(soname "$work/a/$lib.so")
+      old=$(sed -n 's/.*soname=.\([^"'\'']*\).*/\1/p' "$src/abi/$lib.abi" | head -n 1)
+      if [ $((rc & 3)) -ne 0 ]; then
+        cat "$work/$lib.abidiff"; echo "abi.sh: abidiff failed on $lib (exit $rc)"; status=1
+      elif [ $((rc & 8)) -ne 0 ]; then
+        cat "$work/$lib.abidiff"
+        if [ "$new" != "$old" ]; then
+          echo "abi.sh: $lib: incompatible change, but the soname moved ($old -> $new): allowed; run scripts/abi.sh update to record the new baseline"
+        else
+          echo "abi.sh: $lib: INCOMPATIBLE ABI change with the soname still $new: keep the ABI or move the soname (docs/design.md)"
+          status=1
+        fi
+      elif [ $((rc & 4)) -ne 0 ]; then
+        cat "$work/$lib.abidiff"
+        echo "abi.sh: $lib: compatible ABI changes (additions) against the baseline: passed; scripts/abi.sh update records them"
+      else
+        echo "abi.sh: $lib ($new): identical to abi/$lib.abi"
+      fi
+    done
+    exit $status
+    ;;
+  deterministic)
+    build "$work/a"
+    build "$work/second-tree/b"
+    status=0
+    for l in $libs; do
+      lib=${l%%:*}
+      [ -f "$work/a/$lib.so" ] || continue
+      dump "$work/a" "$lib" "$work/$lib.a.abi"
+      dump "$work/second-tree/b" "$lib" "$work/$lib.b.abi"
+      if cmp -s "$work/$lib.a.abi" "$work/$lib.b.abi"; then
+        echo "abi.sh: $lib: abidw output identical across two build trees ($(wc -l <"$work/$lib.a.abi") lines)"
+      else
+        diff "$work/$lib.a.abi" "$work/$lib.b.abi" | head -n 40
+        echo "abi.sh: $lib: abidw output differs between two builds of the same source"
+        status=1
+      fi
+    done
+    exit $status
+    ;;
+  *) echo "usage: $0 check|deterministic|update [WORKDIR]" >&2; exit 2 ;;
+esac

@@ -21,10 +21,11 @@
 # Policy (abidiff's exit status is a bit field): 1 = error, 2 = usage
 # error, 4 = ABI change, 8 = incompatible ABI change. 8 fails unless the
 # soname moved (then the baseline is stale: run `update` in the commit
-# that moves it). 4 alone = compatible changes (added functions or types,
-# appended result fields are reported as changes, not incompatibilities
-# when abidiff can tell): the check passes and prints the report, and
-# `update` at release time records them.
+# that moves it). 4 with only additions (new functions, variables, types)
+# or fields appended to growable structs (abi/cuprum.abignore) passes and
+# prints the report; `update` at release time records them. 4 with any
+# removed or changed function or variable (a public type changed under
+# it) counts as 8.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-check}
@@ -85,8 +86,19 @@ case "$mode" in
       set +e
       # Both sides are abixml already reduced to the public types (abidw
       # above); abidiff 2.2 asserts when given --headers-dir2 with abixml.
-      abidiff "$src/abi/$lib.abi" "$work/$lib.abi" >"$work/$lib.abidiff" 2>&1
+      abidiff --suppressions "$src/abi/cuprum.abignore" \
+        "$src/abi/$lib.abi" "$work/$lib.abi" >"$work/$lib.abidiff" 2>&1
       rc=$?
+      # abidiff sets 8 for removed symbols only; a changed public type (a
+      # field moved, retyped, inserted, an enum renumbered) sets 4 and shows
+      # as "N Changed" in the summary. What abi/cuprum.abignore lets through
+      # (fields appended to growable structs) is "filtered out"; any other
+      # change or removal counts as incompatible.
+      if [ $((rc & 4)) -ne 0 ] &&
+         grep -E '^(Functions|Variables) changes summary' "$work/$lib.abidiff" |
+           grep -qE '(^|[^0-9])[1-9][0-9]* (Removed|Changed)'; then
+        rc=$((rc | 8))
+      fi
       set -e
       new=$(soname "$work/a/$lib.so")
       old=$(sed -n 's/.*soname=.\([^"'\'']*\).*/\1/p' "$src/abi/$lib.abi" | head -n 1)
@@ -147,6 +159,9 @@ case "$mode" in
     }
     one added pass 'printf "int cu_abi_selftest_added(void);\n" >>include/cuprum/error.h &&
       printf "int cu_abi_selftest_added(void) { return 1; }\n" >>src/base/version.c'
+    one appended-to-options pass 'sed -i "0,/^} cu_run_opts;/s//  int abi_selftest_tail;\n} cu_run_opts;/" include/cuprum/run.h'
+    one inserted-in-result fail 'sed -i "0,/^typedef struct cu_result {/s//typedef struct cu_result {\n  int abi_selftest_head;/" include/cuprum/run.h'
+    one appended-to-frozen fail 'sed -i "0,/^} cu_output_opts;/s//  int abi_selftest_tail;\n} cu_output_opts;/" include/cuprum/run.h'
     one removed fail 'sed -i "s/^  local:$/  local:\n    cu_version;/" src/cuprum.map'
     one removed-soname-moved pass 'sed -i "s/^  local:$/  local:\n    cu_version;/" src/cuprum.map &&
       sed -i "0,/VERSION 0\.1\.0/s//VERSION 1.0.0/" CMakeLists.txt'

@@ -32,7 +32,10 @@ add_test(NAME abi.baseline COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/abi.sh
          check ${cu_pk_work}/abi-check)
 add_test(NAME abi.deterministic COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/abi.sh
          deterministic ${cu_pk_work}/abi-det)
-set_tests_properties(abi.baseline abi.deterministic PROPERTIES TIMEOUT 900
+# The policy itself, on edited copies of the tree (heavy: six builds).
+add_test(NAME abi.selftest COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/abi.sh
+         selftest ${cu_pk_work}/abi-self)
+set_tests_properties(abi.baseline abi.deterministic abi.selftest PROPERTIES TIMEOUT 900
   SKIP_RETURN_CODE 77 LABELS "packaging;abi;heavy")
 
 # examples/consumer against an installed tree (scripts/test-consumer.sh).

@@ -35,10 +35,15 @@ add_test(NAME abi.deterministic COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/abi.s
 # The policy itself, on edited copies of the tree (heavy: six builds).
 add_test(NAME abi.selftest COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/abi.sh
          selftest ${cu_pk_work}/abi-self)
-# Label abibuild: they build on their own whatever this build's options
+# Label ownbuild: they build on their own whatever this build's options
 # are, so scripts/test.sh runs them in one of its builds only.
-set_tests_properties(abi.baseline abi.deterministic abi.selftest PROPERTIES TIMEOUT 900
-  SKIP_RETURN_CODE 77 LABELS "packaging;abi;heavy;abibuild")
+# packaging.deb: the Debian packages from a copy of the tree, lintian,
+# unpacked into a temporary root (never installed into /usr), the consumer
+# and debian/tests/smoke against them (scripts/deb-test.sh).
+add_test(NAME packaging.deb COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/deb-test.sh
+         ${cu_pk_work}/deb)
+set_tests_properties(abi.baseline abi.deterministic abi.selftest packaging.deb PROPERTIES TIMEOUT 900
+  SKIP_RETURN_CODE 77 LABELS "packaging;abi;heavy;ownbuild")
 
 # examples/consumer against an installed tree (scripts/test-consumer.sh).
 # The consumer gets this build's sanitizer flags: its libraries are

@@ -10,6 +10,8 @@
 #                 with the forced fallbacks (scripts/matrix.sh; MATRIX="musl
 #                 aarch64" for a subset; docs/portability.md)
 #   make install  PREFIX=/usr/local by default
+#   make package  Debian packages into build-deb/ (lintian-checked, smoke-
+#                 tested against a temporary root; scripts/deb-test.sh)
 #   make fuzz     libFuzzer on the UTF-8 decoder and line splitter
 #                 (FUZZ_SECONDS=60 by default; needs clang, installed if missing)
 PREFIX ?= /usr/local
@@ -20,7 +22,7 @@ CMAKE_FLAGS ?=
 # without it.
 WERROR ?= ON
 
-.PHONY: all build deps test demo bench install clean fuzz soak matrix
+.PHONY: all build deps test demo bench install clean fuzz package soak matrix
 
 all: build
 
@@ -54,6 +56,10 @@ matrix:
 
 install: build
 	@cmake --install build
+
+package:
+	@scripts/deps.sh package
+	@scripts/deb-test.sh build-deb
 
 FUZZ_SECONDS ?= 60
 fuzz:

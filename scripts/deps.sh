@@ -11,7 +11,12 @@
 #                           telemetry consumers the tests drive: promtool
 #                           and prometheus, node_exporter, node + npm, and
 #                           the pinned OpenTelemetry JS packages (tests/otel,
-#                           npm ci)
+#                           npm ci); abigail-tools, meson and ninja for
+#                           the packaging tests (ABI baseline, the Meson
+#                           consumer); dpkg-dev, debhelper, lintian,
+#                           fakeroot for the Debian packages (packaging.deb)
+#   scripts/deps.sh package + dpkg-dev, debhelper, lintian, fakeroot
+#                           (`make package`)
 #   scripts/deps.sh fuzz    + clang (libFuzzer)
 #   scripts/deps.sh bench   + hyperfine, libpipeline (peer), python3
 #   scripts/deps.sh matrix  + what `make matrix` (scripts/matrix.sh) needs:
@@ -24,13 +29,14 @@ set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils" ;;
+  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot" ;;
+  package) pkgs="$pkgs dpkg-dev debhelper lintian fakeroot" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
   matrix) pkgs="$pkgs clang musl-tools dpkg-dev gcc-aarch64-linux-gnu qemu-user
                 libcmocka-dev:arm64 libjansson-dev:arm64 valgrind python3" ;;
   build) ;;
-  *) echo "usage: $0 build|test|bench|fuzz|matrix" >&2; exit 2 ;;
+  *) echo "usage: $0 build|test|bench|fuzz|matrix|package" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do

@@ -77,6 +77,19 @@ static int local_result_fields(cli_executor *ex, const cli_item *item,
                              json_integer((json_int_t)res->out.total));
   bad |= json_object_set_new(o, "stderr_total",
                              json_integer((json_int_t)res->err.total));
+  /* Accounting: the kernel's rusage of the reaped command, and the
+   * cgroup's figures for a contained one (--contain). */
+  bad |= json_object_set_new(o, "user_cpu_us",
+                             json_integer((json_int_t)res->user_cpu_us));
+  bad |= json_object_set_new(o, "sys_cpu_us",
+                             json_integer((json_int_t)res->sys_cpu_us));
+  bad |= json_object_set_new(o, "max_rss_kb",
+                             json_integer((json_int_t)res->max_rss_kb));
+  bad |= json_object_set_new(o, "contained", json_boolean(res->contained));
+  bad |= json_object_set_new(o, "cgroup_cpu_us",
+                             res->contained
+                                 ? json_integer((json_int_t)res->cgroup_cpu_us)
+                                 : json_null());
   if (ir->state == CU_ITEM_FAILED_TO_START)
     bad |= json_object_set_new(
         o, "error",

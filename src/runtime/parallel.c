@@ -369,8 +369,11 @@ static void collect(engine *e) {
       ir->pipeline = cu__task_take_pipeline(s->task);
       ir->ok = ir->pipeline && ir->pipeline->ok;
     }
+    /* Stopped by the batch (a halt, the deadline, the batch's token). */
+    bool by_batch = e->killing ||
+                    (e->o.cancel && cu_cancel_triggered(e->o.cancel));
     if (ir)
-      ir->state = e->killing && stopped ? CU_ITEM_TERMINATED : CU_ITEM_DONE;
+      ir->state = by_batch && stopped ? CU_ITEM_TERMINATED : CU_ITEM_DONE;
     s->task = cu_task_free(s->task);
     e->running--;
     deliver(e, s, ir);

@@ -26,7 +26,7 @@ pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-de
 case "$what" in
   test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils" ;;
   fuzz) pkgs="$pkgs clang" ;;
-  bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
+  bench) pkgs="$pkgs hyperfine libpipeline-dev python3 parallel time" ;;
   matrix) pkgs="$pkgs clang musl-tools dpkg-dev gcc-aarch64-linux-gnu qemu-user
                 libcmocka-dev:arm64 libjansson-dev:arm64 valgrind python3" ;;
   build) ;;

@@ -374,6 +374,13 @@ static void collect(engine *e) {
                     (e->o.cancel && cu_cancel_triggered(e->o.cancel));
     if (ir)
       ir->state = by_batch && stopped ? CU_ITEM_TERMINATED : CU_ITEM_DONE;
+    if (ir && !ir->result && !ir->pipeline) {
+      /* It ran, but its result could not be allocated: say so rather than
+       * leave a DONE item with nothing to show. */
+      int err = cu__task_error(s->task);
+      ir->error = err ? err : CU_ENOMEM;
+      ir->message = cu__strdup("out of memory collecting the item's result");
+    }
     s->task = cu_task_free(s->task);
     e->running--;
     deliver(e, s, ir);
@@ -533,6 +540,9 @@ cu_item_result *cu_item_result_free(cu_item_result *ir) {
 typedef struct array_batch {
   const cu_batch_item *items;
   cu_parallel_result *res;
+  size_t pulled;
+  size_t n_delivered;
+  bool *delivered; /* by index */
 } array_batch;
 
 static int array_source(void *user, size_t i, cu_batch_item *item) {
@@ -540,6 +550,7 @@ static int array_source(void *user, size_t i, cu_batch_item *item) {
   if (i >= a->res->n_items)
     return 0;
   *item = a->items[i];
+  a->pulled = i + 1;
   return 1;
 }
 
@@ -547,6 +558,7 @@ static void array_sink(void *user, cu_item_result *ir) {
   array_batch *a = user;
   cu_item_result_free(a->res->items[ir->index]);
   a->res->items[ir->index] = ir;
+  a->delivered[ir->index] = true;
 }
 
 static cu_parallel_result *result_new(size_t n) {
@@ -584,9 +596,13 @@ int cu_parallel_run(const cu_batch_item *items, size_t n,
   rc = preflight(items, n);
   if (rc != 0)
     return rc;
-  array_batch a = {.items = items, .res = result_new(n)};
-  if (!a.res)
+  array_batch a = {.items = items, .res = result_new(n),
+                   .delivered = calloc(n ? n : 1, sizeof(bool))};
+  if (!a.res || !a.delivered) {
+    cu_parallel_result_free(a.res);
+    free(a.delivered);
     return cu__fail(CU_ENOMEM, "allocating batch results");
+  }
   /* fail_fast is GNU parallel's --halt now,fail=1. */
   cu_parallel_stream_opts so = {
       .size = sizeof so, .source = array_source, .source_user = &a,
@@ -600,6 +616,7 @@ int cu_parallel_run(const cu_batch_item *items, size_t n,
   rc = stream(&so, true, &sum);
   if (rc != 0) {
     cu_parallel_result_free(a.res);
+    free(a.delivered);
     return rc;
   }
   cu_parallel_result *r = a.res;
@@ -610,6 +627,12 @@ int cu_parallel_run(const cu_batch_item *items, size_t n,
   cu_parallel_result_free(sum);
   for (size_t i = 0; i < n; i++) {
     cu_item_result *ir = r->items[i];
+    if (i < a.pulled && !a.delivered[i]) {
+      /* Pulled but never delivered: its result could not be allocated. */
+      ir->state = CU_ITEM_FAILED_TO_START;
+      ir->error = CU_ENOMEM;
+      ir->message = cu__strdup("out of memory for the item's result");
+    }
     if (ir->state == CU_ITEM_SKIPPED)
       r->n_skipped++;
     else if (ir->ok)
@@ -617,6 +640,7 @@ int cu_parallel_run(const cu_batch_item *items, size_t n,
     else
       r->n_failed++;
   }
+  free(a.delivered);
   r->ok = r->n_ok == r->n_items;
   *ret = r;
   return 0;

@@ -11,7 +11,9 @@
 #      against Python's subprocess and the Python cuprum (leynos/cuprum,
 #      extracted to a temporary directory, when it runs) round by round
 #   4. end-to-end command timings with hyperfine (bash, xargs, Python)
-#   5. the CLI against env, cat and bash (scripts/bench_cli.sh)
+#   5. the CLI against env, cat and bash (scripts/bench_cli.sh), and
+#      `cuprum parallel` against xargs -P and GNU parallel
+#      (scripts/bench_batch.sh)
 #   6. the end-to-end matrix with hyperfine (scripts/bench_e2e.sh): 1 KB,
 #      1 MiB, 100 MiB; 1 and 3 stages; capture and discard; splice and
 #      readwrite, with and without a line observer; bare-pipe and memcpy
@@ -184,6 +186,14 @@ say "the CLI against the shell (hyperfine)"
 rm -f "$OUT/cli.json"
 BUILD=$BUILD CUPRUM_BENCH_OUT=$OUT scripts/bench_cli.sh ||
   { echo "bench.sh: the CLI benchmark failed"; status=1; }
+
+# ------------------------------------------------------------ batches
+# cuprum parallel against xargs -P and GNU parallel, first-result latency
+# and peak memory by batch size (scripts/bench_batch.sh; issue 13).
+say "cuprum parallel batches (hyperfine, GNU time)"
+rm -f "$OUT/batch.json"
+BUILD=$BUILD CUPRUM_BENCH_OUT=$OUT scripts/bench_batch.sh ||
+  { echo "bench.sh: the batch benchmark failed"; status=1; }
 
 # ------------------------------------------------------------ e2e matrix
 say "end-to-end matrix (hyperfine)"

@@ -5,13 +5,13 @@
 #      against `xargs -P2 -n1 true` and GNU `parallel -j2 true`, in one
 #      hyperfine run (ratio peer/cuprum >= 1.0: Cuprum at least as fast)
 #   2. the time to the first streamed result line of a 1,000-item batch
-#      (`sleeper`-free: `true N` items), against the time to the last,
-#      median of 15 runs
+#      (`true N` items) against the time to the last, medians
 #   3. peak memory (max RSS, GNU time's %M) of a 100,000-item batch against
 #      a 10,000-item one (goal: flat, ratio ~1.0)
 # Writes $OUT/batch.json. Env: BUILD (build tree with the CLI),
 # CUPRUM_BENCH_OUT (results dir), CUPRUM_BENCH_SCALE (percent of the
-# default run counts; also scales the 100,000-item batch down below 100).
+# default run counts; below 100 it also shrinks the 100,000-item batch,
+# never below 20,000).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-$PWD/build-bench}
@@ -21,11 +21,14 @@ SCALE=${CUPRUM_BENCH_SCALE:-100}
 command -v hyperfine >/dev/null 2>&1 ||
   { echo "bench_batch.sh: hyperfine not found (scripts/deps.sh bench)"; exit 1; }
 [ -x "$CLI" ] || { echo "bench_batch.sh: no CLI at $CLI"; exit 1; }
+[ -x /usr/bin/time ] ||
+  { echo "bench_batch.sh: GNU time not found (scripts/deps.sh bench)"; exit 1; }
 TMP=$(mktemp -d /tmp/cuprum-bench-batch.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 runs() { echo $(( $1 * SCALE / 100 > 3 ? $1 * SCALE / 100 : 3 )); }
 big=100000
-[ "$SCALE" -lt 100 ] && big=$(( 100000 * SCALE / 100 > 20000 ? 100000 * SCALE / 100 : 20000 ))
+[ "$SCALE" -lt 100 ] &&
+  big=$(( 100000 * SCALE / 100 > 20000 ? 100000 * SCALE / 100 : 20000 ))
 seq 1 10000 >"$TMP/10k"
 seq 1 1000 >"$TMP/1k"
 seq 1 "$big" >"$TMP/big"
@@ -42,10 +45,10 @@ if command -v parallel >/dev/null 2>&1; then
 else
   echo "bench_batch.sh: GNU parallel not found (scripts/deps.sh bench); its row is skipped"
 fi
+# hyperfine sends every command's stdout to /dev/null: cuprum's result
+# lines cost their writes there.
 hyperfine --warmup 1 --runs "$(runs 5)" --style basic \
-  --export-json "$TMP/tiny.json" "${cmds[@]}" >/dev/null 2>&1 || status=1
-# hyperfine sends stdout to /dev/null: the cuprum result lines cost their
-# writes there, as xargs' and parallel's (none) do.
+  --export-json "$TMP/tiny.json" "${cmds[@]}" || status=1
 
 echo "--- time to the first streamed result (1,000 items)"
 python3 - "$CLI" "$TMP/1k" "$(runs 15)" >"$TMP/first.json" <<'PY' || status=1
@@ -64,14 +67,16 @@ for _ in range(n):
 print(json.dumps({"first_ms_median": statistics.median(first),
                   "last_ms_median": statistics.median(last), "runs": n}))
 PY
+cat "$TMP/first.json"
 
 echo "--- peak memory: $big items against 10,000"
-rss() { # list -> max RSS in KiB
+rss() { # list -> max RSS of cuprum in KiB
   /usr/bin/time -f %M -o "$TMP/rss" "$CLI" parallel -j2 --no-progress \
     --args "$1" -- true {} >/dev/null && cat "$TMP/rss"
 }
 small_kb=$(rss "$TMP/10k") || status=1
 big_kb=$(rss "$TMP/big") || status=1
+echo "max RSS: 10000 items ${small_kb:-?} KiB, $big items ${big_kb:-?} KiB"
 
 python3 - "$TMP/tiny.json" "$TMP/first.json" "${small_kb:-0}" \
   "${big_kb:-0}" "$big" "$OUT/batch.json" <<'PY' || status=1

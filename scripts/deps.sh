@@ -32,7 +32,7 @@ case "$what" in
   test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot" ;;
   package) pkgs="$pkgs dpkg-dev debhelper lintian fakeroot" ;;
   fuzz) pkgs="$pkgs clang" ;;
-  bench) pkgs="$pkgs hyperfine libpipeline-dev python3" ;;
+  bench) pkgs="$pkgs hyperfine libpipeline-dev python3 parallel time" ;;
   matrix) pkgs="$pkgs clang musl-tools dpkg-dev gcc-aarch64-linux-gnu qemu-user
                 libcmocka-dev:arm64 libjansson-dev:arm64 valgrind python3" ;;
   build) ;;

@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* `cuprum parallel [OPTIONS] FILE`: one command per line (a JSON array of
- * strings), at most N at once, results as JSON lines in submission order. */
+/* `cuprum parallel [OPTIONS] FILE` and `--args FILE -- PROGRAM ARG {}...`:
+ * items checked against the catalogue up front, then streamed through
+ * cu_parallel_stream(): at most N at once, each result line written as its
+ * item ends (or in input order with --keep-order), a job log that resumes,
+ * retries, halting, a progress line. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "parallel_out.h"
+#include "executor.h"
 #include "observe.h"
+#include "parallel_out.h"
 #include "run.h"
 
 #define SUB "parallel"
@@ -19,8 +25,7 @@
 
 typedef struct parallel_args {
   cli_catalogue_opts cat;
-  unsigned jobs;            /* 0 = no limit */
-  bool fail_fast;
+  unsigned jobs;            /* 0 = no limit (MAX_JOBS) */
   int64_t timeout_ms;       /* per item; 0 = none */
   int64_t deadline_ms;      /* whole batch; 0 = none */
   const char *deadline_text;
@@ -28,25 +33,52 @@ typedef struct parallel_args {
   size_t max_output;        /* per item and stream; 0 = unlimited */
   cli_observe_opts observe; /* --events, --log, -x */
   cli_contain_opts contain; /* --contain, --limit */
-  const char *file;
+  bool keep_order;
+  cu_halt_when halt_when;
+  cu_halt_on halt_on;
+  size_t halt_count;
+  unsigned halt_percent;
+  unsigned retries;
+  int64_t backoff_ms;
+  const char *joblog;
+  bool resume, resume_failed;
+  const char *results_dir;
+  int progress;             /* -1 = when stderr is a terminal */
+  const char *args_file;    /* --args: one argument per line */
+  char **template;          /* --args: PROGRAM ARG... ({} = the line) */
+  int n_template;
+  const char *file;         /* the JSON-lines FILE */
 } parallel_args;
 
 enum { OPT_CATALOGUE = 256, OPT_ALLOW, OPT_TIMEOUT, OPT_DEADLINE, OPT_GRACE,
-       OPT_FAIL_FAST, OPT_MAX_OUTPUT };
+       OPT_FAIL_FAST, OPT_MAX_OUTPUT, OPT_HALT, OPT_RETRIES, OPT_BACKOFF,
+       OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS, OPT_PROGRESS,
+       OPT_NO_PROGRESS, OPT_ARGS };
 
-/* Default capture per item and stream: results are held until the batch
- * ends, so an unbounded one (`["yes"]`) would take all memory. */
+/* Default capture per item and stream: a result is held while its line is
+ * built, so an unbounded one (`["yes"]`) would take all memory. */
 #define DEFAULT_MAX_OUTPUT (1024u * 1024u)
 
 static const struct option long_options[] = {
     {"catalogue", required_argument, NULL, OPT_CATALOGUE},
     {"allow", required_argument, NULL, OPT_ALLOW},
     {"jobs", required_argument, NULL, 'j'},
+    {"keep-order", no_argument, NULL, 'k'},
     {"fail-fast", no_argument, NULL, OPT_FAIL_FAST},
+    {"halt", required_argument, NULL, OPT_HALT},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"retry-backoff", required_argument, NULL, OPT_BACKOFF},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"deadline", required_argument, NULL, OPT_DEADLINE},
     {"grace", required_argument, NULL, OPT_GRACE},
     {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+    {"results", required_argument, NULL, OPT_RESULTS},
+    {"joblog", required_argument, NULL, OPT_JOBLOG},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"resume-failed", no_argument, NULL, OPT_RESUME_FAILED},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"args", required_argument, NULL, OPT_ARGS},
     CLI_OBSERVE_LONG_OPTIONS,
     CLI_CONTAIN_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
@@ -55,18 +87,30 @@ static const struct option long_options[] = {
 
 static void print_help(void) {
   fputs("usage: cuprum parallel [OPTIONS] FILE\n"
+        "       cuprum parallel [OPTIONS] --args FILE [--] PROGRAM [ARG...]\n"
         "\n"
         "Run the commands in FILE (- = standard input), one per line, each a\n"
         "JSON array of strings: [\"PROGRAM\", \"ARG\", ...]. Blank lines are\n"
-        "skipped. Every program must be allowed by the catalogue; every line\n"
-        "is checked before anything runs. Commands read /dev/null; their\n"
-        "output is captured. Prints one JSON object per command on stdout,\n"
-        "in FILE's order, once all have ended.\n"
+        "skipped. With --args, each line of FILE is one argument instead:\n"
+        "it replaces {} in PROGRAM ARG... ({#} = its 1-based number); no\n"
+        "shell ever. Every program must be allowed by the catalogue; every\n"
+        "line is checked before anything runs. Commands read /dev/null;\n"
+        "their output is captured. Prints one JSON object per command on\n"
+        "stdout as each ends (with its \"index\"), or in FILE's order with\n"
+        "--keep-order.\n"
         "\n"
         "  -j, --jobs N       run at most N at once (default: the number of\n"
-        "                     CPUs; 0 = no limit)\n"
-        "  --fail-fast        the first failure terminates the running\n"
-        "                     commands; the queued ones never start\n"
+        "                     CPUs; 0 = 4096)\n"
+        "  -k, --keep-order   print results in FILE's order\n"
+        "  --halt WHEN,WHY=N  stop when N (or N%) commands failed\n"
+        "                     (fail=), succeeded (success=) or ended\n"
+        "                     (done=); WHEN now: terminate the running ones;\n"
+        "                     soon: let them end; start no more. `never` is\n"
+        "                     the default (GNU parallel's --halt)\n"
+        "  --fail-fast        --halt now,fail=1\n"
+        "  --retries N        run a failed command again up to N times\n"
+        "  --retry-backoff SECONDS  wait before the first retry, doubled for\n"
+        "                     each next one (default 0.1; at most 60)\n"
         "  --timeout SECONDS  per command (exit 124 for that command)\n"
         "  --deadline SECONDS for the whole batch\n"
         "  --grace SECONDS    wait between SIGTERM and SIGKILL (default 0.5)\n"
@@ -74,6 +118,14 @@ static void print_help(void) {
         "                     of its stderr (default 1048576 = 1 MiB; 0 = no\n"
         "                     limit); the rest is read and dropped, and the\n"
         "                     result says so (stdout_truncated, ...)\n"
+        "  --results DIR      also write each command's whole output to\n"
+        "                     DIR/SEQ/stdout and DIR/SEQ/stderr\n"
+        "  --joblog FILE      log each ended command in GNU parallel's job\n"
+        "                     log format (and FILE.started: those started)\n"
+        "  --resume           skip the commands FILE's log holds as done\n"
+        "  --resume-failed    skip those it holds as done with status 0\n"
+        "  --progress         draw a progress line on stderr\n"
+        "  --no-progress      never (default: when stderr is a terminal)\n"
         "  --catalogue FILE   use the catalogue in FILE instead of the default\n"
         "  --allow PROG       also allow PROG (repeatable)\n"
         CLI_CONTAIN_HELP
@@ -111,6 +163,72 @@ static int parse_bytes(const char *text, size_t *ret) {
   return 0;
 }
 
+static int parse_count(const char *opt, const char *text, unsigned max,
+                       unsigned *ret) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long n = strtoul(text, &end, 10);
+  if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 || n > max)
+    return cli_usage_error(SUB, "%s: '%s' is not a number from 0 to %u", opt,
+                           text, max);
+  *ret = (unsigned)n;
+  return 0;
+}
+
+/* GNU parallel's --halt: never | WHEN,WHY=N | WHEN,WHY=N% | 0 1 2 -1 -2. */
+static int parse_halt(const char *text, parallel_args *a) {
+  static const struct { const char *name; cu_halt_when when; cu_halt_on on;
+                        unsigned n; } legacy[] = {
+      {"never", CU_HALT_NEVER, CU_HALT_ON_FAIL, 0},
+      {"0", CU_HALT_NEVER, CU_HALT_ON_FAIL, 0},
+      {"1", CU_HALT_SOON, CU_HALT_ON_FAIL, 1},
+      {"2", CU_HALT_NOW, CU_HALT_ON_FAIL, 1},
+      {"-1", CU_HALT_SOON, CU_HALT_ON_SUCCESS, 1},
+      {"-2", CU_HALT_NOW, CU_HALT_ON_SUCCESS, 1}};
+  for (size_t i = 0; i < sizeof legacy / sizeof *legacy; i++)
+    if (strcmp(text, legacy[i].name) == 0) {
+      a->halt_when = legacy[i].when;
+      a->halt_on = legacy[i].on;
+      a->halt_count = legacy[i].n;
+      a->halt_percent = 0;
+      return 0;
+    }
+  const char *why = strchr(text, ',');
+  size_t wl = why ? (size_t)(why - text) : 0;
+  cu_halt_when when = wl == 3 && strncmp(text, "now", 3) == 0    ? CU_HALT_NOW
+                      : wl == 4 && strncmp(text, "soon", 4) == 0 ? CU_HALT_SOON
+                                                                 : CU_HALT_NEVER;
+  const char *eq = why ? strchr(why, '=') : NULL;
+  cu_halt_on on = CU_HALT_ON_FAIL;
+  bool known = eq != NULL;
+  if (known) {
+    size_t l = (size_t)(eq - why - 1);
+    if (l == 4 && strncmp(why + 1, "fail", 4) == 0)
+      on = CU_HALT_ON_FAIL;
+    else if (l == 7 && strncmp(why + 1, "success", 7) == 0)
+      on = CU_HALT_ON_SUCCESS;
+    else if (l == 4 && strncmp(why + 1, "done", 4) == 0)
+      on = CU_HALT_ON_DONE;
+    else
+      known = false;
+  }
+  char *end = NULL;
+  errno = 0;
+  unsigned long long n = known ? strtoull(eq + 1, &end, 10) : 0;
+  bool percent = end && *end == '%';
+  if (when == CU_HALT_NEVER || !known || eq[1] < '0' || eq[1] > '9' ||
+      errno || n == 0 || (percent ? end[1] != '\0' || n > 100 : *end != '\0'))
+    return cli_usage_error(SUB, "--halt: '%s' is not never, or WHEN,WHY=N "
+                                "(WHEN now or soon; WHY fail, success or "
+                                "done; N a count >= 1 or a percentage N%%)",
+                           text);
+  a->halt_when = when;
+  a->halt_on = on;
+  a->halt_count = percent ? 0 : (size_t)n;
+  a->halt_percent = percent ? (unsigned)n : 0;
+  return 0;
+}
+
 static int parse_option(void *ctx, int opt, const char *arg) {
   parallel_args *a = ctx;
   int rc = cli_observe_option(&a->observe, SUB, opt, arg);
@@ -126,9 +244,20 @@ static int parse_option(void *ctx, int opt, const char *arg) {
     return cli_catalogue_opts_allow(&a->cat, arg);
   case 'j':
     return parse_jobs(arg, &a->jobs);
-  case OPT_FAIL_FAST:
-    a->fail_fast = true;
+  case 'k':
+    a->keep_order = true;
     return 0;
+  case OPT_FAIL_FAST:
+    return parse_halt("now,fail=1", a);
+  case OPT_HALT:
+    return parse_halt(arg, a);
+  case OPT_RETRIES:
+    return parse_count("--retries", arg, 1000, &a->retries);
+  case OPT_BACKOFF:
+    rc = cli_option_seconds(SUB, "--retry-backoff", arg, &a->backoff_ms);
+    if (rc == 0 && a->backoff_ms > 60000)
+      return cli_usage_error(SUB, "--retry-backoff: at most 60 seconds");
+    return rc;
   case OPT_TIMEOUT:
     return cli_option_seconds(SUB, "--timeout", arg, &a->timeout_ms);
   case OPT_DEADLINE:
@@ -138,6 +267,25 @@ static int parse_option(void *ctx, int opt, const char *arg) {
     return cli_option_seconds(SUB, "--grace", arg, &a->grace_ms);
   case OPT_MAX_OUTPUT:
     return parse_bytes(arg, &a->max_output);
+  case OPT_RESULTS:
+    a->results_dir = arg;
+    return 0;
+  case OPT_JOBLOG:
+    a->joblog = arg;
+    return 0;
+  case OPT_RESUME:
+    a->resume = true;
+    return 0;
+  case OPT_RESUME_FAILED:
+    a->resume_failed = true;
+    return 0;
+  case OPT_PROGRESS:
+  case OPT_NO_PROGRESS:
+    a->progress = opt == OPT_PROGRESS;
+    return 0;
+  case OPT_ARGS:
+    a->args_file = arg;
+    return 0;
   default:
     return CLI_EXIT_FAILURE;
   }
@@ -145,10 +293,22 @@ static int parse_option(void *ctx, int opt, const char *arg) {
 
 /* Returns 0 to run, -1 after --help, or a usage error's exit status. */
 static int parse_args(int argc, char **argv, parallel_args *a) {
-  int rc = cli_parse_options(argc, argv, SUB, "+:j:xh", long_options,
+  int rc = cli_parse_options(argc, argv, SUB, "+:j:kxh", long_options,
                              parse_option, a, print_help);
   if (rc != 0)
     return rc;
+  if ((a->resume || a->resume_failed) && !a->joblog)
+    return cli_usage_error(SUB, "--resume and --resume-failed need --joblog");
+  if (a->args_file) {
+    if (optind < argc && strcmp(argv[optind], "--") == 0)
+      optind++;
+    if (optind >= argc)
+      return cli_usage_error(SUB, "--args: missing PROGRAM after FILE");
+    a->template = argv + optind;
+    a->n_template = argc - optind;
+    a->file = a->args_file;
+    return 0;
+  }
   if (optind >= argc)
     return cli_usage_error(SUB, "missing FILE (- for standard input)");
   if (optind + 1 < argc)
@@ -158,40 +318,115 @@ static int parse_args(int argc, char **argv, parallel_args *a) {
   return 0;
 }
 
-/* ------------------------------------------------------------ the batch */
+/* ------------------------------------------------------------ input */
 
-static void batch_free(batch *b) {
-  for (size_t i = 0; i < b->n; i++) {
-    cu_cmd_free(b->lines[i].cmd);
-    json_decref(b->lines[i].argv);
+typedef struct input {
+  const char *name; /* FILE, or "<stdin>", for messages */
+  FILE *f;
+  FILE *spool;      /* stdin copied while checking, read back to run */
+  char *line;
+  size_t cap;
+  unsigned line_no;
+  size_t index;     /* items read so far */
+} input;
+
+/* A private temporary file (never a name anyone else can open). */
+static FILE *spool_new(void) {
+  const char *dir = getenv("TMPDIR");
+  int fd = open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
+                0600);
+  if (fd < 0) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/cuprum-parallel-XXXXXX",
+             dir && *dir ? dir : "/tmp");
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0)
+      unlink(path);
   }
-  free(b->lines);
-  free(b->items);
+  FILE *f = fd >= 0 ? fdopen(fd, "w+") : NULL;
+  if (!f && fd >= 0)
+    close(fd);
+  return f;
 }
 
-static int append_line(batch *b, json_t *argv, unsigned line_no) {
-  if (b->n == b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 16;
-    batch_line *lines = realloc(b->lines, cap * sizeof *lines);
-    if (!lines) {
-      cli_error("out of memory");
+static int input_open(input *in, const char *path, bool checking) {
+  bool is_stdin = strcmp(path, "-") == 0;
+  in->name = is_stdin ? "<stdin>" : path;
+  in->line_no = 0;
+  in->index = 0;
+  if (is_stdin && !checking) { /* the spool, from the start */
+    in->f = in->spool;
+    in->spool = NULL;
+    if (fseek(in->f, 0, SEEK_SET) != 0) {
+      cli_error("%s: %s", in->name, strerror(errno));
       return CLI_EXIT_FAILURE;
     }
-    b->lines = lines;
-    b->cap = cap;
+    return 0;
   }
-  b->lines[b->n++] = (batch_line){.argv = argv, .line = line_no};
+  in->f = is_stdin ? stdin : fopen(path, "re");
+  if (!in->f) {
+    cli_error("%s: %s", path, strerror(errno));
+    return CLI_EXIT_FAILURE;
+  }
+  if (is_stdin && !(in->spool = spool_new())) {
+    cli_error("a temporary file for the list on stdin: %s", strerror(errno));
+    return CLI_EXIT_FAILURE;
+  }
   return 0;
 }
 
-/* One line: a non-empty JSON array of strings. */
-static int parse_line(const char *name, unsigned line_no, const char *text,
-                      batch *b) {
+static void input_close(input *in) {
+  if (in->f && in->f != stdin)
+    fclose(in->f);
+  in->f = NULL;
+}
+
+/* A line as an argv: a JSON array of strings, or (--args) the template
+ * with {} replaced. */
+static json_t *template_argv(const parallel_args *a, const char *arg,
+                             size_t seq) {
+  char num[24];
+  snprintf(num, sizeof num, "%zu", seq);
+  json_t *v = json_array();
+  for (int i = 0; v && i < a->n_template; i++) {
+    const char *t = a->template[i];
+    size_t need = 1;
+    for (const char *p = t; *p;)
+      if (strncmp(p, "{}", 2) == 0)
+        need += strlen(arg), p += 2;
+      else if (strncmp(p, "{#}", 3) == 0)
+        need += strlen(num), p += 3;
+      else
+        need++, p++;
+    char *s = malloc(need), *o = s;
+    if (!s) {
+      json_decref(v);
+      return NULL;
+    }
+    for (const char *p = t; *p;)
+      if (strncmp(p, "{}", 2) == 0)
+        o = stpcpy(o, arg), p += 2;
+      else if (strncmp(p, "{#}", 3) == 0)
+        o = stpcpy(o, num), p += 3;
+      else
+        *o++ = *p++;
+    *o = '\0';
+    json_t *e = json_string(s);
+    free(s);
+    if (!e || json_array_append_new(v, e) != 0) {
+      json_decref(v);
+      return NULL;
+    }
+  }
+  return v;
+}
+
+static json_t *json_argv(const input *in, const char *text) {
   json_error_t err;
   json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
   if (!v) {
-    cli_error("%s:%u:%d: %s", name, line_no, err.column, err.text);
-    return CLI_EXIT_FAILURE;
+    cli_error("%s:%u:%d: %s", in->name, in->line_no, err.column, err.text);
+    return NULL;
   }
   const char *why = NULL;
   if (!json_is_array(v))
@@ -202,93 +437,279 @@ static int parse_line(const char *name, unsigned line_no, const char *text,
     if (!json_is_string(json_array_get(v, i)))
       why = "has an element that is not a string";
   if (why) {
-    cli_error("%s:%u: the line %s, e.g. [\"echo\", \"hi\"]", name, line_no,
-              why);
+    cli_error("%s:%u: the line %s, e.g. [\"echo\", \"hi\"]", in->name,
+              in->line_no, why);
     json_decref(v);
-    return CLI_EXIT_FAILURE;
+    return NULL;
   }
-  int rc = append_line(b, v, line_no);
-  if (rc != 0)
-    json_decref(v);
-  return rc;
+  return v;
 }
 
 static bool blank(const char *s) {
   return s[strspn(s, " \t\r\n")] == '\0';
 }
 
-static int read_file(const char *path, batch *b) {
-  bool is_stdin = strcmp(path, "-") == 0;
-  const char *name = is_stdin ? "<stdin>" : path;
-  FILE *f = is_stdin ? stdin : fopen(path, "re");
-  if (!f) {
-    cli_error("%s: %s", path, strerror(errno));
-    return CLI_EXIT_FAILURE;
-  }
-  char *line = NULL;
-  size_t cap = 0;
-  unsigned line_no = 0;
-  int status = 0;
+/* The next item's argv: 1 with *argv set, 0 at the end, or an exit status
+ * (negated) after printing why. */
+static int input_next(const parallel_args *a, input *in, json_t **argv) {
   ssize_t len;
-  while (status == 0 && (len = getline(&line, &cap, f)) >= 0) {
-    line_no++;
+  while ((len = getline(&in->line, &in->cap, in->f)) >= 0) {
+    in->line_no++;
+    if (in->spool && fwrite(in->line, 1, (size_t)len, in->spool) !=
+                         (size_t)len) {
+      cli_error("a temporary file for the list on stdin: %s",
+                strerror(errno));
+      return -CLI_EXIT_FAILURE;
+    }
     /* Lines are bytes: a NUL would end the C string early, so a line that
      * began with one looked blank and one after the array was ignored. */
-    const char *nul = memchr(line, '\0', (size_t)len);
+    const char *nul = memchr(in->line, '\0', (size_t)len);
     if (nul) {
-      cli_error("%s:%u:%zu: the line holds a NUL byte", name, line_no,
-                (size_t)(nul - line) + 1);
-      status = CLI_EXIT_FAILURE;
-    } else if (!blank(line)) {
-      status = parse_line(name, line_no, line, b);
+      cli_error("%s:%u:%zu: the line holds a NUL byte", in->name, in->line_no,
+                (size_t)(nul - in->line) + 1);
+      return -CLI_EXIT_FAILURE;
+    }
+    if (a->template) { /* every line is one argument, blank or not */
+      if (len > 0 && in->line[len - 1] == '\n')
+        in->line[len - 1] = '\0';
+      *argv = template_argv(a, in->line, in->index + 1);
+    } else if (blank(in->line)) {
+      continue;
+    } else if (!(*argv = json_argv(in, in->line))) {
+      return -CLI_EXIT_FAILURE;
+    }
+    if (!*argv) {
+      cli_error("out of memory");
+      return -CLI_EXIT_FAILURE;
+    }
+    in->index++;
+    return 1;
+  }
+  if (ferror(in->f)) {
+    cli_error("%s: %s", in->name, strerror(errno));
+    return -CLI_EXIT_FAILURE;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ the batch */
+
+/* One item pulled by the library, alive until its result is written. */
+typedef struct live_item {
+  cli_item it;
+  size_t pull;       /* the library's index */
+  cu_cmd *cmd;
+  cu_run_opts opts;  /* the shared options, plus --results files */
+  int out_fd, err_fd;
+} live_item;
+
+typedef struct batch {
+  const parallel_args *a;
+  cli_executor *ex;
+  const cu_catalogue *cat;
+  input in;
+  cu_run_opts opts;      /* shared by every item */
+  live_item **live;      /* items in flight (n_live of cap_live) */
+  size_t n_live, cap_live;
+  cli_out *out;
+  cli_joblog log;
+  cli_progress progress;
+  size_t total;          /* items to run (after resume) */
+  size_t n_ok, n_failed, n_skipped_resume, n_unknown;
+  int error;             /* an exit status that stops the batch */
+  int first_status;      /* the first failure's status, or -1 */
+  size_t first_index;
+  unsigned first_line;
+  char *first_program;
+} batch;
+
+static bool skip_resumed(const batch *b, size_t seq) {
+  const parallel_args *a = b->a;
+  return (a->resume || a->resume_failed) &&
+         cli_joblog_done(&b->log, seq, a->resume_failed);
+}
+
+/* Every item is built against the catalogue before anything runs. */
+static int check_all(batch *b) {
+  int status = input_open(&b->in, b->a->file, true);
+  json_t *argv = NULL;
+  int rc;
+  while (status == 0 && (rc = input_next(b->a, &b->in, &argv)) != 0) {
+    if (rc < 0) {
+      status = -rc;
+      break;
+    }
+    cli_item it = {.index = b->in.index - 1, .line = b->in.line_no,
+                   .argv = argv, .opts = &b->opts};
+    char where[PATH_MAX + 32];
+    snprintf(where, sizeof where, "%s:%u: ", b->in.name, b->in.line_no);
+    cu_cmd *cmd = NULL;
+    status = b->ex->make_cmd(b->ex, b->cat, &it, where, &cmd);
+    cu_cmd_free(cmd);
+    json_decref(argv);
+    if (status != 0)
+      break;
+    size_t seq = it.index + 1;
+    if (skip_resumed(b, seq))
+      b->n_skipped_resume++;
+    else
+      b->total++;
+    if (cli_joblog_unknown(&b->log, seq) && !skip_resumed(b, seq)) {
+      if (b->n_unknown++ < 20)
+        cli_error("%s:%u: item %zu was started but never logged (the batch "
+                  "was killed): its outcome is unknown; running it again",
+                  b->in.name, b->in.line_no, seq);
     }
   }
-  if (status == 0 && ferror(f)) {
-    cli_error("%s: %s", name, strerror(errno));
+  if (b->n_unknown > 20)
+    cli_error("%s: %zu items in all were started but never logged",
+              b->in.name, b->n_unknown);
+  if (status == 0 && b->in.spool && fflush(b->in.spool) != 0) {
+    cli_error("a temporary file for the list on stdin: %s", strerror(errno));
     status = CLI_EXIT_FAILURE;
   }
-  free(line);
-  if (!is_stdin)
-    fclose(f);
+  input_close(&b->in);
   return status;
 }
 
-/* Every command is built from the catalogue before anything runs. */
-static int build_items(const parallel_args *a, const cu_catalogue *cat,
-                       batch *b) {
-  b->items = calloc(b->n ? b->n : 1, sizeof *b->items);
-  if (!b->items) {
-    cli_error("out of memory");
-    return CLI_EXIT_FAILURE;
-  }
-  /* Each command in a session of its own: none can stop on the terminal
-   * (cuprum run's default too; see docs/cli.md). */
-  b->opts = (cu_run_opts){.size = sizeof(cu_run_opts),
-                          .in = {.mode = CU_STDIN_NULL},
-                          .grace_ms = cli_grace(a->grace_ms),
-                          .max_capture = a->max_output,
-                          .overflow = CU_OVERFLOW_TRUNCATE,
-                          .new_session = true};
-  cli_contain_apply(&a->contain, &b->opts);
-  for (size_t i = 0; i < b->n; i++) {
-    batch_line *l = &b->lines[i];
-    size_t argc = json_array_size(l->argv);
-    const char **argv = calloc(argc, sizeof *argv);
-    if (!argv) {
-      cli_error("out of memory");
-      return CLI_EXIT_FAILURE;
-    }
-    for (size_t k = 0; k < argc; k++)
-      argv[k] = json_string_value(json_array_get(l->argv, k));
-    char where[PATH_MAX + 32];
-    snprintf(where, sizeof where, "%s:%u: ", b->name, l->line);
-    int status = cli_build_command(cat, argv, (int)argc, where, &l->cmd);
-    free(argv);
-    if (status != 0)
-      return status;
-    b->items[i] = (cu_batch_item){.cmd = l->cmd, .opts = &b->opts};
-  }
+/* --results DIR/SEQ/{stdout,stderr}: the whole output, teed by the library
+ * while it keeps the capture bounded. */
+static int open_results(batch *b, live_item *li) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/%zu", b->a->results_dir, li->it.index + 1);
+  if (mkdir(path, 0755) != 0 && errno != EEXIST)
+    goto fail;
+  snprintf(path, sizeof path, "%s/%zu/stdout", b->a->results_dir,
+           li->it.index + 1);
+  li->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (li->out_fd < 0)
+    goto fail;
+  snprintf(path, sizeof path, "%s/%zu/stderr", b->a->results_dir,
+           li->it.index + 1);
+  li->err_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (li->err_fd < 0)
+    goto fail;
+  li->opts.out = (cu_output_opts){.mode = CU_STREAM_TEE, .echo_fd = li->out_fd};
+  li->opts.err = (cu_output_opts){.mode = CU_STREAM_TEE, .echo_fd = li->err_fd};
   return 0;
+fail:
+  cli_error("--results: %s: %s", path, strerror(errno));
+  return CLI_EXIT_FAILURE;
+}
+
+static void live_free(live_item *li) {
+  if (!li)
+    return;
+  cu_cmd_free(li->cmd);
+  json_decref(li->it.argv);
+  if (li->out_fd >= 0)
+    close(li->out_fd);
+  if (li->err_fd >= 0)
+    close(li->err_fd);
+  free(li);
+}
+
+static int source(void *user, size_t pull, cu_batch_item *item) {
+  batch *b = user;
+  json_t *argv = NULL;
+  int rc;
+  while ((rc = input_next(b->a, &b->in, &argv)) > 0 &&
+         skip_resumed(b, b->in.index))
+    argv = (json_decref(argv), NULL);
+  if (rc <= 0) {
+    b->error = rc < 0 ? -rc : 0;
+    return rc < 0 ? CU_EINVAL : 0;
+  }
+  live_item *li = calloc(1, sizeof *li);
+  if (b->n_live == b->cap_live) {
+    size_t cap = b->cap_live ? b->cap_live * 2 : 16;
+    live_item **p = realloc(b->live, cap * sizeof *p);
+    if (p) {
+      b->live = p;
+      b->cap_live = cap;
+    }
+  }
+  if (!li || b->n_live == b->cap_live) {
+    free(li);
+    json_decref(argv);
+    cli_error("out of memory");
+    b->error = CLI_EXIT_FAILURE;
+    return CU_ENOMEM;
+  }
+  *li = (live_item){.it = {.index = b->in.index - 1, .line = b->in.line_no,
+                           .argv = argv, .opts = &li->opts,
+                           .timeout_ms = b->a->timeout_ms},
+                    .pull = pull, .opts = b->opts, .out_fd = -1,
+                    .err_fd = -1};
+  char where[PATH_MAX + 32];
+  snprintf(where, sizeof where, "%s:%u: ", b->in.name, b->in.line_no);
+  int status = b->ex->make_cmd(b->ex, b->cat, &li->it, where, &li->cmd);
+  if (status == 0 && b->a->results_dir)
+    status = open_results(b, li);
+  if (status != 0) { /* the file changed since it was checked */
+    live_free(li);
+    b->error = status;
+    return CU_EINVAL;
+  }
+  b->live[b->n_live++] = li;
+  cli_joblog_started(&b->log, li->it.index + 1);
+  b->progress.running++;
+  *item = (cu_batch_item){.cmd = li->cmd, .opts = &li->opts};
+  return 1;
+}
+
+static live_item *take_live(batch *b, size_t pull) {
+  for (size_t i = 0; i < b->n_live; i++)
+    if (b->live[i]->pull == pull) {
+      live_item *li = b->live[i];
+      b->live[i] = b->live[--b->n_live];
+      return li;
+    }
+  return NULL;
+}
+
+static void note_first_failure(batch *b, const live_item *li, int status) {
+  if (b->first_status >= 0)
+    return;
+  b->first_status = status;
+  b->first_index = li->it.index;
+  b->first_line = li->it.line;
+  b->first_program =
+      strdup(json_string_value(json_array_get(li->it.argv, 0)));
+}
+
+static void sink(void *user, cu_item_result *ir) {
+  batch *b = user;
+  live_item *li = take_live(b, ir->index);
+  json_t *fields = json_object();
+  cli_streams st = {0};
+  if (!li || !fields ||
+      b->ex->result_fields(b->ex, &li->it, ir, fields, &st) != 0 ||
+      cli_out_item(b->out, &li->it, ir->retries, fields, &st) != 0) {
+    if (b->error == 0) {
+      cli_error("out of memory");
+      b->error = CLI_EXIT_FAILURE;
+    }
+  } else {
+    cli_joblog_line(&b->log, li->it.index + 1, li->it.argv, fields);
+    const char *state = json_string_value(json_object_get(fields, "state"));
+    bool ok = json_is_true(json_object_get(fields, "ok"));
+    if (ok)
+      b->n_ok++;
+    else
+      b->n_failed++;
+    if (!ok && state && (strcmp(state, "done") == 0 ||
+                         strcmp(state, "failed_to_start") == 0))
+      note_first_failure(
+          b, li, (int)json_integer_value(json_object_get(fields, "status")));
+    b->progress.done++;
+    b->progress.failed += !ok;
+  }
+  b->progress.running--;
+  cli_progress_draw(&b->progress, false);
+  json_decref(fields);
+  live_free(li);
+  cu_item_result_free(ir);
 }
 
 static unsigned default_jobs(void) {
@@ -296,54 +717,116 @@ static unsigned default_jobs(void) {
   return n > 0 ? (unsigned)n : 1;
 }
 
-static int run_batch(const parallel_args *a, batch *b) {
+static int batch_status(batch *b, const cu_parallel_result *r) {
+  size_t skipped = b->total - r->n_items + r->n_skipped;
+  if (b->n_failed == 0 && skipped == 0)
+    return CLI_EXIT_OK;
+  cli_error("%s: %zu of %zu ok, %zu failed, %zu skipped", b->in.name,
+            b->n_ok, b->total, b->n_failed, skipped);
+  if (r->cancelled && cli_caught_signal())
+    return CLI_EXIT_SIGNAL_BASE + cli_caught_signal();
+  if (b->first_status >= 0) {
+    cli_error("%s:%u: first failure: '%s' (index %zu), status %d", b->in.name,
+              b->first_line, b->first_program ? b->first_program : "?",
+              b->first_index, b->first_status);
+    return b->first_status;
+  }
+  if (r->timed_out) {
+    cli_error("%s: the deadline of %s s expired", b->in.name,
+              b->a->deadline_text);
+    return CLI_EXIT_TIMEOUT;
+  }
+  return b->n_failed || r->halted ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
+
+static int run_stream(batch *b) {
+  const parallel_args *a = b->a;
   cli_observer obs;
   int status = cli_observe_begin(&a->observe, &obs);
   if (status != 0)
     return cli_observe_end(&obs, status);
-  cu_parallel_opts po = {
-      .size = sizeof(cu_parallel_opts),
-      .limit = a->jobs,
-      .fail_fast = a->fail_fast,
-      .item_timeout_ms = a->timeout_ms,
-      .deadline_ms = a->deadline_ms,
-  };
-  status = cli_cancel_begin(&po.cancel);
-  if (status != 0)
+  cu_parallel_stream_opts so = {
+      .size = sizeof so, .source = source, .source_user = b, .sink = sink,
+      .sink_user = b, .limit = a->jobs ? a->jobs : MAX_JOBS,
+      .deadline_ms = a->deadline_ms, .keep_order = a->keep_order,
+      .halt_when = a->halt_when, .halt_on = a->halt_on,
+      .halt_count = a->halt_count, .halt_percent = a->halt_percent,
+      .total_hint = b->total, .retries = a->retries,
+      .retry_backoff_ms = a->backoff_ms};
+  if (so.halt_percent && !so.total_hint)
+    so.halt_when = CU_HALT_NEVER; /* nothing to run */
+  status = cli_cancel_begin(&so.cancel);
+  if (status == 0)
+    status = cli_out_begin(&b->out);
+  if (status == 0)
+    status = input_open(&b->in, a->file, false);
+  if (status != 0) {
+    cli_cancel_end();
     return cli_observe_end(&obs, status);
-  cu_parallel_result *r = NULL;
-  int rc = cu_parallel_run(b->items, b->n, &po, &r);
-  cli_cancel_end();
-  if (rc != 0) {
-    cli_error("%s: %s", b->name, cu_last_error());
-    status = CLI_EXIT_FAILURE;
-  } else {
-    status = cli_parallel_print(b, r);
-    if (status == 0)
-      status = cli_parallel_status(b, a->deadline_text, r);
   }
+  cu_parallel_result *r = NULL;
+  int rc = cu_parallel_stream(&so, &r);
+  cli_cancel_end();
+  cli_progress_draw(&b->progress, true);
+  int out_status = cli_out_end(b->out);
+  b->out = NULL;
+  if (b->error)
+    status = b->error;
+  else if (rc != 0) {
+    cli_error("%s: %s", b->in.name, cu_last_error());
+    status = CLI_EXIT_FAILURE;
+  } else
+    status = out_status ? out_status : batch_status(b, r);
   r = cu_parallel_result_free(r);
+  input_close(&b->in);
   return cli_observe_end(&obs, status);
 }
 
 static int run_parallel(parallel_args *a) {
-  batch b = {.name = strcmp(a->file, "-") == 0 ? "<stdin>" : a->file};
+  batch b = {.a = a, .ex = cli_executor_local(), .first_status = -1,
+             .log = {.fd = -1, .started_fd = -1}};
+  /* Each command in a session of its own: none can stop on the terminal
+   * (cuprum run's default too; see docs/cli.md). */
+  b.opts = (cu_run_opts){.size = sizeof(cu_run_opts),
+                         .in = {.mode = CU_STDIN_NULL},
+                         .timeout_ms = a->timeout_ms,
+                         .grace_ms = cli_grace(a->grace_ms),
+                         .max_capture = a->max_output,
+                         .overflow = CU_OVERFLOW_TRUNCATE,
+                         .new_session = true};
+  cli_contain_apply(&a->contain, &b.opts);
+  b.progress.on = a->progress < 0 ? isatty(STDERR_FILENO) : a->progress > 0;
   cu_catalogue *cat = NULL;
   int status = cli_catalogue_build(&a->cat, &cat);
+  b.cat = cat;
+  if (status == 0 && a->joblog)
+    status = cli_joblog_open(&b.log, a->joblog, a->resume || a->resume_failed);
+  if (status == 0 && a->results_dir && mkdir(a->results_dir, 0755) != 0 &&
+      errno != EEXIST) {
+    cli_error("--results %s: %s", a->results_dir, strerror(errno));
+    status = CLI_EXIT_FAILURE;
+  }
   if (status == 0)
-    status = read_file(a->file, &b);
+    status = check_all(&b);
+  b.progress.total = b.total;
   if (status == 0)
-    status = build_items(a, cat, &b);
-  if (status == 0)
-    status = run_batch(a, &b);
-  batch_free(&b);
+    status = run_stream(&b);
+  for (size_t i = 0; i < b.n_live; i++)
+    live_free(b.live[i]);
+  free(b.live);
+  free(b.in.line);
+  if (b.in.spool)
+    fclose(b.in.spool);
+  free(b.first_program);
+  cli_joblog_close(&b.log);
   cu_catalogue_unref(cat);
   return status;
 }
 
 int cli_cmd_parallel(int argc, char **argv) {
   parallel_args a = {.jobs = default_jobs(), .grace_ms = -1,
-                     .max_output = DEFAULT_MAX_OUTPUT};
+                     .max_output = DEFAULT_MAX_OUTPUT, .backoff_ms = 100,
+                     .progress = -1};
   int status = parse_args(argc, argv, &a);
   if (status == 0)
     status = run_parallel(&a);

@@ -1,137 +1,46 @@
 /* SPDX-License-Identifier: MIT */
-/* `cuprum parallel`: per-command results as JSON lines, and the status. */
+/* `cuprum parallel`: result lines through a writer thread, the job log,
+ * the progress line (see parallel_out.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "parallel_out.h"
-#include "run.h"
 #include "write_all.h"
 
-static const char *state_name(cu_item_state state) {
-  switch (state) {
-  case CU_ITEM_DONE:
-    return "done";
-  case CU_ITEM_FAILED_TO_START:
-    return "failed_to_start";
-  case CU_ITEM_TERMINATED:
-    return "terminated";
-  default:
-    return "skipped";
+/* ------------------------------------------------------------ buffers */
+
+typedef struct sbuf {
+  char *data;
+  size_t len, cap;
+  bool oom;
+} sbuf;
+
+static void put(sbuf *o, const char *buf, size_t len) {
+  if (o->oom)
+    return;
+  if (o->len + len > o->cap) {
+    size_t cap = o->cap ? o->cap : 256;
+    while (cap < o->len + len)
+      cap *= 2;
+    char *d = realloc(o->data, cap);
+    if (!d) {
+      o->oom = true;
+      return;
+    }
+    o->data = d;
+    o->cap = cap;
   }
-}
-
-static json_t *int_or_null(bool present, int value) {
-  return present ? json_integer(value) : json_null();
-}
-
-/* The keys before the captured streams. */
-static json_t *item_head(const batch_line *l, size_t i,
-                         const cu_item_result *ir) {
-  static const cu_result none; /* the fields of a skipped item */
-  const cu_result *res = ir->result ? ir->result : &none;
-  bool ran = ir->state == CU_ITEM_DONE || ir->state == CU_ITEM_TERMINATED;
-  /* Milliseconds to the microsecond: printed exactly (see the dump). */
-  double ms = round((double)res->duration_ns / 1e3) / 1e3;
-  json_t *o = json_object();
-  int bad = !o;
-  bad |= json_object_set_new(o, "index", json_integer((json_int_t)i));
-  bad |= json_object_set_new(o, "line", json_integer(l->line));
-  bad |= json_object_set(o, "argv", l->argv);
-  bad |= json_object_set_new(o, "state", json_string(state_name(ir->state)));
-  bad |= json_object_set_new(o, "exit_code",
-                             int_or_null(ran && res->exit_code >= 0,
-                                         res->exit_code));
-  bad |= json_object_set_new(o, "signal",
-                             int_or_null(ran && res->term_signal > 0,
-                                         res->term_signal));
-  bad |= json_object_set_new(o, "ok", json_boolean(ir->ok));
-  bad |= json_object_set_new(o, "timed_out", json_boolean(ran && res->timed_out));
-  bad |= json_object_set_new(o, "duration_ms",
-                             ran ? json_real(ms) : json_null());
-  if (bad) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
-}
-
-/* The keys after them: capture limits (--max-output), visible, with what
- * the child wrote; and why a command failed to start. */
-static json_t *item_tail(const cu_item_result *ir) {
-  static const cu_result none; /* a skipped item has no result */
-  const cu_result *res = ir->result ? ir->result : &none;
-  json_t *o = json_object();
-  int bad = !o;
-  bad |= json_object_set_new(o, "stdout_truncated",
-                             json_boolean(res->out.truncated));
-  bad |= json_object_set_new(o, "stderr_truncated",
-                             json_boolean(res->err.truncated));
-  bad |= json_object_set_new(o, "stdout_total",
-                             json_integer((json_int_t)res->out.total));
-  /* Accounting: the kernel's rusage of the reaped command, and the
-   * cgroup's figures for a contained one (--contain). */
-  bad |= json_object_set_new(o, "user_cpu_us",
-                             json_integer((json_int_t)res->user_cpu_us));
-  bad |= json_object_set_new(o, "sys_cpu_us",
-                             json_integer((json_int_t)res->sys_cpu_us));
-  bad |= json_object_set_new(o, "max_rss_kb",
-                             json_integer((json_int_t)res->max_rss_kb));
-  bad |= json_object_set_new(o, "contained", json_boolean(res->contained));
-  bad |= json_object_set_new(o, "cgroup_cpu_us",
-                             res->contained
-                                 ? json_integer((json_int_t)res->cgroup_cpu_us)
-                                 : json_null());
-  bad |= json_object_set_new(o, "stderr_total",
-                             json_integer((json_int_t)res->err.total));
-  if (ir->state == CU_ITEM_FAILED_TO_START)
-    bad |= json_object_set_new(
-        o, "error",
-        json_string(ir->message ? ir->message : cu_strerror(ir->error)));
-  if (bad) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
-}
-
-/* Compact JSON text of `o` (consumed); NULL when out of memory. */
-static char *dump(json_t *o) {
-  /* 15 significant digits print a microsecond-rounded duration exactly. */
-  char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15))
-                 : NULL;
-  json_decref(o);
-  return text;
-}
-
-/* Results go out through a 64 KiB buffer straight to fd 1. */
-typedef struct out_buf {
-  char data[64 * 1024];
-  size_t len;
-  int err; /* first write error */
-} out_buf;
-
-static int flush_out(out_buf *o) {
-  if (o->err == 0 && o->len > 0)
-    o->err = cli_write_all(STDOUT_FILENO, o->data, o->len);
-  o->len = 0;
-  return o->err;
-}
-
-static void put(out_buf *o, const char *buf, size_t len) {
-  while (len > 0 && o->err == 0) {
-    if (o->len == sizeof o->data)
-      flush_out(o);
-    size_t n = sizeof o->data - o->len < len ? sizeof o->data - o->len : len;
-    memcpy(o->data + o->len, buf, n);
-    o->len += n;
-    buf += n;
-    len -= n;
-  }
+  memcpy(o->data + o->len, buf, len);
+  o->len += len;
 }
 
 /* Length of the valid UTF-8 sequence at p (at most `left` bytes), or 0. */
@@ -153,16 +62,8 @@ static size_t utf8_len(const unsigned char *p, size_t left) {
   return n;
 }
 
-static bool valid_utf8(const char *data, size_t len) {
-  const unsigned char *p = (const unsigned char *)data;
-  for (size_t n; len > 0; p += n, len -= n)
-    if ((n = utf8_len(p, len)) == 0)
-      return false;
-  return true;
-}
-
 /* Valid UTF-8 escaped into JSON string syntax (as jansson writes it). */
-static void put_escaped(out_buf *o, const char *data, size_t len) {
+static void put_escaped(sbuf *o, const char *data, size_t len) {
   size_t run = 0;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)data[i];
@@ -181,93 +82,389 @@ static void put_escaped(out_buf *o, const char *data, size_t len) {
   put(o, data + run, len - run);
 }
 
-/*
- * Captured output as a JSON string, escaped as it is written: valid UTF-8
- * (the common case) goes straight from the capture, with no copy (jansson
- * would copy it into a string, and again into the dumped text). Otherwise
- * the library's UTF-8 view (invalid bytes become U+FFFD) is written.
- */
-static int put_stream(out_buf *o, const cu_result *r, cu_stream_id which) {
-  const cu_bytes *b = !r ? NULL : which == CU_STDOUT ? &r->out : &r->err;
-  const char *data = b && b->data ? b->data : "";
-  size_t len = b && b->data ? b->len : 0;
-  if (!valid_utf8(data, len) &&
-      !(data = cu_result_text_len(r, which, &len)))
-    return -1;
+/* Bytes as a JSON string: valid UTF-8 runs escaped straight from the
+ * capture (no copy through jansson), each invalid byte as U+FFFD. */
+static void put_stream(sbuf *o, const char *data, size_t len) {
   put(o, "\"", 1);
-  put_escaped(o, data, len);
+  const unsigned char *p = (const unsigned char *)data;
+  size_t run = 0, i = 0;
+  while (i < len) {
+    size_t n = utf8_len(p + i, len - i);
+    if (n) {
+      i += n;
+      continue;
+    }
+    put_escaped(o, data + run, i - run);
+    put(o, "\xEF\xBF\xBD", 3);
+    run = ++i;
+  }
+  put_escaped(o, data + run, len - run);
   put(o, "\"", 1);
+}
+
+/* Compact JSON text of `v` (borrowed); NULL when out of memory. 15
+ * significant digits print a microsecond-rounded duration exactly. */
+static char *dump(const json_t *v) {
+  return json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15) |
+                           JSON_ENCODE_ANY);
+}
+
+/* ------------------------------------------------------------ writer */
+
+typedef struct chunk {
+  struct chunk *next;
+  size_t len;
+  char data[];
+} chunk;
+
+struct cli_out {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;      /* queue changed */
+  chunk *head, *tail;
+  size_t queued;          /* bytes */
+  bool closing;
+  int err;                /* first write error */
+};
+
+static void *writer(void *arg) {
+  cli_out *o = arg;
+  pthread_mutex_lock(&o->mu);
+  for (;;) {
+    while (!o->head && !o->closing)
+      pthread_cond_wait(&o->cv, &o->mu);
+    chunk *c = o->head;
+    if (!c)
+      break;
+    o->head = NULL;
+    o->tail = NULL;
+    pthread_mutex_unlock(&o->mu);
+    /* Everything queued so far, in order, outside the lock. */
+    size_t done = 0;
+    int err = 0;
+    while (c) {
+      chunk *next = c->next;
+      if (err == 0)
+        err = cli_write_all(STDOUT_FILENO, c->data, c->len);
+      done += c->len;
+      free(c);
+      c = next;
+    }
+    pthread_mutex_lock(&o->mu);
+    o->queued -= done;
+    if (err && !o->err)
+      o->err = err;
+    pthread_cond_broadcast(&o->cv);
+  }
+  pthread_mutex_unlock(&o->mu);
+  return NULL;
+}
+
+int cli_out_begin(cli_out **ret) {
+  if (fflush(stdout) != 0)
+    return cli_write_error(errno);
+  cli_out *o = calloc(1, sizeof *o);
+  if (!o) {
+    cli_error("out of memory");
+    return CLI_EXIT_FAILURE;
+  }
+  pthread_mutex_init(&o->mu, NULL);
+  pthread_cond_init(&o->cv, NULL);
+  int rc = pthread_create(&o->thread, NULL, writer, o);
+  if (rc != 0) {
+    cli_error("starting the output thread: %s", strerror(rc));
+    free(o);
+    return CLI_EXIT_FAILURE;
+  }
+  *ret = o;
   return 0;
 }
 
-/* One result line: the small fields through jansson, the two captured
- * streams escaped straight into the output buffer between them. */
-static int put_item(out_buf *out, const batch_line *l, size_t i,
-                    const cu_item_result *ir) {
-  char *head = dump(item_head(l, i, ir));
-  char *tail = head ? dump(item_tail(ir)) : NULL;
-  int rc = -1;
-  if (head && tail) {
-    put(out, head, strlen(head) - 1); /* without its closing brace */
-    put(out, ",\"stdout\":", 10);
-    rc = put_stream(out, ir->result, CU_STDOUT);
-    put(out, ",\"stderr\":", 10);
-    rc = rc ? rc : put_stream(out, ir->result, CU_STDERR);
-    put(out, ",", 1);
-    put(out, tail + 1, strlen(tail + 1)); /* without its opening brace */
-    put(out, "\n", 1);
+static int enqueue(cli_out *o, const char *data, size_t len) {
+  chunk *c = malloc(sizeof *c + len);
+  if (!c)
+    return -1;
+  c->next = NULL;
+  c->len = len;
+  memcpy(c->data, data, len);
+  pthread_mutex_lock(&o->mu);
+  while (o->queued > CLI_OUT_QUEUE_MAX && !o->err)
+    pthread_cond_wait(&o->cv, &o->mu);
+  if (o->tail)
+    o->tail->next = c;
+  else
+    o->head = c;
+  o->tail = c;
+  o->queued += len;
+  pthread_cond_broadcast(&o->cv);
+  pthread_mutex_unlock(&o->mu);
+  return 0;
+}
+
+int cli_out_item(cli_out *o, const cli_item *item, unsigned retries,
+                 const json_t *fields, const cli_streams *st) {
+  char *argv = dump(item->argv);
+  char *rest = dump(fields);
+  sbuf b = {0};
+  char head[96];
+  int n = snprintf(head, sizeof head, "{\"index\":%zu,\"line\":%u,\"argv\":",
+                   item->index, item->line);
+  put(&b, head, (size_t)n);
+  if (argv)
+    put(&b, argv, strlen(argv));
+  n = snprintf(head, sizeof head, ",\"retries\":%u,", retries);
+  put(&b, head, (size_t)n);
+  if (rest && strlen(rest) > 2) {
+    put(&b, rest + 1, strlen(rest) - 2); /* without its braces */
+    put(&b, ",", 1);
   }
-  free(head);
-  free(tail);
+  put(&b, "\"stdout\":", 9);
+  put_stream(&b, st->out, st->out_len);
+  put(&b, ",\"stderr\":", 10);
+  put_stream(&b, st->err, st->err_len);
+  put(&b, "}\n", 2);
+  int rc = !argv || !rest || b.oom ? -1 : enqueue(o, b.data, b.len);
+  free(argv);
+  free(rest);
+  free(b.data);
   return rc;
 }
 
-/* Every result byte reaches stdout, or the status says it did not: the
- * lines are written straight to fd 1 (cli_write_all: short writes, EINTR,
- * a non-blocking stdout), and the first failure stops with "write error". */
-int cli_parallel_print(const batch *b, const cu_parallel_result *r) {
-  if (fflush(stdout) != 0)
-    return cli_write_error(errno);
-  static out_buf out; /* one per process: 64 KiB off the stack */
-  out.len = 0;
-  out.err = 0;
-  for (size_t i = 0; i < r->n_items && out.err == 0; i++) {
-    if (put_item(&out, &b->lines[i], i, r->items[i]) != 0) {
-      cli_error("out of memory");
-      return CLI_EXIT_FAILURE;
+int cli_out_end(cli_out *o) {
+  if (!o)
+    return 0;
+  pthread_mutex_lock(&o->mu);
+  o->closing = true;
+  pthread_cond_broadcast(&o->cv);
+  pthread_mutex_unlock(&o->mu);
+  pthread_join(o->thread, NULL);
+  int err = o->err;
+  pthread_cond_destroy(&o->cv);
+  pthread_mutex_destroy(&o->mu);
+  free(o);
+  return err ? cli_write_error(err) : 0;
+}
+
+/* ------------------------------------------------------------ job log */
+
+static const char joblog_header[] =
+    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\t"
+    "Command\n";
+
+static bool bit(const unsigned char *bits, size_t n_bits, size_t i) {
+  return bits && i < n_bits && (bits[i / 8] >> (i % 8) & 1);
+}
+
+static int set_bit(cli_joblog *j, unsigned char **bits, size_t i) {
+  if (i >= j->n_bits) {
+    size_t n = j->n_bits ? j->n_bits : 1024;
+    while (n <= i)
+      n *= 2;
+    unsigned char *arrays[3] = {j->logged, j->ok, j->started};
+    for (int k = 0; k < 3; k++) {
+      unsigned char *p = realloc(arrays[k], n / 8);
+      if (!p)
+        return -1;
+      memset(p + j->n_bits / 8, 0, (n - j->n_bits) / 8);
+      arrays[k] = p;
     }
+    j->logged = arrays[0];
+    j->ok = arrays[1];
+    j->started = arrays[2];
+    j->n_bits = n;
   }
-  if (flush_out(&out) != 0)
-    return cli_write_error(out.err);
+  (*bits)[i / 8] |= (unsigned char)(1u << (i % 8));
   return 0;
 }
 
-static int item_status(const cu_item_result *ir) {
-  if (ir->state == CU_ITEM_FAILED_TO_START)
-    return cli_exit_for_error(ir->error);
-  return ir->result ? cli_status_of(ir->result) : CLI_EXIT_FAILURE;
+/* Read FILE's complete lines (a torn last line, from a crash, is not
+ * done). */
+static int read_log(cli_joblog *j, const char *path, bool started) {
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return errno == ENOENT ? 0 : -1;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  int rc = 0;
+  while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
+    if (line[len - 1] != '\n')
+      break;
+    char *end = NULL;
+    unsigned long long seq = strtoull(line, &end, 10);
+    if (end == line || seq == 0 || seq > SIZE_MAX / 2)
+      continue; /* the header, or not ours */
+    if (started) {
+      rc = set_bit(j, &j->started, (size_t)seq);
+      continue;
+    }
+    /* Exitval and Signal: the 7th and 8th tab-separated columns. */
+    const char *p = line;
+    for (int col = 1; col < 7 && p; col++)
+      if ((p = strchr(p, '\t')))
+        p++;
+    long exitval = p ? strtol(p, &end, 10) : -1;
+    long sig = p && *end == '\t' ? strtol(end + 1, NULL, 10) : -1;
+    rc = set_bit(j, &j->logged, (size_t)seq);
+    if (rc == 0 && exitval == 0 && sig == 0)
+      rc = set_bit(j, &j->ok, (size_t)seq);
+  }
+  free(line);
+  fclose(f);
+  return rc;
 }
 
-int cli_parallel_status(const batch *b, const char *deadline_text,
-                        const cu_parallel_result *r) {
-  if (r->ok)
-    return CLI_EXIT_OK;
-  cli_error("%s: %zu of %zu ok, %zu failed, %zu skipped", b->name, r->n_ok,
-            r->n_items, r->n_failed, r->n_skipped);
-  if (r->cancelled && cli_caught_signal())
-    return CLI_EXIT_SIGNAL_BASE + cli_caught_signal();
-  if (r->first_failure >= 0) {
-    size_t i = (size_t)r->first_failure;
-    int status = item_status(r->items[i]);
-    cli_error("%s:%u: first failure: '%s' (index %zu), status %d", b->name,
-              b->lines[i].line,
-              json_string_value(json_array_get(b->lines[i].argv, 0)), i,
-              status);
-    return status;
+int cli_joblog_open(cli_joblog *j, const char *path, bool resume) {
+  *j = (cli_joblog){.fd = -1, .started_fd = -1};
+  size_t n = strlen(path);
+  j->path = malloc(n + sizeof ".started");
+  if (!j->path) {
+    cli_error("out of memory");
+    return CLI_EXIT_FAILURE;
   }
-  if (r->timed_out) {
-    cli_error("%s: the deadline of %s s expired", b->name, deadline_text);
-    return CLI_EXIT_TIMEOUT;
+  memcpy(j->path, path, n);
+  strcpy(j->path + n, ".started");
+  if (resume && (read_log(j, path, false) != 0 ||
+                 read_log(j, j->path, true) != 0)) {
+    cli_error("--joblog %s: %s", path, errno ? strerror(errno) : "bad");
+    cli_joblog_close(j);
+    return CLI_EXIT_FAILURE;
   }
-  return CLI_EXIT_FAILURE;
+  int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_TRUNC);
+  j->fd = open(path, flags, 0644);
+  j->started_fd = j->fd >= 0 ? open(j->path, flags, 0644) : -1;
+  if (j->fd < 0 || j->started_fd < 0) {
+    cli_error("--joblog %s: %s", j->fd < 0 ? path : j->path, strerror(errno));
+    cli_joblog_close(j);
+    return CLI_EXIT_FAILURE;
+  }
+  struct stat st;
+  if (fstat(j->fd, &st) == 0 && st.st_size == 0)
+    cli_write_all(j->fd, joblog_header, sizeof joblog_header - 1);
+  return 0;
+}
+
+bool cli_joblog_done(const cli_joblog *j, size_t seq, bool only_ok) {
+  return bit(only_ok ? j->ok : j->logged, j->n_bits, seq);
+}
+
+bool cli_joblog_unknown(const cli_joblog *j, size_t seq) {
+  return bit(j->started, j->n_bits, seq) && !bit(j->logged, j->n_bits, seq);
+}
+
+void cli_joblog_started(cli_joblog *j, size_t seq) {
+  if (j->started_fd < 0)
+    return;
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "%zu\n", seq);
+  cli_write_all(j->started_fd, buf, (size_t)n);
+}
+
+/* The command as a reader would type it: each argv element quoted when it
+ * holds anything but safe characters (display only: nothing runs it). */
+static void put_command(sbuf *b, const json_t *argv) {
+  for (size_t i = 0; i < json_array_size(argv); i++) {
+    const char *s = json_string_value(json_array_get(argv, i));
+    if (i)
+      put(b, " ", 1);
+    if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789_-+=.,/:@%") == strlen(s)) {
+      put(b, s, strlen(s));
+      continue;
+    }
+    put(b, "'", 1);
+    for (; *s; s++) {
+      if (*s == '\'')
+        put(b, "'\\''", 4);
+      else if (*s == '\n' || *s == '\t')
+        put(b, *s == '\n' ? "\\n" : "\\t", 2); /* one line per job */
+      else
+        put(b, s, 1);
+    }
+    put(b, "'", 1);
+  }
+}
+
+static double real_of(const json_t *fields, const char *key) {
+  const json_t *v = json_object_get(fields, key);
+  return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+void cli_joblog_line(cli_joblog *j, size_t seq, const json_t *argv,
+                     const json_t *fields) {
+  if (j->fd < 0)
+    return;
+  const json_t *code = json_object_get(fields, "exit_code");
+  const json_t *sig = json_object_get(fields, "signal");
+  const json_t *status = json_object_get(fields, "status");
+  /* Exitval: the exit code; else the status it stands for (-1 for a
+   * signal, as GNU parallel writes it). */
+  long exitval = json_is_integer(code)  ? (long)json_integer_value(code)
+                 : json_is_integer(sig) ? -1
+                                        : (long)json_integer_value(status);
+  char buf[256];
+  int n = snprintf(buf, sizeof buf, "%zu\t:\t%.3f\t%.3f\t0\t%lld\t%ld\t%lld\t",
+                   seq, real_of(fields, "start_time"),
+                   real_of(fields, "duration_ms") / 1000.0,
+                   (long long)json_integer_value(
+                       json_object_get(fields, "stdout_total")),
+                   exitval,
+                   (long long)(json_is_integer(sig) ? json_integer_value(sig)
+                                                    : 0));
+  sbuf b = {0};
+  put(&b, buf, (size_t)n);
+  put_command(&b, argv);
+  put(&b, "\n", 1);
+  /* One write per line on an O_APPEND descriptor: a SIGKILL leaves whole
+   * lines or a torn last one, which resume ignores. */
+  if (!b.oom)
+    cli_write_all(j->fd, b.data, b.len);
+  free(b.data);
+}
+
+int cli_joblog_close(cli_joblog *j) {
+  int rc = 0;
+  if (j->fd >= 0 && fsync(j->fd) != 0)
+    rc = -errno;
+  if (j->fd >= 0)
+    close(j->fd);
+  if (j->started_fd >= 0)
+    close(j->started_fd);
+  free(j->path);
+  free(j->logged);
+  free(j->ok);
+  free(j->started);
+  *j = (cli_joblog){.fd = -1, .started_fd = -1};
+  return rc;
+}
+
+/* ------------------------------------------------------------ progress */
+
+static int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void cli_progress_draw(cli_progress *p, bool final) {
+  if (!p->on)
+    return;
+  int64_t now = mono_ns();
+  if (!p->start_ns)
+    p->start_ns = now;
+  if (!final && p->drawn_ns && now - p->drawn_ns < 100000000)
+    return;
+  p->drawn_ns = now;
+  double secs = (double)(now - p->start_ns) / 1e9;
+  double rate = secs > 0 ? (double)p->done / secs : 0;
+  char eta[32] = "?";
+  if (rate > 0 && p->total >= p->done)
+    snprintf(eta, sizeof eta, "%.0fs", (double)(p->total - p->done) / rate);
+  char line[200];
+  int n = snprintf(line, sizeof line,
+                   "\r\033[Kcuprum parallel: %zu/%zu done, %zu running, "
+                   "%zu failed, %.1f/s, ETA %s%s",
+                   p->done, p->total, p->running, p->failed, rate, eta,
+                   final ? "\n" : "");
+  cli_write_all(STDERR_FILENO, line, (size_t)n);
 }

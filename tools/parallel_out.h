@@ -1,37 +1,78 @@
 /* SPDX-License-Identifier: MIT */
-/* `cuprum parallel`: the batch read from FILE, and its results as JSON
- * lines and as an exit status. Tool-internal. */
+/* `cuprum parallel`: result lines written by a thread of their own (the
+ * loop never waits for stdout), the job log and its resume, and the
+ * progress line. Tool-internal. */
 #ifndef CUPRUM_TOOLS_PARALLEL_OUT_H
 #define CUPRUM_TOOLS_PARALLEL_OUT_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "cli.h"
+#include "executor.h"
 
-/* One command of the batch: its argv as read, and the command built. */
-typedef struct batch_line {
-  json_t *argv;  /* JSON array of strings (owned reference) */
-  unsigned line; /* 1-based line number in FILE */
-  cu_cmd *cmd;
-} batch_line;
+/* ------------------------------------------------------------ results */
 
-typedef struct batch {
-  const char *name; /* FILE, or "<stdin>", for messages */
-  batch_line *lines;
-  size_t n, cap;
-  cu_batch_item *items; /* one per line, in order */
-  cu_run_opts opts;     /* shared by every item */
-} batch;
+/* Result lines go to fd 1 from a writer thread: the batch's loop only
+ * queues them. The queue holds at most CLI_OUT_QUEUE_MAX bytes: past that
+ * (stdout's reader stopped reading), queueing waits; see docs/design.md. */
+#define CLI_OUT_QUEUE_MAX (16u * 1024u * 1024u)
 
-/* Print one JSON object per item on stdout, in submission order. Returns 0,
- * or the exit status after printing why (out of memory, stdout closed). */
-int cli_parallel_print(const batch *b, const cu_parallel_result *r);
+typedef struct cli_out cli_out;
 
-/* Exit status of a finished batch: 0 when all ok, else the first failure's
- * status as for `cuprum run`, 124 when the deadline expired, 128+N when a
- * forwarded signal N cancelled it. Prints a summary line on stderr when
- * not all ok, naming the first failure. `deadline_text` is --deadline as given (or NULL). */
-int cli_parallel_status(const batch *b, const char *deadline_text,
-                        const cu_parallel_result *r);
+/* Start the writer. Returns 0 or the exit status after printing why. */
+int cli_out_begin(cli_out **ret);
+
+/* One result line: index, line, argv, retries, the executor's fields and
+ * streams. Returns 0, or -1 out of memory. `fields` is borrowed. */
+int cli_out_item(cli_out *o, const cli_item *item, unsigned retries,
+                 const json_t *fields, const cli_streams *streams);
+
+/* Wait for the queue to drain, stop the writer, free it. Returns 0 or the
+ * exit status of a write error (after printing it). NULL-safe. */
+int cli_out_end(cli_out *o);
+
+/* ------------------------------------------------------------ job log */
+
+typedef struct cli_joblog {
+  int fd, started_fd; /* the log and FILE.started, O_APPEND; -1 = none */
+  char *path;
+  unsigned char *logged, *ok, *started; /* resume: bitmaps by Seq */
+  size_t n_bits;
+} cli_joblog;
+
+/* Open FILE for the job log. Without resume it is truncated and gets GNU
+ * parallel's header line; with it, its lines (and FILE.started) are read
+ * first. Returns 0 or the exit status after printing why. */
+int cli_joblog_open(cli_joblog *j, const char *path, bool resume);
+
+/* Whether the resumed log already holds item `seq` (1-based) as done (or,
+ * only_ok, as done with exit value 0 and no signal). */
+bool cli_joblog_done(const cli_joblog *j, size_t seq, bool only_ok);
+
+/* Whether item `seq` was started (FILE.started) but left no log line: a
+ * SIGKILLed batch's item whose outcome cannot be known. */
+bool cli_joblog_unknown(const cli_joblog *j, size_t seq);
+
+/* Record that `seq` starts (FILE.started), then, when it ended, its line:
+ * Seq Host Starttime JobRuntime Send Receive Exitval Signal Command. */
+void cli_joblog_started(cli_joblog *j, size_t seq);
+void cli_joblog_line(cli_joblog *j, size_t seq, const json_t *argv,
+                     const json_t *fields);
+
+/* fsync and close; forget the resume state. Returns 0 or -errno. */
+int cli_joblog_close(cli_joblog *j);
+
+/* ------------------------------------------------------------ progress */
+
+typedef struct cli_progress {
+  bool on;
+  size_t total, done, failed, running;
+  int64_t start_ns, drawn_ns;
+} cli_progress;
+
+/* Redraw the progress line on stderr (at most 10 times a second unless
+ * `final`, which also ends the line). */
+void cli_progress_draw(cli_progress *p, bool final);
 
 #endif /* CUPRUM_TOOLS_PARALLEL_OUT_H */

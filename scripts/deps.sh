@@ -24,9 +24,9 @@ set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils" ;;
+  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils slurmctld slurmd slurm-client munge iproute2 util-linux" ;;
   fuzz) pkgs="$pkgs clang" ;;
-  bench) pkgs="$pkgs hyperfine libpipeline-dev python3 parallel time" ;;
+  bench) pkgs="$pkgs hyperfine libpipeline-dev python3 parallel time slurmctld slurmd slurm-client munge iproute2 util-linux" ;;
   matrix) pkgs="$pkgs clang musl-tools dpkg-dev gcc-aarch64-linux-gnu qemu-user
                 libcmocka-dev:arm64 libjansson-dev:arm64 valgrind python3" ;;
   build) ;;

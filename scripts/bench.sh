@@ -204,6 +204,14 @@ BUILD=$BUILD CUPRUM_BENCH_OUT=$OUT PY312=${PY312:-$(command -v python3)} \
   PYCUPRUM_DIR=$pyc scripts/bench_e2e.sh ||
   { echo "bench.sh: the end-to-end matrix failed"; status=1; }
 
+# ------------------------------------------------------------ Slurm
+# Per-item overhead of --executor slurm against plain srun, on the private
+# one-node cluster of the tests (issue 13 section 3).
+say "the Slurm executor against srun"
+rm -f "$OUT/slurm.json"
+BUILD=$BUILD CUPRUM_BENCH_OUT=$OUT scripts/bench_slurm.sh ||
+  { echo "bench.sh: the Slurm benchmark failed"; status=1; }
+
 say "report"
 doc=docs/performance.md
 [ "$OUT" = "$ROOT/bench/results" ] || doc=

@@ -19,6 +19,7 @@
 #include "observe.h"
 #include "parallel_out.h"
 #include "run.h"
+#include "executor_slurm.h"
 
 #define SUB "parallel"
 #define MAX_JOBS 4096u
@@ -48,12 +49,15 @@ typedef struct parallel_args {
   char **template;          /* --args: PROGRAM ARG... ({} = the line) */
   int n_template;
   const char *file;         /* the JSON-lines FILE */
+  bool slurm;               /* --executor slurm */
+  slurm_opts so;            /* --slurm-* */
 } parallel_args;
 
 enum { OPT_CATALOGUE = 256, OPT_ALLOW, OPT_TIMEOUT, OPT_DEADLINE, OPT_GRACE,
        OPT_FAIL_FAST, OPT_MAX_OUTPUT, OPT_HALT, OPT_RETRIES, OPT_BACKOFF,
        OPT_JOBLOG, OPT_RESUME, OPT_RESUME_FAILED, OPT_RESULTS, OPT_PROGRESS,
-       OPT_NO_PROGRESS, OPT_ARGS };
+       OPT_NO_PROGRESS, OPT_ARGS, OPT_EXECUTOR, OPT_SLURM_PARTITION,
+       OPT_SLURM_TIME, OPT_SLURM_OPT, OPT_SLURM_CUPRUM };
 
 /* Default capture per item and stream: a result is held while its line is
  * built, so an unbounded one (`["yes"]`) would take all memory. */
@@ -72,6 +76,11 @@ static const struct option long_options[] = {
     {"deadline", required_argument, NULL, OPT_DEADLINE},
     {"grace", required_argument, NULL, OPT_GRACE},
     {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+    {"executor", required_argument, NULL, OPT_EXECUTOR},
+    {"slurm-partition", required_argument, NULL, OPT_SLURM_PARTITION},
+    {"slurm-time", required_argument, NULL, OPT_SLURM_TIME},
+    {"slurm-opt", required_argument, NULL, OPT_SLURM_OPT},
+    {"slurm-cuprum", required_argument, NULL, OPT_SLURM_CUPRUM},
     {"results", required_argument, NULL, OPT_RESULTS},
     {"joblog", required_argument, NULL, OPT_JOBLOG},
     {"resume", no_argument, NULL, OPT_RESUME},
@@ -118,6 +127,16 @@ static void print_help(void) {
         "                     of its stderr (default 1048576 = 1 MiB; 0 = no\n"
         "                     limit); the rest is read and dropped, and the\n"
         "                     result says so (stdout_truncated, ...)\n"
+        "  --executor local|slurm\n"
+        "                     where the commands run (default local); slurm:\n"
+        "                     each one as a Slurm step running `cuprum\n"
+        "                     exec-item` (docs/scale-out.md)\n"
+        "  --slurm-partition P  srun --partition=P\n"
+        "  --slurm-time MIN   srun --time=MIN, a backstop (default: the\n"
+        "                     --timeout and grace rounded up, plus 1 min)\n"
+        "  --slurm-opt OPT    one more srun option, as one argument\n"
+        "                     (repeatable), e.g. --slurm-opt=--mem=1G\n"
+        "  --slurm-cuprum PATH  cuprum on the nodes (default: this one)\n"
         "  --results DIR      also write each command's whole output to\n"
         "                     DIR/SEQ/stdout and DIR/SEQ/stderr\n"
         "  --joblog FILE      log each ended command in GNU parallel's job\n"
@@ -267,6 +286,31 @@ static int parse_option(void *ctx, int opt, const char *arg) {
     return cli_option_seconds(SUB, "--grace", arg, &a->grace_ms);
   case OPT_MAX_OUTPUT:
     return parse_bytes(arg, &a->max_output);
+  case OPT_EXECUTOR:
+    if (strcmp(arg, "local") != 0 && strcmp(arg, "slurm") != 0)
+      return cli_usage_error(SUB, "--executor: '%s' is not local or slurm",
+                             arg);
+    a->slurm = strcmp(arg, "slurm") == 0;
+    return 0;
+  case OPT_SLURM_PARTITION:
+    a->so.partition = arg;
+    return 0;
+  case OPT_SLURM_TIME: {
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(arg, &end, 10);
+    if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 ||
+        n < 1 || n > 525600)
+      return cli_usage_error(SUB, "--slurm-time: '%s' is not a number of "
+                             "minutes from 1 to 525600", arg);
+    a->so.time_min = n;
+    return 0;
+  }
+  case OPT_SLURM_OPT:
+    return slurm_opts_extra(&a->so, arg);
+  case OPT_SLURM_CUPRUM:
+    a->so.cuprum = arg;
+    return 0;
   case OPT_RESULTS:
     a->results_dir = arg;
     return 0;
@@ -644,6 +688,10 @@ static int source(void *user, size_t pull, cu_batch_item *item) {
   char where[PATH_MAX + 32];
   snprintf(where, sizeof where, "%s:%u: ", b->in.name, b->in.line_no);
   int status = b->ex->make_cmd(b->ex, b->cat, &li->it, where, &li->cmd);
+  if (status == 0 && b->ex->run_opts)
+    li->opts = *b->ex->run_opts(b->ex, &li->it);
+  if (status == 0 && b->ex->remote_timeout)
+    li->opts.timeout_ms = 0; /* the node enforces it (executor.h) */
   if (status == 0 && b->a->results_dir)
     status = open_results(b, li);
   if (status != 0) { /* the file changed since it was checked */
@@ -767,6 +815,8 @@ static int run_stream(batch *b) {
   cu_parallel_result *r = NULL;
   int rc = cu_parallel_stream(&so, &r);
   cli_cancel_end();
+  if (rc == 0 && b->ex->finish)
+    b->ex->finish(b->ex, r->cancelled || r->timed_out || r->halted);
   cli_progress_draw(&b->progress, true);
   int out_status = cli_out_end(b->out);
   b->out = NULL;
@@ -799,6 +849,14 @@ static int run_parallel(parallel_args *a) {
   cu_catalogue *cat = NULL;
   int status = cli_catalogue_build(&a->cat, &cat);
   b.cat = cat;
+  cli_executor *slurm = NULL;
+  if (status == 0 && a->slurm) {
+    a->so.grace_ms = a->grace_ms;
+    a->so.max_output = a->max_output;
+    status = cli_executor_slurm_new(&a->so, &slurm);
+    if (status == 0)
+      b.ex = slurm;
+  }
   if (status == 0 && a->joblog)
     status = cli_joblog_open(&b.log, a->joblog, a->resume || a->resume_failed);
   if (status == 0 && a->results_dir && mkdir(a->results_dir, 0755) != 0 &&
@@ -819,6 +877,7 @@ static int run_parallel(parallel_args *a) {
     fclose(b.in.spool);
   free(b.first_program);
   cli_joblog_close(&b.log);
+  cli_executor_slurm_free(slurm);
   cu_catalogue_unref(cat);
   return status;
 }
@@ -834,5 +893,6 @@ int cli_cmd_parallel(int argc, char **argv) {
     status = CLI_EXIT_OK; /* --help */
   cli_catalogue_opts_free(&a.cat);
   cli_observe_opts_free(&a.observe);
+  slurm_opts_free(&a.so);
   return status;
 }

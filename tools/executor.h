@@ -58,6 +58,17 @@ struct cli_executor {
                        const cu_item_result *ir, json_t *fields,
                        cli_streams *streams);
   void *state; /* the executor's own */
+  /* Optional (NULL = item->opts): the run options of the command make_cmd
+   * built for `item`, when they differ per item (the Slurm executor hands
+   * each item to srun on stdin). Valid until result_fields for the item. */
+  const cu_run_opts *(*run_opts)(cli_executor *ex, const cli_item *item);
+  /* Optional: called once after the batch, `stopped` when it ended early
+   * (signal, halt, deadline): the Slurm executor then cancels what is left
+   * on the cluster (scancel TERM, KILL after the grace) and waits for it. */
+  void (*finish)(cli_executor *ex, bool stopped);
+  /* The executor enforces each item's timeout itself (Slurm: cuprum on the
+   * node does): the runner must then set no local per-item timeout. */
+  bool remote_timeout;
 };
 
 /* The executor that runs items on this machine (static; nothing to free). */

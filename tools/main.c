@@ -25,6 +25,8 @@ static const subcommand subcommands[] = {
      "run the commands listed in a file, N at once; JSON results"},
     {"catalogue", cli_cmd_catalogue,
      "list the active catalogue: program, resolved path, project"},
+    {"exec-item", cli_cmd_exec_item,
+     "run one JSON item from stdin (parallel --executor slurm's node side)"},
 };
 
 static void print_help(FILE *to) {
@@ -164,7 +166,8 @@ static int dispatch(int argc, char **argv) {
   /* An operator's bad CUPRUM_STREAM_BACKEND (or "splice" where it is not
    * available) is cuprum's own error, reported once, before anything runs. */
   cu_stream_backend backend;
-  if ((strcmp(first, "run") == 0 || strcmp(first, "parallel") == 0) &&
+  if ((strcmp(first, "run") == 0 || strcmp(first, "parallel") == 0 ||
+       strcmp(first, "exec-item") == 0) &&
       cu_stream_backend_resolve(CU_BACKEND_AUTO, &backend) != 0) {
     cli_error("%s", cu_last_error());
     return CLI_EXIT_FAILURE;

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `cuprum exec-item`: the node side of `cuprum parallel --executor slurm`
+ * (docs/scale-out.md). Reads ONE batch item as a JSON object from stdin,
+ * checks it against a catalogue pinned to the absolute path the submitting
+ * host resolved, runs it through libcuprum (timeout, TERM then KILL of its
+ * process group after the grace, output capture), and writes ONE result
+ * JSON line to stdout, with the host it ran on. Exits with the item's
+ * status as `cuprum run` would (code, 128+N, 124, 126, 127; 125 for a bad
+ * item), so srun's own exit status is the item's.
+ *
+ * The item (item_json() in executor_slurm.c writes it):
+ *   {"v": 1, "program": NAME, "path": "/abs/NAME", "argv": [NAME, ARG...],
+ *    "timeout_ms": N, "max_output": N[, "grace_ms": N]}
+ * (timeout_ms and max_output 0 = none; grace_ms as --grace, absent = the
+ * default)
+ * argv never passes through a shell or Slurm's tokenisers: it is JSON on
+ * stdin, read here, handed to execve() as is.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "write_all.h"
+
+#define SUB "exec-item"
+
+typedef struct exec_item {
+  const char *program; /* catalogue name (argv[0]) */
+  const char *path;    /* absolute path pinned at submission */
+  const char **argv;   /* argv[0] = program */
+  size_t argc;
+  int64_t timeout_ms;
+  int64_t grace_ms;
+  size_t max_output;
+} exec_item;
+
+static int bad_item(const char *why) {
+  cli_error("%s: the item on stdin %s", SUB, why);
+  return CLI_EXIT_FAILURE;
+}
+
+/* An optional non-negative integer; absent = `absent`. */
+static bool get_int(const json_t *o, const char *key, int64_t max,
+                    int64_t absent, int64_t *ret) {
+  const json_t *v = json_object_get(o, key);
+  if (!v) {
+    *ret = absent;
+    return true;
+  }
+  if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+      json_integer_value(v) > max)
+    return false;
+  *ret = (int64_t)json_integer_value(v);
+  return true;
+}
+
+/* Validate the decoded item; strings stay owned by `o`. */
+static int decode_item(const json_t *o, exec_item *it) {
+  if (!json_is_object(o))
+    return bad_item("is not a JSON object");
+  const json_t *v = json_object_get(o, "v");
+  if (!json_is_integer(v) || json_integer_value(v) != 1)
+    return bad_item("has no \"v\": 1 (written by another cuprum version?)");
+  it->program = json_string_value(json_object_get(o, "program"));
+  it->path = json_string_value(json_object_get(o, "path"));
+  if (!it->program || !it->path || it->path[0] != '/')
+    return bad_item("needs \"program\" and an absolute \"path\"");
+  const json_t *argv = json_object_get(o, "argv");
+  if (!json_is_array(argv) || json_array_size(argv) == 0)
+    return bad_item("needs a non-empty \"argv\" array");
+  int64_t max_output = 0;
+  /* grace_ms as --grace: absent = the default, 0 = KILL at once. */
+  if (!get_int(o, "timeout_ms", CU_TIMEOUT_MAX_MS, 0, &it->timeout_ms) ||
+      !get_int(o, "grace_ms", CU_TIMEOUT_MAX_MS, -1, &it->grace_ms) ||
+      !get_int(o, "max_output", INT64_MAX / 2, 0, &max_output))
+    return bad_item("has a bad timeout_ms, grace_ms or max_output");
+  it->max_output = (size_t)max_output;
+  it->argc = json_array_size(argv);
+  it->argv = calloc(it->argc + 1, sizeof *it->argv);
+  if (!it->argv)
+    return bad_item("is too large (out of memory)");
+  for (size_t i = 0; i < it->argc; i++) {
+    it->argv[i] = json_string_value(json_array_get(argv, i));
+    if (!it->argv[i])
+      return bad_item("has an argv element that is not a string");
+  }
+  if (strcmp(it->argv[0], it->program) != 0)
+    return bad_item("names a program other than its argv[0]");
+  return 0;
+}
+
+/* The catalogue on this node: the one program, pinned to the path the
+ * submitting host resolved. Nothing else can run. */
+static int pinned_catalogue(const exec_item *it, cu_catalogue **ret) {
+  cu_program_entry entry = {.program = CU_PROGRAM(it->program),
+                            .path = it->path};
+  cu_project_spec spec = CU_PROJECT_SPEC_INIT;
+  spec.name = "pinned-at-submission";
+  spec.programs = &entry;
+  spec.n_programs = 1;
+  int rc = cu_catalogue_new(ret);
+  if (rc == 0)
+    rc = cu_catalogue_add_project(*ret, &spec);
+  if (rc != 0) {
+    cli_error("%s: %s", SUB, cu_last_error());
+    *ret = cu_catalogue_unref(*ret);
+    return CLI_EXIT_FAILURE;
+  }
+  return 0;
+}
+
+static json_t *stream_json(const cu_result *r, cu_stream_id which) {
+  size_t len = 0;
+  const char *text = cu_result_text_len(r, which, &len);
+  return text ? json_stringn(text, len) : json_string("");
+}
+
+static json_t *int_or_null(bool present, int value) {
+  return present ? json_integer(value) : json_null();
+}
+
+/* The result line: the fields `cuprum parallel` prints for a local item,
+ * plus where it ran. */
+static json_t *result_json(const cu_result *r, int rc) {
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) != 0)
+    host[0] = '\0';
+  const char *job = getenv("SLURM_JOB_ID");
+  bool ran = r && r->pid > 0 && rc == 0;
+  static const cu_result none;
+  const cu_result *res = r ? r : &none;
+  double ms = round((double)res->duration_ns / 1e3) / 1e3;
+  json_t *o = json_object();
+  int bad = !o;
+  bad |= json_object_set_new(o, "host", json_string(host));
+  bad |= json_object_set_new(o, "slurm_job_id",
+                             job ? json_string(job) : json_null());
+  bad |= json_object_set_new(o, "ran", json_boolean(ran));
+  bad |= json_object_set_new(o, "exit_code",
+                             int_or_null(ran && res->exit_code >= 0,
+                                         res->exit_code));
+  bad |= json_object_set_new(o, "signal",
+                             int_or_null(ran && res->term_signal > 0,
+                                         res->term_signal));
+  bad |= json_object_set_new(o, "ok", json_boolean(ran && res->ok));
+  bad |= json_object_set_new(o, "timed_out", json_boolean(res->timed_out));
+  bad |= json_object_set_new(o, "cancelled", json_boolean(res->cancelled));
+  bad |= json_object_set_new(o, "duration_ms",
+                             ran ? json_real(ms) : json_null());
+  bad |= json_object_set_new(o, "stdout", stream_json(r, CU_STDOUT));
+  bad |= json_object_set_new(o, "stderr", stream_json(r, CU_STDERR));
+  bad |= json_object_set_new(o, "stdout_truncated",
+                             json_boolean(res->out.truncated));
+  bad |= json_object_set_new(o, "stderr_truncated",
+                             json_boolean(res->err.truncated));
+  bad |= json_object_set_new(o, "stdout_total",
+                             json_integer((json_int_t)res->out.total));
+  bad |= json_object_set_new(o, "stderr_total",
+                             json_integer((json_int_t)res->err.total));
+  if (rc != 0)
+    bad |= json_object_set_new(o, "error", json_string(cu_last_error()));
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+static int write_result(json_t *o) {
+  char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15))
+                 : NULL;
+  json_decref(o);
+  if (!text) {
+    cli_error("%s: out of memory", SUB);
+    return CLI_EXIT_FAILURE;
+  }
+  size_t len = strlen(text);
+  text[len] = '\n'; /* replaces the NUL: written by length */
+  int err = cli_write_all(STDOUT_FILENO, text, len + 1);
+  free(text);
+  return err ? cli_write_error(err) : 0;
+}
+
+static int run_item(const exec_item *it) {
+  cu_catalogue *cat = NULL;
+  int status = pinned_catalogue(it, &cat);
+  cu_cmd *cmd = NULL;
+  if (status == 0)
+    status = cli_build_command(cat, it->argv, (int)it->argc, SUB ": ", &cmd);
+  if (status == 0 && strcmp(cu_cmd_path(cmd), it->path) != 0) {
+    cli_error("%s: '%s' resolved to %s, not the pinned %s", SUB, it->program,
+              cu_cmd_path(cmd), it->path);
+    status = CLI_EXIT_FAILURE;
+  }
+  cu_cancel *cancel = NULL;
+  if (status == 0)
+    status = cli_cancel_begin(&cancel);
+  if (status != 0) {
+    cu_cmd_free(cmd);
+    cu_catalogue_unref(cat);
+    return status;
+  }
+  /* As `cuprum parallel` runs a local item: /dev/null in, a session of its
+   * own, output captured; Slurm's scancel --signal=TERM reaches this
+   * process, which cancels the run (TERM, then KILL after the grace). */
+  cu_run_opts o = {.size = sizeof(cu_run_opts),
+                   .in = {.mode = CU_STDIN_NULL},
+                   .timeout_ms = it->timeout_ms,
+                   .grace_ms = cli_grace(it->grace_ms),
+                   .max_capture = it->max_output,
+                   .overflow = CU_OVERFLOW_TRUNCATE,
+                   .cancel = cancel,
+                   .new_session = true};
+  cu_result *r = NULL;
+  int rc = cu_run(cmd, &o, &r);
+  cli_cancel_end();
+  int wrote = write_result(result_json(r, rc));
+  if (rc != 0)
+    status = cli_status_not_run(rc, r ? r->spawn_step : CU_STEP_NONE);
+  else
+    status = cli_status_of(r);
+  r = cu_result_free(r);
+  cu_cmd_free(cmd);
+  cu_catalogue_unref(cat);
+  return wrote ? wrote : status;
+}
+
+int cli_cmd_exec_item(int argc, char **argv) {
+  if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
+                    strcmp(argv[1], "--help") == 0)) {
+    fputs("usage: cuprum exec-item < ITEM.json\n"
+          "\n"
+          "The node side of `cuprum parallel --executor slurm` (see\n"
+          "docs/scale-out.md): run the one item read from stdin against a\n"
+          "catalogue pinned to its absolute path; print one result JSON\n"
+          "line; exit with the item's status.\n",
+          stdout);
+    return CLI_EXIT_OK;
+  }
+  if (argc != 1)
+    return cli_usage_error(SUB, "takes no arguments (the item is on stdin)");
+  json_error_t err;
+  json_t *o = json_loadf(stdin, JSON_REJECT_DUPLICATES, &err);
+  if (!o) {
+    cli_error("%s: stdin:%d:%d: %s", SUB, err.line, err.column, err.text);
+    return CLI_EXIT_FAILURE;
+  }
+  exec_item it = {0};
+  int status = decode_item(o, &it);
+  if (status == 0)
+    status = run_item(&it);
+  free(it.argv);
+  json_decref(o);
+  return status;
+}

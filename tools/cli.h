@@ -89,5 +89,6 @@ void cli_catalogue_opts_free(cli_catalogue_opts *opts);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_parallel(int argc, char **argv);
 int cli_cmd_catalogue(int argc, char **argv);
+int cli_cmd_doctor(int argc, char **argv);
 
 #endif /* CUPRUM_TOOLS_CLI_H */

@@ -28,6 +28,7 @@ typedef struct parallel_args {
   size_t max_output;        /* per item and stream; 0 = unlimited */
   cli_observe_opts observe; /* --events, --log, -x */
   cli_contain_opts contain; /* --contain, --limit */
+  cli_confine_opts confine; /* --landlock-*, --connect, --no-new-privs */
   const char *file;
 } parallel_args;
 
@@ -49,6 +50,7 @@ static const struct option long_options[] = {
     {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
     CLI_OBSERVE_LONG_OPTIONS,
     CLI_CONTAIN_LONG_OPTIONS,
+    CLI_CONFINE_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -77,6 +79,7 @@ static void print_help(void) {
         "  --catalogue FILE   use the catalogue in FILE instead of the default\n"
         "  --allow PROG       also allow PROG (repeatable)\n"
         CLI_CONTAIN_HELP
+        CLI_CONFINE_HELP
         "                     (one cgroup per command)\n"
         CLI_OBSERVE_HELP
         "  -h, --help         show this help\n"
@@ -116,6 +119,8 @@ static int parse_option(void *ctx, int opt, const char *arg) {
   int rc = cli_observe_option(&a->observe, SUB, opt, arg);
   if (rc < 0)
     rc = cli_contain_option(&a->contain, SUB, opt, arg);
+  if (rc < 0)
+    rc = cli_confine_option(&a->confine, SUB, opt, arg);
   if (rc >= 0)
     return rc;
   switch (opt) {
@@ -270,6 +275,7 @@ static int build_items(const parallel_args *a, const cu_catalogue *cat,
                           .overflow = CU_OVERFLOW_TRUNCATE,
                           .new_session = true};
   cli_contain_apply(&a->contain, &b->opts);
+  cli_confine_apply(&a->confine, &b->opts);
   for (size_t i = 0; i < b->n; i++) {
     batch_line *l = &b->lines[i];
     size_t argc = json_array_size(l->argv);

@@ -25,6 +25,8 @@ static const subcommand subcommands[] = {
      "run the commands listed in a file, N at once; JSON results"},
     {"catalogue", cli_cmd_catalogue,
      "list the active catalogue: program, resolved path, project"},
+    {"doctor", cli_cmd_doctor,
+     "what this host offers: pidfd, clone3, Landlock, cgroup v2, ..."},
 };
 
 static void print_help(FILE *to) {
@@ -34,6 +36,7 @@ static void print_help(FILE *to) {
           "[ARG...]...\n"
           "       cuprum parallel [-j N] [--fail-fast] [OPTIONS] FILE\n"
           "       cuprum catalogue [--catalogue FILE] [--allow PROG]...\n"
+          "       cuprum doctor [--json]\n"
           "       cuprum --help | --version\n"
           "\n"
           "Run programs from an allowlist (the catalogue) without a shell.\n"

@@ -138,8 +138,12 @@ static void test_cli_doctor(void **state) {
   json_error_t err;
   json_t *o = json_loads(r.out, 0, &err);
   assert_non_null(o);
-  assert_int_equal(json_integer_value(json_object_get(o, "landlock_abi")),
-                   cu_landlock_abi());
+  json_t *abi = json_object_get(o, "landlock_abi");
+  assert_true(json_is_integer(abi));
+  /* Under valgrind this process cannot see Landlock (its system call table
+   * lacks it) while the CLI, run natively, can: compare only natively. */
+  if (!cut_under_valgrind())
+    assert_int_equal(json_integer_value(abi), cu_landlock_abi());
   FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
   long pipe_max = -1;
   if (f) {

@@ -22,7 +22,7 @@ extern char **environ;
 static const char *const pinned_helpers[] = {
     "exitcode", "killself", "sleeper", "forker",  "envdump",
     "pwddump",  "echoer",   "argvdump", "writer", "fdlist",
-    "hostile",  "hog",
+    "hostile",  "hog",      "prober",
 };
 
 /* The helper's absolute path in a static buffer per slot (cut_helper()

@@ -137,9 +137,129 @@ static int program_entries(const loader *l, const char *where, json_t *project,
   return 0;
 }
 
+/* A project's confinement rules (cuprum/confine.h), all optional:
+ *   {"read": [PATH...], "write": [PATH...], "exec": [PATH...],
+ *    "connect": [PORT...], "bind": [PORT...], "no_new_privs": true,
+ *    "best_effort": true, "system_paths": false}
+ * Any of read/write/exec present (even empty) confines files; connect or
+ * bind present (even empty) confines those TCP operations to the listed
+ * ports. Paths are borrowed from the document; `c` owns the arrays
+ * (confine_free). */
+typedef struct confine_buf {
+  cu_confine c;
+  cu_confine_path *paths;
+  uint16_t *ports;
+} confine_buf;
+
+static void confine_free(confine_buf *b) {
+  free(b->paths);
+  free(b->ports);
+}
+
+static int confine_bool(const loader *l, const char *where, json_t *obj,
+                        const char *key, bool *ret) {
+  json_t *v = json_object_get(obj, key);
+  if (!v)
+    return 0;
+  if (!json_is_boolean(v))
+    return fail(l, where, "confine: '%s' must be true or false", key);
+  *ret = json_is_true(v);
+  return 0;
+}
+
+static int confine_paths(const loader *l, const char *where, json_t *obj,
+                         const char *key, unsigned access, confine_buf *b) {
+  json_t *arr = json_object_get(obj, key);
+  if (!arr)
+    return 0;
+  if (!json_is_array(arr))
+    return fail(l, where, "confine: '%s' must be an array of paths", key);
+  b->c.restrict_fs = true;
+  size_t i;
+  json_t *v;
+  json_array_foreach(arr, i, v) {
+    if (!json_is_string(v))
+      return fail(l, where, "confine: %s[%zu] must be a string", key, i);
+    b->paths[b->c.n_paths++] =
+        (cu_confine_path){json_string_value(v), access};
+  }
+  return 0;
+}
+
+static int confine_ports(const loader *l, const char *where, json_t *obj,
+                         const char *key, confine_buf *b, bool *restrict_,
+                         size_t *n) {
+  json_t *arr = json_object_get(obj, key);
+  if (!arr)
+    return 0;
+  if (!json_is_array(arr))
+    return fail(l, where, "confine: '%s' must be an array of TCP ports",
+                key);
+  *restrict_ = true;
+  size_t i;
+  json_t *v;
+  json_array_foreach(arr, i, v) {
+    json_int_t port = json_is_integer(v) ? json_integer_value(v) : -1;
+    if (port < 0 || port > 65535)
+      return fail(l, where, "confine: %s[%zu] must be a TCP port (0-65535)",
+                  key, i);
+    b->ports[b->c.n_connect + b->c.n_bind] = (uint16_t)port;
+    (*n)++;
+  }
+  return 0;
+}
+
+static int parse_confine(const loader *l, const char *where, json_t *project,
+                         confine_buf *b) {
+  static const char *const keys[] = {"read",        "write",
+                                     "exec",        "connect",
+                                     "bind",        "no_new_privs",
+                                     "best_effort", "system_paths",
+                                     NULL};
+  json_t *obj = json_object_get(project, "confine");
+  if (!obj)
+    return 0;
+  char sub[320];
+  snprintf(sub, sizeof sub, "%s: confine", where);
+  if (!json_is_object(obj))
+    return fail(l, where, "'confine' must be an object");
+  if (check_keys(l, sub, obj, keys) != 0)
+    return -1;
+  size_t np = json_array_size(json_object_get(obj, "read")) +
+              json_array_size(json_object_get(obj, "write")) +
+              json_array_size(json_object_get(obj, "exec"));
+  size_t nports = json_array_size(json_object_get(obj, "connect")) +
+                  json_array_size(json_object_get(obj, "bind"));
+  b->c = (cu_confine)CU_CONFINE_INIT;
+  b->paths = calloc(np + 1, sizeof *b->paths);
+  b->ports = calloc(nports + 1, sizeof *b->ports);
+  if (!b->paths || !b->ports)
+    return fail(l, where, "out of memory");
+  bool system_paths = true;
+  /* connect first, then bind: both fill `ports` in that order. */
+  if (confine_paths(l, where, obj, "read", CU_ACCESS_READ, b) != 0 ||
+      confine_paths(l, where, obj, "write", CU_ACCESS_READ | CU_ACCESS_WRITE,
+                    b) != 0 ||
+      confine_paths(l, where, obj, "exec", CU_ACCESS_READ | CU_ACCESS_EXEC,
+                    b) != 0 ||
+      confine_ports(l, where, obj, "connect", b, &b->c.restrict_connect,
+                    &b->c.n_connect) != 0 ||
+      confine_ports(l, where, obj, "bind", b, &b->c.restrict_bind,
+                    &b->c.n_bind) != 0 ||
+      confine_bool(l, where, obj, "no_new_privs", &b->c.no_new_privs) != 0 ||
+      confine_bool(l, where, obj, "best_effort", &b->c.best_effort) != 0 ||
+      confine_bool(l, where, obj, "system_paths", &system_paths) != 0)
+    return -1;
+  b->c.no_system_paths = !system_paths;
+  b->c.paths = b->paths;
+  b->c.connect = b->ports;
+  b->c.bind = b->ports + b->c.n_connect;
+  return 0;
+}
+
 static int add_project(const loader *l, json_t *project, size_t index) {
   static const char *const keys[] = {"name", "programs", "docs", "noise",
-                                     NULL};
+                                     "confine", NULL};
   char where[256];
   snprintf(where, sizeof where, "projects[%zu]", index);
   if (!json_is_object(project))
@@ -155,14 +275,17 @@ static int add_project(const loader *l, json_t *project, size_t index) {
   cu_project_spec spec = {.size = sizeof(cu_project_spec), .name = name};
   const char **docs = NULL, **noise = NULL;
   cu_program_entry *programs = NULL;
+  confine_buf confine = {.c = CU_CONFINE_INIT};
   int rc = -1;
-  if (program_entries(l, where, project, &programs, &spec.n_programs) == 0 &&
+  if (parse_confine(l, where, project, &confine) == 0 &&
+      program_entries(l, where, project, &programs, &spec.n_programs) == 0 &&
       string_array(l, where, project, "docs", &docs, &spec.n_docs) == 0 &&
       string_array(l, where, project, "noise", &noise,
                    &spec.n_noise_rules) == 0) {
     spec.programs = programs;
     spec.docs = docs;
     spec.noise_rules = noise;
+    spec.confine = json_object_get(project, "confine") ? &confine.c : NULL;
     /* The library validates the rest (duplicates, conflicts, regular
      * expressions, relative paths) and says what is wrong. */
     rc = cu_catalogue_add_project(l->cat, &spec);
@@ -177,6 +300,7 @@ static int add_project(const loader *l, json_t *project, size_t index) {
   free(programs);
   free(docs);
   free(noise);
+  confine_free(&confine);
   return rc;
 }
 

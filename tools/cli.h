@@ -90,5 +90,6 @@ int cli_cmd_run(int argc, char **argv);
 int cli_cmd_parallel(int argc, char **argv);
 int cli_cmd_catalogue(int argc, char **argv);
 int cli_cmd_exec_item(int argc, char **argv);
+int cli_cmd_doctor(int argc, char **argv);
 
 #endif /* CUPRUM_TOOLS_CLI_H */

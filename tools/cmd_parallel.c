@@ -34,6 +34,7 @@ typedef struct parallel_args {
   size_t max_output;        /* per item and stream; 0 = unlimited */
   cli_observe_opts observe; /* --events, --log, -x */
   cli_contain_opts contain; /* --contain, --limit */
+  cli_confine_opts confine; /* --landlock-*, --connect, --no-new-privs */
   bool keep_order;
   cu_halt_when halt_when;
   cu_halt_on halt_on;
@@ -90,6 +91,8 @@ static const struct option long_options[] = {
     {"args", required_argument, NULL, OPT_ARGS},
     CLI_OBSERVE_LONG_OPTIONS,
     CLI_CONTAIN_LONG_OPTIONS,
+    CLI_CONFINE_LONG_OPTIONS,
+    CLI_CONFINE_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -149,6 +152,7 @@ static void print_help(void) {
         "  --allow PROG       also allow PROG (repeatable)\n"
         CLI_CONTAIN_HELP
         "                     (one cgroup per command)\n"
+        CLI_CONFINE_HELP
         CLI_OBSERVE_HELP
         "  -h, --help         show this help\n"
         "\n"
@@ -253,6 +257,8 @@ static int parse_option(void *ctx, int opt, const char *arg) {
   int rc = cli_observe_option(&a->observe, SUB, opt, arg);
   if (rc < 0)
     rc = cli_contain_option(&a->contain, SUB, opt, arg);
+  if (rc < 0)
+    rc = cli_confine_option(&a->confine, SUB, opt, arg);
   if (rc >= 0)
     return rc;
   switch (opt) {
@@ -845,6 +851,7 @@ static int run_parallel(parallel_args *a) {
                          .overflow = CU_OVERFLOW_TRUNCATE,
                          .new_session = true};
   cli_contain_apply(&a->contain, &b.opts);
+  cli_confine_apply(&a->confine, &b.opts);
   b.progress.on = a->progress < 0 ? isatty(STDERR_FILENO) : a->progress > 0;
   cu_catalogue *cat = NULL;
   int status = cli_catalogue_build(&a->cat, &cat);

@@ -41,6 +41,7 @@ static const struct option long_options[] = {
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
     CLI_OBSERVE_LONG_OPTIONS,
     CLI_CONTAIN_LONG_OPTIONS,
+    CLI_CONFINE_LONG_OPTIONS,
     {"time", no_argument, NULL, CLI_OPT_TIME},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -76,6 +77,7 @@ static void print_help(void) {
         "                     terminal, so a prompt fails instead of hanging\n"
         "  -q, --quiet        discard the command's stdout and stderr\n"
         CLI_CONTAIN_HELP
+        CLI_CONFINE_HELP
         "  --time             print the command's CPU time, elapsed time and\n"
         "                     peak memory to stderr at the end (as GNU time)\n"
         CLI_OBSERVE_HELP
@@ -134,6 +136,8 @@ static int parse_option(void *ctx, int opt, const char *arg) {
   int rc = cli_observe_option(&a->observe, SUB, opt, arg);
   if (rc < 0)
     rc = cli_contain_option(&a->contain, SUB, opt, arg);
+  if (rc < 0)
+    rc = cli_confine_option(&a->confine, SUB, opt, arg);
   if (rc >= 0)
     return rc;
   switch (opt) {

@@ -27,6 +27,8 @@ static const subcommand subcommands[] = {
      "list the active catalogue: program, resolved path, project"},
     {"exec-item", cli_cmd_exec_item,
      "run one JSON item from stdin (parallel --executor slurm's node side)"},
+    {"doctor", cli_cmd_doctor,
+     "what this host offers: pidfd, clone3, Landlock, cgroup v2, ..."},
 };
 
 static void print_help(FILE *to) {
@@ -36,6 +38,7 @@ static void print_help(FILE *to) {
           "[ARG...]...\n"
           "       cuprum parallel [-j N] [--fail-fast] [OPTIONS] FILE\n"
           "       cuprum catalogue [--catalogue FILE] [--allow PROG]...\n"
+          "       cuprum doctor [--json]\n"
           "       cuprum --help | --version\n"
           "\n"
           "Run programs from an allowlist (the catalogue) without a shell.\n"

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "confine_opts.h"
 #include "contain_opts.h"
 #include "observe.h"
 
@@ -32,6 +33,7 @@ typedef struct run_args {
   bool sigpipe_fails;       /* pipelines: SIGPIPE deaths are failures */
   cli_observe_opts observe; /* --events, --log, -x */
   cli_contain_opts contain; /* --contain, --limit, --time */
+  cli_confine_opts confine; /* --landlock-*, --connect, --no-new-privs */
   const char *const *command; /* PROGRAM [ARG...], with pipe tokens */
   int n_command;
 } run_args;

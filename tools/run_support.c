@@ -129,6 +129,7 @@ cu_run_opts cli_make_run_opts(const run_args *a) {
   };
   o.grace_ms = cli_grace(a->grace_ms);
   cli_contain_apply(&a->contain, &o);
+  cli_confine_apply(&a->confine, &o);
   if (o.out.mode == CU_STREAM_CAPTURE || o.err.mode == CU_STREAM_CAPTURE)
     o.max_capture = 1; /* only closed streams are captured: count them */
   /* Outside --foreground, the command never owns the terminal: a terminal

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "confine.h"
 #include "program.h"
 
 #ifdef __cplusplus
@@ -58,6 +59,9 @@ typedef struct cu_project_spec {
   size_t n_docs;
   const char *const *noise_rules; /**< POSIX EREs for droppable lines */
   size_t n_noise_rules;
+  const struct cu_confine *confine; /**< confinement of every program of
+                                         the project (cuprum/confine.h;
+                                         copied); NULL = none */
 } cu_project_spec;
 
 /** Initialiser of an empty cu_project_spec (set at least `name`). */
@@ -165,6 +169,10 @@ const char *cu_project_doc(const cu_project *project, size_t i);
 /** Number of noise rules, and the i-th one as given (NULL if absent). */
 size_t cu_project_noise_count(const cu_project *project);
 const char *cu_project_noise_rule(const cu_project *project, size_t i);
+
+/** The project's confinement rules as given (copied), or NULL when it
+ * declared none (or `project` is NULL). Valid while the catalogue lives. */
+const cu_confine *cu_project_confine(const cu_project *project);
 
 /**
  * Whether a line (without its terminator; need not be NUL-terminated)

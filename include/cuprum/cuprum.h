@@ -20,6 +20,7 @@
 #include "sh.h"        /* opt-in registration sugar: cu_sh() */
 #include "backend.h"   /* stream backend selection (engine: stream.h) */
 #include "run.h"       /* cu_run, options, results, cancellation */
+#include "confine.h"   /* no_new_privs and Landlock rules */
 #include "loop.h"      /* event loop, tasks */
 #include "events.h"    /* structured events */
 #include "context.h"   /* scoped context, hooks, observers */

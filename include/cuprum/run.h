@@ -39,6 +39,7 @@
 
 #include "cmd.h"
 #include "backend.h"
+#include "confine.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -234,6 +235,12 @@ typedef struct cu_run_opts {
   const char *cgroup_parent;   /**< a cgroup v2 directory to create the
                                     run's cgroups beneath; NULL = "cuprum"
                                     beneath this process's own v2 cgroup */
+  const cu_confine *confine;   /**< no_new_privs and Landlock rules for
+                                    every process of the run (cuprum/
+                                    confine.h); NULL = none. Read while
+                                    the run starts, not kept. Narrowed
+                                    further by the program's project's
+                                    rules. */
 } cu_run_opts;
 
 /** Initialiser of a cu_run_opts with every default. */
@@ -304,6 +311,8 @@ typedef struct cu_result {
                                 cpu.stat usage_usec; -1 otherwise */
   int64_t cgroup_mem_peak; /**< contained: memory.peak in bytes; -1 where
                                 not available (no memory controller) */
+  unsigned confined;       /**< CU_CONFINED_* bits: what was enforced on
+                                every process of the run */
 } cu_result;
 
 /** Which output stream (for text views). */
@@ -373,6 +382,15 @@ const char *cu_result_text_len(const cu_result *result, cu_stream_id which,
  * cu_result_free(). Thread-safe (read only).
  */
 const char *cu_result_contain_note(const cu_result *result);
+
+/**
+ * What confinement was enforced, for people: "" when none was asked for;
+ * otherwise what was applied ("no_new_privs, landlock abi 7: fs, net") and
+ * anything a best-effort request had to skip, with the reason. Never NULL
+ * for a non-NULL result; valid until cu_result_free(). Thread-safe (read
+ * only).
+ */
+const char *cu_result_confine_note(const cu_result *result);
 
 /** Release a result the library handed out (NULL is ignored). Returns NULL,
  * so `res = cu_result_free(res);` leaves no dangling pointer. */

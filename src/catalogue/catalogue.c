@@ -5,12 +5,14 @@
 #include <regex.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/internal.h"
 #include "catalogue/catalogue_int.h"
 #include "catalogue/cmd_int.h"
+#include "catalogue/confine_rules.h"
 
 struct cu_project {
   char *name;
@@ -27,6 +29,7 @@ struct cu_project {
    * observer of noise needs them. */
   pthread_mutex_t noise_lock;
   atomic_bool noise_ready;
+  cu_confine *confine; /* the project's confinement rules, or NULL */
 };
 
 /* One allowed program. Resolution happens once, on first lookup: `state`
@@ -143,6 +146,7 @@ static void project_free(cu_project *p) {
   free(p->noise);
   free(p->noise_ok);
   free(p->noise_src);
+  free(p->confine);
   free(p->name);
   free(p);
 }
@@ -287,6 +291,10 @@ const char *cu_project_name(const cu_project *project) {
   return project ? project->name : NULL;
 }
 
+const cu_confine *cu_project_confine(const cu_project *project) {
+  return project ? project->confine : NULL;
+}
+
 size_t cu_project_docs_count(const cu_project *project) {
   return project ? project->n_docs : 0;
 }
@@ -427,6 +435,12 @@ static int validate_spec(const cu_catalogue *cat, const cu_project_spec *spec) {
     if (!spec->docs[i])
       return cu__fail(CU_EINVAL, "project '%s': documentation location %zu "
                                  "is NULL", spec->name, i);
+  if (spec->confine) {
+    char what[160];
+    snprintf(what, sizeof what, "project '%s': confine", spec->name);
+    cu_confine c;
+    return cu__confine_load(spec->confine, &c, what);
+  }
   return 0;
 }
 
@@ -497,6 +511,16 @@ static int project_build(const cu_project_spec *spec, bool lazy,
   p->n_docs = spec->n_docs;
   for (size_t i = 0; i < spec->n_noise_rules; i++) {
     int rc = compile_rule(p, spec->noise_rules[i], lazy);
+    if (rc != 0) {
+      project_free(p);
+      return rc;
+    }
+  }
+  if (spec->confine) { /* loaded and checked by validate_spec */
+    cu_confine c;
+    int rc = cu__confine_load(spec->confine, &c, "confine");
+    if (rc == 0 && cu__confine_wanted(&c))
+      rc = cu__confine_dup(&c, &p->confine);
     if (rc != 0) {
       project_free(p);
       return rc;
@@ -648,7 +672,8 @@ static int clone_project(cu_catalogue *dst, const cu_project *p,
                           .docs = (const char *const *)p->docs,
                           .n_docs = p->n_docs,
                           .noise_rules = (const char *const *)p->noise_src,
-                          .n_noise_rules = p->n_noise};
+                          .n_noise_rules = p->n_noise,
+                          .confine = p->confine};
   return add_project(dst, &spec, true); /* its rules were checked */
 }
 

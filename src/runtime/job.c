@@ -654,6 +654,7 @@ static void fill_result(const cu__job *job, const cu__stage *st,
   r->contained = job->contained;
   r->cgroup_cpu_us = r->contained ? job->cg_cpu_us : -1;
   r->cgroup_mem_peak = r->contained ? job->cg_mem_peak : -1;
+  r->confined = job->confined;
 }
 
 static int empty_bytes(cu_bytes *b) {
@@ -686,6 +687,8 @@ int cu__job_stage_result(cu__job *job, size_t i, bool take_out,
     rc = empty_bytes(&r->err);
   if (rc == 0)
     rc = cu__result_set_contain_note(r, job->contain_note);
+  if (rc == 0)
+    rc = cu__result_set_confine_note(r, job->confine_note);
   return rc;
 }
 

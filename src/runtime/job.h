@@ -178,6 +178,10 @@ typedef struct cu__job {
   char contain_note[512];       /* the result's contain note */
   int64_t cg_cpu_us, cg_mem_peak; /* read at DONE (-1: none) */
   cu__rlimit_req rlimits[8];    /* set in each child before execve */
+  /* Confinement (job_setup.c): what every stage enforces (CU_CONFINED_*)
+   * and the result's confine note. */
+  unsigned confined;
+  char confine_note[384];
   size_t n_rlimits;
   cu__job_done_fn on_done;
   void *on_done_data;
@@ -222,6 +226,8 @@ cu_result *cu__result_new(void);
 /* Set the result's contain note (copied; NULL or "" = none): 0 or
  * CU_ENOMEM (result.c). */
 int cu__result_set_contain_note(cu_result *r, const char *note);
+/* The same for the confine note (cu_result_confine_note). */
+int cu__result_set_confine_note(cu_result *r, const char *note);
 
 /* Release a finished job. */
 void cu__job_free(cu__job *job);

@@ -19,8 +19,10 @@
 
 #include "base/internal.h"
 #include "catalogue/cmd_int.h"
+#include "catalogue/confine_rules.h"
 #include "context/tags.h"
 #include "runtime/job_internal.h"
+#include "spawn/confine.h"
 #include "spawn/proc.h"
 
 /* Set by cu_parallel_run() around starting an item (parallel.c); defined
@@ -75,6 +77,7 @@ typedef struct setup {
   int out_child; /* last stage stdout */
   int *err_child; /* per stage */
   int *link_r, *link_w; /* n-1 inter-stage pipes */
+  cu__confine_child *confine; /* per stage: the confinement hook's */
   cu__envp env;
   cu_stream_backend backend;
   int err_no; /* errno of the failed set-up step, taken when it failed */
@@ -91,6 +94,8 @@ static void setup_close(setup *s, size_t n) {
     s->link_r[i] = cu__close(s->link_r[i]);
     s->link_w[i] = cu__close(s->link_w[i]);
   }
+  for (size_t i = 0; s->confine && i < n; i++)
+    cu__confine_close(&s->confine[i]);
 }
 
 static void setup_free(setup *s, size_t n) {
@@ -98,6 +103,7 @@ static void setup_free(setup *s, size_t n) {
   free(s->err_child);
   free(s->link_r);
   free(s->link_w);
+  free(s->confine);
   cu__env_free(&s->env);
 }
 
@@ -463,6 +469,9 @@ static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
         .rlimits = job->rlimits,
         .n_rlimits = job->n_rlimits,
         .cgroup_fd = job->cg ? job->cg->dir_fd : 0,
+        .confine = cu__confine_active(&s->confine[i]) ? cu__confine_apply
+                                                      : NULL,
+        .confine_arg = &s->confine[i],
     };
     int err_no = 0;
     cu_spawn_step where = CU_STEP_NONE;
@@ -509,13 +518,17 @@ static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
   s->err_child = malloc(spec->n * sizeof(int));
   s->link_r = malloc(spec->n * sizeof(int));
   s->link_w = malloc(spec->n * sizeof(int));
-  if (!job->stages || !s->err_child || !s->link_r || !s->link_w) {
+  s->confine = calloc(spec->n, sizeof *s->confine); /* zeroed: no fds */
+  if (!job->stages || !s->err_child || !s->link_r || !s->link_w ||
+      !s->confine) {
     /* job->n stays 0: no stage is looked at; the set-up arrays go now,
      * uninitialised, so that setup_close() never reads them. */
     free(s->err_child);
     free(s->link_r);
     free(s->link_w);
+    free(s->confine);
     s->err_child = s->link_r = s->link_w = NULL;
+    s->confine = NULL;
     return cu__fail(CU_ENOMEM, "allocating a job");
   }
   job->n = spec->n;
@@ -661,6 +674,72 @@ static int setup_contain(cu__job *job, const cu_run_opts *o) {
   return 0;
 }
 
+/* "no_new_privs, Landlock ABI 7: fs, net" for the enforced bits. */
+static void confine_describe(unsigned bits, char *buf, size_t len) {
+  bool ll = bits & (CU_CONFINED_FS | CU_CONFINED_NET);
+  snprintf(buf, len, "%s%s%.0d%s%s%s%s",
+           bits & CU_CONFINED_NO_NEW_PRIVS ? "no_new_privs" : "",
+           ll ? ", Landlock ABI " : "", ll ? cu_landlock_abi() : 0,
+           ll ? ": " : "", bits & CU_CONFINED_FS ? "fs" : "",
+           (bits & CU_CONFINED_FS) && (bits & CU_CONFINED_NET) ? "+" : "",
+           bits & CU_CONFINED_NET ? "net" : "");
+}
+
+/*
+ * Confinement: per stage, the program's project's rules (a first Landlock
+ * layer) and the run's (a second one on top: the kernel enforces both, so
+ * a run can only narrow what its project allows). Rulesets are built here
+ * in the parent; each child only enforces them. Returns 0 or a CU_E* code
+ * (message set); what was prepared is closed by setup_close().
+ */
+static int setup_confine(cu__job *job, const cu__job_spec *spec, setup *s) {
+  const cu_run_opts *o = spec->opts;
+  cu_confine run;
+  bool run_wanted = false;
+  if (o->confine) {
+    int rc = cu__confine_load(o->confine, &run, "confine");
+    if (rc != 0)
+      return rc;
+    run_wanted = cu__confine_wanted(&run);
+  }
+  bool any = false;
+  unsigned all = ~0U;
+  char skipped[256] = "";
+  for (size_t i = 0; i < job->n; i++) {
+    const cu_cmd *cmd = job->stages[i].cmd;
+    const cu_confine *proj = cu_project_confine(cmd->project);
+    unsigned bits = 0;
+    int rc = 0;
+    if (proj) {
+      rc = cu__confine_prepare(proj, cmd->path, &s->confine[i], &bits,
+                               skipped, sizeof skipped);
+      if (rc != 0) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", cu_last_error());
+        int err_no = cu__last_fail_errno();
+        cu__fail(rc, "project '%s': %s", cu_project_name(cmd->project), msg);
+        cu__set_last_fail_errno(err_no);
+      }
+    }
+    if (rc == 0 && run_wanted)
+      rc = cu__confine_prepare(&run, cmd->path, &s->confine[i], &bits,
+                               skipped, sizeof skipped);
+    if (rc != 0)
+      return rc;
+    any = any || proj || run_wanted;
+    all &= bits;
+  }
+  if (!any)
+    return 0;
+  job->confined = all;
+  char what[96];
+  confine_describe(all, what, sizeof what);
+  snprintf(job->confine_note, sizeof job->confine_note, "%s%s%s",
+           what[0] ? what : "nothing enforced",
+           skipped[0] ? "; " : "", skipped);
+  return 0;
+}
+
 int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
                   cu__job **ret, cu_result *failed) {
   cu__ctx *ctx = NULL;
@@ -699,6 +778,13 @@ int cu__job_start(struct cu_loop *loop, const cu__job_spec *spec,
     setup_free(&s, spec->n);
     cu__job_free(job);
     return fail_stage(failed, rc, CU_STEP_VALIDATE, 0);
+  }
+  rc = setup_confine(job, spec, &s);
+  if (rc != 0) {
+    int err_no = cu__last_fail_errno();
+    setup_free(&s, spec->n);
+    cu__job_free(job);
+    return fail_stage(failed, rc, CU_STEP_CONFINE, err_no);
   }
   rc = setup_contain(job, spec->opts);
   if (rc != 0) {

@@ -5,6 +5,7 @@
  * mistake gets the same error everywhere.
  */
 #include "base/internal.h"
+#include "catalogue/confine_rules.h"
 #include "runtime/job.h"
 
 static int check_output(const cu_output_opts *o, const char *which) {
@@ -97,6 +98,10 @@ static int validate_opts(const cu_run_opts *o) {
     rc = cu__fail(CU_EINVAL, "env: n_env is %zu but env is NULL", o->n_env);
   if (rc == 0)
     rc = check_limits(o);
+  if (rc == 0 && o->confine) {
+    cu_confine c;
+    rc = cu__confine_load(o->confine, &c, "confine");
+  }
   if (rc != 0)
     return rc;
   if ((unsigned)o->overflow > CU_OVERFLOW_FAIL)

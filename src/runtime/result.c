@@ -24,6 +24,7 @@ typedef struct cu__result {
   cu_result pub;
   _Atomic(text_view *) text[2];
   char *contain_note; /* NULL = "" */
+  char *confine_note; /* NULL = "" */
 } cu__result;
 
 cu_result *cu__result_new(void) {
@@ -39,14 +40,18 @@ cu_result *cu__result_new(void) {
   return &r->pub;
 }
 
-int cu__result_set_contain_note(cu_result *r, const char *note) {
-  cu__result *p = (cu__result *)r;
-  free(p->contain_note);
-  p->contain_note = NULL;
+/* Replace a note of the private part (copied; NULL or "" = none). */
+static int set_note(char **slot, const char *note) {
+  free(*slot);
+  *slot = NULL;
   if (!note || !*note)
     return 0;
-  p->contain_note = cu__strdup(note);
-  return p->contain_note ? 0 : CU_ENOMEM;
+  *slot = cu__strdup(note);
+  return *slot ? 0 : CU_ENOMEM;
+}
+
+int cu__result_set_contain_note(cu_result *r, const char *note) {
+  return set_note(&((cu__result *)r)->contain_note, note);
 }
 
 const char *cu_result_contain_note(const cu_result *r) {
@@ -54,6 +59,17 @@ const char *cu_result_contain_note(const cu_result *r) {
     return NULL;
   const cu__result *p = (const cu__result *)r;
   return p->contain_note ? p->contain_note : "";
+}
+
+int cu__result_set_confine_note(cu_result *r, const char *note) {
+  return set_note(&((cu__result *)r)->confine_note, note);
+}
+
+const char *cu_result_confine_note(const cu_result *r) {
+  if (!r)
+    return NULL;
+  const cu__result *p = (const cu__result *)r;
+  return p->confine_note ? p->confine_note : "";
 }
 
 static text_view *decode_view(const cu_bytes *b) {
@@ -109,6 +125,7 @@ cu_result *cu_result_free(cu_result *r) {
   free(atomic_load(&p->text[0]));
   free(atomic_load(&p->text[1]));
   free(p->contain_note);
+  free(p->confine_note);
   cu__tags_free(r->tags, r->n_tags);
   free(p);
   return NULL;

@@ -26,8 +26,8 @@ typedef struct cu__rlimit_req {
 
 /*
  * A child-side step of confinement (spawn/confine.c): runs in the child
- * created by the clone3/fork path, after the rlimits and just before
- * execve (see the order under cu__spawn_req). It runs either in the
+ * created by the clone3/fork path, after the fchdir and before the fds
+ * are closed (see the order under cu__spawn_req). It runs either in the
  * parent's own memory (vfork-style clone3, CLONE_VM: the parent waits) or
  * in a copy made by clone3/fork from a possibly multi-threaded process:
  * only raw system calls, no malloc, no locks, no stdio, no writes to
@@ -65,9 +65,10 @@ typedef struct cu__spawn_req {
    *      caller's;
    *   2. default signal dispositions; setsid or setpgid;
    *   3. dup2 of fd_in/fd_out/fd_err onto 0-2; fchdir(cwd_fd);
-   *   4. close every fd >= 3 (but the error pipe);
-   *   5. rlimits, in array order (step CU_STEP_LIMITS);
-   *   6. confine(confine_arg) (step CU_STEP_CONFINE);
+   *   4. confine(confine_arg) (step CU_STEP_CONFINE): before the close,
+   *      as it uses the Landlock ruleset fds the parent prepared;
+   *   5. close every fd >= 3 (but the error pipe);
+   *   6. rlimits, in array order (step CU_STEP_LIMITS);
    *   7. empty signal mask; execve (step CU_STEP_EXEC).
    * Unset fields are zero: the library's own fds are always > 2, so 0
    * means "none" for cgroup_fd.

@@ -144,16 +144,18 @@ CU__CHILD_FN static _Noreturn void child(const cu__spawn_req *req,
       child_fail(pipe_w, CU_STEP_SPAWN, errno);
   if (req->cwd_fd >= 0 && syscall(SYS_fchdir, req->cwd_fd) < 0)
     child_fail(pipe_w, CU_STEP_CWD, errno);
-  close_above_stdio(pipe_w);
-  for (size_t i = 0; i < req->n_rlimits; i++)
-    if (syscall(SYS_prlimit64, 0, req->rlimits[i].resource,
-                &req->rlimits[i].lim, NULL) < 0)
-      child_fail(pipe_w, CU_STEP_LIMITS, errno);
+  /* Confinement before the fds are closed: it enforces Landlock rulesets
+   * the parent prepared, whose fds are among those closed next. */
   if (req->confine) {
     int err = req->confine(req->confine_arg);
     if (err != 0)
       child_fail(pipe_w, CU_STEP_CONFINE, err);
   }
+  close_above_stdio(pipe_w);
+  for (size_t i = 0; i < req->n_rlimits; i++)
+    if (syscall(SYS_prlimit64, 0, req->rlimits[i].resource,
+                &req->rlimits[i].lim, NULL) < 0)
+      child_fail(pipe_w, CU_STEP_LIMITS, errno);
   unsigned long none = 0;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
   syscall(SYS_execve, req->path, req->argv, req->envp);

@@ -92,7 +92,6 @@ static const struct option long_options[] = {
     CLI_OBSERVE_LONG_OPTIONS,
     CLI_CONTAIN_LONG_OPTIONS,
     CLI_CONFINE_LONG_OPTIONS,
-    CLI_CONFINE_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };

@@ -17,7 +17,9 @@ if ! "$cc" -fanalyzer -x c -c -o /dev/null /dev/null 2>/dev/null; then
   echo "SKIP: $cc has no -fanalyzer (GCC 10 or newer needed)"
   exit 77
 fi
-cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" \
+# CC only matters on the first configure; passing CMAKE_C_COMPILER again
+# would make CMake drop the cache, and CUPRUM_ANALYZER with it.
+CC=$cc cmake -S "$root" -B "$build" \
   -DCMAKE_BUILD_TYPE=Debug -DCUPRUM_ANALYZER=ON -DCUPRUM_BUILD_TESTS=OFF \
   -DCUPRUM_BUILD_BENCH=OFF -DCUPRUM_BUILD_CLI=OFF \
   -DCUPRUM_BUILD_EXAMPLES=OFF -DCUPRUM_BUILD_OTEL=OFF >/dev/null || exit 1
@@ -29,6 +31,12 @@ cmake --build "$build" --target cuprum_objects -j "${JOBS:-2}" >"$log" 2>&1 || {
   echo "analyzer: the library did not build"
   exit 1
 }
+# A build without the flag would "pass" with no findings: make sure.
+if ! grep -q -- '-fanalyzer' "$build/compile_commands.json" ||
+   ! grep -q 'Building C object' "$log"; then
+  echo "analyzer: $build did not compile the library with -fanalyzer"
+  exit 1
+fi
 found=$(sed -n "s|^$root/||p" "$log" |
   sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: warning: .*‘\([^’]*\)’.*\[-W\(analyzer-[a-z-]*\)\]$/\1 \3 \2/p' |
   sort -u)
@@ -39,7 +47,7 @@ n=$(printf '%s\n' "$found" | grep -c -v '^$')
 if [ -n "$gone" ]; then
   echo "analyzer: listed findings no longer reported (remove them from"
   echo "scripts/analyzer-known.txt and docs/design.md):"
-  printf '  %s\n' $gone | paste - - - | sed 's/^/  /'
+  printf '%s\n' "$gone" | sed 's/^/  /'
 fi
 if [ -n "$new" ]; then
   echo "analyzer: findings not explained in scripts/analyzer-known.txt:"

@@ -135,7 +135,7 @@ int cu_catalogue_allow(cu_catalogue *cat, cu_program program,
  */
 int cu_catalogue_lookup(const cu_catalogue *cat, cu_program program,
                         const cu_project **ret_project, const char **ret_path)
-    CU_NODISCARD CU_NONNULL(3);
+    CU_NODISCARD;
 
 /** True when the catalogue names the program (no resolution). */
 bool cu_catalogue_contains(const cu_catalogue *cat, cu_program program);

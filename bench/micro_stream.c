@@ -371,7 +371,8 @@ static void bench_lines(const char *text, const char *name) {
       die("splitter");
     double t0 = cpu_s();
     for (size_t off = 0; off < TEXT_LEN; off += chunk)
-      cu_line_splitter_feed(s, text + off, chunk);
+      if (cu_line_splitter_feed(s, text + off, chunk) != 0)
+        die("splitter feed");
     cu_line_splitter_finish(s);
     v[r] = TEXT_LEN / (cpu_s() - t0) / 1e9;
     cu_line_splitter_free(s);

@@ -46,8 +46,8 @@ static double median_run(const cu_cmd *cmd, size_t expect, int reps,
   double t[MAX_REPS];
   int rc;
   CU_SCOPE(rc, NULL) {
-    if (flags >= 0)
-      cu_observe(noop, NULL, (unsigned)flags, NULL);
+    if (flags >= 0 && cu_observe(noop, NULL, (unsigned)flags, NULL) != 0)
+      return -1;
     for (int i = 0; i < reps; i++)
       if ((t[i] = capture(cmd, expect)) < 0)
         return -1;

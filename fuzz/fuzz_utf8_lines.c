@@ -184,7 +184,8 @@ static int cu_fuzz_check(const uint8_t *data, size_t size) {
     if (n > size - off)
       n = size - off;
     gn += cu_utf8_decode(&d, data + off, n, got + gn);
-    cu_line_splitter_feed(sp, data + off, n);
+    if (cu_line_splitter_feed(sp, data + off, n) != 0)
+      abort(); /* only CU_ENOMEM: not an input's fault, but never silent */
     off += n;
   }
   gn += cu_utf8_finish(&d, got + gn);

@@ -10,6 +10,7 @@
  * start, about 8 ms on every run, traced or not.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <dlfcn.h>
 #include <stdbool.h>
 #include <pthread.h>
@@ -213,6 +214,20 @@ static size_t discard(char *p, size_t size, size_t n, void *data) {
   return size * n;
 }
 
+/* OTEL_EXPORTER_OTLP_*TIMEOUT in milliseconds; unset, not a whole positive
+ * number ("10s", "abc", "") or out of range: the specification's 10 s.
+ * (atoll would read "10s" as 10 ms and "abc" as 0.) */
+static int64_t env_timeout_ms(const char *t) {
+  if (!t || !*t)
+    return 10000;
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(t, &end, 10);
+  if (errno != 0 || *end != '\0' || v <= 0)
+    return 10000;
+  return (int64_t)v;
+}
+
 int cu_otel_http_new(const cu_otel_http_opts *opts, cu_otel_http **ret) {
   cu_otel_http_opts o = CU_OTEL_HTTP_OPTS_INIT;
   if (!ret)
@@ -246,9 +261,7 @@ int cu_otel_http_new(const cu_otel_http_opts *opts, cu_otel_http **ret) {
                                               "OTEL_EXPORTER_OTLP_HEADERS"));
   const char *t = env_first("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
                             "OTEL_EXPORTER_OTLP_TIMEOUT");
-  h->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : t ? atoll(t) : 10000;
-  if (h->timeout_ms <= 0)
-    h->timeout_ms = 10000;
+  h->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : env_timeout_ms(t);
   if (rc == 0 && (!(h->curl = curl_easy_init()) ||
                   !(h->multi = curl_multi_init())))
     rc = CU_ESYS;

@@ -11,7 +11,9 @@
 #                           telemetry consumers the tests drive: promtool
 #                           and prometheus, node_exporter, node + npm, and
 #                           the pinned OpenTelemetry JS packages (tests/otel,
-#                           npm ci); abigail-tools, meson and ninja for
+#                           npm ci); clang (the compile-fail suite
+#                           compiles with gcc and clang), clang-tidy and
+#                           cppcheck (the lint tests); abigail-tools, meson and ninja for
 #                           the packaging tests (ABI baseline, the Meson
 #                           consumer); dpkg-dev, debhelper, lintian,
 #                           fakeroot for the Debian packages (packaging.deb)
@@ -29,7 +31,7 @@ set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux" ;;
+  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck" ;;
   package) pkgs="$pkgs dpkg-dev debhelper lintian fakeroot" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3 parallel time slurmctld slurmd slurm-client munge iproute2 util-linux" ;;

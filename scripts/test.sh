@@ -39,9 +39,10 @@ stage() { echo; echo "=== $*"; }
 stage "portable build (CUPRUM_NO_PIDFD, CUPRUM_NO_SPLICE, CUPRUM_NO_CLOSEFROM, CUPRUM_NO_CLONE3) + ASan/UBSan"
 if configure_build build-portable -DCUPRUM_SANITIZE=ON -DCUPRUM_NO_PIDFD=ON \
      -DCUPRUM_NO_SPLICE=ON -DCUPRUM_NO_CLOSEFROM=ON -DCUPRUM_NO_CLONE3=ON; then
-  # The ABI checks build their own RelWithDebInfo libraries whatever the
-  # build's options: once, in the default build below, is enough.
-  run_ctest build-portable -LE ownbuild || status=1
+  # The ABI checks build their own RelWithDebInfo libraries, and the
+  # compile-fail and lint tests do not depend on the build's options: once,
+  # in the default build below, is enough.
+  run_ctest build-portable -LE 'ownbuild|compile_fail|lint' || status=1
 else status=1; fi
 
 if command -v valgrind >/dev/null; then
@@ -49,7 +50,7 @@ if command -v valgrind >/dev/null; then
   # errors, so the runtime probes pick the polling and fork+exec fallbacks.
   stage "valgrind memcheck (non-heavy tests; runtime non-pidfd, fork+exec paths)"
   if configure_build build-valgrind -DCUPRUM_VALGRIND=ON; then
-    run_ctest build-valgrind -E 'heavy|cli' || status=1
+    run_ctest build-valgrind -E 'heavy|cli|compile_fail|lint' || status=1
   else status=1; fi
 fi
 

@@ -89,7 +89,8 @@ static inline char *bt_run_ok(cu_cmd *cmd, const cu_run_opts *o) {
   assert_non_null(res);
   if (rc != 0 || !res->ok) {
     char *line = NULL;
-    (void)cu_cmd_render(cmd, &line);
+    if (cu_cmd_render(cmd, &line) != 0)
+      line = NULL; /* the message below says "?" */
     fail_msg("%s: rc %d exit %d: %s (%s)", line ? line : "?", rc,
              res->exit_code, res->err.data, cu_last_error());
   }

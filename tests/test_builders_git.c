@@ -5,6 +5,9 @@
  * the temporary directory, GIT_CONFIG_NOSYSTEM and GIT_CONFIG_GLOBAL are
  * set, and the identity comes from the environment.
  */
+/* This file passes NULL on purpose to check the documented CU_EINVAL
+ * answers, so the public CU_NONNULL annotations are off (cuprum/attrs.h). */
+#define CU_NO_NONNULL 1
 #include <stdio.h>
 
 #include "builders_util.h"

@@ -236,7 +236,7 @@ static void test_render_round_trips_through_posix_shells(void **state) {
   (void)state;
   fixture fx;
   fixture_init(&fx);
-  cu_policy_set(&(cu_policy){.unsafe = CU_UNSAFE_ALLOW});
+  assert_int_equal(cu_policy_set(&(cu_policy){.unsafe = CU_UNSAFE_ALLOW}), 0);
   rcase *cases = NULL;
   size_t n = build_cases(&fx, &cases);
   /* bash in POSIX mode reads every form, $'...' included. */

@@ -325,7 +325,10 @@ static cu_result *client(const slurm_state *s, const char *prog,
   cu_run_opts o = {.size = sizeof(cu_run_opts), .timeout_ms = 30000,
                    .new_session = true};
   cu_result *r = NULL;
-  cu_run(cmd, &o, &r);
+  if (cu_run(cmd, &o, &r) != 0) {
+    /* The result (when allocated) carries the code in r->error, and the
+     * callers read it there. */
+  }
   cu_cmd_free(cmd);
   return r;
 }

@@ -22,6 +22,8 @@
 #ifndef CUPRUM_ARGS_H
 #define CUPRUM_ARGS_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -74,12 +76,13 @@ typedef struct cu_safe_path_opts {
  * 4.13 (pathname resolution).
  */
 int cu_safe_path_new(const char *path, const cu_safe_path_opts *opts,
-                     cu_safe_path **ret);
+                     cu_safe_path **ret) CU_NODISCARD CU_NONNULL(3);
 
 /** cu_safe_path_new() for `len` bytes that need not be NUL-terminated; a
  * NUL byte among them is CU_ENULARG (rule "nul"). */
 int cu_safe_path_newn(const char *path, size_t len,
-                      const cu_safe_path_opts *opts, cu_safe_path **ret);
+                      const cu_safe_path_opts *opts, cu_safe_path **ret)
+    CU_NODISCARD CU_NONNULL(4) CU_ACCESS_RO(1, 2);
 
 /** The normalised path (NUL-terminated), owned by `p`; valid until it is
  * freed. NULL if p is NULL. Thread-safe. */
@@ -134,7 +137,7 @@ typedef struct cu_git_ref_opts {
  * Standard: git-check-ref-format(1); gitrevisions(7) for the suffix.
  */
 int cu_git_ref_new(const char *ref, const cu_git_ref_opts *opts,
-                   cu_git_ref **ret);
+                   cu_git_ref **ret) CU_NODISCARD CU_NONNULL(3);
 
 /** The validated ref text, owned by `r`. NULL if r is NULL. */
 const char *cu_git_ref_str(const cu_git_ref *r);
@@ -149,7 +152,7 @@ cu_git_ref *cu_git_ref_free(cu_git_ref *r);
  * cu_last_error(). Thread-safe.
  */
 int cu_git_ref_check(const char *ref, const cu_git_ref_opts *opts,
-                     const char **ret_rule);
+                     const char **ret_rule) CU_NODISCARD;
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,8 @@
 #ifndef CUPRUM_BACKEND_H
 #define CUPRUM_BACKEND_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,7 +58,8 @@ typedef enum cu_stream_backend {
  * value): cu_last_error() says why or lists the valid values.
  */
 int cu_stream_backend_resolve(cu_stream_backend requested,
-                              cu_stream_backend *ret);
+                              cu_stream_backend *ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /** "auto", "splice" or "readwrite" ("unknown" for anything else). */
 const char *cu_stream_backend_name(cu_stream_backend b);
@@ -67,7 +70,8 @@ const char *cu_stream_backend_name(cu_stream_backend b);
  * Errors: CU_EINVAL (NULL argument); CU_EBACKEND for an unknown value, with
  * a message listing the valid values ("auto, splice, readwrite").
  */
-int cu_stream_backend_parse(const char *text, cu_stream_backend *ret);
+int cu_stream_backend_parse(const char *text, cu_stream_backend *ret)
+    CU_NODISCARD CU_NONNULL(1, 2);
 
 /**
  * Set this thread's override: AUTO requests resolved on this thread use `b`
@@ -75,7 +79,7 @@ int cu_stream_backend_parse(const char *text, cu_stream_backend *ret);
  * override is not checked for availability here; resolving reports that.
  * Errors: CU_EINVAL (`b` out of range).
  */
-int cu_stream_backend_set_override(cu_stream_backend b);
+int cu_stream_backend_set_override(cu_stream_backend b) CU_NODISCARD;
 
 /** This thread's override (CU_BACKEND_AUTO when none). */
 cu_stream_backend cu_stream_backend_get_override(void);
@@ -95,7 +99,8 @@ typedef struct cu_stream_backend_info {
  * filled also on CU_EBACKEND (then `reason` holds the error).
  * Errors: CU_EINVAL (NULL); CU_EBACKEND as cu_stream_backend_resolve().
  */
-int cu_stream_backend_active(cu_stream_backend_info *ret);
+int cu_stream_backend_active(cu_stream_backend_info *ret)
+    CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Whether the splice backend is usable: compiled in and accepted by the

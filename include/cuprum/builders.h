@@ -31,6 +31,8 @@
 #ifndef CUPRUM_BUILDERS_H
 #define CUPRUM_BUILDERS_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -58,7 +60,8 @@ typedef struct cu_git_status_opts {
   bool porcelain;
 } cu_git_status_opts;
 #define CU_GIT_STATUS_OPTS_INIT {.size = sizeof(cu_git_status_opts)}
-int cu_git_status(const cu_git_status_opts *opts, cu_cmd **ret);
+int cu_git_status(const cu_git_status_opts *opts, cu_cmd **ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /** git checkout REF: `create` = -b REF [start], `detach` = --detach,
  * `force` = --force, or with `create` -B (create, or reset an existing
@@ -75,7 +78,7 @@ typedef struct cu_git_checkout_opts {
 } cu_git_checkout_opts;
 #define CU_GIT_CHECKOUT_OPTS_INIT {.size = sizeof(cu_git_checkout_opts)}
 int cu_git_checkout(const cu_git_ref *ref, const cu_git_checkout_opts *opts,
-                    cu_cmd **ret);
+                    cu_cmd **ret) CU_NODISCARD CU_NONNULL(3);
 
 /** git rev-parse --verify [--quiet] [--short[=N] | --abbrev-ref]
  * --end-of-options REF. short_len 0 = full; 4..64 = --short=N;
@@ -90,7 +93,7 @@ typedef struct cu_git_rev_parse_opts {
 } cu_git_rev_parse_opts;
 #define CU_GIT_REV_PARSE_OPTS_INIT {.size = sizeof(cu_git_rev_parse_opts)}
 int cu_git_rev_parse(const cu_git_ref *ref, const cu_git_rev_parse_opts *opts,
-                     cu_cmd **ret);
+                     cu_cmd **ret) CU_NODISCARD CU_NONNULL(3);
 
 /** git clone [--depth N] [--branch B] [--bare] -- URL DEST.
  * `url`: a URL or a path; control bytes, a leading '-' and the `ext::`
@@ -106,7 +109,8 @@ typedef struct cu_git_clone_opts {
 } cu_git_clone_opts;
 #define CU_GIT_CLONE_OPTS_INIT {.size = sizeof(cu_git_clone_opts)}
 int cu_git_clone(const char *url, const cu_safe_path *dest,
-                 const cu_git_clone_opts *opts, cu_cmd **ret);
+                 const cu_git_clone_opts *opts, cu_cmd **ret)
+    CU_NODISCARD CU_NONNULL(4);
 
 /** git fetch [--prune] [--tags] [--depth=N] [REMOTE [REF]]. `remote` is a
  * one-level name checked by the ref rules ("origin"); REF needs remote. */
@@ -121,7 +125,8 @@ typedef struct cu_git_fetch_opts {
   int depth;
 } cu_git_fetch_opts;
 #define CU_GIT_FETCH_OPTS_INIT {.size = sizeof(cu_git_fetch_opts)}
-int cu_git_fetch(const cu_git_fetch_opts *opts, cu_cmd **ret);
+int cu_git_fetch(const cu_git_fetch_opts *opts, cu_cmd **ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /** git log --no-color [--format=F] [-n N] [REF] --. max_count 0 = all. */
 typedef struct cu_git_log_opts {
@@ -133,7 +138,8 @@ typedef struct cu_git_log_opts {
   const cu_git_ref *ref;
 } cu_git_log_opts;
 #define CU_GIT_LOG_OPTS_INIT {.size = sizeof(cu_git_log_opts)}
-int cu_git_log(const cu_git_log_opts *opts, cu_cmd **ret);
+int cu_git_log(const cu_git_log_opts *opts, cu_cmd **ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /** git diff --stat --no-color [--cached] [FROM [TO]] --. TO needs FROM. */
 typedef struct cu_git_diff_opts {
@@ -145,7 +151,8 @@ typedef struct cu_git_diff_opts {
   const cu_git_ref *to;
 } cu_git_diff_opts;
 #define CU_GIT_DIFF_OPTS_INIT {.size = sizeof(cu_git_diff_opts)}
-int cu_git_diff_stat(const cu_git_diff_opts *opts, cu_cmd **ret);
+int cu_git_diff_stat(const cu_git_diff_opts *opts, cu_cmd **ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /** git init [--bare] [--initial-branch=B] [--quiet] -- DIR. */
 typedef struct cu_git_init_opts {
@@ -158,7 +165,7 @@ typedef struct cu_git_init_opts {
 } cu_git_init_opts;
 #define CU_GIT_INIT_OPTS_INIT {.size = sizeof(cu_git_init_opts)}
 int cu_git_init(const cu_safe_path *dir, const cu_git_init_opts *opts,
-                cu_cmd **ret);
+                cu_cmd **ret) CU_NODISCARD CU_NONNULL(3);
 
 /** git add [--all] -- PATH...; n_paths 0 needs `all`. */
 typedef struct cu_git_add_opts {
@@ -169,7 +176,8 @@ typedef struct cu_git_add_opts {
 } cu_git_add_opts;
 #define CU_GIT_ADD_OPTS_INIT {.size = sizeof(cu_git_add_opts)}
 int cu_git_add(const cu_safe_path *const *paths, size_t n_paths,
-               const cu_git_add_opts *opts, cu_cmd **ret);
+               const cu_git_add_opts *opts, cu_cmd **ret)
+    CU_NODISCARD CU_NONNULL(4);
 
 /** git commit [--all] [--allow-empty] [--quiet] -m MESSAGE. The message
  * may hold newlines and tabs, no other control bytes, and not be empty. */
@@ -183,7 +191,7 @@ typedef struct cu_git_commit_opts {
 } cu_git_commit_opts;
 #define CU_GIT_COMMIT_OPTS_INIT {.size = sizeof(cu_git_commit_opts)}
 int cu_git_commit(const char *message, const cu_git_commit_opts *opts,
-                  cu_cmd **ret);
+                  cu_cmd **ret) CU_NODISCARD CU_NONNULL(3);
 
 /* ----------------------------------------------------------------- rsync */
 
@@ -213,7 +221,7 @@ typedef struct cu_rsync_opts {
 #define CU_RSYNC_OPTS_INIT {.size = sizeof(cu_rsync_opts)}
 int cu_rsync(const cu_safe_path *const *sources, size_t n_sources,
              const cu_safe_path *dest, const cu_rsync_opts *opts,
-             cu_cmd **ret);
+             cu_cmd **ret) CU_NODISCARD CU_NONNULL(5);
 
 /* ------------------------------------------------------------------- tar */
 
@@ -240,11 +248,12 @@ typedef struct cu_tar_opts {
 /** tar -c [-z|-j|-J] -f ARCHIVE [-C DIR] -- MEMBER... (n_members >= 1). */
 int cu_tar_create(const cu_safe_path *archive,
                   const cu_safe_path *const *members, size_t n_members,
-                  const cu_tar_opts *opts, cu_cmd **ret);
+                  const cu_tar_opts *opts, cu_cmd **ret)
+    CU_NODISCARD CU_NONNULL(5);
 
 /** tar -t [-z|-j|-J] -f ARCHIVE. */
 int cu_tar_list(const cu_safe_path *archive, const cu_tar_opts *opts,
-                cu_cmd **ret);
+                cu_cmd **ret) CU_NODISCARD CU_NONNULL(3);
 
 /**
  * tar -x [-z|-j|-J] -f ARCHIVE -C DEST --no-same-owner
@@ -256,7 +265,8 @@ int cu_tar_list(const cu_safe_path *archive, const cu_tar_opts *opts,
  * other member, so no member is written through them.
  */
 int cu_tar_extract(const cu_safe_path *archive, const cu_safe_path *dest,
-                   const cu_tar_opts *opts, cu_cmd **ret);
+                   const cu_tar_opts *opts, cu_cmd **ret)
+    CU_NODISCARD CU_NONNULL(4);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,8 @@
 #ifndef CUPRUM_CATALOGUE_H
 #define CUPRUM_CATALOGUE_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -82,7 +84,7 @@ typedef struct cu_catalogue_entry {
 /**
  * Create an empty catalogue. Errors: CU_EINVAL (ret NULL), CU_ENOMEM.
  */
-int cu_catalogue_new(cu_catalogue **ret);
+int cu_catalogue_new(cu_catalogue **ret) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * The curated default catalogue: project `core-ops` (everyday tools, see
@@ -94,10 +96,11 @@ int cu_catalogue_new(cu_catalogue **ret);
  * CU_ENOTFOUND. Built on first use, immutable; the returned pointer is valid
  * for the life of the process. Errors: CU_EINVAL, CU_ENOMEM.
  */
-int cu_catalogue_default(const cu_catalogue **ret);
+int cu_catalogue_default(const cu_catalogue **ret) CU_NODISCARD CU_NONNULL(1);
 
 /** A mutable copy of `cat` (for example of the default, to extend it). */
-int cu_catalogue_clone(const cu_catalogue *cat, cu_catalogue **ret);
+int cu_catalogue_clone(const cu_catalogue *cat, cu_catalogue **ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /**
  * Add a project. Validates everything before changing the catalogue.
@@ -111,7 +114,8 @@ int cu_catalogue_clone(const cu_catalogue *cat, cu_catalogue **ret);
  * CU_EDUPLICATE_PROJECT, CU_EPROGRAM_CONFLICT (a program already owned by
  * another project, or listed twice), CU_ENOMEM.
  */
-int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *spec);
+int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *spec)
+    CU_NODISCARD CU_NONNULL(1, 2);
 
 /**
  * Explicitly widen a catalogue with one program, owned by the project
@@ -123,7 +127,7 @@ int cu_catalogue_add_project(cu_catalogue *cat, const cu_project_spec *spec);
  * (CU_EINVAL); clone it first. Errors as for cu_catalogue_add_project().
  */
 int cu_catalogue_allow(cu_catalogue *cat, cu_program program,
-                       const char *path);
+                       const char *path) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Look a program up and resolve it. On success writes the owning project
@@ -134,7 +138,8 @@ int cu_catalogue_allow(cu_catalogue *cat, cu_program program,
  * but no executable found; message names the program), CU_EINVAL.
  */
 int cu_catalogue_lookup(const cu_catalogue *cat, cu_program program,
-                        const cu_project **ret_project, const char **ret_path);
+                        const cu_project **ret_project, const char **ret_path)
+    CU_NODISCARD;
 
 /** True when the catalogue names the program (no resolution). */
 bool cu_catalogue_contains(const cu_catalogue *cat, cu_program program);
@@ -148,7 +153,7 @@ size_t cu_catalogue_count(const cu_catalogue *cat);
  * ret->resolve_error with ret->path NULL. Errors: CU_EINVAL (i out of range).
  */
 int cu_catalogue_entry_at(const cu_catalogue *cat, size_t i,
-                          cu_catalogue_entry *ret);
+                          cu_catalogue_entry *ret) CU_NODISCARD CU_NONNULL(3);
 
 /** Find a project by name; NULL if absent. */
 const cu_project *cu_catalogue_project(const cu_catalogue *cat,

@@ -27,6 +27,8 @@
 #ifndef CUPRUM_CMD_H
 #define CUPRUM_CMD_H
 
+#include "attrs.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -45,39 +47,41 @@ typedef struct cu_cmd cu_cmd;
  * Errors: CU_EUNKNOWN_PROGRAM (message names the program), CU_ENOTFOUND,
  * CU_EINVAL, CU_ENOMEM. On error *ret is untouched.
  */
-int cu_cmd_new(const cu_catalogue *cat, cu_program program, cu_cmd **ret);
+int cu_cmd_new(const cu_catalogue *cat, cu_program program, cu_cmd **ret)
+    CU_NONNULL(3);
 
 /** Append one argument (copied). NULL → CU_EINVAL. */
-int cu_cmd_arg(cu_cmd *cmd, const char *arg);
+int cu_cmd_arg(cu_cmd *cmd, const char *arg) CU_NONNULL(2);
 
 /** Append a length-delimited argument; a NUL byte in it → CU_ENULARG. */
-int cu_cmd_argn(cu_cmd *cmd, const char *arg, size_t len);
+int cu_cmd_argn(cu_cmd *cmd, const char *arg, size_t len) CU_ACCESS_RO(2, 3);
 
 /** Append several arguments; the list ends with NULL. */
-int cu_cmd_args(cu_cmd *cmd, ...) __attribute__((sentinel));
+int cu_cmd_args(cu_cmd *cmd, ...) CU_SENTINEL;
 
 /** va_list form of cu_cmd_args(). */
 int cu_cmd_vargs(cu_cmd *cmd, va_list ap);
 
 /** Append one argument made with printf-style formatting. */
 int cu_cmd_argf(cu_cmd *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    CU_NONNULL(2) CU_FORMAT_PRINTF(2, 3);
 
 /**
  * Append a long option: cu_cmd_flag(c, "max_count", "3") → "--max-count=3";
  * value NULL → "--max-count". Underscores in the name become hyphens; a name
  * that is empty, starts with '-', or contains '=' or whitespace is CU_EINVAL.
  */
-int cu_cmd_flag(cu_cmd *cmd, const char *name, const char *value);
+int cu_cmd_flag(cu_cmd *cmd, const char *name, const char *value) CU_NONNULL(2);
 
 /** Append a decimal integer argument. */
 int cu_cmd_arg_int(cu_cmd *cmd, long long value);
 
 /** cu_cmd_flag() with a decimal integer value. */
-int cu_cmd_flag_int(cu_cmd *cmd, const char *name, long long value);
+int cu_cmd_flag_int(cu_cmd *cmd, const char *name, long long value)
+    CU_NONNULL(2);
 
 /** The command's sticky error: 0 if every builder call succeeded. */
-int cu_cmd_status(const cu_cmd *cmd);
+int cu_cmd_status(const cu_cmd *cmd) CU_NODISCARD;
 
 /** The program this command runs. */
 cu_program cu_cmd_program(const cu_cmd *cmd);
@@ -106,7 +110,7 @@ const char *const *cu_cmd_argv(const cu_cmd *cmd);
  * The line is valid UTF-8 without control characters. Writes a malloc'd
  * string the caller frees. Errors: CU_EINVAL, CU_ENOMEM.
  */
-int cu_cmd_render(const cu_cmd *cmd, char **ret);
+int cu_cmd_render(const cu_cmd *cmd, char **ret) CU_NODISCARD CU_NONNULL(2);
 
 /** Release a command (NULL is ignored). Returns NULL. */
 cu_cmd *cu_cmd_free(cu_cmd *cmd);

@@ -57,6 +57,8 @@
 #ifndef CUPRUM_CONTEXT_H
 #define CUPRUM_CONTEXT_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -147,7 +149,7 @@ typedef struct cu_scope_config {
  * policy forbids narrowing; a security switch looser than the parent's),
  * CU_ENOMEM. On error nothing is pushed.
  */
-int cu_scope_push(const cu_scope_config *cfg);
+int cu_scope_push(const cu_scope_config *cfg) CU_NODISCARD;
 
 /**
  * Pop the innermost scope pushed on this thread, removing its hooks from
@@ -166,7 +168,7 @@ int cu_scope_depth(void);
  * scopes (which may narrow it again). Errors: CU_EINVAL, CU_EPOLICY,
  * CU_ENOMEM.
  */
-int cu_allow(cu_program program);
+int cu_allow(cu_program program) CU_NODISCARD;
 
 /** Whether `program` is permitted by the current scope's allowlist. */
 bool cu_scope_permits(cu_program program);
@@ -176,10 +178,12 @@ bool cu_scope_permits(cu_program program);
  * handle; the hook lives until the scope is popped). Errors: CU_EINVAL,
  * CU_ENOMEM.
  */
-int cu_before_hook(cu_before_fn fn, void *userdata, cu_hook **ret);
+int cu_before_hook(cu_before_fn fn, void *userdata, cu_hook **ret)
+    CU_NODISCARD CU_NONNULL(1);
 
 /** Register an after hook in the current scope (as cu_before_hook()). */
-int cu_after_hook(cu_after_fn fn, void *userdata, cu_hook **ret);
+int cu_after_hook(cu_after_fn fn, void *userdata, cu_hook **ret)
+    CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Register an observer in the current scope (function, user data, then
@@ -188,7 +192,7 @@ int cu_after_hook(cu_after_fn fn, void *userdata, cu_hook **ret);
  * Errors: CU_EINVAL (unknown flag, NULL fn), CU_ENOMEM.
  */
 int cu_observe(cu_observe_fn fn, void *userdata, unsigned flags,
-               cu_hook **ret);
+               cu_hook **ret) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Attach a before hook to one command; it runs after the scopes' before
@@ -197,11 +201,11 @@ int cu_observe(cu_observe_fn fn, void *userdata, unsigned flags,
  * Errors: CU_EINVAL, CU_ENOMEM.
  */
 int cu_cmd_before_hook(cu_cmd *cmd, cu_before_fn fn, void *userdata,
-                       cu_hook **ret);
+                       cu_hook **ret) CU_NODISCARD CU_NONNULL(2);
 
 /** Attach an after hook to one command (as cu_cmd_before_hook()). */
 int cu_cmd_after_hook(cu_cmd *cmd, cu_after_fn fn, void *userdata,
-                      cu_hook **ret);
+                      cu_hook **ret) CU_NODISCARD CU_NONNULL(2);
 
 /**
  * Stop a hook: it is removed from its scope (or command) and not called

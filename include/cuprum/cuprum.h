@@ -11,6 +11,7 @@
 #define CUPRUM_VERSION_PATCH 0
 #define CUPRUM_VERSION_STRING "0.1.0"
 
+#include "attrs.h"     /* compiler annotations (CU_NODISCARD, CU_NONNULL...) */
 #include "error.h"     /* error codes, cu_strerror, cu_last_error */
 #include "program.h"   /* cu_program, CU_PROGRAM, curated constants */
 #include "catalogue.h" /* allowlist: catalogues and projects */

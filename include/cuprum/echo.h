@@ -28,6 +28,8 @@
 #ifndef CUPRUM_ECHO_H
 #define CUPRUM_ECHO_H
 
+#include "attrs.h"
+
 #include "policy.h" /* cu_switch */
 
 #ifdef __cplusplus
@@ -51,19 +53,19 @@ typedef struct cu_echo {
  * Errors: CU_EINVAL (NULL, out-of-range value, invalid CUPRUM_ECHO),
  * CU_ENOMEM.
  */
-int cu_echo_set(const cu_echo *changes);
+int cu_echo_set(const cu_echo *changes) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * The effective echo settings of the calling thread's current scope, the
  * operator's applied, every field concrete. Errors: CU_EINVAL.
  */
-int cu_echo_get(cu_echo *ret);
+int cu_echo_get(cu_echo *ret) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Parse a string in the CUPRUM_ECHO syntax. Fields not named stay zero.
  * NULL or "" gives all zero. Errors: CU_EINVAL naming the bad item.
  */
-int cu_echo_parse(const char *spec, cu_echo *ret);
+int cu_echo_parse(const char *spec, cu_echo *ret) CU_NODISCARD CU_NONNULL(2);
 
 #ifdef __cplusplus
 }

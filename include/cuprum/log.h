@@ -25,6 +25,8 @@
 #ifndef CUPRUM_LOG_H
 #define CUPRUM_LOG_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -99,7 +101,7 @@ typedef struct cu_log_opts {
  * free through the returned handle (cuprum/context.h); `ret` may be NULL.
  * Errors: CU_EINVAL (bad option: message names it; bad size), CU_ENOMEM.
  */
-int cu_log_attach(const cu_log_opts *opts, cu_hook **ret);
+int cu_log_attach(const cu_log_opts *opts, cu_hook **ret) CU_NODISCARD;
 
 /** Noise lines dropped by a logging hook so far (0 for other hooks). */
 unsigned long cu_log_noise_dropped(const cu_hook *hook);
@@ -115,7 +117,8 @@ const char *cu_log_level_name(cu_log_level level);
  * U+FFFD), fields that do not apply to the phase are omitted.
  * Errors: CU_EINVAL, CU_ENOMEM.
  */
-int cu_event_format(const cu_event *ev, cu_log_format fmt, char **ret);
+int cu_event_format(const cu_event *ev, cu_log_format fmt, char **ret)
+    CU_NODISCARD CU_NONNULL(1, 3);
 
 /**
  * cu_event_format() with the argv and environment overlay redacted by `r`
@@ -124,7 +127,8 @@ int cu_event_format(const cu_event *ev, cu_log_format fmt, char **ret);
  * Errors: CU_EINVAL, CU_ENOMEM.
  */
 int cu_event_format_redacted(const cu_event *ev, cu_log_format fmt,
-                             const cu_redact *r, char **ret);
+                             const cu_redact *r, char **ret)
+    CU_NODISCARD CU_NONNULL(1, 4);
 
 #ifdef __cplusplus
 }

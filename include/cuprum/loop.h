@@ -22,6 +22,8 @@
 #ifndef CUPRUM_LOOP_H
 #define CUPRUM_LOOP_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 
 #include "run.h"
@@ -40,7 +42,7 @@ typedef void (*cu_task_done_fn)(void *userdata, cu_task *task,
                                 const cu_result *result);
 
 /** Create a loop. Errors: CU_ESYS (epoll/eventfd), CU_ENOMEM. */
-int cu_loop_new(cu_loop **ret);
+int cu_loop_new(cu_loop **ret) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Free a loop. Tasks still running are cancelled (TERM, grace, KILL) and
@@ -57,7 +59,7 @@ cu_loop *cu_loop_free(cu_loop *loop);
  * copied.
  */
 int cu_loop_spawn(cu_loop *loop, const cu_cmd *cmd, const cu_run_opts *opts,
-                  cu_task **ret);
+                  cu_task **ret) CU_NODISCARD CU_NONNULL(1);
 
 /** Set the completion callback (before the loop is next driven). */
 void cu_task_on_done(cu_task *task, cu_task_done_fn fn, void *userdata);
@@ -70,10 +72,10 @@ int cu_loop_fd(const cu_loop *loop);
  * happens, 0 = do not wait). Returns the number of tasks that completed in
  * this step (>= 0) or a negative error.
  */
-int cu_loop_step(cu_loop *loop, int timeout_ms);
+int cu_loop_step(cu_loop *loop, int timeout_ms) CU_NODISCARD;
 
 /** Drive the loop until no task is running. Returns 0 or an error. */
-int cu_loop_run(cu_loop *loop);
+int cu_loop_run(cu_loop *loop) CU_NODISCARD;
 
 /** Number of tasks still running. */
 unsigned cu_loop_active(const cu_loop *loop);
@@ -90,7 +92,7 @@ void cu_loop_wake(cu_loop *loop);
  * ended the task (see the cu_run() contract); CU_EINVAL for a NULL task;
  * a loop error (CU_ESYS) leaves the task running and *ret untouched.
  */
-int cu_task_wait(cu_task *task, const cu_result **ret);
+int cu_task_wait(cu_task *task, const cu_result **ret) CU_NODISCARD;
 
 /** Whether the task has ended. */
 bool cu_task_done(const cu_task *task);

@@ -33,6 +33,8 @@
 #ifndef CUPRUM_METRICS_H
 #define CUPRUM_METRICS_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -69,14 +71,15 @@ typedef struct cu_metrics_opts {
  * Make an empty set of metrics. Errors: CU_EINVAL (bad size or buckets:
  * the message says which), CU_ENOMEM. `*ret` is written only on success.
  */
-int cu_metrics_new(const cu_metrics_opts *opts, cu_metrics **ret);
+int cu_metrics_new(const cu_metrics_opts *opts, cu_metrics **ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /**
  * Attach an observer updating `m` in the current scope (cuprum/context.h).
  * The observer holds its own reference to `m`, so cu_metrics_free() may
  * come first. `ret` may be NULL. Errors: CU_EINVAL, CU_ENOMEM.
  */
-int cu_metrics_attach(cu_metrics *m, cu_hook **ret);
+int cu_metrics_attach(cu_metrics *m, cu_hook **ret) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Render every family in the Prometheus text exposition format (0.0.4):
@@ -85,7 +88,8 @@ int cu_metrics_attach(cu_metrics *m, cu_hook **ret);
  * malloc'd and NUL-terminated (caller frees); `ret_len` may be NULL.
  * Errors: CU_EINVAL, CU_ENOMEM.
  */
-int cu_metrics_render(const cu_metrics *m, char **ret, size_t *ret_len);
+int cu_metrics_render(const cu_metrics *m, char **ret, size_t *ret_len)
+    CU_NODISCARD CU_NONNULL(1, 2);
 
 /**
  * Write the rendering to `path` atomically for node_exporter's textfile
@@ -94,7 +98,8 @@ int cu_metrics_render(const cu_metrics *m, char **ret, size_t *ret_len);
  * Errors: CU_EINVAL, CU_ENOMEM, CU_EIO (the message names the file and
  * the failing call; the temporary file is removed).
  */
-int cu_metrics_write_textfile(const cu_metrics *m, const char *path);
+int cu_metrics_write_textfile(const cu_metrics *m, const char *path)
+    CU_NODISCARD CU_NONNULL(1, 2);
 
 /** Release the caller's reference; returns NULL. NULL is ignored. */
 cu_metrics *cu_metrics_free(cu_metrics *m);

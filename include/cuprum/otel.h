@@ -27,6 +27,8 @@
 #ifndef CUPRUM_OTEL_H
 #define CUPRUM_OTEL_H
 
+#include "attrs.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,7 +60,8 @@ typedef struct cu_otel_http_opts {
  * report cu_strerror() of the code and the endpoint you passed.
  * `*ret` is written only on success.
  */
-int cu_otel_http_new(const cu_otel_http_opts *opts, cu_otel_http **ret);
+int cu_otel_http_new(const cu_otel_http_opts *opts, cu_otel_http **ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /** The endpoint in use (owned by the transport). */
 const char *cu_otel_http_endpoint(const cu_otel_http *h);
@@ -71,7 +74,8 @@ const char *cu_otel_http_endpoint(const cu_otel_http *h);
  * non-2xx).
  */
 int cu_otel_http_export(void *transport, const char *body, size_t len,
-                        const cu_trace_deadline *deadline);
+                        const cu_trace_deadline *deadline)
+    CU_NODISCARD CU_ACCESS_RO(2, 3);
 
 /** Free a transport; returns NULL. NULL is ignored. */
 cu_otel_http *cu_otel_http_free(cu_otel_http *h);

@@ -20,6 +20,8 @@
 #ifndef CUPRUM_PARALLEL_H
 #define CUPRUM_PARALLEL_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,7 +109,8 @@ typedef struct cu_parallel_result {
  * cu_parallel_result_free().
  */
 int cu_parallel_run(const cu_batch_item *items, size_t n,
-                    const cu_parallel_opts *opts, cu_parallel_result **ret);
+                    const cu_parallel_opts *opts, cu_parallel_result **ret)
+    CU_NODISCARD CU_NONNULL(4);
 
 /** Release a batch result (NULL ignored). Returns NULL. */
 cu_parallel_result *cu_parallel_result_free(cu_parallel_result *result);

@@ -28,6 +28,8 @@
 #ifndef CUPRUM_PIPELINE_H
 #define CUPRUM_PIPELINE_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -99,14 +101,14 @@ typedef struct cu_pipeline_result {
 } cu_pipeline_result;
 
 /** An empty pipeline. Errors: CU_EINVAL, CU_ENOMEM. */
-int cu_pipeline_new(cu_pipeline **ret);
+int cu_pipeline_new(cu_pipeline **ret) CU_NODISCARD CU_NONNULL(1);
 
 /** Append a stage (borrowed). Errors: CU_EINVAL (NULL), CU_ENOMEM. */
-int cu_pipeline_add(cu_pipeline *p, const cu_cmd *cmd);
+int cu_pipeline_add(cu_pipeline *p, const cu_cmd *cmd) CU_NODISCARD;
 
 /** A pipeline of the given commands; the list ends with NULL. */
 int cu_pipeline_of(cu_pipeline **ret, const cu_cmd *first, ...)
-    __attribute__((sentinel));
+    CU_NODISCARD CU_NONNULL(1) CU_SENTINEL;
 
 /** Number of stages. */
 size_t cu_pipeline_stage_count(const cu_pipeline *p);
@@ -123,12 +125,13 @@ cu_pipeline *cu_pipeline_free(cu_pipeline *p);
  * allocating it failed (CU_ENOMEM).
  */
 int cu_pipeline_run(const cu_pipeline *p, const cu_pipeline_opts *opts,
-                    cu_pipeline_result **ret);
+                    cu_pipeline_result **ret) CU_NODISCARD;
 
 /** Start a pipeline on a loop; wait with cu_task_wait(), then read
  * cu_task_pipeline_result(). Errors: those of cu_pipeline_run(). */
 int cu_loop_spawn_pipeline(cu_loop *loop, const cu_pipeline *p,
-                           const cu_pipeline_opts *opts, cu_task **ret);
+                           const cu_pipeline_opts *opts, cu_task **ret)
+    CU_NODISCARD CU_NONNULL(1);
 
 /** The pipeline result of a finished pipeline task (NULL before, and for
  * command tasks). Owned by the task: valid until cu_task_free(). */

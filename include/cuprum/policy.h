@@ -55,6 +55,8 @@
 #ifndef CUPRUM_POLICY_H
 #define CUPRUM_POLICY_H
 
+#include "attrs.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -92,14 +94,14 @@ typedef struct cu_policy {
  * looser than the parent scope allows, or than the process-wide floor
  * allows; an invalid CUPRUM_POLICY), CU_ENOMEM.
  */
-int cu_policy_set(const cu_policy *changes);
+int cu_policy_set(const cu_policy *changes) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * The effective policy of the calling thread's current scope, the floor
  * applied, every field concrete (never INHERIT). Errors: CU_EINVAL,
  * CU_EPOLICY (invalid CUPRUM_POLICY).
  */
-int cu_policy_get(cu_policy *ret);
+int cu_policy_get(cu_policy *ret) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Tighten the process-wide floor: every non-zero field of `floor` becomes
@@ -112,7 +114,7 @@ int cu_policy_get(cu_policy *ret);
  * Errors: CU_EINVAL (NULL or out-of-range value), CU_EPOLICY (looser than
  * the floor; an invalid CUPRUM_POLICY). Thread-safe.
  */
-int cu_policy_floor_tighten(const cu_policy *floor);
+int cu_policy_floor_tighten(const cu_policy *floor) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * The current process-wide floor: the operator's CUPRUM_POLICY and every
@@ -120,21 +122,22 @@ int cu_policy_floor_tighten(const cu_policy *floor);
  * where neither set it. Errors: CU_EINVAL, CU_EPOLICY (invalid
  * CUPRUM_POLICY). Thread-safe.
  */
-int cu_policy_floor(cu_policy *ret);
+int cu_policy_floor(cu_policy *ret) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Parse a policy string in the CUPRUM_POLICY syntax. Fields not named stay
  * zero. Errors: CU_EINVAL with a message naming the bad item and listing the
  * valid keys and values. NULL or "" gives an all-zero policy.
  */
-int cu_policy_parse(const char *spec, cu_policy *ret);
+int cu_policy_parse(const char *spec, cu_policy *ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /**
  * The operator's policy, parsed from CUPRUM_POLICY on first use (the value
  * is cached for the life of the process). Errors: CU_EPOLICY when the
  * variable is invalid (message as for cu_policy_parse()).
  */
-int cu_policy_operator(cu_policy *ret);
+int cu_policy_operator(cu_policy *ret) CU_NODISCARD CU_NONNULL(1);
 
 /** Canonical name of a switch value ("allow"/"deny"/"inherit"). */
 const char *cu_switch_name(cu_switch value);

@@ -31,6 +31,8 @@
 #ifndef CUPRUM_REDACT_H
 #define CUPRUM_REDACT_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -65,7 +67,8 @@ typedef struct cu_redact_opts {
  * Errors: CU_EINVAL (bad size, NULL or empty pattern: the message names
  * it), CU_ENOMEM. `*ret` is written only on success.
  */
-int cu_redact_new(const cu_redact_opts *opts, cu_redact **ret);
+int cu_redact_new(const cu_redact_opts *opts, cu_redact **ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /** Free a redactor; returns NULL. NULL is ignored. */
 cu_redact *cu_redact_free(cu_redact *r);
@@ -87,7 +90,7 @@ bool cu_redact_env(const cu_redact *r, const char *name, const char *value);
  * Errors: CU_EINVAL, CU_ENOMEM.
  */
 int cu_redact_argv(const cu_redact *r, const char *const *argv, size_t argc,
-                   char ***ret);
+                   char ***ret) CU_NODISCARD CU_NONNULL(4);
 
 #ifdef __cplusplus
 }

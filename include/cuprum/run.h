@@ -31,6 +31,8 @@
 #ifndef CUPRUM_RUN_H
 #define CUPRUM_RUN_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -332,7 +334,8 @@ typedef enum cu_stream_id { CU_STDOUT = 1, CU_STDERR = 2 } cu_stream_id;
  * CU_ENOTFOUND / CU_EACCES / CU_ENOEXEC (exec failed; result->spawn_errno),
  * CU_ESPAWN, CU_ESYS, CU_ENOMEM.
  */
-int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret);
+int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret)
+    CU_NODISCARD;
 
 /**
  * The one-call form for the common case: run `program` from the default
@@ -354,7 +357,7 @@ int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret);
  * Thread-safety: as cu_run().
  */
 int cu_run_args(cu_program program, const char *const args[],
-                const cu_run_opts *opts, cu_result **ret);
+                const cu_run_opts *opts, cu_result **ret) CU_NODISCARD;
 
 /**
  * A UTF-8 text view of a captured stream with invalid sequences replaced
@@ -397,7 +400,7 @@ const char *cu_result_confine_note(const cu_result *result);
 cu_result *cu_result_free(cu_result *result);
 
 /** Create a cancellation token (eventfd-backed). Errors: CU_ESYS, CU_ENOMEM. */
-int cu_cancel_new(cu_cancel **ret);
+int cu_cancel_new(cu_cancel **ret) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Cancel every run using this token: TERM the group, wait the grace, KILL,

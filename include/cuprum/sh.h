@@ -22,6 +22,8 @@
 #ifndef CUPRUM_SH_H
 #define CUPRUM_SH_H
 
+#include "attrs.h"
+
 #include "catalogue.h"
 #include "program.h"
 #include "run.h"
@@ -39,7 +41,7 @@ extern "C" {
  * CU_ENOMEM. Thread-safe.
  */
 int cu_sh_register(const cu_catalogue *cat, const char *name,
-                   cu_program program);
+                   cu_program program) CU_NODISCARD CU_NONNULL(2);
 
 /**
  * Run the program registered as `name` with the arguments that follow
@@ -50,7 +52,7 @@ int cu_sh_register(const cu_catalogue *cat, const char *name,
  * from the scope, CU_EPOLICY, ...). Thread-safe. Standard: the exit status
  * convention of POSIX.1-2017 XCU 2.8.2.
  */
-int cu_sh(const char *name, ...) __attribute__((sentinel));
+int cu_sh(const char *name, ...) CU_NODISCARD CU_SENTINEL;
 
 /**
  * cu_sh() that captures: runs with `opts` (NULL = defaults: capture both
@@ -59,7 +61,8 @@ int cu_sh(const char *name, ...) __attribute__((sentinel));
  * or CU_EUNKNOWN_PROGRAM with *ret NULL for an unregistered name.
  */
 int cu_sh_run(const char *name, const char *const *args,
-              const cu_run_opts *opts, cu_result **ret);
+              const cu_run_opts *opts, cu_result **ret)
+    CU_NODISCARD CU_NONNULL(4);
 
 /** Forget every registered name (releases the catalogue references). */
 void cu_sh_reset(void);

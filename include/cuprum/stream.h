@@ -15,6 +15,8 @@
 #ifndef CUPRUM_STREAM_H
 #define CUPRUM_STREAM_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,7 +58,7 @@ typedef struct cu_pump_opts {
  * errno in the message; bytes already moved stay moved).
  */
 int cu_pump(int in_fd, int out_fd, const cu_pump_opts *opts,
-            uint64_t *ret_bytes);
+            uint64_t *ret_bytes) CU_NODISCARD CU_FD_READ(1) CU_FD_WRITE(2);
 
 /* --------------------------------------------------------------- consume */
 
@@ -79,7 +81,7 @@ typedef struct cu_consume_opts {
  * the kept raw bytes are decoded. Errors: CU_EINVAL, CU_ENOMEM, CU_EIO.
  */
 int cu_consume(int fd, const cu_consume_opts *opts, char **ret_data,
-               size_t *ret_len, uint64_t *ret_total);
+               size_t *ret_len, uint64_t *ret_total) CU_NODISCARD CU_FD_READ(1);
 
 /* ----------------------------------------------------------- UTF-8 decode */
 
@@ -99,7 +101,7 @@ typedef struct cu_utf8_decoder {
 #define CU_UTF8_MAX_OUT(len) (3u * ((size_t)(len) + 4u))
 
 /** Reset `d` to the start of a stream (same as zeroing it). */
-void cu_utf8_init(cu_utf8_decoder *d);
+void cu_utf8_init(cu_utf8_decoder *d) CU_NONNULL(1);
 
 /**
  * Decode `len` bytes into `out`, which must hold CU_UTF8_MAX_OUT(len) bytes.
@@ -108,11 +110,11 @@ void cu_utf8_init(cu_utf8_decoder *d);
  * fails; one decoder per stream, used by one thread at a time.
  */
 size_t cu_utf8_decode(cu_utf8_decoder *d, const void *in, size_t len,
-                      char *out);
+                      char *out) CU_NONNULL(1, 4) CU_ACCESS_RO(2, 3);
 
 /** End of input: writes U+FFFD (3 bytes) into `out` if a sequence was left
  * incomplete; returns bytes written (0 or 3); resets the decoder. */
-size_t cu_utf8_finish(cu_utf8_decoder *d, char *out);
+size_t cu_utf8_finish(cu_utf8_decoder *d, char *out) CU_NONNULL(1, 2);
 
 /* ---------------------------------------------------------- line splitter */
 
@@ -136,11 +138,12 @@ typedef struct cu_line_splitter cu_line_splitter;
 
 /** Create. Errors: CU_EINVAL (fn NULL), CU_ENOMEM. */
 int cu_line_splitter_new(cu_line_fn fn, void *userdata,
-                         cu_line_splitter **ret);
+                         cu_line_splitter **ret) CU_NODISCARD CU_NONNULL(1, 3);
 
 /** Feed bytes; calls fn for every completed line. Errors: CU_ENOMEM (the
  * splitter stays usable; the bytes of the failed call are dropped). */
-int cu_line_splitter_feed(cu_line_splitter *s, const void *data, size_t len);
+int cu_line_splitter_feed(cu_line_splitter *s, const void *data, size_t len)
+    CU_NODISCARD CU_NONNULL(1) CU_ACCESS_RO(2, 3);
 
 /** End of input: deliver the pending partial line, if any. The splitter can
  * be fed again afterwards as a fresh stream. */

@@ -46,6 +46,8 @@
 #ifndef CUPRUM_TRACE_H
 #define CUPRUM_TRACE_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,21 +114,22 @@ typedef struct cu_tracer_opts {
  * option), CU_EIO (the file cannot be opened), CU_ESYS (no thread),
  * CU_ENOMEM. `*ret` is written only on success.
  */
-int cu_tracer_new(const cu_tracer_opts *opts, cu_tracer **ret);
+int cu_tracer_new(const cu_tracer_opts *opts, cu_tracer **ret)
+    CU_NODISCARD CU_NONNULL(2);
 
 /**
  * Attach the tracer's observer to the current scope (cuprum/context.h).
  * The observer keeps the tracer's memory alive; spans finishing after
  * cu_tracer_free() are dropped and counted. Errors: CU_EINVAL, CU_ENOMEM.
  */
-int cu_tracer_attach(cu_tracer *t, cu_hook **ret);
+int cu_tracer_attach(cu_tracer *t, cu_hook **ret) CU_NODISCARD CU_NONNULL(1);
 
 /**
  * Export everything queued, waiting at most `timeout_ms` (0 = the export
  * timeout). Errors: CU_ETIMEDOUT (some spans are still queued or being
  * sent when the time ran out; they go on in the background), CU_EINVAL.
  */
-int cu_tracer_flush(cu_tracer *t, int64_t timeout_ms);
+int cu_tracer_flush(cu_tracer *t, int64_t timeout_ms) CU_NODISCARD;
 
 /** Spans dropped so far: queue full, export failed, or after shutdown. */
 uint64_t cu_tracer_dropped(const cu_tracer *t);

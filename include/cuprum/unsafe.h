@@ -24,6 +24,8 @@
 #ifndef CUPRUM_UNSAFE_H
 #define CUPRUM_UNSAFE_H
 
+#include "attrs.h"
+
 #include <stdbool.h>
 
 #include "cmd.h"
@@ -41,14 +43,16 @@ extern "C" {
  * names the program), CU_EACCES (not executable), CU_ENOMEM. On error *ret
  * is untouched. Free with cu_cmd_free().
  */
-int cu_unsafe_cmd_new(const char *program, cu_cmd **ret);
+int cu_unsafe_cmd_new(const char *program, cu_cmd **ret)
+    CU_NONNULL(2);
 
 /**
  * A command from a NULL-terminated argv: argv[0] is resolved as by
  * cu_unsafe_cmd_new() and the rest are appended as arguments. Errors as for
  * cu_unsafe_cmd_new(), plus CU_EINVAL for a NULL or empty argv.
  */
-int cu_unsafe_cmd_from_argv(const char *const *argv, cu_cmd **ret);
+int cu_unsafe_cmd_from_argv(const char *const *argv, cu_cmd **ret)
+    CU_NONNULL(2);
 
 /** Whether the command was built by the unsafe namespace. */
 bool cu_cmd_is_unsafe(const cu_cmd *cmd);

@@ -6,7 +6,7 @@
 #include "catalogue/catalogue_int.h"
 
 /* Designated, so the unpinned path is zero without a warning. */
-#define P(prog) {.program = prog}
+#define P(prog) {.program = (prog)}
 
 /* Everyday tools that never run another program (see cuprum/program.h for
  * what is left out and why). */

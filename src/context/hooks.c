@@ -101,7 +101,7 @@ int cu__hook_list_add(cu__hook_list *list, cu_hook *hook) {
 }
 
 /* Remove one entry (the list's reference moves to the caller). */
-bool cu__hook_list_remove(cu__hook_list *list, cu_hook *hook) {
+bool cu__hook_list_remove(cu__hook_list *list, const cu_hook *hook) {
   for (size_t i = list->n; i-- > 0;) {
     if (list->v[i] != hook)
       continue;

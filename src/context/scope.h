@@ -71,7 +71,7 @@ typedef struct cu__hook_list {
 } cu__hook_list;
 
 int cu__hook_list_add(cu__hook_list *list, cu_hook *hook);
-bool cu__hook_list_remove(cu__hook_list *list, cu_hook *hook);
+bool cu__hook_list_remove(cu__hook_list *list, const cu_hook *hook);
 void cu__hook_list_clear(cu__hook_list *list);
 
 /* Per-command hooks (cmd->hooks). */

@@ -15,7 +15,7 @@ int cu__tags_copy(const cu_tag *a, size_t na, const cu_tag *b, size_t nb,
   if (!t)
     return cu__fail(CU_ENOMEM, "copying tags");
   const cu_tag *lists[2] = {a, b};
-  size_t counts[2] = {na, nb};
+  const size_t counts[2] = {na, nb};
   size_t k = 0;
   for (int l = 0; l < 2; l++)
     for (size_t i = 0; i < counts[l]; i++, k++) {

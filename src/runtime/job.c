@@ -47,7 +47,7 @@ static bool all_exited(const cu__job *job) {
  * descriptors later can never leave a run unable to escalate to SIGKILL. */
 static int timer_update(cu__job *job) {
   int64_t next = 0;
-  int64_t cands[5] = {job->state == CU__J_RUNNING ? job->deadline_ns : 0,
+  const int64_t cands[5] = {job->state == CU__J_RUNNING ? job->deadline_ns : 0,
                       job->state == CU__J_TERMINATING ? job->kill_at_ns : 0,
                       job->state == CU__J_KILLING ? job->giveup_at_ns : 0,
                       job->poll_at_ns, job->stop_check_at_ns};

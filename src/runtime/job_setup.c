@@ -506,6 +506,10 @@ static int spawn_stages(cu__job *job, setup *s, cu_result *failed) {
 }
 
 static int alloc_job(const cu__job_spec *spec, cu__job **ret, setup *s) {
+  /* Callers give 1 (a run) or >= 2 (a pipeline) stages; calloc(0) could
+   * return NULL and be misread as out of memory. */
+  if (spec->n == 0)
+    return cu__fail(CU_EINVAL, "a job needs at least one stage");
   cu__job *job = calloc(1, sizeof *job);
   if (!job)
     return cu__fail(CU_ENOMEM, "allocating a job");

@@ -65,7 +65,7 @@ int cu__env_copy(const cu_env_var *a, size_t na, const cu_env_var *b,
   if (!v)
     return cu__fail(CU_ENOMEM, "copying an environment overlay");
   const cu_env_var *lists[2] = {a, b};
-  size_t counts[2] = {na, nb};
+  const size_t counts[2] = {na, nb};
   size_t k = 0;
   for (int l = 0; l < 2; l++)
     for (size_t i = 0; i < counts[l]; i++, k++) {

@@ -128,8 +128,10 @@ void cu__outstream_feed(cu__outstream *s, const char *p, size_t n) {
       s->overflowed = true;
   }
   s->total += n;
-  if (s->lines)
-    cu_line_splitter_feed(s->lines, p, n);
+  if (s->lines && cu_line_splitter_feed(s->lines, p, n) != 0) {
+    /* Line events are best effort: on CU_ENOMEM the splitter drops these
+     * bytes' lines and stays usable, while the capture above is intact. */
+  }
 }
 
 bool cu__outstream_quiet(const cu__outstream *s) {
@@ -293,8 +295,10 @@ static int deliver(cu__outstream *s, const char *p, size_t n, bool captured,
     if (s->cfg.overflow == CU_OVERFLOW_FAIL)
       s->overflowed = true;
   }
-  if (s->lines)
-    cu_line_splitter_feed(s->lines, p, n);
+  if (s->lines && cu_line_splitter_feed(s->lines, p, n) != 0) {
+    /* Line events are best effort: on CU_ENOMEM the splitter drops these
+     * bytes' lines and stays usable, while the capture above is intact. */
+  }
   return echoed ? 0 : echo(s, p, n, epipe);
 }
 

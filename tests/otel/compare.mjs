@@ -49,6 +49,10 @@ for (const { span: s, scope } of ours) {
     const y = structuredClone(x);
     for (const a of [...(y.attributes ?? []), ...(y.events ?? []).flatMap((e) => e.attributes ?? [])])
       if ('intValue' in a.value) a.value.intValue = String(a.value.intValue);
+      // A JS number does not keep 0.0 apart from 0, so the SDK sends a
+      // whole double (a CPU time of 0 s) as intValue: compare as such.
+      else if ('doubleValue' in a.value && Number.isInteger(a.value.doubleValue))
+        a.value = { intValue: String(a.value.doubleValue) };
     for (const e of y.events ?? []) e.droppedAttributesCount ??= 0;
     if (y.status && y.status.message === undefined) delete y.status.message;
     y.droppedEventsCount = 0;

@@ -49,6 +49,13 @@ test -e "$work/root/usr/lib/$ma/libcuprum.so.0"
 test -e "$work/root/usr/lib/$ma/pkgconfig/cuprum.pc"
 test -e "$work/root/usr/lib/$ma/cmake/cuprum/cuprumConfig.cmake"
 grep -qx "libdir=\${prefix}/lib/$ma" "$work/root/usr/lib/$ma/pkgconfig/cuprum.pc"
+# The man pages (compressed by dh_compress) and the shell completion.
+test -e "$work/root/usr/share/man/man1/cuprum.1.gz"
+test -e "$work/root/usr/share/man/man3/cu_run.3.gz"
+test -e "$work/root/usr/share/bash-completion/completions/cuprum"
+test -e "$work/root/usr/share/zsh/vendor-completions/_cuprum"
+dpkg-deb -c ./cuprum_*.deb | grep -q 'usr/share/man/man1/cuprum.1'
+dpkg-deb -c ./libcuprum-dev_*.deb | grep -q 'usr/share/man/man3/cu_parallel.3'
 
 echo "deb-test: debian/tests/smoke against the unpacked packages"
 CUPRUM_ROOT="$work/root" sh "$src/debian/tests/smoke"

@@ -5,7 +5,8 @@
 #   scripts/deps.sh build   compiler, cmake, pkg-config, jansson (CLI),
 #                           cmocka (the default build configures the tests,
 #                           and `make demo` uses a test helper program),
-#                           libcurl (libcuprum-otel: OTLP/HTTP traces)
+#                           libcurl (libcuprum-otel: OTLP/HTTP traces),
+#                           scdoc (the man pages; without it: no pages)
 #   scripts/deps.sh test    + valgrind, python3 (the layers check), clang
 #                           (a compile-only stage); the real
 #                           telemetry consumers the tests drive: promtool
@@ -16,7 +17,10 @@
 #                           cppcheck (the lint tests); abigail-tools, meson and ninja for
 #                           the packaging tests (ABI baseline, the Meson
 #                           consumer); dpkg-dev, debhelper, lintian,
-#                           fakeroot for the Debian packages (packaging.deb)
+#                           fakeroot for the Debian packages (packaging.deb);
+#                           zsh and groff-base (docs.completion_zsh parses
+#                           the zsh completion, docs.man_scdoc formats the
+#                           pages with groff -ww)
 #   scripts/deps.sh package + dpkg-dev, debhelper, lintian, fakeroot
 #                           (`make package`)
 #   scripts/deps.sh fuzz    + clang (libFuzzer)
@@ -29,9 +33,9 @@
 #                           architecture), valgrind, python3
 set -eu
 what=${1:-build}
-pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev"
+pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev scdoc"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck" ;;
+  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck zsh groff-base" ;;
   package) pkgs="$pkgs dpkg-dev debhelper lintian fakeroot" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3 parallel time slurmctld slurmd slurm-client munge iproute2 util-linux" ;;

@@ -619,6 +619,34 @@ static void test_catalogue_file_replaces_default(void **state) {
   cli_free(&r);
 }
 
+/* --names: the same active catalogue, one name a line, nothing else (what
+ * the shell completion reads); --catalogue and --allow are honoured. */
+static void test_catalogue_names(void **state) {
+  fixture *fx = *state;
+  cli_result r = CLI("catalogue", "--names");
+  assert_status(r, 0);
+  assert_true(strncmp(r.out, "echo\n", 5) == 0 || strstr(r.out, "\necho\n"));
+  assert_contains(r.out, "\ncat\n");
+  assert_null(strstr(r.out, "PROGRAM"));
+  assert_null(strstr(r.out, " ")); /* no columns */
+  assert_null(strstr(r.out, "\nbash\n"));
+  cli_free(&r);
+
+  char file[PATH_MAX], json[PATH_MAX + 128];
+  path_in(fx, "names.json", file);
+  snprintf(json, sizeof json,
+           "{\"projects\": [{\"name\": \"only\", \"programs\": "
+           "[{\"name\": \"exitcode\", \"path\": \"%s\"}]}]}",
+           helper("exitcode"));
+  write_file(file, json, 0644);
+  r = CLI("catalogue", "--names", "--catalogue", file, "--allow",
+          "cuprum-no-such-program");
+  assert_status(r, 0);
+  assert_string_equal(r.out, "exitcode\ncuprum-no-such-program\n");
+  assert_string_equal(r.err, "");
+  cli_free(&r);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_help_and_version, cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_exit_zero_streams_output, cli_setup,
@@ -666,6 +694,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_catalogue_listing, cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_catalogue_file_replaces_default,
                                     cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_catalogue_names, cli_setup, cli_teardown),
 };
 
 CU_TEST_MAIN(tests)

@@ -12,17 +12,19 @@
 #define SUB "catalogue"
 #define NOT_FOUND "not found"
 
-enum { OPT_CATALOGUE = 256, OPT_ALLOW };
+enum { OPT_CATALOGUE = 256, OPT_ALLOW, OPT_NAMES };
 
 static const struct option long_options[] = {
     {"catalogue", required_argument, NULL, OPT_CATALOGUE},
     {"allow", required_argument, NULL, OPT_ALLOW},
+    {"names", no_argument, NULL, OPT_NAMES},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 static void print_help(void) {
-  fputs("usage: cuprum catalogue [--catalogue FILE] [--allow PROG]...\n"
+  fputs("usage: cuprum catalogue [--names] [--catalogue FILE] "
+        "[--allow PROG]...\n"
         "\n"
         "List every program the active catalogue allows: its name, the\n"
         "absolute path it resolves to (or \"" NOT_FOUND "\"), and its "
@@ -31,12 +33,15 @@ static void print_help(void) {
         "  --catalogue FILE   list the catalogue in FILE instead of the "
         "default\n"
         "  --allow PROG       also allow PROG, as `cuprum run --allow`\n"
+        "  --names            print only the program names, one a line\n"
+        "                     (for shell completion)\n"
         "  -h, --help         show this help\n",
         stdout);
 }
 
 /* Returns 0 to list, -1 after --help, or a usage error's exit status. */
-static int parse_args(int argc, char **argv, cli_catalogue_opts *opts) {
+static int parse_args(int argc, char **argv, cli_catalogue_opts *opts,
+                      int *names) {
   optind = 1;
   opterr = 0;
   int opt;
@@ -45,6 +50,9 @@ static int parse_args(int argc, char **argv, cli_catalogue_opts *opts) {
     case 'h':
       print_help();
       return -1;
+    case OPT_NAMES:
+      *names = 1;
+      break;
     case OPT_CATALOGUE:
       opts->file = optarg;
       break;
@@ -66,6 +74,20 @@ static int parse_args(int argc, char **argv, cli_catalogue_opts *opts) {
 
 static const char *shown_path(const cu_catalogue_entry *e) {
   return e->path ? e->path : NOT_FOUND;
+}
+
+/* One name a line, no header: what shell completion reads. */
+static int list_names(const cu_catalogue *cat) {
+  size_t n = cu_catalogue_count(cat);
+  cu_catalogue_entry e;
+  for (size_t i = 0; i < n; i++) {
+    if (cu_catalogue_entry_at(cat, i, &e) != 0) {
+      cli_error("%s", cu_last_error());
+      return CLI_EXIT_FAILURE;
+    }
+    printf("%s\n", e.program);
+  }
+  return fflush(stdout) == 0 ? CLI_EXIT_OK : cli_write_error(errno);
 }
 
 /* Two passes: widths first, so the columns line up whatever the paths. */
@@ -97,11 +119,12 @@ static int list(const cu_catalogue *cat) {
 int cli_cmd_catalogue(int argc, char **argv) {
   cli_catalogue_opts opts = {0};
   cu_catalogue *cat = NULL;
-  int status = parse_args(argc, argv, &opts);
+  int names = 0;
+  int status = parse_args(argc, argv, &opts, &names);
   if (status == 0)
     status = cli_catalogue_build(&opts, &cat);
   if (status == 0)
-    status = list(cat);
+    status = names ? list_names(cat) : list(cat);
   else if (status < 0)
     status = CLI_EXIT_OK; /* --help */
   cu_catalogue_unref(cat);

@@ -90,7 +90,7 @@ static int decode_item(const json_t *o, exec_item *it) {
     if (!it->argv[i])
       return bad_item("has an argv element that is not a string");
   }
-  if (strcmp(it->argv[0], it->program) != 0)
+  if (it->argc == 0 || strcmp(it->argv[0], it->program) != 0)
     return bad_item("names a program other than its argv[0]");
   return 0;
 }

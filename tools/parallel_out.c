@@ -25,7 +25,7 @@ typedef struct sbuf {
 } sbuf;
 
 static void put(sbuf *o, const char *buf, size_t len) {
-  if (o->oom)
+  if (o->oom || len == 0) /* nothing to copy, maybe nowhere to copy it */
     return;
   if (o->len + len > o->cap) {
     size_t cap = o->cap ? o->cap : 256;
@@ -38,6 +38,10 @@ static void put(sbuf *o, const char *buf, size_t len) {
     }
     o->data = d;
     o->cap = cap;
+  }
+  if (!o->data) { /* cannot happen once cap > 0; says so to the analyzer */
+    o->oom = true;
+    return;
   }
   memcpy(o->data + o->len, buf, len);
   o->len += len;

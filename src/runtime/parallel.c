@@ -541,7 +541,6 @@ typedef struct array_batch {
   const cu_batch_item *items;
   cu_parallel_result *res;
   size_t pulled;
-  size_t n_delivered;
   bool *delivered; /* by index */
 } array_batch;
 

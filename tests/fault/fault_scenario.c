@@ -50,6 +50,18 @@ static int clean(const char *what) {
 
 static int open_echo_file(void);
 
+/* The outcome of a cu_run that failed: CLEAN when it says why, DEFECT when
+ * it does not; -1 when it succeeded (the caller then checks the output). */
+static int run_outcome(int rc, const cu_result *r) {
+  if (rc < 0)
+    return *cu_last_error() ? clean("cu_run") : defect("error, no message");
+  if (r->ok)
+    return -1;
+  return r->error || r->spawn_errno || r->exit_code != 0 || r->term_signal
+             ? clean("result not ok")
+             : defect("result not ok and no reason");
+}
+
 static bool bytes_are(const cu_bytes *b, const char *want, size_t n) {
   return b->len == n && (n == 0 || memcmp(b->data, want, n) == 0);
 }
@@ -74,17 +86,11 @@ static int sc_run(void) {
   o.in.len = INPUT_SIZE;
   cu_result *r = NULL;
   int rc = cmd ? cu_run(cmd, &o, &r) : CU_ENOMEM;
-  int out;
-  if (rc < 0)
-    out = *cu_last_error() ? clean("cu_run") : defect("error, no message");
-  else if (!r->ok)
-    out = r->error || r->spawn_errno || r->exit_code != 0 || r->term_signal
-              ? clean("result not ok")
-              : defect("result not ok and no reason");
-  else if (!bytes_are(&r->out, input, INPUT_SIZE) || r->err.len)
-    out = defect("ok result with wrong output");
-  else
-    out = OK;
+  int out = run_outcome(rc, r);
+  if (out < 0) /* ok: check what was captured */
+    out = bytes_are(&r->out, input, INPUT_SIZE) && !r->err.len
+              ? OK
+              : defect("ok result with wrong output");
   cu_fault_suspend(true);
   cu_result_free(r);
   cu_cmd_free(cmd);
@@ -110,14 +116,8 @@ static int sc_echo(void) {
   o.out.echo_fd = file;
   cu_result *r = NULL;
   int rc = cmd ? cu_run(cmd, &o, &r) : CU_ENOMEM;
-  int out;
-  if (rc < 0) {
-    out = *cu_last_error() ? clean("cu_run") : defect("error, no message");
-  } else if (!r->ok) {
-    out = r->error || r->spawn_errno || r->exit_code != 0 || r->term_signal
-              ? clean("result not ok")
-              : defect("result not ok and no reason");
-  } else {
+  int out = run_outcome(rc, r);
+  if (out < 0) { /* ok: check what was echoed */
     cu_fault_suspend(true);
     static char got[INPUT_SIZE + 1];
     ssize_t n = pread(file, got, sizeof got, 0);
@@ -178,19 +178,13 @@ static int sc_tee(void) {
   close(wfd);
   pthread_join(th, NULL);
   close(rfd);
-  int out;
-  if (rc < 0)
-    out = *cu_last_error() ? clean("cu_run") : defect("error, no message");
-  else if (!r->ok)
-    out = r->error || r->spawn_errno || r->exit_code != 0 || r->term_signal
-              ? clean("result not ok")
-              : defect("result not ok and no reason");
-  else if (!bytes_are(&r->out, input, INPUT_SIZE))
-    out = defect("ok result with wrong capture");
-  else if (d.len != INPUT_SIZE || memcmp(d.buf, input, INPUT_SIZE))
-    out = defect("ok result, echoed bytes differ");
-  else
-    out = OK;
+  int out = run_outcome(rc, r);
+  if (out < 0) /* ok: check what was captured and what was echoed */
+    out = !bytes_are(&r->out, input, INPUT_SIZE)
+              ? defect("ok result with wrong capture")
+          : d.len != INPUT_SIZE || memcmp(d.buf, input, INPUT_SIZE)
+              ? defect("ok result, echoed bytes differ")
+              : OK;
   cu_result_free(r);
   cu_cmd_free(cmd);
   return out;

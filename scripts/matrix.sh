@@ -1,31 +1,35 @@
 #!/usr/bin/env bash
 # The portability matrix (`make matrix`): the WHOLE ctest suite in each of
-#   gcc-O0 gcc-O2 clang-O0 clang-O2   warnings as errors, no sanitizer
-#   musl        musl-gcc (Debian musl-tools); cmocka and jansson built for
-#               musl from Debian's source packages into the build directory
+#   fork        CUPRUM_SPAWN_FORK (the fork+exec spawner), ASan
+#   valgrind    memcheck, non-heavy non-CLI tests (as scripts/test.sh)
 #   aarch64     cross-compiled (gcc-aarch64-linux-gnu, multiarch arm64
 #               cmocka/jansson) and run under qemu-aarch64 via
 #               CMAKE_CROSSCOMPILING_EMULATOR and binfmt_misc
 #   portable    CUPRUM_NO_PIDFD + CUPRUM_NO_SPLICE + CUPRUM_NO_CLOSEFROM, ASan
-#   fork        CUPRUM_SPAWN_FORK (the fork+exec spawner), ASan
-#   valgrind    memcheck, non-heavy non-CLI tests (as scripts/test.sh)
 #   tsan        ThreadSanitizer, the thread tests (as scripts/test.sh)
-# Usage: scripts/matrix.sh [config...]   (default: all, in the order above)
-# Build directories: build-matrix/<config>; the summary, one line per
-# configuration plus the wall time, ends the output and is kept in
-# build-matrix/summary.txt. Any failing configuration fails the run.
+#   musl        musl-gcc (Debian musl-tools); cmocka and jansson built for
+#               musl from Debian's source packages into the build directory
+#   gcc-O0 gcc-O2 clang-O0 clang-O2   warnings as errors, no sanitizer
+# Usage: scripts/matrix.sh [config...]   (default: all, in the order above:
+# the builds that `make test` does not cover, and the slowest, first, so a
+# failure there shows early in a run of an hour or more)
+# Build directories: build-matrix/<config> (MATRIX_OUT overrides
+# build-matrix); the summary, one line per configuration plus the wall
+# time, ends the output and is kept in build-matrix/summary.txt. Any
+# failing configuration fails the run.
 # Nice to a shared machine: nice -n 15, MATRIX_JOBS (default 2) jobs.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-OUT=$ROOT/build-matrix
+OUT=${MATRIX_OUT:-$ROOT/build-matrix}
 JOBS=${MATRIX_JOBS:-2}
-ALL="gcc-O0 gcc-O2 clang-O0 clang-O2 musl aarch64 portable fork valgrind tsan"
+ALL="fork valgrind aarch64 portable tsan musl gcc-O0 gcc-O2 clang-O0 clang-O2"
 configs=${*:-$ALL}
 mkdir -p "$OUT"
 : >"$OUT/summary.txt"
 status=0
 start=$(date +%s)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say() { echo "$*" | tee -a "$OUT/summary.txt"; }
 
@@ -140,6 +144,6 @@ run() { # config
 for c in $configs; do
   run "$c" || status=1
 done
-say "matrix: $(git rev-parse --short HEAD) $(date -u +%Y-%m-%dT%H:%MZ), wall $(( $(date +%s) - start )) s, $( [ $status = 0 ] && echo passed || echo FAILED)"
+say "matrix: $(git rev-parse --short HEAD) $(date -u +%Y-%m-%dT%H:%MZ), wall $(( $(date +%s) - start )) s, load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end, $( [ $status = 0 ] && echo passed || echo FAILED)"
 echo; echo "=== summary (build-matrix/summary.txt)"; cat "$OUT/summary.txt"
 exit $status

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The portability matrix (`make matrix`): the WHOLE ctest suite in each of
 #   fork        CUPRUM_SPAWN_FORK (the fork+exec spawner), ASan
-#   valgrind    memcheck, non-heavy non-CLI tests (as scripts/test.sh)
+#   valgrind    memcheck, non-heavy non-CLI tests, no compile-fail or lint
+#               (as scripts/test.sh)
 #   aarch64     cross-compiled (gcc-aarch64-linux-gnu, multiarch arm64
 #               cmocka/jansson) and run under qemu-aarch64 via
 #               CMAKE_CROSSCOMPILING_EMULATOR and binfmt_misc
@@ -113,29 +114,33 @@ binfmt_aarch64() {
     >"$bm/register"
 }
 
+# The static checks (ctest label lint: clang-tidy, cppcheck, GCC's
+# -fanalyzer) read the sources, not the build's options (tests/CMakeLists.txt):
+# they run once, in gcc-O2, as scripts/test.sh runs them once. Everything
+# else runs in every configuration.
 run() { # config
-  local c=$1 sane=(-DCMAKE_BUILD_TYPE=Debug)
+  local c=$1 sane=(-DCMAKE_BUILD_TYPE=Debug) nolint=(-LE lint)
   echo; echo "=== $c"
   case $c in
-    gcc-O0)   build "$c" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug && check "$c" ;;
+    gcc-O0)   build "$c" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug && check "$c" "${nolint[@]}" ;;
     gcc-O2)   build "$c" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo && check "$c" ;;
-    clang-O0) build "$c" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug && check "$c" ;;
-    clang-O2) build "$c" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo && check "$c" ;;
+    clang-O0) build "$c" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug && check "$c" "${nolint[@]}" ;;
+    clang-O2) build "$c" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo && check "$c" "${nolint[@]}" ;;
     musl)
       musl_deps || { say "musl: DEPENDENCIES FAILED"; return 1; }
       # libcurl is glibc's: libcuprum-otel (which dlopens it) is not built.
       PKG_CONFIG_LIBDIR=$OUT/musl-deps/prefix/lib/pkgconfig PKG_CONFIG_PATH= \
         build "$c" -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_BUILD_TYPE=Debug \
-          -DCUPRUM_BUILD_OTEL=OFF -DCUPRUM_TEST_TIMEOUT=300 && check "$c" ;;
+          -DCUPRUM_BUILD_OTEL=OFF -DCUPRUM_TEST_TIMEOUT=300 && check "$c" "${nolint[@]}" ;;
     aarch64)
       binfmt_aarch64 || { say "aarch64: binfmt_misc NOT AVAILABLE"; return 1; }
       # No arm64 libcurl is installed: libcuprum-otel is not built.
       build "$c" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchain-aarch64.cmake" \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUPRUM_BUILD_OTEL=OFF && check "$c" ;;
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUPRUM_BUILD_OTEL=OFF && check "$c" "${nolint[@]}" ;;
     portable) build "$c" "${sane[@]}" -DCUPRUM_SANITIZE=ON -DCUPRUM_NO_PIDFD=ON \
-                -DCUPRUM_NO_SPLICE=ON -DCUPRUM_NO_CLOSEFROM=ON && check "$c" ;;
-    fork)     build "$c" "${sane[@]}" -DCUPRUM_SANITIZE=ON -DCUPRUM_SPAWN_FORK=ON && check "$c" ;;
-    valgrind) build "$c" "${sane[@]}" -DCUPRUM_VALGRIND=ON && check "$c" -E 'heavy|cli' ;;
+                -DCUPRUM_NO_SPLICE=ON -DCUPRUM_NO_CLOSEFROM=ON && check "$c" "${nolint[@]}" ;;
+    fork)     build "$c" "${sane[@]}" -DCUPRUM_SANITIZE=ON -DCUPRUM_SPAWN_FORK=ON && check "$c" "${nolint[@]}" ;;
+    valgrind) build "$c" "${sane[@]}" -DCUPRUM_VALGRIND=ON && check "$c" -E 'heavy|cli|compile_fail|lint' ;;
     tsan)     build "$c" "${sane[@]}" -DCUPRUM_TSAN=ON && check "$c" -L threads ;;
     *) echo "matrix: unknown configuration '$c' (known: $ALL)"; return 2 ;;
   esac

@@ -42,6 +42,11 @@ static int cpu(unsigned long long ms) {
   }
 }
 
+/* Each block escapes through a volatile: clang -O2 otherwise removes a
+ * malloc + memset whose memory is never read, and "alloc ok" comes out
+ * under any address-space limit. */
+static char *volatile alloc_sink;
+
 static int alloc(unsigned long long mb) {
   for (unsigned long long i = 0; i < mb; i++) {
     char *p = malloc(1 << 20);
@@ -50,6 +55,7 @@ static int alloc(unsigned long long mb) {
       return 1;
     }
     memset(p, 1, 1 << 20);
+    alloc_sink = p;
   }
   printf("alloc ok\n");
   return 0;

@@ -111,46 +111,12 @@ int cut_under_valgrind(void) { return getenv("CU_VALGRIND") != NULL; }
 #define CU_TEST_SLACK_MS 500
 #endif
 
-/* The build's slack is for a machine with a few runnable tasks per core.
- * On a machine loaded far beyond that (a shared box running several test
- * suites at nice 15: load 60-110 on two cores was measured), every wake-up
- * waits its turn and a plain build's 500 ms does not hold: the slack grows
- * with the one-minute load average per core above 2, read once at start,
- * up to CU__SLACK_CAP_MS, which stays well below the 10 s sleepers the
- * bounds guard against (harness.h). */
-#define CU__SLACK_CAP_MS 6000
-static int64_t load_slack;
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-
-static void read_load(void) {
-  int64_t slack = CU_TEST_SLACK_MS;
-  if (cut_under_valgrind() && slack < 3000)
-    slack = 3000;
-  double load = 0;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &load) != 1)
-      load = 0;
-    fclose(f);
-  }
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  double per_core = cpus > 0 ? load / (double)cpus : 0;
-  if (per_core > 2) {
-    int64_t scaled = (int64_t)((double)slack * per_core / 2);
-    slack = scaled > CU__SLACK_CAP_MS ? (slack > CU__SLACK_CAP_MS
-                                             ? slack
-                                             : CU__SLACK_CAP_MS)
-                                      : scaled;
-  }
-  load_slack = slack;
-}
-
 int64_t cut_slack_ms(void) {
   const char *env = getenv("CU_TEST_SLACK_MS");
   if (env && *env)
     return strtoll(env, NULL, 10);
-  pthread_once(&load_once, read_load);
-  return load_slack;
+  int64_t slack = CU_TEST_SLACK_MS;
+  return cut_under_valgrind() && slack < 3000 ? 3000 : slack;
 }
 
 int64_t cut_after_start_ms(int64_t ms) { return ms + cut_slack_ms(); }

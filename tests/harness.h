@@ -75,9 +75,7 @@ int cut_pid_alive(pid_t pid);
  * valgrind (also whenever CU_VALGRIND is set), so that a loaded machine does
  * not fail a bound; each bound stays far below the time the failure it
  * guards against would take (a sleeper of 10 s or more). The environment
- * variable CU_TEST_SLACK_MS overrides it (for slower machines). On a
- * machine whose one-minute load average exceeds 2 per core the slack grows
- * in proportion, up to 6 s (harness.c, read_load()). */
+ * variable CU_TEST_SLACK_MS overrides it (for slower machines). */
 int64_t cut_slack_ms(void);
 
 /* Wait until process `pid` (not necessarily a child of ours) has exited:

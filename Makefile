@@ -51,6 +51,7 @@ soak:
 
 MATRIX ?=
 matrix:
+	@scripts/deps.sh test
 	@scripts/deps.sh matrix
 	@scripts/matrix.sh $(MATRIX)
 

@@ -747,6 +747,53 @@ static void test_parallel_no_fds_nothing_running_fails(void **state) {
   in_child(nothing_running_body, NULL);
 }
 
+/* The fork spawner with no descriptor left for its error pipe (all fds up
+ * to RLIMIT_NOFILE taken): it still starts a child, as posix_spawn would,
+ * and still reports an exec failure with its step and errno. */
+static int fork_no_fds_body(void *arg) {
+  (void)arg;
+  lower_nofile(256);
+  int base = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  CHECK(base >= 0);
+  int hog[4096], n = 0;
+  while (n < 4096 && (hog[n] = fcntl(base, F_DUPFD_CLOEXEC, 3)) >= 0)
+    n++;
+  CHECK(n < 4096 && errno == EMFILE);
+  const char *paths[3] = {"/usr/bin/true", "/usr/bin/false",
+                          "/nonexistent/cuprum-no-such-program"};
+  for (int i = 0; i < 3; i++) {
+    char *argv[] = {(char *)"x", NULL};
+    char *envp[] = {NULL};
+    cu__spawn_req req = {.path = paths[i], .argv = argv, .envp = envp,
+                         .cwd_fd = -1, .fd_in = -1, .fd_out = -1,
+                         .fd_err = -1};
+    pid_t pid = -1;
+    int err_no = 0;
+    cu_spawn_step step = CU_STEP_NONE;
+    int rc = cu__spawn_fork(&req, &pid, &err_no, &step);
+    CHECK(strcmp(cu__spawn_child_method(), "fork-vfork") == 0);
+    if (i == 2) {
+      CHECK(rc == CU_ENOTFOUND);
+      CHECK(step == CU_STEP_EXEC && err_no == ENOENT);
+      CHECK(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD); /* reaped */
+      continue;
+    }
+    CHECK(rc == 0 && pid > 0);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == i); /* true, false */
+  }
+  while (n > 0)
+    close(hog[--n]);
+  close(base);
+  return 0;
+}
+
+static void test_fork_spawner_no_fds_left(void **state) {
+  (void)state;
+  in_child(fork_no_fds_body, NULL);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(stdin_snapshot_run_splice),
     cmocka_unit_test(stdin_snapshot_run_readwrite),
@@ -772,6 +819,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parallel_unlimited_low_nofile),
     cmocka_unit_test(test_parallel_unlimited_low_nofile_pipelines),
     cmocka_unit_test(test_parallel_no_fds_nothing_running_fails),
+    cmocka_unit_test(test_fork_spawner_no_fds_left),
 };
 
 CU_TEST_MAIN(tests)

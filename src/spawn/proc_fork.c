@@ -113,10 +113,20 @@ CU__CHILD_FN static void close_above_stdio(int keep) {
   syscall(SYS_close, dir);
 }
 
+/* Where a child without an error pipe (spawn_fork_nofd) reports: a page
+ * shared with the parent, set by the spawning thread before the clone (the
+ * child's copy of the thread's TLS names the same shared page). */
+static _Thread_local child_error *nofd_report;
+
 CU__CHILD_FN static _Noreturn void child_fail(int pipe_w, int stage,
                                               int err_no) {
   child_error e = {stage, err_no};
-  syscall(SYS_write, pipe_w, &e, sizeof e);
+  if (pipe_w >= 0) {
+    syscall(SYS_write, pipe_w, &e, sizeof e);
+  } else if (nofd_report) {
+    nofd_report->err_no = err_no;
+    __atomic_store_n(&nofd_report->stage, stage, __ATOMIC_RELEASE);
+  }
   for (;;)
     syscall(SYS_exit_group, 127);
 }
@@ -326,6 +336,83 @@ static pid_t clone3_spawn(const cu__spawn_req *req, int pipe_w,
 #endif
 }
 
+/* A child reported {stage, errno} before its exec: reap it and say why. */
+static int child_failed(const cu__spawn_req *req, pid_t pid,
+                        const child_error *e, int *ret_errno,
+                        cu_spawn_step *ret_stage) {
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  *ret_errno = e->err_no;
+  *ret_stage = (cu_spawn_step)e->stage;
+  if (e->stage == CU_STEP_CWD)
+    return cu__fail_errno(CU_ECWD, e->err_no, "changing to the working "
+                                              "directory");
+  if (e->stage == CU_STEP_CGROUP)
+    return cu__fail_errno(CU_ESPAWN, e->err_no, "entering the run's cgroup");
+  if (e->stage == CU_STEP_LIMITS)
+    return cu__fail_errno(CU_ESPAWN, e->err_no,
+                          "setting a resource limit in the child");
+  if (e->stage == CU_STEP_CONFINE)
+    return cu__fail_errno(CU_ESPAWN, e->err_no,
+                          "applying confinement in the child");
+  return cu__fail_errno(e->stage == CU_STEP_EXEC
+                            ? cu__spawn_errno_code(e->err_no)
+                            : CU_ESPAWN,
+                        e->err_no, "cannot execute '%s'", req->path);
+}
+
+/*
+ * The fork path when no descriptor is left for the error pipe (EMFILE,
+ * ENFILE). posix_spawn needs no descriptor to start a child, so neither
+ * may this path: a pipeline whose first stages already run cannot give
+ * them back and retry, and an "out of descriptors" there would kill them
+ * (docs/design.md, "Fork spawner without descriptors"). The child is a
+ * fork-style clone with CLONE_VFORK: the parent sleeps until it has
+ * exec'd or exited, and a failing child writes {stage, errno} to an
+ * anonymous MAP_SHARED page instead of the pipe. Runs with a cgroup are
+ * not taken here (the fork fallback into a cgroup opens cgroup.procs).
+ */
+static int spawn_fork_nofd(const cu__spawn_req *req, int pipe_errno,
+                           pid_t *ret_pid, int *ret_errno,
+                           cu_spawn_step *ret_stage) {
+  child_error *page = mmap(NULL, sizeof *page, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) {
+    *ret_errno = pipe_errno;
+    return cu__fail_errno(CU_ESPAWN, pipe_errno, "error pipe");
+  }
+  page->stage = CU_STEP_NONE;
+  page->err_no = 0;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  nofd_report = page;
+  /* Raw clone with fork semantics plus CLONE_VFORK (no CLONE_VM: the
+   * child has its own copy of memory and returns here like fork). The
+   * stack, tid and tls arguments are all 0, so their per-architecture
+   * order does not matter. */
+  pid_t pid = (pid_t)syscall(SYS_clone, CLONE_VFORK | SIGCHLD, 0, 0, 0, 0);
+  if (pid == 0)
+    child(req, -1, -1);
+  int err = errno;
+  nofd_report = NULL;
+  last_method = "fork-vfork";
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (pid < 0) {
+    munmap(page, sizeof *page);
+    *ret_errno = err;
+    return cu__fail_errno(CU_ESPAWN, err, "clone");
+  }
+  child_error e = {__atomic_load_n(&page->stage, __ATOMIC_ACQUIRE),
+                   page->err_no};
+  munmap(page, sizeof *page);
+  if (e.stage == CU_STEP_NONE) {
+    *ret_pid = pid; /* the parent woke at the child's exec */
+    return 0;
+  }
+  return child_failed(req, pid, &e, ret_errno, ret_stage);
+}
+
 int cu__spawn_fork(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
                    cu_spawn_step *ret_stage) {
   int p[2] = {-1, -1};
@@ -337,6 +424,8 @@ int cu__spawn_fork(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
     int err = errno;
     cu__close(p[0]);
     cu__close(p[1]);
+    if ((err == EMFILE || err == ENFILE) && req->cgroup_fd <= 2)
+      return spawn_fork_nofd(req, err, ret_pid, ret_errno, ret_stage);
     *ret_errno = err;
     return cu__fail_errno(CU_ESPAWN, err, "error pipe");
   }
@@ -401,22 +490,5 @@ int cu__spawn_fork(const cu__spawn_req *req, pid_t *ret_pid, int *ret_errno,
     *ret_pid = pid; /* EOF: exec succeeded */
     return 0;
   }
-  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-  }
-  *ret_errno = e.err_no;
-  *ret_stage = (cu_spawn_step)e.stage;
-  if (e.stage == CU_STEP_CWD)
-    return cu__fail_errno(CU_ECWD, e.err_no, "changing to the working "
-                                             "directory");
-  if (e.stage == CU_STEP_CGROUP)
-    return cu__fail_errno(CU_ESPAWN, e.err_no, "entering the run's cgroup");
-  if (e.stage == CU_STEP_LIMITS)
-    return cu__fail_errno(CU_ESPAWN, e.err_no,
-                          "setting a resource limit in the child");
-  if (e.stage == CU_STEP_CONFINE)
-    return cu__fail_errno(CU_ESPAWN, e.err_no,
-                          "applying confinement in the child");
-  return cu__fail_errno(e.stage == CU_STEP_EXEC ? cu__spawn_errno_code(e.err_no)
-                                                 : CU_ESPAWN,
-                        e.err_no, "cannot execute '%s'", req->path);
+  return child_failed(req, pid, &e, ret_errno, ret_stage);
 }

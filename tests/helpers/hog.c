@@ -24,13 +24,16 @@
 
 #include "common.h"
 
+/* File scope: a volatile local only written is "set but not used" to
+ * clang. */
+static volatile unsigned long cpu_sink;
+
 static int cpu(unsigned long long ms) {
   struct timespec t0, t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-  volatile unsigned long x = 0;
   for (;;) {
     for (int i = 0; i < 1000000; i++)
-      x += (unsigned long)i;
+      cpu_sink += (unsigned long)i;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     long long spent = (t.tv_sec - t0.tv_sec) * 1000LL +
                       (t.tv_nsec - t0.tv_nsec) / 1000000;
@@ -38,6 +41,11 @@ static int cpu(unsigned long long ms) {
       return 0;
   }
 }
+
+/* Each block escapes through a volatile: clang -O2 otherwise removes a
+ * malloc + memset whose memory is never read, and "alloc ok" comes out
+ * under any address-space limit. */
+static char *volatile alloc_sink;
 
 static int alloc(unsigned long long mb) {
   for (unsigned long long i = 0; i < mb; i++) {
@@ -47,6 +55,7 @@ static int alloc(unsigned long long mb) {
       return 1;
     }
     memset(p, 1, 1 << 20);
+    alloc_sink = p;
   }
   printf("alloc ok\n");
   return 0;
@@ -149,14 +158,18 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "daemon") && argc == 3)
     return daemonise(argv[2]);
   if (!strcmp(mode, "rlimits")) {
-    int res[] = {RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_FSIZE, RLIMIT_CORE};
+    /* Each resource named as itself: glibc's getrlimit takes an enum
+     * under _GNU_SOURCE, musl's an int, so no array of either type. */
+    struct rlimit rl[4];
+    getrlimit(RLIMIT_CPU, &rl[0]);
+    getrlimit(RLIMIT_NOFILE, &rl[1]);
+    getrlimit(RLIMIT_FSIZE, &rl[2]);
+    getrlimit(RLIMIT_CORE, &rl[3]);
     for (int i = 0; i < 4; i++) {
-      struct rlimit rl;
-      getrlimit(res[i], &rl);
-      if (rl.rlim_cur == RLIM_INFINITY)
+      if (rl[i].rlim_cur == RLIM_INFINITY)
         printf("%sinf", i ? " " : "");
       else
-        printf("%s%llu", i ? " " : "", (unsigned long long)rl.rlim_cur);
+        printf("%s%llu", i ? " " : "", (unsigned long long)rl[i].rlim_cur);
     }
     printf("\n");
     return 0;

@@ -303,37 +303,41 @@ int main(int argc, char **argv) {
   gauge base = measure();
   (void)base.rss_kib;
   int status = 0;
-  printf("%-16s %8s %6s %6s %9s %9s %9s %9s %8s\n", "phase", "failures",
-         "fds", "child", "rss_kib", "rss_grow", "heap_use", "heap_free",
-         "wall_s");
+  printf("%-16s %8s %7s %6s %9s %9s %9s %9s %9s %8s\n", "phase",
+         "failures", "fds", "child", "rss_start", "rss_end", "rss_grow",
+         "heap_use", "heap_free", "wall_s");
   for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
     if (only && strcmp(only, phases[i].name))
       continue;
-    /* Twice: the first run reaches the phase's high-water mark (reported
-     * as peak_kib), the second shows growth beyond it, which is what a
-     * leak or fragmentation that builds up looks like. */
+    /* Twice: the first run reaches the phase's high-water mark, the
+     * second shows growth beyond it, which is what a leak or
+     * fragmentation that builds up looks like. */
     gauge a0 = measure();
     int f = phases[i].fn(scale);
     gauge a = measure();
     f += phases[i].fn(scale);
     gauge b = measure();
-    a.t = a0.t;
     long grow = b.rss_kib - a.rss_kib;
     bool bad = f || b.fds != base.fds || b.children != 0 || grow >= 1024;
     status |= bad;
-    printf("%-16s %8d %3d>%-3d %6d %9ld %9ld %9ld %9ld %8.1f%s\n",
-           phases[i].name, f, a.fds, b.fds, b.children, b.rss_kib, grow,
-           b.heap_used_kib, b.heap_free_kib, b.t - a.t, bad ? "  FAIL" : "");
+    printf("%-16s %8d %3d>%-3d %6d %9ld %9ld %9ld %9ld %9ld %8.1f%s\n",
+           phases[i].name, f, a0.fds, b.fds, b.children, a0.rss_kib,
+           b.rss_kib, grow,
+           b.heap_used_kib, b.heap_free_kib, b.t - a0.t, bad ? "  FAIL" : "");
     fflush(stdout);
     if (json)
       fprintf(json,
               "{\"phase\":\"%s\",\"scale\":%g,\"failures\":%d,"
-              "\"fds_before\":%d,\"fds_after\":%d,\"children_after\":%d,"
-              "\"rss_kib_before\":%ld,\"rss_kib_after\":%ld,"
-              "\"rss_growth_kib\":%ld,\"heap_used_kib\":%ld,"
-              "\"heap_free_kib\":%ld,\"wall_s\":%.3f}\n",
-              phases[i].name, scale, f, a.fds, b.fds, b.children, a.rss_kib,
-              b.rss_kib, grow, b.heap_used_kib, b.heap_free_kib, b.t - a.t);
+              "\"fds_before\":%d,\"fds_after\":%d,"
+              "\"children_before\":%d,\"children_after\":%d,"
+              "\"rss_kib_before\":%ld,\"rss_kib_after_first\":%ld,"
+              "\"rss_kib_after\":%ld,\"rss_growth_kib\":%ld,"
+              "\"heap_used_kib\":%ld,\"heap_free_kib\":%ld,"
+              "\"wall_s_first\":%.3f,\"wall_s\":%.3f}\n",
+              phases[i].name, scale, f, a0.fds, b.fds, a0.children,
+              b.children, a0.rss_kib, a.rss_kib, b.rss_kib, grow,
+              b.heap_used_kib, b.heap_free_kib, a.t - a0.t, b.t - a0.t);
+    fflush(json);
   }
   if (json)
     fclose(json);

@@ -46,8 +46,16 @@ for s in $stages; do
     if ! command -v valgrind >/dev/null; then
       echo "soak-sanitize: valgrind is not installed (scripts/deps.sh test installs it)"; status=1
     else
+      logs=build-valgrind/tests/valgrind
+      rm -rf "$logs"
       { build build-valgrind -DCUPRUM_VALGRIND=ON &&
         run_ctest build-valgrind -R '^test_cli'; } || status=1
+      # valgrind's messages, one log per process: show those that hold
+      # more than its warnings about system calls it does not know.
+      for f in "$logs"/*.log; do
+        [ -f "$f" ] || continue
+        if grep -qv -e '^--[0-9]*-- ' "$f"; then echo "--- $f"; cat "$f"; fi
+      done
     fi ;;
   *) echo "soak-sanitize: unknown stage $s (tsan, valgrind)"; status=1 ;;
   esac

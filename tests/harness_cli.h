@@ -22,6 +22,11 @@
  * longer than 30 s. */
 #define CLI_DEADLINE_MS ((int)(60 * cut_slack_ms()))
 
+/* Upper bound for a CLI run that a signal or an early exit ends at once,
+ * far below the 30 s sleepers such tests stop: 6 s natively, 11 s under
+ * valgrind, where the CLI itself starts and exits under valgrind too. */
+#define CLI_QUICK_MS (5000 + 2 * cut_slack_ms())
+
 typedef struct fixture {
   char dir[PATH_MAX];       /* private temporary directory */
   char catalogue[PATH_MAX]; /* catalogue file pinning the helpers */

@@ -78,6 +78,23 @@ static cu_cmd *cmd_of(cu_program p, ...) {
   return c;
 }
 
+/* Say why a run failed (the first few per phase run; the count is in the
+ * table either way). */
+static _Atomic int reported;
+static void why(const char *phase, int rc, const cu_result *r) {
+  if (atomic_fetch_add(&reported, 1) >= 5)
+    return;
+  if (rc < 0)
+    fprintf(stderr, "soak: %s: %s: %s\n", phase, cu_err_name(rc),
+            cu_last_error());
+  else if (r)
+    fprintf(stderr,
+            "soak: %s: exit %d, signal %d, timed out %d, cancelled %d, "
+            "error %s\n",
+            phase, r->exit_code, r->term_signal, r->timed_out, r->cancelled,
+            r->error ? cu_err_name(r->error) : "none");
+}
+
 static long scaled(double scale, long n) {
   long v = (long)((double)n * scale);
   return v < 1 ? 1 : v;
@@ -90,8 +107,11 @@ static int ph_seq(double scale) {
   int failures = 0;
   for (long i = 0; i < scaled(scale, 100000); i++) {
     cu_result *r = NULL;
-    if (cu_run(c, NULL, &r) < 0 || !r->ok)
+    int rc = cu_run(c, NULL, &r);
+    if (rc < 0 || !r->ok) {
       failures++;
+      why("seq", rc, r);
+    }
     r = cu_result_free(r);
   }
   cu_cmd_free(c);
@@ -112,6 +132,13 @@ static int batch(long n, unsigned limit) {
     failures = (int)n;
   } else {
     failures = (int)r->n_failed;
+    for (size_t i = 0; i < r->n_items && failures; i++)
+      if (!r->items[i]->ok && r->items[i]->message &&
+          atomic_fetch_add(&reported, 1) < 5)
+        fprintf(stderr, "soak: batch item %zu: %s\n", i,
+                r->items[i]->message);
+      else if (!r->items[i]->ok)
+        why("batch", 0, r->items[i]->result);
   }
   r = cu_parallel_result_free(r);
   free(items);
@@ -181,11 +208,17 @@ static void *thread_main(void *arg) {
       if (!atomic_exchange(&slots[me], NULL))
         while (!cu_cancel_triggered(mine))
           usleep(100);
-      if (rc < 0 || !r->cancelled)
+      if (rc < 0 || !r->cancelled) {
         atomic_fetch_add(&thread_failures, 1);
+        why("threads (cancelled sleep)", rc, r);
+      }
       cu_cancel_free(mine);
-    } else if (cu_run(t, NULL, &r) < 0 || !r->ok) {
-      atomic_fetch_add(&thread_failures, 1);
+    } else {
+      int rc = cu_run(t, NULL, &r);
+      if (rc < 0 || !r->ok) {
+        atomic_fetch_add(&thread_failures, 1);
+        why("threads (true)", rc, r);
+      }
     }
     r = cu_result_free(r);
   }

@@ -5,6 +5,8 @@
 #   make demo     the main job: a short real demonstration
 #   make bench    benchmarks; results in bench/results/, docs/performance.md
 #   make soak     soak and scale run (SOAK_SCALE=1 by default; 0.1 = quick)
+#   make soak-sanitize  the long sanitizer runs: the whole suite under TSan,
+#                 the CLI tests under valgrind (scripts/soak-sanitize.sh)
 #   make matrix   the portability matrix: the whole suite with gcc and clang
 #                 at -O0 and -O2, on musl, on aarch64 under qemu-user, and
 #                 with the forced fallbacks (scripts/matrix.sh; MATRIX="musl
@@ -22,7 +24,7 @@ CMAKE_FLAGS ?=
 # without it.
 WERROR ?= ON
 
-.PHONY: all build deps test demo bench install clean fuzz package soak matrix
+.PHONY: all build deps test demo bench install clean fuzz package soak soak-sanitize matrix
 
 all: build
 
@@ -48,6 +50,10 @@ bench:
 soak:
 	@scripts/deps.sh build
 	@scripts/soak.sh
+
+soak-sanitize:
+	@scripts/deps.sh test
+	@scripts/soak-sanitize.sh
 
 MATRIX ?=
 matrix:

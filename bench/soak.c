@@ -78,6 +78,23 @@ static cu_cmd *cmd_of(cu_program p, ...) {
   return c;
 }
 
+/* Say why a run failed (the first few per phase run; the count is in the
+ * table either way). */
+static _Atomic int reported;
+static void why(const char *phase, int rc, const cu_result *r) {
+  if (atomic_fetch_add(&reported, 1) >= 5)
+    return;
+  if (rc < 0)
+    fprintf(stderr, "soak: %s: %s: %s\n", phase, cu_err_name(rc),
+            cu_last_error());
+  else if (r)
+    fprintf(stderr,
+            "soak: %s: exit %d, signal %d, timed out %d, cancelled %d, "
+            "error %s\n",
+            phase, r->exit_code, r->term_signal, r->timed_out, r->cancelled,
+            r->error ? cu_err_name(r->error) : "none");
+}
+
 static long scaled(double scale, long n) {
   long v = (long)((double)n * scale);
   return v < 1 ? 1 : v;
@@ -90,8 +107,11 @@ static int ph_seq(double scale) {
   int failures = 0;
   for (long i = 0; i < scaled(scale, 100000); i++) {
     cu_result *r = NULL;
-    if (cu_run(c, NULL, &r) < 0 || !r->ok)
+    int rc = cu_run(c, NULL, &r);
+    if (rc < 0 || !r->ok) {
       failures++;
+      why("seq", rc, r);
+    }
     r = cu_result_free(r);
   }
   cu_cmd_free(c);
@@ -112,6 +132,13 @@ static int batch(long n, unsigned limit) {
     failures = (int)n;
   } else {
     failures = (int)r->n_failed;
+    for (size_t i = 0; i < r->n_items && failures; i++)
+      if (!r->items[i]->ok && r->items[i]->message &&
+          atomic_fetch_add(&reported, 1) < 5)
+        fprintf(stderr, "soak: batch item %zu: %s\n", i,
+                r->items[i]->message);
+      else if (!r->items[i]->ok)
+        why("batch", 0, r->items[i]->result);
   }
   r = cu_parallel_result_free(r);
   free(items);
@@ -181,11 +208,20 @@ static void *thread_main(void *arg) {
       if (!atomic_exchange(&slots[me], NULL))
         while (!cu_cancel_triggered(mine))
           usleep(100);
-      if (rc < 0 || !r->cancelled)
+      /* Cancelled while running, or (the canceller was quicker than the
+       * spawn) refused with CU_ECANCELED before anything started: both are
+       * the documented outcome of a cancel. */
+      if (rc != CU_ECANCELED && (rc < 0 || !r->cancelled)) {
         atomic_fetch_add(&thread_failures, 1);
+        why("threads (cancelled sleep)", rc, r);
+      }
       cu_cancel_free(mine);
-    } else if (cu_run(t, NULL, &r) < 0 || !r->ok) {
-      atomic_fetch_add(&thread_failures, 1);
+    } else {
+      int rc = cu_run(t, NULL, &r);
+      if (rc < 0 || !r->ok) {
+        atomic_fetch_add(&thread_failures, 1);
+        why("threads (true)", rc, r);
+      }
     }
     r = cu_result_free(r);
   }
@@ -303,37 +339,41 @@ int main(int argc, char **argv) {
   gauge base = measure();
   (void)base.rss_kib;
   int status = 0;
-  printf("%-16s %8s %6s %6s %9s %9s %9s %9s %8s\n", "phase", "failures",
-         "fds", "child", "rss_kib", "rss_grow", "heap_use", "heap_free",
-         "wall_s");
+  printf("%-16s %8s %7s %6s %9s %9s %9s %9s %9s %8s\n", "phase",
+         "failures", "fds", "child", "rss_start", "rss_end", "rss_grow",
+         "heap_use", "heap_free", "wall_s");
   for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
     if (only && strcmp(only, phases[i].name))
       continue;
-    /* Twice: the first run reaches the phase's high-water mark (reported
-     * as peak_kib), the second shows growth beyond it, which is what a
-     * leak or fragmentation that builds up looks like. */
+    /* Twice: the first run reaches the phase's high-water mark, the
+     * second shows growth beyond it, which is what a leak or
+     * fragmentation that builds up looks like. */
     gauge a0 = measure();
     int f = phases[i].fn(scale);
     gauge a = measure();
     f += phases[i].fn(scale);
     gauge b = measure();
-    a.t = a0.t;
     long grow = b.rss_kib - a.rss_kib;
     bool bad = f || b.fds != base.fds || b.children != 0 || grow >= 1024;
     status |= bad;
-    printf("%-16s %8d %3d>%-3d %6d %9ld %9ld %9ld %9ld %8.1f%s\n",
-           phases[i].name, f, a.fds, b.fds, b.children, b.rss_kib, grow,
-           b.heap_used_kib, b.heap_free_kib, b.t - a.t, bad ? "  FAIL" : "");
+    printf("%-16s %8d %3d>%-3d %6d %9ld %9ld %9ld %9ld %9ld %8.1f%s\n",
+           phases[i].name, f, a0.fds, b.fds, b.children, a0.rss_kib,
+           b.rss_kib, grow,
+           b.heap_used_kib, b.heap_free_kib, b.t - a0.t, bad ? "  FAIL" : "");
     fflush(stdout);
     if (json)
       fprintf(json,
               "{\"phase\":\"%s\",\"scale\":%g,\"failures\":%d,"
-              "\"fds_before\":%d,\"fds_after\":%d,\"children_after\":%d,"
-              "\"rss_kib_before\":%ld,\"rss_kib_after\":%ld,"
-              "\"rss_growth_kib\":%ld,\"heap_used_kib\":%ld,"
-              "\"heap_free_kib\":%ld,\"wall_s\":%.3f}\n",
-              phases[i].name, scale, f, a.fds, b.fds, b.children, a.rss_kib,
-              b.rss_kib, grow, b.heap_used_kib, b.heap_free_kib, b.t - a.t);
+              "\"fds_before\":%d,\"fds_after\":%d,"
+              "\"children_before\":%d,\"children_after\":%d,"
+              "\"rss_kib_before\":%ld,\"rss_kib_after_first\":%ld,"
+              "\"rss_kib_after\":%ld,\"rss_growth_kib\":%ld,"
+              "\"heap_used_kib\":%ld,\"heap_free_kib\":%ld,"
+              "\"wall_s_first\":%.3f,\"wall_s\":%.3f}\n",
+              phases[i].name, scale, f, a0.fds, b.fds, a0.children,
+              b.children, a0.rss_kib, a.rss_kib, b.rss_kib, grow,
+              b.heap_used_kib, b.heap_free_kib, a.t - a0.t, b.t - a0.t);
+    fflush(json);
   }
   if (json)
     fclose(json);

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 scale=${SOAK_SCALE:-1}
 cmake -S . -B build-soak -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUPRUM_BUILD_TESTS=OFF \
   -DCUPRUM_BUILD_CLI=OFF -DCUPRUM_WERROR=ON >/dev/null
-cmake --build build-soak --target soak -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+nice -n 10 cmake --build build-soak --target soak -j 2 >/dev/null
 mkdir -p bench/results
-echo "soak: scale $scale, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-build-soak/bench/soak --scale "$scale" --out bench/results/soak.json
+echo "soak: scale $scale, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+  "load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cpus"
+nice -n 10 build-soak/bench/soak --scale "$scale" --out bench/results/soak.json

@@ -86,23 +86,35 @@ void cut_assert_no_children(void) {
   assert_int_equal(errno, ECHILD);
 }
 
+int cut_proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (!f)
+    return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* The name in parentheses may hold spaces and parentheses itself. */
+  const char *close_paren = strrchr(buf, ')');
+  char state = 0;
+  int ppid = 0;
+  if (!close_paren || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2)
+    return -1;
+  *ret_state = state;
+  *ret_ppid = (pid_t)ppid;
+  return 0;
+}
+
 int cut_pid_alive(pid_t pid) {
   if (!(kill(pid, 0) == 0 || errno == EPERM))
     return 0;
   /* A zombie waiting for a (possibly absent) reaper is not running. */
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (!f)
+  char state;
+  pid_t ppid;
+  if (cut_proc_stat(pid, &state, &ppid) < 0)
     return 0;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  const char *close_paren = strrchr(buf, ')');
-  if (close_paren && close_paren[1] == ' ' &&
-      (close_paren[2] == 'Z' || close_paren[2] == 'X'))
-    return 0;
-  return 1;
+  return state != 'Z' && state != 'X';
 }
 
 int cut_under_valgrind(void) { return getenv("CU_VALGRIND") != NULL; }

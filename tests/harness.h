@@ -69,6 +69,14 @@ void cut_assert_no_children(void);
 /* Whether a pid is a running process (zombies count as dead). */
 int cut_pid_alive(pid_t pid);
 
+/* A process's state letter and parent from /proc/PID/stat: 0, or -1 when
+ * it is gone or the file cannot be read (outputs then untouched). */
+int cut_proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid);
+
+/* Whether a contained run (CU_CONTAIN_REQUIRE) works here: runs one; when
+ * it cannot, prints why (for the test's skip message) and returns 0. */
+int cut_contain_available(void);
+
 /* Slack for "returns within grace + a few ms" bounds, in milliseconds.
  * Derived from the build (CU_TEST_SLACK_MS, set by tests/CMakeLists.txt):
  * 500 natively, 1500 under ASan/UBSan, 2000 under TSan, 3000 under

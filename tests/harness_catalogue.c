@@ -72,6 +72,19 @@ cu_cmd *cut_cmd(const char *helper, ...) {
   return cmd;
 }
 
+int cut_contain_available(void) {
+  cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
+  cu_run_opts o = CU_RUN_OPTS_INIT;
+  o.contain = CU_CONTAIN_REQUIRE;
+  cu_result *r = NULL;
+  int rc = cu_run(cmd, &o, &r);
+  if (rc != 0)
+    print_message("containment not available here, skipping: %s\n",
+                  cu_last_error());
+  cu_result_free(r);
+  cu_cmd_free(cmd);
+  return rc == 0;
+}
 
 void cut_tool_make(cut_tool *t, const char *content) {
   snprintf(t->dir, sizeof t->dir, "/tmp/cu-tool-XXXXXX");

@@ -26,6 +26,12 @@
 #endif
 #define CLI_DEADLINE_MS ((int)(CU_TEST_TIMEOUT_S * 750))
 
+/* Upper bound for a CLI run that a signal or an early exit ends at once,
+ * below the 30 s sleepers such tests stop: 8 s natively, 23 s under
+ * valgrind, where the CLI itself starts, exits and checks for leaks under
+ * valgrind too (7 s over a 2 s timeout on a loaded machine, measured). */
+#define CLI_QUICK_MS (5000 + 6 * cut_slack_ms())
+
 typedef struct fixture {
   char dir[PATH_MAX];       /* private temporary directory */
   char catalogue[PATH_MAX]; /* catalogue file pinning the helpers */

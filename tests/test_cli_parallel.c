@@ -180,7 +180,7 @@ static void test_parallel_fail_fast(void **state) {
            "[\"touch\", \"%s\"]\n[\"sleeper\", \"30000\"]\n", marker);
   int64_t t0 = cut_now_ms();
   cli_result r = BATCH(fx, lines, "-j", "2", "--fail-fast");
-  assert_true(cut_now_ms() - t0 < 5000);
+  assert_true(cut_now_ms() - t0 < CLI_QUICK_MS);
   assert_status(r, 3);
   assert_contains(r.err, "0 of 4 ok, 2 failed, 2 skipped");
   assert_contains(r.err, ":2: first failure: 'exitcode' (index 1), status 3");
@@ -225,7 +225,7 @@ static void test_parallel_timeout_and_deadline(void **state) {
   /* The timeout applies to exitcode too: it must have time to finish. */
   cli_result r = BATCH(fx, "[\"sleeper\", \"30000\"]\n[\"exitcode\", \"0\"]\n",
                        "--timeout", cut_secs(cut_after_start_ms(200)));
-  assert_true(cut_now_ms() - t0 < 5000);
+  assert_true(cut_now_ms() - t0 < CLI_QUICK_MS);
   assert_status(r, 124);
   results res = parse_results(r.out);
   assert_state(res.item[0], "done");
@@ -246,7 +246,7 @@ static void test_parallel_timeout_and_deadline(void **state) {
   t0 = cut_now_ms();
   r = BATCH(fx, "[\"sleeper\", \"30000\"]\n[\"sleeper\", \"30000\"]\n", "-j",
             "1", "--deadline", "0.2");
-  assert_true(cut_now_ms() - t0 < 5000);
+  assert_true(cut_now_ms() - t0 < CLI_QUICK_MS);
   assert_status(r, 124);
   assert_contains(r.err, "the deadline of 0.2 s expired");
   res = parse_results(r.out);
@@ -274,7 +274,7 @@ static void test_parallel_signal_cancels_batch(void **state) {
   assert_int_equal(kill(p.pid, SIGINT), 0);
   cli_result r = cli_finish(&p);
   assert_status(r, 128 + SIGINT);
-  assert_true(cut_now_ms() - t0 < 5000);
+  assert_true(cut_now_ms() - t0 < CLI_QUICK_MS);
   results res = parse_results(r.out);
   assert_int_equal(res.lines, 2);
   assert_state(res.item[0], "terminated");

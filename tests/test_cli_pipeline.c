@@ -47,7 +47,7 @@ static void test_pipeline_status_of_failing_stage(void **state) {
   r = PIPE_CLI(fx, "--", "sleeper", "30000", "|", "exitcode", "4", "|",
                "echoer");
   assert_status(r, 4);
-  assert_true(cut_now_ms() - t0 < 5000); /* sleeper was stopped */
+  assert_true(cut_now_ms() - t0 < CLI_QUICK_MS); /* sleeper was stopped */
   assert_contains(r.err, "stage 2 of 3 ('exitcode') failed with status 4; "
                          "the other stages were stopped");
   cli_free(&r);
@@ -106,7 +106,7 @@ static void test_pipeline_timeout(void **state) {
   assert_status(r, 124);
   assert_contains(r.err, msg);
   assert_true(elapsed >= timeout + 200); /* timeout + grace */
-  assert_true(elapsed < 5000);
+  assert_true(elapsed < CLI_QUICK_MS);
   const char *g = strstr(r.out, "grandchild "); /* through echoer */
   assert_non_null(g);
   pid_t grandchild = (pid_t)atoi(g + strlen("grandchild "));
@@ -182,7 +182,7 @@ static void test_pipeline_yes_head_finishes_at_once(void **state) {
   (void)state;
   int64_t t0 = cut_now_ms();
   cli_result r = CLI("run", "--", "yes", "|", "head", "-n1");
-  assert_true(cut_now_ms() - t0 < 5000);
+  assert_true(cut_now_ms() - t0 < CLI_QUICK_MS);
   assert_status(r, 0);
   assert_string_equal(r.out, "y\n");
   assert_string_equal(r.err, "");

@@ -220,21 +220,6 @@ static void test_accounting_uncontained(void **state) {
 
 /* ------------------------------------------------------------ containment */
 
-/* Can this process create cgroups here? Skip (with the reason) if not. */
-static bool contain_available(void) {
-  cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
-  cu_run_opts o = CU_RUN_OPTS_INIT;
-  o.contain = CU_CONTAIN_REQUIRE;
-  cu_result *r = NULL;
-  int rc = cu_run(cmd, &o, &r);
-  if (rc != 0)
-    print_message("containment not available here, skipping: %s\n",
-                  cu_last_error());
-  cu_result_free(r);
-  cu_cmd_free(cmd);
-  return rc == 0;
-}
-
 static pid_t read_pid_file(const char *path) {
   FILE *f = fopen(path, "r");
   assert_non_null(f);
@@ -314,7 +299,7 @@ static void daemon_case(bool contain, bool timeout) {
 
 static void test_contain_daemon_gone_after_timeout(void **state) {
   (void)state;
-  if (!contain_available())
+  if (!cut_contain_available())
     skip();
   daemon_case(true, true);
   assert_child_path(true);
@@ -322,7 +307,7 @@ static void test_contain_daemon_gone_after_timeout(void **state) {
 
 static void test_contain_daemon_gone_at_end(void **state) {
   (void)state;
-  if (!contain_available())
+  if (!cut_contain_available())
     skip();
   daemon_case(true, false);
 }
@@ -350,7 +335,7 @@ static void *cancel_when_ready(void *p) {
 
 static void test_contain_daemon_gone_after_cancel(void **state) {
   (void)state;
-  if (!contain_available())
+  if (!cut_contain_available())
     skip();
   char dir[] = "/tmp/cu-daemon-XXXXXX", file[64];
   assert_non_null(mkdtemp(dir));
@@ -388,7 +373,7 @@ static void test_contain_daemon_gone_after_cancel(void **state) {
 /* On the fork fallback the child enters its cgroup through cgroup.procs. */
 static void test_contain_fork_fallback(void **state) {
   (void)state;
-  if (!contain_available())
+  if (!cut_contain_available())
     skip();
   setenv("CUPRUM_NO_CLONE3", "1", 1);
   daemon_case(true, false);
@@ -399,7 +384,7 @@ static void test_contain_fork_fallback(void **state) {
 /* The fork-style clone3 (where CLONE_VM is not used) behaves the same. */
 static void test_contain_clone3_fork_style(void **state) {
   (void)state;
-  if (!contain_available())
+  if (!cut_contain_available())
     skip();
   setenv("CUPRUM_CLONE3_FORK", "1", 1);
   daemon_case(true, true);
@@ -427,7 +412,7 @@ static void test_contain_clone3_fork_style(void **state) {
 
 static void test_contain_cpu_accounting(void **state) {
   (void)state;
-  if (!contain_available())
+  if (!cut_contain_available())
     skip();
   cu_cmd *cmd = cut_cmd("hog", "cpu", "200", NULL);
   cu_run_opts o = CU_RUN_OPTS_INIT;
@@ -481,7 +466,7 @@ static void test_contain_unsupported_require_fails(void **state) {
  * cgroups under root's. Run in a forked child that drops to nobody. */
 static void test_contain_unprivileged_fails(void **state) {
   (void)state;
-  if (getuid() != 0 || !contain_available())
+  if (getuid() != 0 || !cut_contain_available())
     skip();
   cu_cmd *cmd = cut_cmd("exitcode", "0", NULL);
   fflush(NULL);
@@ -513,7 +498,7 @@ static void test_contain_unprivileged_fails(void **state) {
  * downgrade) unless best effort was asked for. */
 static void test_contain_pids_max(void **state) {
   (void)state;
-  if (!contain_available())
+  if (!cut_contain_available())
     skip();
   cu_cmd *cmd = cut_cmd("hog", "forks", "50", NULL);
   cu_limit l[] = {{CU_LIMIT_PIDS_MAX, 10}};

@@ -332,6 +332,7 @@ typedef enum cu_stream_id { CU_STDOUT = 1, CU_STDERR = 2 } cu_stream_id;
  * sticky command errors (and, for a NULL cmd, the thread's last constructor
  * failure: cuprum/cmd.h), CU_EFORBIDDEN, CU_EVETO, CU_E2BIG, CU_EBADENV, CU_ECWD, CU_ESTDIN,
  * CU_ENOTFOUND / CU_EACCES / CU_ENOEXEC (exec failed; result->spawn_errno),
+ * CU_ECANCELED (o->cancel was already triggered: nothing was started),
  * CU_ESPAWN, CU_ESYS, CU_ENOMEM.
  */
 int cu_run(const cu_cmd *cmd, const cu_run_opts *opts, cu_result **ret)

@@ -16,6 +16,12 @@
  *                     and sleeps for ever; hog prints "daemon" and exits
  *                     0 once FILE is there
  *   hog rlimits       print "CPU NOFILE FSIZE CORE" soft limits
+ *   hog root-sleep MS with effective uid 0 (a setuid-root copy), become
+ *                     root for real (setuid(0) sets the real and saved
+ *                     uids too, as su and sudo do), then print "ready
+ *                     PID UID" (UID: the real uid now) and sleep MS ms
+ *                     (uninstrumented, so it can run setuid; see
+ *                     tests/test_known_limits.c)
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -142,6 +148,14 @@ static int daemonise(const char *file) {
   return 0;
 }
 
+static int root_sleep(unsigned long long ms) {
+  if (geteuid() == 0 && setuid(0) != 0)
+    return 3;
+  printf("ready %d %d\n", (int)getpid(), (int)getuid());
+  sleep_ms(ms);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -157,6 +171,8 @@ int main(int argc, char **argv) {
     return forks(parse_num(argv[2], "count"));
   if (!strcmp(mode, "daemon") && argc == 3)
     return daemonise(argv[2]);
+  if (!strcmp(mode, "root-sleep") && argc == 3)
+    return root_sleep(parse_num(argv[2], "ms"));
   if (!strcmp(mode, "rlimits")) {
     /* Each resource named as itself: glibc's getrlimit takes an enum
      * under _GNU_SOURCE, musl's an int, so no array of either type. */
@@ -174,6 +190,6 @@ int main(int argc, char **argv) {
     printf("\n");
     return 0;
   }
-  fprintf(stderr, "usage: hog cpu|alloc|fds|write|forks|daemon|rlimits ..\n");
+  fprintf(stderr, "usage: hog cpu|alloc|fds|write|forks|daemon|rlimits|root-sleep ..\n");
   return 2;
 }

@@ -1,0 +1,29 @@
+# The Python package's pytest suite, one ctest entry per interpreter
+# (python/CMakeLists.txt found them), label `python`. It runs against this
+# build's libcuprum: in a sanitizer build python itself is not
+# instrumented, so libasan is preloaded (the first DSO, as ASan requires)
+# and leak checking is left to the C tests (the interpreter keeps memory
+# until exit by design). ThreadSanitizer cannot be preloaded into an
+# uninstrumented interpreter: there the entries skip (scripts/python-test.sh).
+set(cu_py_env "")
+if(CUPRUM_SANITIZE)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+                  OUTPUT_VARIABLE cu_asan OUTPUT_STRIP_TRAILING_WHITESPACE)
+  set(cu_py_env "LD_PRELOAD=${cu_asan};ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0;CU_PY_SANITIZED=1")
+endif()
+if(CUPRUM_TSAN)
+  set(cu_py_env "CU_PY_SKIP=ThreadSanitizer build: the interpreter cannot load a TSan library")
+endif()
+foreach(tag ${CU_PYTHON_TAGS})
+  add_test(NAME python.${tag}
+           COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/python-test.sh
+                   ${CU_PYTHON_EXE_${tag}} ${PROJECT_BINARY_DIR}/python/${tag}
+                   ${CU_PYTHON_HAS_H_${tag}})
+  set_tests_properties(python.${tag} PROPERTIES
+    ENVIRONMENT "${cu_py_env};CU_TEST_SLACK_MS=${CU_TEST_SLACK_MS}"
+    TIMEOUT 900 SKIP_RETURN_CODE 77 LABELS python)
+endforeach()
+if(NOT CU_PYTHON_TAGS)
+  add_test(NAME python.none COMMAND bash -c "echo 'no Python interpreter found'; exit 77")
+  set_tests_properties(python.none PROPERTIES SKIP_RETURN_CODE 77 LABELS python)
+endif()

@@ -15,4 +15,5 @@ if ! env -u LD_PRELOAD "$py" -c 'import pytest' 2>/dev/null; then
   echo "skip: no pytest for $py (apt-get install python3-pytest)"; exit 77
 fi
 export PYTHONDONTWRITEBYTECODE=1
-exec "$py" -m pytest -q -p no:cacheprovider -o addopts= "$here/python/tests"
+exec "$py" -m pytest -q -p no:cacheprovider -o addopts= \
+  -W "ignore::DeprecationWarning:_pytest.assertion.rewrite" "$here/python/tests"

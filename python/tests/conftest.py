@@ -4,6 +4,7 @@ can do anything a test needs) and process-table checks through /proc."""
 from __future__ import annotations
 
 import os
+import select
 import sys
 from pathlib import Path
 
@@ -32,6 +33,23 @@ def alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in (b"Z", b"X")
+
+
+def exited(pid: int, timeout: float | None = None) -> bool:
+    """Wait (for the event, through a pidfd) until ``pid`` has exited; a
+    reparented grandchild that was signalled is reaped by someone else, so
+    this waits for its death, bounded by the build's slack."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if not alive(pid):
+            return True
+        ready, _, _ = select.select([fd], [], [], timeout or 2 * slack())
+        return bool(ready) or not alive(pid)
+    finally:
+        os.close(fd)
 
 
 def slack() -> float:

@@ -12,6 +12,9 @@ from cuprum.catalogue import (
     GIT, GREP, HEAD, LS, PRINTF, PWD, RSYNC, SEQ, SLEEP, TAR, TR, TRUE, WC,
     YES, ProgramCatalogue, ProgramEntry, ProjectSettings,
 )
+from cuprum.concurrent import (
+    ConcurrentConfig, ConcurrentResult, run_concurrent, run_concurrent_sync,
+)
 from cuprum.context import (
     AfterHook, AllowRegistration, BeforeHook, CuprumContext, EnvRegistration,
     HookRegistration, ScopeConfig, after, allow, before, current_context, env,
@@ -37,7 +40,8 @@ __all__ = [
     "CAT", "CORE_OPS_PROJECT", "DEFAULT_CATALOGUE", "DEFAULT_PROJECTS", "ECHO",
     "FALSE", "GIT", "GREP", "HEAD", "LIBCUPRUM_VERSION", "LS", "PACKAGE_NAME",
     "PRINTF", "PWD", "RSYNC", "SEQ", "SLEEP", "TAR", "TR", "TRUE", "WC", "YES",
-    "AfterHook", "AllowRegistration", "BeforeHook", "CommandResult",
+    "AfterHook", "AllowRegistration", "ConcurrentConfig", "ConcurrentResult",
+    "run_concurrent", "run_concurrent_sync", "BeforeHook", "CommandResult",
     "CuprumContext", "CuprumError", "DuplicateProgramError",
     "DuplicateProjectError", "EnvRegistration", "ExecEvent", "ExecHook",
     "ExecutionContext", "ForbiddenProgramError", "HookRegistration",

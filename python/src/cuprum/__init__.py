@@ -31,7 +31,7 @@ from cuprum.sh import (
     RunOutputOptions, SafeCmd, SafeCmdBuilder, StdinInput, TimeoutExpired,
 )
 
-from . import sh  # noqa: E402
+from . import builders, sh  # noqa: E402
 
 PACKAGE_NAME = "cuprum"
 LIBCUPRUM_VERSION = _native.version
@@ -50,5 +50,5 @@ __all__ = [
     "SafeCmdBuilder", "ScopeConfig", "StdinInput", "TimeoutExpired",
     "UnknownProgramError", "after", "allow", "before", "current_context",
     "env", "get_context", "merge_env_overlays", "observe", "resolve_env",
-    "scoped", "sh",
+    "builders", "scoped", "sh",
 ]

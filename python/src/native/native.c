@@ -926,6 +926,274 @@ static PyObject *git_ref(PyObject *mod, PyObject *args) {
   return s;
 }
 
+/* ------------------------------------------------------------ builders */
+
+/* The builders of cuprum/builders.h, each returning the argv it built (the
+ * program first) so the Python side makes a SafeCmd of it: the argv is
+ * assembled and checked in one reviewed place, the C library. Typed values
+ * are made here from str and freed before returning (the argv copies
+ * them). */
+
+enum { ARENA_MAX = 256 };
+typedef struct {
+  cu_safe_path *paths[ARENA_MAX];
+  size_t n_paths;
+  cu_git_ref *refs[4];
+  size_t n_refs;
+  int rel; /* allow relative paths */
+} arena;
+
+static void arena_free(arena *a) {
+  for (size_t i = 0; i < a->n_paths; i++)
+    cu_safe_path_free(a->paths[i]);
+  for (size_t i = 0; i < a->n_refs; i++)
+    cu_git_ref_free(a->refs[i]);
+}
+
+/* A cu_safe_path from a str (None -> NULL, no error). -1 with an
+ * exception set on a bad path. */
+static int a_path(arena *a, PyObject *o, cu_safe_path **ret) {
+  *ret = NULL;
+  if (o == Py_None)
+    return 0;
+  Py_ssize_t len;
+  const char *s = PyUnicode_AsUTF8AndSize(o, &len);
+  if (!s)
+    return -1;
+  if (a->n_paths == ARENA_MAX) {
+    PyErr_SetString(PyExc_ValueError, "too many paths");
+    return -1;
+  }
+  cu_safe_path_opts o2 = CU_SAFE_PATH_OPTS_INIT;
+  o2.allow_relative = a->rel;
+  int rc = cu_safe_path_newn(s, (size_t)len, &o2, ret);
+  if (rc < 0)
+    return raise_cu(rc), -1;
+  a->paths[a->n_paths++] = *ret;
+  return 0;
+}
+
+static int a_ref(arena *a, const char *s, cu_git_ref **ret) {
+  *ret = NULL;
+  if (!s)
+    return 0;
+  int rc = cu_git_ref_new(s, NULL, ret);
+  if (rc < 0)
+    return raise_cu(rc), -1;
+  a->refs[a->n_refs++] = *ret;
+  return 0;
+}
+
+/* A sequence of str as safe paths in `out` (at most ARENA_MAX / 2). */
+static int a_paths(arena *a, PyObject *seq, const cu_safe_path **out,
+                   size_t *n) {
+  PyObject *f = PySequence_Fast(seq, "expected a sequence of paths");
+  if (!f)
+    return -1;
+  Py_ssize_t len = PySequence_Fast_GET_SIZE(f);
+  int rc = len > ARENA_MAX / 2 ? -1 : 0;
+  if (rc < 0)
+    PyErr_SetString(PyExc_ValueError, "too many paths");
+  for (Py_ssize_t i = 0; rc == 0 && i < len; i++) {
+    cu_safe_path *p;
+    rc = a_path(a, PySequence_Fast_GET_ITEM(f, i), &p);
+    out[i] = p;
+  }
+  Py_DECREF(f);
+  *n = (size_t)len;
+  return rc;
+}
+
+/* The built command's argv as a tuple; frees the command. */
+static PyObject *argv_of(int rc, cu_cmd *cmd, arena *a) {
+  arena_free(a);
+  if (rc < 0)
+    return PyErr_Occurred() ? NULL : raise_cu(rc);
+  PyObject *t = argv_tuple(cu_cmd_argv(cmd), cu_cmd_argv_count(cmd));
+  cu_cmd_free(cmd);
+  return t;
+}
+
+static PyObject *b_git_checkout(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"ref", "create", "detach", "force", "start", "repo",
+                        "allow_relative", NULL};
+  const char *ref, *start = NULL;
+  int create = 0, detach = 0, force = 0;
+  PyObject *repo = Py_None;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$pppzOp", kwl, &ref, &create,
+                                   &detach, &force, &start, &repo, &a.rel))
+    return NULL;
+  cu_git_checkout_opts o = CU_GIT_CHECKOUT_OPTS_INIT;
+  cu_git_ref *r = NULL, *st = NULL;
+  cu_safe_path *rp = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (a_ref(&a, ref, &r) == 0 && a_ref(&a, start, &st) == 0 &&
+      a_path(&a, repo, &rp) == 0) {
+    o.repo = rp;
+    o.create = create;
+    o.detach = detach;
+    o.force = force;
+    o.start = st;
+    rc = cu_git_checkout(r, &o, &cmd);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
+static PyObject *b_git_status(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"short", "branch", "porcelain", "repo",
+                        "allow_relative", NULL};
+  int sh = 0, br = 0, po = 0;
+  PyObject *repo = Py_None;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|$pppOp", kwl, &sh, &br, &po,
+                                   &repo, &a.rel))
+    return NULL;
+  cu_git_status_opts o = CU_GIT_STATUS_OPTS_INIT;
+  cu_safe_path *rp = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (a_path(&a, repo, &rp) == 0) {
+    o.repo = rp;
+    o.short_format = sh;
+    o.branch = br;
+    o.porcelain = po;
+    rc = cu_git_status(&o, &cmd);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
+static PyObject *b_git_commit(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"message", "all", "allow_empty", "quiet", "repo",
+                        "allow_relative", NULL};
+  const char *msg;
+  int all = 0, empty = 0, quiet = 0;
+  PyObject *repo = Py_None;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$pppOp", kwl, &msg, &all,
+                                   &empty, &quiet, &repo, &a.rel))
+    return NULL;
+  cu_git_commit_opts o = CU_GIT_COMMIT_OPTS_INIT;
+  cu_safe_path *rp = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (a_path(&a, repo, &rp) == 0) {
+    o.repo = rp;
+    o.all = all;
+    o.allow_empty = empty;
+    o.quiet = quiet;
+    rc = cu_git_commit(msg, &o, &cmd);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
+static PyObject *b_git_init(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"directory", "bare", "quiet", "initial_branch",
+                        "allow_relative", NULL};
+  PyObject *dir;
+  const char *branch = NULL;
+  int bare = 0, quiet = 0;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$ppzp", kwl, &dir, &bare,
+                                   &quiet, &branch, &a.rel))
+    return NULL;
+  cu_git_init_opts o = CU_GIT_INIT_OPTS_INIT;
+  cu_safe_path *d = NULL;
+  cu_git_ref *b = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (a_path(&a, dir, &d) == 0 && a_ref(&a, branch, &b) == 0) {
+    o.bare = bare;
+    o.quiet = quiet;
+    o.initial_branch = b;
+    rc = d ? cu_git_init(d, &o, &cmd) : (PyErr_SetString(PyExc_TypeError,
+                                                         "directory"), -1);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
+static PyObject *b_rsync(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"sources", "dest", "archive", "recursive", "delete",
+                        "dry_run", "verbose", "compress", "include",
+                        "exclude", "allow_relative", NULL};
+  PyObject *src, *dest, *inc = Py_None, *exc = Py_None;
+  int ar = 0, rec = 0, del = 0, dry = 0, verb = 0, comp = 0;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$ppppppOOp", kwl, &src, &dest,
+                                   &ar, &rec, &del, &dry, &verb, &comp, &inc,
+                                   &exc, &a.rel))
+    return NULL;
+  const cu_safe_path *srcs[ARENA_MAX / 2];
+  cu_rsync_opts o = CU_RSYNC_OPTS_INIT;
+  cu_safe_path *d = NULL;
+  PyObject *empty = PyTuple_New(0);
+  PyObject *fi = empty ? PySequence_Fast(inc == Py_None ? empty : inc,
+                                         "include must be a sequence")
+                       : NULL;
+  PyObject *fe = fi ? PySequence_Fast(exc == Py_None ? empty : exc,
+                                      "exclude must be a sequence")
+                    : NULL;
+  const char **ia = NULL, **ea = NULL;
+  size_t n = 0;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (fe && a_paths(&a, src, srcs, &n) == 0 && a_path(&a, dest, &d) == 0 &&
+      (ia = str_array(fi, &o.n_include)) && (ea = str_array(fe, &o.n_exclude))) {
+    o.archive = ar;
+    o.recursive = rec;
+    o.delete_extraneous = del;
+    o.dry_run = dry;
+    o.verbose = verb;
+    o.compress = comp;
+    o.include = ia;
+    o.exclude = ea;
+    rc = cu_rsync(srcs, n, d, &o, &cmd);
+  }
+  PyMem_Free(ia);
+  PyMem_Free(ea);
+  Py_XDECREF(fi);
+  Py_XDECREF(fe);
+  Py_XDECREF(empty);
+  return argv_of(rc, cmd, &a);
+}
+
+/* tar_create / tar_list / tar_extract share one entry point: `mode` is
+ * "c", "t" or "x"; members for "c", dest for "x". */
+static PyObject *b_tar(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"mode", "archive", "members", "dest", "compression",
+                        "directory", "verbose", "allow_relative", NULL};
+  const char *mode;
+  PyObject *archive, *members = Py_None, *dest = Py_None, *dir = Py_None;
+  int comp = 0, verb = 0;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$OOiOpp", kwl, &mode, &archive,
+                                   &members, &dest, &comp, &dir, &verb, &a.rel))
+    return NULL;
+  const cu_safe_path *mem[ARENA_MAX / 2];
+  cu_tar_opts o = CU_TAR_OPTS_INIT;
+  cu_safe_path *ar = NULL, *d = NULL, *cd = NULL;
+  size_t n = 0;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (a_path(&a, archive, &ar) == 0 && a_path(&a, dest, &d) == 0 &&
+      a_path(&a, dir, &cd) == 0 &&
+      (members == Py_None || a_paths(&a, members, mem, &n) == 0)) {
+    o.compression = (cu_tar_compression)comp;
+    o.directory = cd;
+    o.verbose = verb;
+    if (!ar || (*mode == 'x' && !d))
+      PyErr_SetString(PyExc_TypeError, "archive and dest are required");
+    else if (*mode == 'c')
+      rc = cu_tar_create(ar, mem, n, &o, &cmd);
+    else if (*mode == 't')
+      rc = cu_tar_list(ar, &o, &cmd);
+    else
+      rc = cu_tar_extract(ar, d, &o, &cmd);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
 /* ------------------------------------------------------------- module */
 
 static PyMethodDef module_methods[] = {
@@ -936,6 +1204,18 @@ static PyMethodDef module_methods[] = {
     {"safe_path", (PyCFunction)(void (*)(void))safe_path,
      METH_VARARGS | METH_KEYWORDS, "safe_path(path, *, allow_relative) -> str"},
     {"git_ref", git_ref, METH_VARARGS, "git_ref(ref) -> str"},
+    {"git_checkout", (PyCFunction)(void (*)(void))b_git_checkout,
+     METH_VARARGS | METH_KEYWORDS, "cu_git_checkout -> argv"},
+    {"git_status", (PyCFunction)(void (*)(void))b_git_status,
+     METH_VARARGS | METH_KEYWORDS, "cu_git_status -> argv"},
+    {"git_commit", (PyCFunction)(void (*)(void))b_git_commit,
+     METH_VARARGS | METH_KEYWORDS, "cu_git_commit -> argv"},
+    {"git_init", (PyCFunction)(void (*)(void))b_git_init,
+     METH_VARARGS | METH_KEYWORDS, "cu_git_init -> argv"},
+    {"rsync", (PyCFunction)(void (*)(void))b_rsync,
+     METH_VARARGS | METH_KEYWORDS, "cu_rsync -> argv"},
+    {"tar", (PyCFunction)(void (*)(void))b_tar, METH_VARARGS | METH_KEYWORDS,
+     "cu_tar_create/list/extract -> argv"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef native_module = {

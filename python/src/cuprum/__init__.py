@@ -25,13 +25,15 @@ from cuprum.errors import (
     ForbiddenProgramError, UnknownProgramError,
 )
 from cuprum.events import ExecEvent, ExecHook
+from cuprum.logging_hooks import LoggingHookRegistration, logging_hook
+from cuprum.redaction import Redaction
 from cuprum.program import Program
 from cuprum.sh import (
     CommandResult, ExecutionContext, IOOptions, Pipeline, PipelineResult,
     RunOutputOptions, SafeCmd, SafeCmdBuilder, StdinInput, TimeoutExpired,
 )
 
-from . import builders, sh  # noqa: E402
+from . import adapters, builders, sh  # noqa: E402
 
 PACKAGE_NAME = "cuprum"
 LIBCUPRUM_VERSION = _native.version
@@ -50,5 +52,6 @@ __all__ = [
     "SafeCmdBuilder", "ScopeConfig", "StdinInput", "TimeoutExpired",
     "UnknownProgramError", "after", "allow", "before", "current_context",
     "env", "get_context", "merge_env_overlays", "observe", "resolve_env",
-    "builders", "scoped", "sh",
+    "builders", "scoped", "sh", "LoggingHookRegistration", "logging_hook",
+    "Redaction",
 ]

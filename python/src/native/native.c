@@ -1194,6 +1194,58 @@ static PyObject *b_tar(PyObject *m, PyObject *args, PyObject *kw) {
   return argv_of(rc, cmd, &a);
 }
 
+/* ----------------------------------------------------------- redaction */
+
+/* redact_argv(argv, patterns=(), secret_names=(), no_default_names=False)
+ * -> tuple: libcuprum's redaction (cuprum/redact.h) for what the Python
+ * adapters write about a run; the child always gets the real argv. */
+static PyObject *redact_argv(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"argv", "patterns", "secret_names",
+                        "no_default_names", NULL};
+  PyObject *argv, *pats = NULL, *names = NULL;
+  int nodef = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OOp", kwl, &argv, &pats,
+                                   &names, &nodef))
+    return NULL;
+  PyObject *fa = PySequence_Fast(argv, "argv must be a sequence");
+  PyObject *fp = fa && pats ? PySequence_Fast(pats, "patterns") : NULL;
+  PyObject *fn = fa && names ? PySequence_Fast(names, "secret_names") : NULL;
+  cu_redact_opts o = CU_REDACT_OPTS_INIT;
+  const char **av = NULL, **pa = NULL, **na = NULL;
+  size_t n = 0;
+  cu_redact *r = NULL;
+  char **out = NULL;
+  PyObject *ret = NULL;
+  if (fa && (!pats || fp) && (!names || fn) && (av = str_array(fa, &n)) &&
+      (!fp || (pa = str_array(fp, &o.n_patterns))) &&
+      (!fn || (na = str_array(fn, &o.n_secret_names)))) {
+    o.patterns = pa;
+    o.secret_names = na;
+    o.no_default_names = nodef;
+    int rc = cu_redact_new(&o, &r);
+    if (rc >= 0)
+      rc = cu_redact_argv(r, av, n, &out);
+    ret = rc < 0 ? raise_cu(rc) : argv_tuple((const char *const *)out, n);
+  }
+  free(out);
+  cu_redact_free(r);
+  PyMem_Free(av);
+  PyMem_Free(pa);
+  PyMem_Free(na);
+  Py_XDECREF(fa);
+  Py_XDECREF(fp);
+  Py_XDECREF(fn);
+  return ret;
+}
+
+/* redact_env(name, value) -> bool: whether the value is to be hidden. */
+static PyObject *redact_env(PyObject *m, PyObject *args) {
+  const char *name, *value;
+  if (!PyArg_ParseTuple(args, "ss", &name, &value))
+    return NULL;
+  return PyBool_FromLong(cu_redact_env(NULL, name, value));
+}
+
 /* ------------------------------------------------------------- module */
 
 static PyMethodDef module_methods[] = {
@@ -1204,6 +1256,9 @@ static PyMethodDef module_methods[] = {
     {"safe_path", (PyCFunction)(void (*)(void))safe_path,
      METH_VARARGS | METH_KEYWORDS, "safe_path(path, *, allow_relative) -> str"},
     {"git_ref", git_ref, METH_VARARGS, "git_ref(ref) -> str"},
+    {"redact_argv", (PyCFunction)(void (*)(void))redact_argv,
+     METH_VARARGS | METH_KEYWORDS, "redact_argv(argv, ...) -> tuple"},
+    {"redact_env", redact_env, METH_VARARGS, "redact_env(name, value) -> bool"},
     {"git_checkout", (PyCFunction)(void (*)(void))b_git_checkout,
      METH_VARARGS | METH_KEYWORDS, "cu_git_checkout -> argv"},
     {"git_status", (PyCFunction)(void (*)(void))b_git_status,

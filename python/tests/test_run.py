@@ -98,3 +98,17 @@ def test_many_async_runs_on_one_loop_use_no_threads() -> None:
         return res
     res = asyncio.run(main())
     assert [r.stdout for r in res] == [f"{i}\n" for i in range(40)]
+
+
+def test_stream_backend_selection() -> None:
+    from cuprum.sh import stream_backend
+    assert stream_backend("readwrite") == "readwrite"
+    assert stream_backend() in ("splice", "readwrite")
+    with pytest.raises(ValueError, match="valid values"):
+        stream_backend("rust")
+    for name in ("readwrite", "auto"):
+        ctx = ExecutionContext(stream_backend=name)
+        r = (sh.make(ECHO)("-n", "x") | sh.make(CAT)()).run_sync(context=ctx)
+        assert r.stdout == "x"
+    with pytest.raises(ValueError):
+        sh.make(ECHO)().run_sync(context=ExecutionContext(stream_backend="nope"))

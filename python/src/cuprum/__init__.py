@@ -31,6 +31,7 @@ from cuprum.program import Program
 from cuprum.sh import (
     CommandResult, ExecutionContext, IOOptions, Pipeline, PipelineResult,
     RunOutputOptions, SafeCmd, SafeCmdBuilder, StdinInput, TimeoutExpired,
+    stream_backend,
 )
 
 from . import adapters, builders, sh  # noqa: E402
@@ -53,5 +54,5 @@ __all__ = [
     "UnknownProgramError", "after", "allow", "before", "current_context",
     "env", "get_context", "merge_env_overlays", "observe", "resolve_env",
     "builders", "scoped", "sh", "LoggingHookRegistration", "logging_hook",
-    "Redaction",
+    "Redaction", "stream_backend",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "CommandResult", "ExecutionContext", "IOOptions", "Pipeline",
     "PipelineResult", "RunOutputOptions", "SafeCmd", "SafeCmdBuilder",
     "StdinInput", "TimeoutExpired", "build_argv", "make", "observe",
+    "stream_backend",
 ]
 
 _ArgValue = typ.Any
@@ -109,6 +110,29 @@ class ExecutionContext:
     encoding: str = "utf-8"
     errors: str = "replace"
     tags: cabc.Mapping[str, object] | None = None
+    stream_backend: str | None = None
+    """libcuprum's stream backend for this run: "auto" (default: the
+    CUPRUM_STREAM_BACKEND environment variable, else the best available),
+    "splice" or "readwrite"."""
+
+
+def stream_backend(name: str | None = None) -> str:
+    """The concrete backend a run asking for ``name`` (default "auto")
+    would use: "splice" or "readwrite". ValueError for an unknown or
+    unavailable backend."""
+    try:
+        return _native.stream_backend(name or "auto")[1]
+    except _native.Error as exc:
+        raise ValueError(exc.args[2]) from None
+
+
+def _backend_value(name: str | None) -> int:
+    if not name:
+        return 0
+    try:
+        return _native.stream_backend(name)[0]
+    except _native.Error as exc:
+        raise ValueError(exc.args[2]) from None
 
 
 class TimeoutExpired(TimeoutError):  # noqa: N818 (subprocess's name)
@@ -281,7 +305,8 @@ class _Run:
                 stdin=self.stdin, timeout_ms=_timeout_ms(self.timeout),
                 grace_ms=_grace_ms(ctx.cancel_grace),
                 tags=[(k, str(v)) for k, v in (ctx.tags or {}).items()] or None,
-                observer=self.observer, out_sink=echo[0], err_sink=echo[1])
+                observer=self.observer, out_sink=echo[0], err_sink=echo[1],
+                backend=_backend_value(ctx.stream_backend))
         except _native.Error as exc:
             raise from_native(exc) from None
 

@@ -1246,6 +1246,25 @@ static PyObject *redact_env(PyObject *m, PyObject *args) {
   return PyBool_FromLong(cu_redact_env(NULL, name, value));
 }
 
+/* ------------------------------------------------------------ backends */
+
+/* stream_backend(name="auto") -> (value, resolved name): the backend a run
+ * asking for `name` gets (cuprum/backend.h: the CUPRUM_STREAM_BACKEND
+ * environment variable applies to "auto"). Error for an unknown name or
+ * an unavailable backend. */
+static PyObject *stream_backend(PyObject *m, PyObject *args) {
+  const char *name = "auto";
+  if (!PyArg_ParseTuple(args, "|s", &name))
+    return NULL;
+  cu_stream_backend b, resolved;
+  int rc = cu_stream_backend_parse(name, &b);
+  if (rc >= 0)
+    rc = cu_stream_backend_resolve(b, &resolved);
+  if (rc < 0)
+    return raise_cu(rc);
+  return Py_BuildValue("(is)", (int)b, cu_stream_backend_name(resolved));
+}
+
 /* ------------------------------------------------------------- module */
 
 static PyMethodDef module_methods[] = {
@@ -1256,6 +1275,8 @@ static PyMethodDef module_methods[] = {
     {"safe_path", (PyCFunction)(void (*)(void))safe_path,
      METH_VARARGS | METH_KEYWORDS, "safe_path(path, *, allow_relative) -> str"},
     {"git_ref", git_ref, METH_VARARGS, "git_ref(ref) -> str"},
+    {"stream_backend", stream_backend, METH_VARARGS,
+     "stream_backend(name='auto') -> (value, resolved name)"},
     {"redact_argv", (PyCFunction)(void (*)(void))redact_argv,
      METH_VARARGS | METH_KEYWORDS, "redact_argv(argv, ...) -> tuple"},
     {"redact_env", redact_env, METH_VARARGS, "redact_env(name, value) -> bool"},

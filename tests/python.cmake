@@ -27,3 +27,12 @@ if(NOT CU_PYTHON_TAGS)
   add_test(NAME python.none COMMAND bash -c "echo 'no Python interpreter found'; exit 77")
   set_tests_properties(python.none PROPERTIES SKIP_RETURN_CODE 77 LABELS python)
 endif()
+
+# The user's way in: libcuprum installed, the module built by setuptools
+# from python/pyproject.toml against it (pkg-config). Its own Release build,
+# hence ownbuild (scripts/test.sh runs those in one build only) and heavy.
+add_test(NAME python.setuptools
+         COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/python-setuptools-test.sh
+                 ${PROJECT_BINARY_DIR}/python-setuptools)
+set_tests_properties(python.setuptools PROPERTIES TIMEOUT 1200
+  SKIP_RETURN_CODE 77 LABELS "python;ownbuild;heavy")

@@ -92,4 +92,13 @@ def test_awaitable_hook_results_are_awaited() -> None:
         with observe(hook):
             await sh.make(ECHO)("x").run()
     asyncio.run(main())
-    assert done == ["plan", "start", "stdout", "exit"]
+    assert sorted(done) == ["exit", "plan", "start", "stdout"]
+
+
+def test_observer_gets_lines_without_capture() -> None:
+    from cuprum import RunOutputOptions
+    lines: list[str] = []
+    with observe(lambda e: e.phase in ("stdout", "stderr") and lines.append(e.line)):
+        r = py("import sys;print('out');print('err',file=sys.stderr)").run_sync(
+            output=RunOutputOptions(capture=False))
+    assert r.stdout is None and sorted(lines) == ["err", "out"]

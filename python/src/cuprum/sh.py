@@ -15,7 +15,7 @@ from cuprum import _engine, _native
 from cuprum.catalogue import DEFAULT_CATALOGUE, ProgramCatalogue, ProjectSettings, native_name
 from cuprum.context import current_context, observe
 from cuprum.errors import from_native
-from cuprum.events import ExecEvent
+from cuprum.events import make_event
 from cuprum.program import Program
 
 if typ.TYPE_CHECKING:
@@ -205,12 +205,12 @@ class _Observer:
         self.plans: dict[int, tuple[tuple[str, ...], dict[str, str] | None, dict[str, object]]] = {}
         self.pending: list[typ.Any] = []
 
-    def __call__(self, ev: tuple[typ.Any, ...]) -> None:
+    def __call__(self, ev: tuple[typ.Any, ...]) -> typ.Any:
         (phase, exec_id, _prog, argv, cwd, env, pid, wall, line, exit_code,
-         duration_ns, tags, stage, n_stages, nbytes, _error, _sig, project) = ev
+         duration_ns, tags, stage, n_stages, nbytes, _error, sig, project) = ev
         name = _PHASES.get(phase)
         if name is None:
-            return
+            return None
         if argv is not None:
             cmd = self.cmds[stage]
             tagmap: dict[str, object] = {"project": project or cmd.project.name}
@@ -221,17 +221,18 @@ class _Observer:
             self.plans[exec_id] = ((cmd.program, *argv[1:]),
                                    dict(env) if env else None, tagmap)
         argv_t, env_m, tagmap = self.plans[exec_id]
-        event = ExecEvent(
-            phase=typ.cast("typ.Any", name), program=self.cmds[stage].program,
-            argv=argv_t, cwd=cwd, env=env_m, pid=pid or None, timestamp=wall,
-            line=line, exit_code=exit_code if name == "exit" else None,
-            duration_s=duration_ns / 1e9 if name == "exit" else None,
-            tags=tagmap, byte_count=nbytes if name.startswith("stdin") else None,
-            exec_id=str(exec_id))
+        is_exit = name == "exit"
+        event = make_event(
+            name, self.cmds[stage].program, argv_t, cwd, env_m, pid or None,
+            wall, line, (-sig if sig else exit_code) if is_exit else None,
+            duration_ns / 1e9 if is_exit else None, tagmap, None,
+            nbytes if name in ("stdin", "stdin_error") else None, None, None,
+            str(exec_id))
         for hook in self.hooks:
             r = hook(event)
-            if inspect.isawaitable(r):
+            if r is not None and inspect.isawaitable(r):
                 self.pending.append(r)
+        return event  # the native side copies a start event for each line
 
 
 class _Echo:
@@ -306,7 +307,8 @@ class _Run:
                 grace_ms=_grace_ms(ctx.cancel_grace),
                 tags=[(k, str(v)) for k, v in (ctx.tags or {}).items()] or None,
                 observer=self.observer, out_sink=echo[0], err_sink=echo[1],
-                backend=_backend_value(ctx.stream_backend))
+                backend=_backend_value(ctx.stream_backend),
+                line_hooks=self.observer.hooks if self.observer else None)
         except _native.Error as exc:
             raise from_native(exc) from None
 
@@ -323,6 +325,13 @@ class _Run:
             exit_code=r["exit_code"] if r["term_signal"] == 0 else -r["term_signal"],
             pid=r["pid"], stdout=self._text(r["stdout"], cap and has_out),
             stderr=self._text(r["stderr"], cap))
+
+    def _pending(self, task: _native.Task) -> list[typ.Any]:
+        """Awaitables the observers returned for this run."""
+        if self.observer is None:
+            return []
+        return self.observer.pending + [r for r in task.pending()
+                                        if inspect.isawaitable(r)]
 
     def finish(self, task: _native.Task) -> typ.Any:
         exc = task.exception()
@@ -355,8 +364,9 @@ class _Run:
         self.before()
         task = self.start(_engine.async_loop())
         await _engine.wait_async(task)
-        if self.observer and self.observer.pending:
-            await asyncio.gather(*self.observer.pending)
+        pending = self._pending(task)
+        if pending:
+            await asyncio.gather(*pending)
         result = self.finish(task)
         self.after(result)
         return result
@@ -366,9 +376,8 @@ class _Run:
         loop = _engine.sync_loop()
         task = self.start(loop)
         _engine.wait_sync(loop, task)
-        if self.observer and self.observer.pending:
-            for aw in self.observer.pending:
-                asyncio.run(_await(aw))
+        for aw in self._pending(task):
+            asyncio.run(_await(aw))
         result = self.finish(task)
         self.after(result)
         return result

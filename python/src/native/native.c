@@ -20,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <cuprum/cuprum.h>
 
@@ -285,6 +286,9 @@ struct TaskObject {
   cu_pipeline *pipe;
   cu_hook *hook;         /* the observer registration, or NULL */
   PyObject *observer;    /* callable(tuple) or NULL */
+  PyObject *line_hooks;  /* tuple of callables for line events, or NULL */
+  PyObject *templates;   /* exec_id -> the ExecEvent of its start */
+  PyObject *pending;     /* what line hooks returned that is not None */
   PyObject *sinks[2];    /* echo callables for stdout, stderr, or NULL */
   PyObject *stdin_bytes; /* kept alive while the run may read it */
   PyObject *exc;         /* first exception a callback raised */
@@ -467,6 +471,9 @@ static void task_dealloc(TaskObject *t) {
     cu_cmd_free(t->cmds[i]);
   PyMem_Free(t->cmds);
   Py_CLEAR(t->observer);
+  Py_CLEAR(t->line_hooks);
+  Py_CLEAR(t->templates);
+  Py_CLEAR(t->pending);
   Py_CLEAR(t->sinks[0]);
   Py_CLEAR(t->sinks[1]);
   Py_CLEAR(t->stdin_bytes);
@@ -547,19 +554,118 @@ static PyObject *event_tuple(const cu_event *e) {
                        str_or_none(project_of(e)));
 }
 
+/* Line events at the speed of output: the ExecEvent class's slots are
+ * written directly (the frozen dataclass's __init__ costs more than ten
+ * times as much, per line), copying the run's start event and replacing
+ * phase, line and time. set_event_type() records where each slot lives. */
+enum { EV_PHASE, EV_PID = 5, EV_TIME = 6, EV_LINE = 7, EV_NFIELDS = 16 };
+static PyTypeObject *event_type;
+static Py_ssize_t event_off[EV_NFIELDS];
+static PyObject *phase_stdout, *phase_stderr;
+
+static PyObject *set_event_type(PyObject *m, PyObject *args) {
+  PyTypeObject *type;
+  PyObject *names;
+  if (!PyArg_ParseTuple(args, "O!O!", &PyType_Type, &type, &PyTuple_Type,
+                        &names))
+    return NULL;
+  if (PyTuple_GET_SIZE(names) != EV_NFIELDS)
+    return PyErr_Format(PyExc_ValueError, "expected %d fields", EV_NFIELDS);
+  for (Py_ssize_t i = 0; i < EV_NFIELDS; i++) {
+    PyObject *d = PyDict_GetItemWithError(type->tp_dict,
+                                          PyTuple_GET_ITEM(names, i));
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type))
+      return PyErr_Occurred() ? NULL
+                              : PyErr_Format(PyExc_TypeError,
+                                             "field %zd is not a slot", i);
+    PyMemberDef *md = ((PyMemberDescrObject *)d)->d_member;
+    if (md->type != T_OBJECT_EX && md->type != T_OBJECT)
+      return PyErr_Format(PyExc_TypeError, "field %zd is not an object", i);
+    event_off[i] = md->offset;
+  }
+  Py_XSETREF(event_type, (PyTypeObject *)Py_NewRef(type));
+  Py_RETURN_NONE;
+}
+
+static PyObject **slot(PyObject *o, int i) {
+  return (PyObject **)(void *)((char *)o + event_off[i]);
+}
+
+/* A copy of `tpl` (an ExecEvent) for one line; NULL with an exception. */
+static PyObject *line_event(PyObject *tpl, const cu_event *e) {
+  PyObject *line = PyUnicode_DecodeUTF8(e->line, (Py_ssize_t)e->line_len,
+                                        "replace");
+  PyObject *ts = PyFloat_FromDouble((double)e->wall.tv_sec +
+                                    (double)e->wall.tv_nsec / 1e9);
+  PyObject *ev = line && ts ? event_type->tp_alloc(event_type, 0) : NULL;
+  if (!ev) {
+    Py_XDECREF(line);
+    Py_XDECREF(ts);
+    return NULL;
+  }
+  for (int i = 0; i < EV_NFIELDS; i++)
+    *slot(ev, i) = Py_XNewRef(*slot(tpl, i));
+  Py_XSETREF(*slot(ev, EV_PHASE), Py_NewRef(e->phase == CU_EV_STDOUT_LINE
+                                                ? phase_stdout
+                                                : phase_stderr));
+  Py_XSETREF(*slot(ev, EV_LINE), line);
+  Py_XSETREF(*slot(ev, EV_TIME), ts);
+  return ev;
+}
+
+/* Deliver a line event to the line hooks; -1 with an exception. */
+static int deliver_line(TaskObject *t, const cu_event *e) {
+  PyObject *key = PyLong_FromUnsignedLongLong(e->exec_id);
+  PyObject *tpl = key ? PyDict_GetItemWithError(t->templates, key) : NULL;
+  Py_XDECREF(key);
+  if (!tpl)
+    return PyErr_Occurred() ? -1 : 0; /* no start seen: nothing to copy */
+  PyObject *ev = line_event(tpl, e);
+  if (!ev)
+    return -1;
+  int rc = 0;
+  for (Py_ssize_t i = 0; rc == 0 && i < PyTuple_GET_SIZE(t->line_hooks); i++) {
+    PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(t->line_hooks, i), ev);
+    if (!r || (r != Py_None && PyList_Append(t->pending, r) < 0))
+      rc = -1;
+    Py_XDECREF(r);
+  }
+  Py_DECREF(ev);
+  return rc;
+}
+
+/* Any other event: the Python observer builds and delivers the ExecEvent
+ * and returns it; the start event's is kept as the run's line template. */
+static int deliver_other(TaskObject *t, const cu_event *e) {
+  PyObject *ev = event_tuple(e);
+  PyObject *r = ev ? PyObject_CallOneArg(t->observer, ev) : NULL;
+  Py_XDECREF(ev);
+  if (!r)
+    return -1;
+  int rc = 0;
+  if (t->templates && event_type && Py_IS_TYPE(r, event_type) &&
+      (e->phase == CU_EV_PLAN || e->phase == CU_EV_START)) {
+    PyObject *key = PyLong_FromUnsignedLongLong(e->exec_id);
+    rc = key ? PyDict_SetItem(t->templates, key, r) : -1;
+    Py_XDECREF(key);
+  }
+  Py_DECREF(r);
+  return rc;
+}
+
 static int on_event(void *userdata, const cu_event *event) {
   TaskObject *t = userdata;
   PyGILState_STATE g = PyGILState_Ensure();
   int rc = 0;
   if (t->observer && !t->exc) {
-    PyObject *ev = event_tuple(event);
-    PyObject *r = ev ? PyObject_CallOneArg(t->observer, ev) : NULL;
-    Py_XDECREF(ev);
-    if (!r) {
+    int line = event->phase == CU_EV_STDOUT_LINE ||
+               event->phase == CU_EV_STDERR_LINE;
+    rc = line && t->line_hooks ? deliver_line(t, event)
+                               : deliver_other(t, event);
+    if (rc < 0) {
       task_fail(t);
       rc = 1;
     }
-    Py_XDECREF(r);
   }
   PyGILState_Release(g);
   return rc;
@@ -658,7 +764,16 @@ static PyObject *task_exception(TaskObject *t, PyObject *Py_UNUSED(x)) {
   return e;
 }
 
+/* What line hooks returned (awaitables to await), then forgotten. */
+static PyObject *task_pending(TaskObject *t, PyObject *Py_UNUSED(x)) {
+  PyObject *p = t->pending ? t->pending : PyList_New(0);
+  t->pending = NULL;
+  return p;
+}
+
 static PyMethodDef task_methods[] = {
+    {"pending", (PyCFunction)task_pending, METH_NOARGS,
+     "what line hooks returned that was not None"},
     {"result", (PyCFunction)task_result, METH_NOARGS,
      "the result dict once done, else None"},
     {"done", (PyCFunction)task_done, METH_NOARGS, "whether the run ended"},
@@ -773,6 +888,11 @@ static int pairs_array(PyObject *seq, PyObject **keep, cu_env_var **ret,
   return 0;
 }
 
+/* Observed but neither captured nor echoed: the parent still reads the
+ * stream (line events come from what it reads) and drops the bytes here,
+ * without the GIL. */
+static int drop_sink(void *u, const void *d, size_t n) { return 0; }
+
 static void set_output(cu_output_opts *o, int capture, int echo,
                        TaskObject *t, int which) {
   o->mode = capture ? (echo ? CU_STREAM_TEE : CU_STREAM_CAPTURE)
@@ -780,6 +900,9 @@ static void set_output(cu_output_opts *o, int capture, int echo,
   if (echo && t->sinks[which]) {
     o->sink = which ? on_sink_err : on_sink_out;
     o->sink_data = t;
+  } else if (!capture && !echo && t->observer) {
+    o->mode = CU_STREAM_ECHO;
+    o->sink = drop_sink;
   }
 }
 
@@ -832,22 +955,23 @@ static int parse_io(PyObject *in, PyObject *env, PyObject *tags, opts_mem *m,
 static char *start_kw[] = {"loop", "stages", "capture", "echo", "env",
                            "clear_env", "cwd", "stdin", "timeout_ms",
                            "grace_ms", "tags", "observer", "out_sink",
-                           "err_sink", "backend", "max_capture", NULL};
+                           "err_sink", "backend", "max_capture", "line_hooks",
+                           NULL};
 
 /* start(loop, stages, **options) -> Task. Raises Error when nothing could
  * be started (then nothing is left running). */
 static PyObject *start(PyObject *mod, PyObject *args, PyObject *kw) {
   LoopObject *loop;
   PyObject *stages, *env = Py_None, *in = Py_None, *tags = Py_None;
-  PyObject *obs = Py_None, *os = Py_None, *es = Py_None;
+  PyObject *obs = Py_None, *os = Py_None, *es = Py_None, *lh = Py_None;
   int capture = 1, echo = 0, clear_env = 0, backend = 0;
   const char *cwd = NULL;
   long long timeout_ms = 0, grace_ms = 0;
   Py_ssize_t max_capture = 0;
   if (!PyArg_ParseTupleAndKeywords(
-          args, kw, "O!O|$ppOpzOLLOOOOin", start_kw, &LoopType, &loop, &stages,
-          &capture, &echo, &env, &clear_env, &cwd, &in, &timeout_ms, &grace_ms,
-          &tags, &obs, &os, &es, &backend, &max_capture))
+          args, kw, "O!O|$ppOpzOLLOOOOinO", start_kw, &LoopType, &loop,
+          &stages, &capture, &echo, &env, &clear_env, &cwd, &in, &timeout_ms,
+          &grace_ms, &tags, &obs, &os, &es, &backend, &max_capture, &lh))
     return NULL;
   if (!loop->loop)
     return PyErr_Format(PyExc_RuntimeError, "loop is closed");
@@ -857,6 +981,15 @@ static PyObject *start(PyObject *mod, PyObject *args, PyObject *kw) {
   memset((char *)t + sizeof(PyObject), 0, sizeof(*t) - sizeof(PyObject));
   t->loop = (LoopObject *)Py_NewRef(loop);
   t->observer = obs == Py_None ? NULL : Py_NewRef(obs);
+  if (t->observer && lh != Py_None) {
+    t->line_hooks = PySequence_Tuple(lh);
+    t->templates = PyDict_New();
+    t->pending = PyList_New(0);
+    if (!t->line_hooks || !t->templates || !t->pending) {
+      Py_DECREF(t);
+      return NULL;
+    }
+  }
   t->sinks[0] = os == Py_None ? NULL : Py_NewRef(os);
   t->sinks[1] = es == Py_None ? NULL : Py_NewRef(es);
   cu_run_opts o = CU_RUN_OPTS_INIT;
@@ -1275,6 +1408,8 @@ static PyMethodDef module_methods[] = {
     {"safe_path", (PyCFunction)(void (*)(void))safe_path,
      METH_VARARGS | METH_KEYWORDS, "safe_path(path, *, allow_relative) -> str"},
     {"git_ref", git_ref, METH_VARARGS, "git_ref(ref) -> str"},
+    {"set_event_type", set_event_type, METH_VARARGS,
+     "set_event_type(ExecEvent, field names): line events built in C"},
     {"stream_backend", stream_backend, METH_VARARGS,
      "stream_backend(name='auto') -> (value, resolved name)"},
     {"redact_argv", (PyCFunction)(void (*)(void))redact_argv,
@@ -1306,6 +1441,10 @@ PyMODINIT_FUNC PyInit__native(void) {
     return NULL;
   PyObject *m = PyModule_Create(&native_module);
   if (!m)
+    return NULL;
+  phase_stdout = PyUnicode_InternFromString("stdout");
+  phase_stderr = PyUnicode_InternFromString("stderr");
+  if (!phase_stdout || !phase_stderr)
     return NULL;
   NativeError = PyErr_NewException("cuprum._native.Error", NULL, NULL);
   if (!NativeError || PyModule_AddObjectRef(m, "Error", NativeError) < 0 ||

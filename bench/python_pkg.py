@@ -152,7 +152,7 @@ def main():
                 continue
             ratio = med[(peer, scenario)] / med[("native", scenario)]
             g = goal if peer == "pycuprum" else (1.0 if scenario == "true" else None)
-            derived.append({"name": f"py_{scenario}_vs_{peer}", "ratio": ratio,
+            derived.append({"name": f"py_{scenario}_vs_{peer}", "value": ratio,
                             "goal": g})
             print(f"  {scenario:<6} native is {ratio:6.2f}x {peer}"
                   + (f" (goal >= {g}x)" if g else ""))

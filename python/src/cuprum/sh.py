@@ -312,10 +312,8 @@ class _Run:
         except _native.Error as exc:
             raise from_native(exc) from None
 
-    def _text(self, raw: bytes, captured: bool) -> str | None:
-        if not captured:
-            return None
-        return raw.decode(self.ctx.encoding, self.ctx.errors)
+    def _text(self, text: str, captured: bool) -> str | None:
+        return text if captured else None
 
     def _stage(self, i: int, r: dict[str, typ.Any], has_out: bool) -> CommandResult:
         cmd = self.cmds[i]
@@ -337,7 +335,7 @@ class _Run:
         exc = task.exception()
         if exc is not None:
             raise exc
-        raw = task.result()
+        raw = task.result(self.ctx.encoding, self.ctx.errors)
         if "stages" in raw:
             n = len(raw["stages"])
             stages = tuple(self._stage(i, s, i == n - 1)

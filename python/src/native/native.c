@@ -698,17 +698,28 @@ static int on_sink_err(void *u, const void *d, size_t n) {
 
 /* ------------------------------------------------------------- results */
 
-static PyObject *bytes_of(const cu_bytes *b) {
-  return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len);
+/* How result() hands out captured streams: bytes, or str decoded straight
+ * from the library's buffer (one pass, no intermediate bytes copy). */
+typedef struct {
+  const char *encoding; /* NULL: bytes */
+  const char *errors;
+} text_mode;
+
+static PyObject *bytes_of(const cu_bytes *b, const text_mode *tm) {
+  const char *d = b->data ? b->data : "";
+  if (tm->encoding)
+    return PyUnicode_Decode(d, (Py_ssize_t)b->len, tm->encoding, tm->errors);
+  return PyBytes_FromStringAndSize(d, (Py_ssize_t)b->len);
 }
 
-static PyObject *result_dict(const cu_result *r) {
+static PyObject *result_dict(const cu_result *r, const text_mode *tm) {
   if (!r)
     return PyErr_NoMemory();
   return Py_BuildValue(
       "{s:i,s:i,s:i,s:i,s:N,s:N,s:O,s:O,s:O,s:O,s:O,s:L,s:i,s:i}", "error",
       r->error, "exit_code", r->exit_code, "term_signal", r->term_signal, "pid",
-      (int)r->pid, "stdout", bytes_of(&r->out), "stderr", bytes_of(&r->err),
+      (int)r->pid, "stdout", bytes_of(&r->out, tm), "stderr",
+      bytes_of(&r->err, tm),
       "ok", r->ok ? Py_True : Py_False, "timed_out",
       r->timed_out ? Py_True : Py_False, "cancelled",
       r->cancelled ? Py_True : Py_False, "truncated_out",
@@ -718,12 +729,13 @@ static PyObject *result_dict(const cu_result *r) {
       "spawn_errno", r->spawn_errno);
 }
 
-static PyObject *pipeline_dict(const cu_pipeline_result *p) {
+static PyObject *pipeline_dict(const cu_pipeline_result *p,
+                               const text_mode *tm) {
   if (!p)
     return PyErr_NoMemory();
   PyObject *stages = PyList_New(0);
   for (size_t i = 0; stages && i < p->n_stages; i++) {
-    PyObject *d = result_dict(p->stages[i]);
+    PyObject *d = result_dict(p->stages[i], tm);
     if (!d || PyList_Append(stages, d) < 0)
       Py_CLEAR(stages);
     Py_XDECREF(d);
@@ -738,13 +750,20 @@ static PyObject *pipeline_dict(const cu_pipeline_result *p) {
                        (long long)p->duration_ns);
 }
 
-/* Task.result() -> dict; a pipeline's has "stages". None before the end. */
-static PyObject *task_result(TaskObject *t, PyObject *Py_UNUSED(x)) {
+/* Task.result(encoding=None, errors="strict") -> dict; a pipeline's has
+ * "stages". Captured streams are bytes, or str when `encoding` is given.
+ * None before the end. */
+static PyObject *task_result(TaskObject *t, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"encoding", "errors", NULL};
+  text_mode tm = {NULL, "strict"};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|zs", kwl, &tm.encoding,
+                                   &tm.errors))
+    return NULL;
   if (!t->task || !cu_task_done(t->task))
     Py_RETURN_NONE;
   if (t->pipe)
-    return pipeline_dict(cu_task_pipeline_result(t->task));
-  return result_dict(cu_task_result(t->task));
+    return pipeline_dict(cu_task_pipeline_result(t->task), &tm);
+  return result_dict(cu_task_result(t->task), &tm);
 }
 
 static PyObject *task_done(TaskObject *t, PyObject *Py_UNUSED(x)) {
@@ -774,8 +793,9 @@ static PyObject *task_pending(TaskObject *t, PyObject *Py_UNUSED(x)) {
 static PyMethodDef task_methods[] = {
     {"pending", (PyCFunction)task_pending, METH_NOARGS,
      "what line hooks returned that was not None"},
-    {"result", (PyCFunction)task_result, METH_NOARGS,
-     "the result dict once done, else None"},
+    {"result", (PyCFunction)(void (*)(void))task_result,
+     METH_VARARGS | METH_KEYWORDS,
+     "result(encoding=None, errors='strict'): the result dict once done"},
     {"done", (PyCFunction)task_done, METH_NOARGS, "whether the run ended"},
     {"cancel", (PyCFunction)task_cancel, METH_NOARGS,
      "TERM, grace, KILL of the run's group (idempotent)"},

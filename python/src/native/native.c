@@ -333,6 +333,8 @@ static void loop_shutdown(LoopObject *self) {
       ((TaskObject *)v)->finished = 1;
     PyDict_Clear(self->running);
   }
+  self->n_done = 0; /* those tasks were finished above */
+  self->oom = 0;
 }
 
 static void loop_dealloc(LoopObject *self) {

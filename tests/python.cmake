@@ -36,3 +36,15 @@ add_test(NAME python.setuptools
                  ${PROJECT_BINARY_DIR}/python-setuptools)
 set_tests_properties(python.setuptools PROPERTIES TIMEOUT 1200
   SKIP_RETURN_CODE 77 LABELS "python;ownbuild;heavy")
+
+# In a valgrind build: the extension's paths under memcheck, driven by the
+# system Python (PYTHONMALLOC=malloc so memcheck sees every allocation;
+# leaks are not checked: the interpreter keeps memory until exit).
+if(CUPRUM_VALGRIND AND "py3.11" IN_LIST CU_PYTHON_TAGS)
+  add_test(NAME python.valgrind
+           COMMAND valgrind -q --error-exitcode=9 ${CU_PYTHON_EXE_py3.11}
+                   ${PROJECT_SOURCE_DIR}/python/tests/valgrind_smoke.py)
+  set_tests_properties(python.valgrind PROPERTIES
+    ENVIRONMENT "PYTHONMALLOC=malloc;PYTHONPATH=${PROJECT_BINARY_DIR}/python/py3.11"
+    TIMEOUT 900 LABELS python)
+endif()

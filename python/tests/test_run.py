@@ -112,3 +112,21 @@ def test_stream_backend_selection() -> None:
         assert r.stdout == "x"
     with pytest.raises(ValueError):
         sh.make(ECHO)().run_sync(context=ExecutionContext(stream_backend="nope"))
+
+
+def test_run_sync_from_many_threads_at_once() -> None:
+    # Each thread drives its own loop; the GIL is released while waiting,
+    # so the threads' children run side by side.
+    import threading
+    barrier = threading.Barrier(4)
+    out: dict[int, str] = {}
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        out[i] = py("import sys;print(sys.argv[1])", str(i)).run_sync().stdout
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == {i: f"{i}\n" for i in range(4)}

@@ -18,6 +18,8 @@
 #      1 MiB, 100 MiB; 1 and 3 stages; capture and discard; splice and
 #      readwrite, with and without a line observer; bare-pipe and memcpy
 #      ceilings; bash, Python, libpipeline and the Python cuprum
+#   7. the Python package (python/) against the Python cuprum and
+#      subprocess (bench/python_pkg.py)
 # and writes JSON under bench/results/, a table in bench/results/summary.md
 # and the results section of docs/performance.md.
 # Env: CUPRUM_BENCH_SCALE=PCT   repetitions, percent of the default (100)
@@ -203,6 +205,21 @@ pyc=
 BUILD=$BUILD CUPRUM_BENCH_OUT=$OUT PY312=${PY312:-$(command -v python3)} \
   PYCUPRUM_DIR=$pyc scripts/bench_e2e.sh ||
   { echo "bench.sh: the end-to-end matrix failed"; status=1; }
+
+# ------------------------------------------------------------ Python package
+# The Python package (python/) against the Python cuprum and subprocess:
+# the issue-15 scenarios, interleaved, each sample its own worker process
+# (bench/python_pkg.py). Built into build-bench/python/pyX.Y by CMake.
+say "the Python package against the Python cuprum and subprocess"
+rm -f "$OUT/python_pkg.json"
+PYB=${PY312:-$(command -v python3)}
+pytag=py$("$PYB" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if [ -d "$BUILD/python/$pytag/cuprum" ]; then
+  "$PYB" bench/python_pkg.py "$OUT/python_pkg.json" "$BUILD/python/$pytag" "$pyc" ||
+    { echo "bench.sh: the Python package benchmark failed"; status=1; }
+else
+  echo "bench.sh: cuprum._native not built for $PYB (python3-dev?); skipped"
+fi
 
 # ------------------------------------------------------------ Slurm
 # Per-item overhead of --executor slurm against plain srun, on the private

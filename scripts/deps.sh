@@ -20,7 +20,12 @@
 #                           fakeroot for the Debian packages (packaging.deb);
 #                           zsh and groff-base (docs.completion_zsh parses
 #                           the zsh completion, docs.man_scdoc formats the
-#                           pages with groff -ww)
+#                           pages with groff -ww); python3-dev,
+#                           python3-pytest and python3-setuptools for the
+#                           Python package (cuprum._native is built against
+#                           the system Python's headers, pytest runs it,
+#                           setuptools builds it as users do:
+#                           python.setuptools)
 #   scripts/deps.sh package + dpkg-dev, debhelper, lintian, fakeroot
 #                           (`make package`)
 #   scripts/deps.sh fuzz    + clang (libFuzzer)
@@ -35,7 +40,7 @@ set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev scdoc"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck zsh groff-base" ;;
+  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck zsh groff-base python3-dev python3-pytest python3-setuptools" ;;
   package) pkgs="$pkgs dpkg-dev debhelper lintian fakeroot" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3 parallel time slurmctld slurmd slurm-client munge iproute2 util-linux" ;;

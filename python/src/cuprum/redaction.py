@@ -1,0 +1,45 @@
+"""What the adapters write about a run, with secrets hidden.
+
+The pure-Python cuprum logs argv verbatim (its docs warn about it). Here
+every adapter writes argv and environment overlays through libcuprum's
+redaction (cuprum/redact.h): elements matching ``*TOKEN*``, ``*SECRET*``,
+``*PASSWORD*`` or ``*KEY*`` as ``NAME=value``, ``--name=value`` or
+``--name value`` become ``***``, as do values matching the caller's globs.
+The child always gets the real values.
+"""
+
+from __future__ import annotations
+
+import dataclasses as dc
+import typing as typ
+
+from cuprum import _native
+
+if typ.TYPE_CHECKING:
+    import collections.abc as cabc
+
+
+@dc.dataclass(frozen=True, slots=True)
+class Redaction:
+    """Redaction rules: ``patterns`` are fnmatch globs of whole values,
+    ``secret_names`` extra globs of option/variable names;
+    ``no_default_names`` drops the default names (not recommended)."""
+
+    patterns: tuple[str, ...] = ()
+    secret_names: tuple[str, ...] = ()
+    no_default_names: bool = False
+
+    def argv(self, argv: cabc.Sequence[str]) -> tuple[str, ...]:
+        """``argv`` with secrets replaced by ``***``."""
+        return _native.redact_argv(list(argv), patterns=list(self.patterns),
+                                   secret_names=list(self.secret_names),
+                                   no_default_names=self.no_default_names)
+
+    def env(self, env: cabc.Mapping[str, str] | None) -> dict[str, str] | None:
+        """An environment overlay with secret values replaced by ``***``."""
+        if env is None:
+            return None
+        return {k: "***" if _native.redact_env(k, v) else v for k, v in env.items()}
+
+
+DEFAULT_REDACTION = Redaction()

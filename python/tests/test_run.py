@@ -1,0 +1,136 @@
+"""SafeCmd.run_sync / run: output, echo, env, cwd, stdin, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+
+import pytest
+
+from conftest import alive, py, slack
+from cuprum import (
+    CAT, ECHO, FALSE, PWD, CommandResult, ExecutionContext, RunOutputOptions,
+    StdinInput, TimeoutExpired, sh,
+)
+
+
+def test_capture_default() -> None:
+    r = sh.make(ECHO)("-n", "hi").run_sync()
+    assert isinstance(r, CommandResult)
+    assert (r.stdout, r.stderr, r.exit_code, r.ok) == ("hi", "", 0, True)
+    assert r.pid > 0 and not alive(r.pid)
+
+
+def test_nonzero_exit_is_a_result_not_an_exception() -> None:
+    r = sh.make(FALSE)().run_sync()
+    assert r.exit_code == 1 and not r.ok
+
+
+def test_no_capture_gives_none() -> None:
+    r = sh.make(ECHO)("x").run_sync(output=RunOutputOptions(capture=False))
+    assert r.stdout is None and r.stderr is None and r.ok
+
+
+def test_echo_tees_to_sinks_and_keeps_multibyte_whole() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    # "é" is two bytes; the child writes them in two flushed writes.
+    code = ("import sys,os;os.write(1,b'caf\\xc3');os.write(1,b'\\xa9\\n');"
+            "os.write(2,b'warn\\n')")
+    ctx = ExecutionContext(stdout_sink=out, stderr_sink=err)
+    r = py(code).run_sync(output=RunOutputOptions(echo=True), context=ctx)
+    assert out.getvalue() == "café\n" and err.getvalue() == "warn\n"
+    assert r.stdout == "café\n"
+
+
+def test_env_overlay_and_live_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CU_LIVE", "live")
+    ctx = ExecutionContext(env={"CU_CALL": "call"})
+    r = py("import os;print(os.environ['CU_LIVE'], os.environ['CU_CALL'])"
+           ).run_sync(context=ctx)
+    assert r.stdout == "live call\n"
+    assert "CU_CALL" not in os.environ
+
+
+def test_cwd(tmp_path) -> None:
+    r = sh.make(PWD)().run_sync(context=ExecutionContext(cwd=tmp_path))
+    assert r.stdout.strip() == str(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        sh.make(PWD)().run_sync(context=ExecutionContext(cwd=tmp_path / "no"))
+
+
+def test_stdin_text_and_data() -> None:
+    assert sh.make(CAT)().run_sync(stdin=StdinInput(text="héllo")).stdout == "héllo"
+    assert sh.make(CAT)().run_sync(stdin=StdinInput(data=b"\x00ab")).stdout == "\x00ab"
+    with pytest.raises(ValueError):
+        StdinInput(text="a", data=b"b")
+
+
+def test_timeout_raises_with_partial_output() -> None:
+    # The child must have printed before the deadline: a sanitizer build
+    # on a loaded machine starts python slowly, so the deadline is the
+    # build's slack, not a fixed half second.
+    code = "import time;print('partial',flush=True);time.sleep(600)"
+    limit = 2 * slack()
+    with pytest.raises(TimeoutExpired) as e:
+        py(code).run_sync(timeout=limit)
+    assert e.value.output == "partial\n"
+    assert e.value.timeout == limit
+
+
+def test_non_positive_timeout_expires_at_once() -> None:
+    with pytest.raises(TimeoutExpired):
+        py("import time;time.sleep(60)").run_sync(timeout=0)
+
+
+def test_async_run_matches_sync() -> None:
+    async def main() -> tuple[CommandResult, CommandResult]:
+        cmd = sh.make(ECHO)("-n", "same")
+        return await cmd.run(), cmd.run_sync()
+    a, b = asyncio.run(main())
+    assert (a.stdout, a.exit_code) == (b.stdout, b.exit_code) == ("same", 0)
+
+
+def test_many_async_runs_on_one_loop_use_no_threads() -> None:
+    import threading
+
+    async def main() -> list[CommandResult]:
+        before = threading.active_count()
+        runs = [sh.make(ECHO)(str(i)).run() for i in range(40)]
+        res = await asyncio.gather(*runs)
+        assert threading.active_count() == before
+        return res
+    res = asyncio.run(main())
+    assert [r.stdout for r in res] == [f"{i}\n" for i in range(40)]
+
+
+def test_stream_backend_selection() -> None:
+    from cuprum.sh import stream_backend
+    assert stream_backend("readwrite") == "readwrite"
+    assert stream_backend() in ("splice", "readwrite")
+    with pytest.raises(ValueError, match="valid values"):
+        stream_backend("rust")
+    for name in ("readwrite", "auto"):
+        ctx = ExecutionContext(stream_backend=name)
+        r = (sh.make(ECHO)("-n", "x") | sh.make(CAT)()).run_sync(context=ctx)
+        assert r.stdout == "x"
+    with pytest.raises(ValueError):
+        sh.make(ECHO)().run_sync(context=ExecutionContext(stream_backend="nope"))
+
+
+def test_run_sync_from_many_threads_at_once() -> None:
+    # Each thread drives its own loop; the GIL is released while waiting,
+    # so the threads' children run side by side.
+    import threading
+    barrier = threading.Barrier(4)
+    out: dict[int, str] = {}
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        out[i] = py("import sys;print(sys.argv[1])", str(i)).run_sync().stdout
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == {i: f"{i}\n" for i in range(4)}

@@ -267,7 +267,7 @@ static void kv_key(cu__kv *kv, const char *key) {
     for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
       unsigned char c = *p;
       bool ok = c > ' ' && c < 0x7F && c != '"' && c != '=' && c != '\\';
-      cu__sbuf_putc(kv->b, ok ? (char)c : '_');
+      cu__sbuf_putc(kv->b, (char)(ok ? c : '_'));
     }
     cu__sbuf_putc(kv->b, '=');
   }

@@ -14,7 +14,7 @@
 #   make install  PREFIX=/usr/local by default
 #   make package  Debian packages into build-deb/ (lintian-checked, smoke-
 #                 tested against a temporary root; scripts/deb-test.sh)
-#   make fuzz     libFuzzer on the UTF-8 decoder and line splitter
+#   make fuzz     every libFuzzer target (fuzz/) for FUZZ_SECONDS each
 #                 (FUZZ_SECONDS=60 by default; needs clang, installed if missing)
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -69,14 +69,16 @@ package:
 	@scripts/deb-test.sh build-deb
 
 FUZZ_SECONDS ?= 60
+# Every libFuzzer target (fuzz/), FUZZ_SECONDS each over its seeds; what
+# they find stays in build-fuzz/work/NAME/corpus. Long runs:
+# scripts/fuzz-long.sh (docs/reliability.md "Fuzzing").
 fuzz:
 	@scripts/deps.sh fuzz
-	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCUPRUM_FUZZ=ON -DCUPRUM_WERROR=$(WERROR) \
-	  -DCUPRUM_BUILD_TESTS=OFF -DCUPRUM_BUILD_BENCH=OFF -DCUPRUM_BUILD_CLI=OFF >/dev/null
-	@cmake --build build-fuzz --target fuzz_utf8_lines fuzz_safe_path fuzz_git_ref -j $(JOBS) >/dev/null
-	@for t in utf8_lines safe_path git_ref; do \
-	  mkdir -p build-fuzz/corpus/$$t && cp -n fuzz/corpus/$$t/* build-fuzz/corpus/$$t/ && \
-	  build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$t || exit 1; \
+	@scripts/fuzz-run.sh build . build-fuzz >/dev/null
+	@for src in fuzz/fuzz_*.c; do \
+	  t=$$(basename $$src .c); t=$${t#fuzz_}; echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  scripts/fuzz-run.sh run build-fuzz/fuzz/fuzz_$$t fuzz/corpus/$$t \
+	    build-fuzz/work/$$t $(FUZZ_SECONDS) || exit 1; \
 	done
 
 clean:

@@ -8,7 +8,8 @@
 #                           libcurl (libcuprum-otel: OTLP/HTTP traces),
 #                           scdoc (the man pages; without it: no pages)
 #   scripts/deps.sh test    + valgrind, python3 (the layers check), clang
-#                           (a compile-only stage); the real
+#                           (a compile-only stage; with libclang-rt-dev
+#                           the fuzz targets, ctest label fuzz); the real
 #                           telemetry consumers the tests drive: promtool
 #                           and prometheus, node_exporter, node + npm, and
 #                           the pinned OpenTelemetry JS packages (tests/otel,
@@ -28,7 +29,9 @@
 #                           python.setuptools)
 #   scripts/deps.sh package + dpkg-dev, debhelper, lintian, fakeroot
 #                           (`make package`)
-#   scripts/deps.sh fuzz    + clang (libFuzzer)
+#   scripts/deps.sh fuzz    + clang and its libFuzzer runtime
+#                           (libclang-rt-dev), time (GNU time: the CPU
+#                           figures of scripts/fuzz-long.sh)
 #   scripts/deps.sh bench   + hyperfine, libpipeline (peer), python3
 #   scripts/deps.sh matrix  + what `make matrix` (scripts/matrix.sh) needs:
 #                           clang, musl-tools, dpkg-dev (apt-get source
@@ -40,9 +43,9 @@ set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev scdoc"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck zsh groff-base python3-dev python3-pytest python3-setuptools" ;;
+  test) pkgs="$pkgs valgrind python3 clang libclang-rt-dev prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck zsh groff-base python3-dev python3-pytest python3-setuptools" ;;
   package) pkgs="$pkgs dpkg-dev debhelper lintian fakeroot" ;;
-  fuzz) pkgs="$pkgs clang" ;;
+  fuzz) pkgs="$pkgs clang libclang-rt-dev time" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3 parallel time slurmctld slurmd slurm-client munge iproute2 util-linux" ;;
   matrix) pkgs="$pkgs clang musl-tools dpkg-dev gcc-aarch64-linux-gnu qemu-user
                 libcmocka-dev:arm64 libjansson-dev:arm64 valgrind python3" ;;

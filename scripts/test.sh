@@ -6,7 +6,9 @@
 #   3. clang, compile only (library and CLI); then ThreadSanitizer over the
 #      thread tests
 #   4. the default (Linux fast path) build under ASan+UBSan, last, so the
-#      output ends with its ctest summary line
+#      output ends with its ctest summary line; its ctest also builds the
+#      libFuzzer targets with clang and runs each briefly over its seeds
+#      (label fuzz, tests/fuzz.cmake)
 # Any failing stage fails the run. Every build treats warnings as errors
 # (CUPRUM_WERROR). The benchmark ratio gate is not part of it: CI runs
 # scripts/bench-check.sh as its own step (.ci/run).
@@ -50,7 +52,7 @@ if command -v valgrind >/dev/null; then
   # errors, so the runtime probes pick the polling and fork+exec fallbacks.
   stage "valgrind memcheck (non-heavy tests; runtime non-pidfd, fork+exec paths)"
   if configure_build build-valgrind -DCUPRUM_VALGRIND=ON; then
-    run_ctest build-valgrind -E 'heavy|cli|compile_fail|lint' || status=1
+    run_ctest build-valgrind -E 'heavy|cli|compile_fail|lint|fuzz' || status=1
   else status=1; fi
 fi
 

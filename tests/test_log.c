@@ -170,6 +170,46 @@ static void test_human(void **state) {
   free(s);
 }
 
+/* Names that differ only in bytes that are not UTF-8 are written alike
+ * ("\xff" and "\xfe" both as U+FFFD): the JSON object must hold the key
+ * once, with the last value, never twice (fuzz_event_json checks it). */
+static void test_json_keys_alike_once_sanitized(void **state) {
+  (void)state;
+  cu_event ev = base_event(CU_EV_PLAN);
+  cu_tag tags[] = {{"\xff", "a"}, {"x", "1"}, {"\xfe", "b"}};
+  ev.tags = tags;
+  ev.n_tags = 3;
+  char *s = fmt(&ev, CU_LOG_JSON);
+  assert_non_null(strstr(s, "\"tags\":{\"x\":\"1\",\"\xEF\xBF\xBD\":\"b\"}"));
+  free(s);
+}
+
+/* A newline or an escape sequence in an argument, a tag or a variable name
+ * must not forge a record or drive a terminal in the human and logfmt
+ * forms either (fuzz_event_json checks it): such an argument is quoted and
+ * escaped, such a key byte becomes '_'. */
+static void test_human_and_logfmt_escape_controls(void **state) {
+  (void)state;
+  static const char *const argv[] = {"printf", "a\nb", "\x1b[31m", "ok",
+                                     "caf\xc3\xa9", NULL};
+  cu_event ev = base_event(CU_EV_EXIT);
+  ev.argv = argv;
+  ev.n_argv = 5;
+  cu_tag tags[] = {{"k\nlevel=error x", "v"}};
+  ev.tags = tags;
+  ev.n_tags = 1;
+  char *s = fmt(&ev, CU_LOG_HUMAN);
+  assert_true(strncmp(s, "cuprum[7] exit: printf \"a\\nb\" \"\\u001b[31m\" ok "
+                         "caf\xc3\xa9 pid=42",
+                      strlen("cuprum[7] exit: printf \"a\\nb\" \"\\u001b[31m\" "
+                             "ok caf\xc3\xa9 pid=42")) == 0);
+  free(s);
+  s = fmt(&ev, CU_LOG_LOGFMT);
+  assert_non_null(strstr(s, " tags.k_level_error_x=v "));
+  assert_null(strchr(s, '\x1b'));
+  free(s);
+}
+
 static void test_phase_names_and_bad_args(void **state) {
   (void)state;
   static const char *const names[] = {
@@ -394,6 +434,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_json_escaping),
     cmocka_unit_test(test_logfmt),
     cmocka_unit_test(test_human),
+    cmocka_unit_test(test_json_keys_alike_once_sanitized),
+    cmocka_unit_test(test_human_and_logfmt_escape_controls),
     cmocka_unit_test(test_phase_names_and_bad_args),
     cmocka_unit_test(test_log_hook_start_and_exit),
     cmocka_unit_test(test_log_hook_spawn_failure_is_error),

@@ -42,7 +42,7 @@ static void print_help(void) {
 /* Returns 0 to list, -1 after --help, or a usage error's exit status. */
 static int parse_args(int argc, char **argv, cli_catalogue_opts *opts,
                       int *names) {
-  optind = 1;
+  optind = 0; /* a fresh scan: see cli_parse_options() */
   opterr = 0;
   int opt;
   while ((opt = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {

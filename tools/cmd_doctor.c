@@ -265,7 +265,7 @@ static int print_text(const report *r) {
 }
 
 int cli_cmd_doctor(int argc, char **argv) {
-  optind = 1;
+  optind = 0; /* a fresh scan: see cli_parse_options() */
   opterr = 0;
   bool json = false;
   int opt;

@@ -63,7 +63,10 @@ int cli_option_seconds(const char *sub, const char *option, const char *text,
 int cli_parse_options(int argc, char **argv, const char *sub,
                       const char *shortopts, const struct option *longopts,
                       cli_option_fn on_option, void *ctx, void (*help)(void)) {
-  optind = 1;
+  /* 0, not 1: glibc and musl then forget the previous scan too, which may
+   * have stopped inside a cluster ("-jx" with a bad -j value) and would
+   * go on reading that old argv (fuzz_cli_args found it). */
+  optind = 0;
   opterr = 0; /* ":" in shortopts: we report, in our words */
   int opt;
   while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {

@@ -264,17 +264,16 @@ static int set_bit(cli_joblog *j, unsigned char **bits, size_t i) {
     size_t n = j->n_bits ? j->n_bits : 1024;
     while (n <= i)
       n *= 2;
-    unsigned char *arrays[3] = {j->logged, j->ok, j->started};
+    /* Each array is stored back as soon as it moved: a later failure
+     * must not leave a freed pointer behind (fuzz_joblog checks it). */
+    unsigned char **arrays[3] = {&j->logged, &j->ok, &j->started};
     for (int k = 0; k < 3; k++) {
-      unsigned char *p = realloc(arrays[k], n / 8);
+      unsigned char *p = realloc(*arrays[k], n / 8);
       if (!p)
         return -1;
       memset(p + j->n_bits / 8, 0, (n - j->n_bits) / 8);
-      arrays[k] = p;
+      *arrays[k] = p;
     }
-    j->logged = arrays[0];
-    j->ok = arrays[1];
-    j->started = arrays[2];
     j->n_bits = n;
   }
   (*bits)[i / 8] |= (unsigned char)(1u << (i % 8));
@@ -295,8 +294,10 @@ static int read_log(cli_joblog *j, const char *path, bool started) {
     if (line[len - 1] != '\n')
       break;
     char *end = NULL;
-    unsigned long long seq = strtoull(line, &end, 10);
-    if (end == line || seq == 0 || seq > SIZE_MAX / 2)
+    unsigned long long seq = line[0] >= '0' && line[0] <= '9'
+                                 ? strtoull(line, &end, 10)
+                                 : 0; /* no blanks or sign: we wrote it */
+    if (seq == 0 || seq > CLI_JOBLOG_MAX_SEQ)
       continue; /* the header, or not ours */
     if (started) {
       rc = set_bit(j, &j->started, (size_t)seq);

@@ -41,6 +41,12 @@ typedef struct cli_joblog {
   size_t n_bits;
 } cli_joblog;
 
+/* The largest Seq a resume remembers: the bitmaps are sized by the largest
+ * Seq read (3 x 32 MiB here), so a corrupt or hostile line must not claim
+ * one that makes them take all memory (fuzz_joblog checks it). A line
+ * beyond it is ignored, as are lines that are not ours. */
+#define CLI_JOBLOG_MAX_SEQ (1ull << 28)
+
 /* Open FILE for the job log. Without resume it is truncated and gets GNU
  * parallel's header line; with it, its lines (and FILE.started) are read
  * first. Returns 0 or the exit status after printing why. */

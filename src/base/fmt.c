@@ -197,11 +197,33 @@ void cu__logfmt_val(cu__sbuf *b, const char *s, size_t n) {
     cu__json_str(b, s ? s : "", s ? n : 0);
 }
 
+/* Whether s[0..n) prints as itself: valid UTF-8 without C0 controls or
+ * DEL. */
+static bool printable_text(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    if (p[i] < 0x20 || p[i] == 0x7F)
+      return false;
+    size_t len = utf8_valid_len(p + i, n - i);
+    if (len == 0)
+      return false;
+    i += len;
+  }
+  return true;
+}
+
 void cu__argv_line(cu__sbuf *b, const char *const *argv, size_t argc) {
   for (size_t i = 0; i < argc && argv[i]; i++) {
     if (i)
       cu__sbuf_putc(b, ' ');
-    cu__sbuf_puts(b, argv[i]);
+    /* A newline or escape sequence in an argument must not forge a log
+     * line or drive the terminal (fuzz_event_json checks it): such an
+     * element is written as a quoted, escaped JSON string. */
+    size_t n = strlen(argv[i]);
+    if (printable_text(argv[i], n))
+      cu__sbuf_putn(b, argv[i], n);
+    else
+      cu__json_str(b, argv[i], n);
   }
 }
 
@@ -238,7 +260,15 @@ static void kv_key(cu__kv *kv, const char *key) {
     cu__json_cstr(kv->b, key);
     cu__sbuf_putc(kv->b, ':');
   } else {
-    cu__sbuf_puts(kv->b, key);
+    /* Keys are ours, or tag and variable names a caller chose: a byte a
+     * logfmt key cannot hold (blank, '=', quote, control, non-ASCII) is
+     * written as '_', so a key can never end the record or forge an item
+     * (fuzz_event_json checks it). */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+      unsigned char c = *p;
+      bool ok = c > ' ' && c < 0x7F && c != '"' && c != '=' && c != '\\';
+      cu__sbuf_putc(kv->b, (char)(ok ? c : '_'));
+    }
     cu__sbuf_putc(kv->b, '=');
   }
 }
@@ -298,10 +328,38 @@ void cu__kv_argv(cu__kv *kv, const char *key, const char *const *argv,
 #define PAIR_AT(base, i, stride)                                               \
   (*(const char *const *)((const char *)(base) + (i) * (stride)))
 
+/* The next character of a JSON key as written: a valid UTF-8 sequence, or
+ * U+FFFD for a byte that starts none. Returns the bytes consumed. */
+static size_t key_char(const char *s, size_t n, const char **ret,
+                       size_t *ret_len) {
+  size_t len = utf8_valid_len((const unsigned char *)s, n);
+  *ret = len ? s : "\xEF\xBF\xBD";
+  *ret_len = len ? len : 3;
+  return len ? len : 1;
+}
+
+/* Whether two names are written as the same JSON key: equal once each byte
+ * that is not UTF-8 is U+FFFD. */
+static bool same_key(const char *a, const char *b) {
+  size_t na = strlen(a), nb = strlen(b), i = 0, j = 0;
+  while (i < na && j < nb) {
+    const char *ca, *cb;
+    size_t la, lb;
+    i += key_char(a + i, na - i, &ca, &la);
+    j += key_char(b + j, nb - j, &cb, &lb);
+    if (la != lb || memcmp(ca, cb, la) != 0)
+      return false;
+  }
+  return i == na && j == nb;
+}
+
+/* Repeated names, as written: "\xff" and "\xfe" are both "\uFFFD" and
+ * must not make a JSON object with a duplicate key (fuzz_event_json checks
+ * it); the last one wins, as for equal names. */
 static bool repeated_later(const char *const *names, size_t n, size_t stride,
                            size_t i) {
   for (size_t j = i + 1; j < n; j++)
-    if (strcmp(PAIR_AT(names, j, stride), PAIR_AT(names, i, stride)) == 0)
+    if (same_key(PAIR_AT(names, j, stride), PAIR_AT(names, i, stride)))
       return true;
   return false;
 }

@@ -35,7 +35,7 @@ set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev scdoc"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck zsh groff-base" ;;
+  test) pkgs="$pkgs valgrind python3 parallel clang prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck zsh groff-base" ;;
   package) pkgs="$pkgs dpkg-dev debhelper lintian fakeroot" ;;
   fuzz) pkgs="$pkgs clang" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3 parallel time slurmctld slurmd slurm-client munge iproute2 util-linux" ;;

@@ -744,7 +744,8 @@ static void sink(void *user, cu_item_result *ir) {
       b->error = CLI_EXIT_FAILURE;
     }
   } else {
-    cli_joblog_line(&b->log, li->it.index + 1, li->it.argv, fields);
+    cli_joblog_line(&b->log, li->it.index + 1, li->it.argv, fields,
+                    ir->retries);
     const char *state = json_string_value(json_object_get(fields, "state"));
     bool ok = json_is_true(json_object_get(fields, "ok"));
     if (ok)
@@ -864,7 +865,8 @@ static int run_parallel(parallel_args *a) {
       b.ex = slurm;
   }
   if (status == 0 && a->joblog)
-    status = cli_joblog_open(&b.log, a->joblog, a->resume || a->resume_failed);
+    status = cli_joblog_open(&b.log, a->joblog, a->resume || a->resume_failed,
+                             a->retries > 0);
   if (status == 0 && a->results_dir && mkdir(a->results_dir, 0755) != 0 &&
       errno != EEXIST) {
     cli_error("--results %s: %s", a->results_dir, strerror(errno));

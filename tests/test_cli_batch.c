@@ -5,6 +5,8 @@
  * log in GNU parallel's columns, --resume after a SIGKILL (every item once,
  * or named as unknown), --resume-failed, --results DIR, and the progress
  * line drawn only on a terminal (a pty) or when asked.
+ * Threads: the loop's, and the CLI's result writer.
+ * ctest-labels: threads
  */
 #include "harness_cli.h"
 

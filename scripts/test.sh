@@ -48,13 +48,9 @@ else status=1; fi
 if command -v valgrind >/dev/null; then
   # valgrind answers ENOSYS to pidfd_open and loses posix_spawn's exec
   # errors, so the runtime probes pick the polling and fork+exec fallbacks.
-  stage "valgrind memcheck (non-heavy tests, and cuprum parallel's; runtime non-pidfd, fork+exec paths)"
+  stage "valgrind memcheck (non-heavy tests; runtime non-pidfd, fork+exec paths)"
   if configure_build build-valgrind -DCUPRUM_VALGRIND=ON; then
     run_ctest build-valgrind -E 'heavy|cli|compile_fail|lint' || status=1
-    # The batch CLI tests, with cuprum itself under memcheck too
-    # (CU_CLI_VALGRIND, tests/CMakeLists.txt): the streaming engine's CLI
-    # side, its writer thread, job log and executors.
-    run_ctest build-valgrind -R '^test_cli_(batch|parallel)[.]' -E heavy || status=1
   else status=1; fi
 fi
 

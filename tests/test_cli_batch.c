@@ -5,6 +5,8 @@
  * log in GNU parallel's columns, --resume after a SIGKILL (every item once,
  * or named as unknown), --resume-failed, --results DIR, and the progress
  * line drawn only on a terminal (a pty) or when asked.
+ * Threads: the loop's, and the CLI's result writer.
+ * ctest-labels: threads
  */
 #include "harness_cli.h"
 
@@ -130,7 +132,8 @@ static void test_batch_args_template(void **state) {
 }
 
 /* --retries counts in the result and --halt stops pulling; the job log
- * has GNU parallel's header and one line per ended item. */
+ * has GNU parallel's header and one line per ended item (its last
+ * attempt), plus the retry count in a tenth column, Retries. */
 static void test_batch_retries_halt_joblog(void **state) {
   fixture *fx = *state;
   char file[PATH_MAX], log[PATH_MAX];
@@ -155,16 +158,110 @@ static void test_batch_retries_halt_joblog(void **state) {
   cli_free(&r);
   char *text = slurp(log);
   assert_true(strncmp(text, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\t"
-                            "Exitval\tSignal\tCommand\n", 64) == 0);
+                            "Exitval\tSignal\tCommand\tRetries\n", 72) == 0);
   assert_int_equal(count_lines(text), 3);
   assert_non_null(strstr(text, "\n2\t:\t"));
-  assert_non_null(strstr(text, "\t3\t0\texitcode 3\n"));
+  assert_non_null(strstr(text, "\t0\t0\texitcode 0\t0\n"));
+  assert_non_null(strstr(text, "\t3\t0\texitcode 3\t2\n"));
   free(text);
   /* Bad halts are usage errors. */
   r = cli_run(NULL, ARGS("parallel", "--halt", "later,fail=1", file));
   assert_int_equal(r.status, 125);
   assert_contains(r.err, "--halt");
   cli_free(&r);
+}
+
+/* How many tab-separated columns each line of `text` has; -1 if they
+ * differ. */
+static int columns(const char *text) {
+  int cols = 0;
+  for (const char *p = text; *p;) {
+    int c = 1;
+    for (; *p && *p != '\n'; p++)
+      c += *p == '\t';
+    if (*p)
+      p++;
+    if (cols && c != cols)
+      return -1;
+    cols = c;
+  }
+  return cols;
+}
+
+/* Run argv (absolute path) with stdout and stderr to /dev/null; its exit
+ * status, or -1. */
+static int run_quiet(const char *const *argv) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv,
+                       environ);
+  posix_spawn_file_actions_destroy(&fa);
+  int st = 0;
+  if (rc != 0 || waitpid(pid, &st, 0) != pid)
+    return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The Retries column: only in a log started with --retries (without it the
+ * log is GNU parallel's, column for column); a resumed log keeps the
+ * columns its header names, whatever this run's options; and GNU parallel
+ * itself still resumes from a log that has the column. */
+static void test_batch_joblog_retries_column(void **state) {
+  fixture *fx = *state;
+  char file[PATH_MAX], plain[PATH_MAX], counted[PATH_MAX];
+  batch_file(fx, "b.jsonl", "[\"exitcode\", \"0\"]\n[\"exitcode\", \"5\"]\n",
+             file);
+  path_in(fx, "plain.log", plain);
+  path_in(fx, "counted.log", counted);
+  cli_result r = cli_run(NULL, ARGS("parallel", "--catalogue", fx->catalogue,
+                                    "--joblog", plain, file));
+  assert_int_equal(r.status, 5);
+  cli_free(&r);
+  r = cli_run(NULL, ARGS("parallel", "--catalogue", fx->catalogue,
+                         "--retries", "1", "--retry-backoff", "0",
+                         "--joblog", plain, "--resume-failed", file));
+  assert_int_equal(r.status, 5);
+  cli_free(&r);
+  char *text = slurp(plain);
+  assert_int_equal(count_lines(text), 4); /* header, 2 items, 1 again */
+  assert_int_equal(columns(text), 9);
+  assert_null(strstr(text, "Retries"));
+  free(text);
+  r = cli_run(NULL, ARGS("parallel", "--catalogue", fx->catalogue,
+                         "--retries", "1", "--retry-backoff", "0",
+                         "--joblog", counted, file));
+  assert_int_equal(r.status, 5);
+  cli_free(&r);
+  r = cli_run(NULL, ARGS("parallel", "--catalogue", fx->catalogue,
+                         "--joblog", counted, "--resume-failed", file));
+  assert_int_equal(r.status, 5);
+  cli_free(&r);
+  text = slurp(counted);
+  assert_int_equal(count_lines(text), 4);
+  assert_int_equal(columns(text), 10);
+  assert_non_null(strstr(text, "\t5\t0\texitcode 5\t1\n")); /* run 1 */
+  assert_non_null(strstr(text, "\t5\t0\texitcode 5\t0\n")); /* resumed */
+  free(text);
+  const char *gnu = "/usr/bin/parallel";
+  if (access(gnu, X_OK) != 0) {
+    print_message("skipped: GNU parallel is not installed (scripts/deps.sh "
+                  "test), so its reading of the log is not checked\n");
+    skip();
+  }
+  /* GNU parallel --resume-failed: item 1 (ok) is done, item 2 runs. */
+  assert_int_equal(run_quiet(ARGS(gnu, "--will-cite", "--resume-failed",
+                                  "--joblog", counted, "true", ":::", "a",
+                                  "b")),
+                   0);
+  text = slurp(counted);
+  assert_int_equal(count_lines(text), 5);
+  assert_non_null(strstr(text, "\n2\t:\t"));
+  assert_non_null(strstr(text, "true b\n"));
+  assert_null(strstr(text, "true a\n"));
+  free(text);
 }
 
 static void wait_for_lines(const char *path, size_t n) {
@@ -364,6 +461,8 @@ static const struct CMUnitTest tests[] = {
                                     cli_teardown),
     cmocka_unit_test_setup_teardown(test_batch_retries_halt_joblog, cli_setup,
                                     cli_teardown),
+    cmocka_unit_test_setup_teardown(test_batch_joblog_retries_column,
+                                    cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_batch_sigkill_then_resume, cli_setup,
                                     cli_teardown),
     cmocka_unit_test_setup_teardown(test_batch_resume_failed, cli_setup,

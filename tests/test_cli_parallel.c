@@ -5,6 +5,8 @@
  * marking running commands terminated and queued ones skipped, per-command
  * timeouts, the batch deadline, bad lines refused before anything runs,
  * captured output as valid JSON strings, and every exit status.
+ * Threads: the loop's, and the CLI's result writer.
+ * ctest-labels: threads
  */
 #include "harness_cli.h"
 

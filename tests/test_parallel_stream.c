@@ -6,6 +6,8 @@
  * with a back-off, memory bounded by what is in flight (counted: every
  * item the source built and the sink has not freed), and a cancel in the
  * middle leaving no child and no descriptor behind.
+ * Threads: the loop's (TSan stage).
+ * ctest-labels: threads
  */
 #include "harness.h"
 

@@ -19,12 +19,12 @@
  */
 #include <errno.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "result_fields.h"
 #include "run.h"
 #include "write_all.h"
 
@@ -121,48 +121,28 @@ static json_t *stream_json(const cu_result *r, cu_stream_id which) {
   return text ? json_stringn(text, len) : json_string("");
 }
 
-static json_t *int_or_null(bool present, int value) {
-  return present ? json_integer(value) : json_null();
-}
-
-/* The result line: the fields `cuprum parallel` prints for a local item,
- * plus where it ran. */
+/* The result line: the fields `cuprum parallel` prints for a local item
+ * (result_fields.h), plus where it ran. */
 static json_t *result_json(const cu_result *r, int rc) {
   char host[256] = "";
   if (gethostname(host, sizeof host - 1) != 0)
     host[0] = '\0';
   const char *job = getenv("SLURM_JOB_ID");
   bool ran = r && r->pid > 0 && rc == 0;
-  static const cu_result none;
-  const cu_result *res = r ? r : &none;
-  double ms = round((double)res->duration_ns / 1e3) / 1e3;
   json_t *o = json_object();
-  int bad = !o;
+  if (!o)
+    return NULL;
+  int bad = 0;
   bad |= json_object_set_new(o, "host", json_string(host));
   bad |= json_object_set_new(o, "slurm_job_id",
                              job ? json_string(job) : json_null());
   bad |= json_object_set_new(o, "ran", json_boolean(ran));
-  bad |= json_object_set_new(o, "exit_code",
-                             int_or_null(ran && res->exit_code >= 0,
-                                         res->exit_code));
-  bad |= json_object_set_new(o, "signal",
-                             int_or_null(ran && res->term_signal > 0,
-                                         res->term_signal));
-  bad |= json_object_set_new(o, "ok", json_boolean(ran && res->ok));
-  bad |= json_object_set_new(o, "timed_out", json_boolean(res->timed_out));
-  bad |= json_object_set_new(o, "cancelled", json_boolean(res->cancelled));
-  bad |= json_object_set_new(o, "duration_ms",
-                             ran ? json_real(ms) : json_null());
+  bad |= json_object_set_new(o, "cancelled",
+                             json_boolean(r && r->cancelled));
+  bad |= cli_outcome_fields(o, r, ran, ran && r->ok);
   bad |= json_object_set_new(o, "stdout", stream_json(r, CU_STDOUT));
   bad |= json_object_set_new(o, "stderr", stream_json(r, CU_STDERR));
-  bad |= json_object_set_new(o, "stdout_truncated",
-                             json_boolean(res->out.truncated));
-  bad |= json_object_set_new(o, "stderr_truncated",
-                             json_boolean(res->err.truncated));
-  bad |= json_object_set_new(o, "stdout_total",
-                             json_integer((json_int_t)res->out.total));
-  bad |= json_object_set_new(o, "stderr_total",
-                             json_integer((json_int_t)res->err.total));
+  bad |= cli_usage_fields(o, r);
   if (rc != 0)
     bad |= json_object_set_new(o, "error", json_string(cu_last_error()));
   if (bad) {

@@ -744,7 +744,8 @@ static void sink(void *user, cu_item_result *ir) {
       b->error = CLI_EXIT_FAILURE;
     }
   } else {
-    cli_joblog_line(&b->log, li->it.index + 1, li->it.argv, fields);
+    cli_joblog_line(&b->log, li->it.index + 1, li->it.argv, fields,
+                    ir->retries);
     const char *state = json_string_value(json_object_get(fields, "state"));
     bool ok = json_is_true(json_object_get(fields, "ok"));
     if (ok)
@@ -837,18 +838,33 @@ static int run_stream(batch *b) {
   return cli_observe_end(&obs, status);
 }
 
+/* Whether cuprum has a controlling terminal (opening /dev/tty succeeds).
+ * Without one, its commands have none either. */
+static bool has_terminal(void) {
+  int fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  close(fd);
+  return true;
+}
+
 static int run_parallel(parallel_args *a) {
   batch b = {.a = a, .ex = cli_executor_local(), .first_status = -1,
              .log = {.fd = -1, .started_fd = -1}};
-  /* Each command in a session of its own: none can stop on the terminal
-   * (cuprum run's default too; see docs/cli.md). */
+  /* With a controlling terminal, each command in a session of its own:
+   * none can stop on the terminal (cuprum run's default too; see
+   * docs/cli.md). Without one there is no terminal to stop on, and each
+   * command only gets a process group of its own (the library's default):
+   * a new session costs the kernel a scheduling autogroup per command,
+   * which made a batch of tiny commands up to 1.7x slower on a loaded
+   * machine (docs/performance.md, "cuprum parallel"). */
   b.opts = (cu_run_opts){.size = sizeof(cu_run_opts),
                          .in = {.mode = CU_STDIN_NULL},
                          .timeout_ms = a->timeout_ms,
                          .grace_ms = cli_grace(a->grace_ms),
                          .max_capture = a->max_output,
                          .overflow = CU_OVERFLOW_TRUNCATE,
-                         .new_session = true};
+                         .new_session = has_terminal()};
   cli_contain_apply(&a->contain, &b.opts);
   cli_confine_apply(&a->confine, &b.opts);
   b.progress.on = a->progress < 0 ? isatty(STDERR_FILENO) : a->progress > 0;
@@ -864,7 +880,8 @@ static int run_parallel(parallel_args *a) {
       b.ex = slurm;
   }
   if (status == 0 && a->joblog)
-    status = cli_joblog_open(&b.log, a->joblog, a->resume || a->resume_failed);
+    status = cli_joblog_open(&b.log, a->joblog, a->resume || a->resume_failed,
+                             a->retries > 0);
   if (status == 0 && a->results_dir && mkdir(a->results_dir, 0755) != 0 &&
       errno != EEXIST) {
     cli_error("--results %s: %s", a->results_dir, strerror(errno));

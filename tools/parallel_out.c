@@ -251,9 +251,12 @@ int cli_out_end(cli_out *o) {
 
 /* ------------------------------------------------------------ job log */
 
+/* GNU parallel's nine columns; with --retries a tenth, Retries, after
+ * Command (docs/design.md "The job log's retry count"). */
 static const char joblog_header[] =
     "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\t"
-    "Command\n";
+    "Command";
+static const char retries_header[] = "\tRetries";
 
 static bool bit(const unsigned char *bits, size_t n_bits, size_t i) {
   return bits && i < n_bits && (bits[i / 8] >> (i % 8) & 1);
@@ -290,9 +293,20 @@ static int read_log(cli_joblog *j, const char *path, bool started) {
   size_t cap = 0;
   ssize_t len;
   int rc = 0;
+  bool first = true;
   while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
     if (line[len - 1] != '\n')
       break;
+    if (first && !started && strncmp(line, "Seq\t", 4) == 0) {
+      /* The header says whether the lines have a Retries column: a
+       * resumed log keeps the shape it started with. */
+      line[len - 1] = '\0';
+      size_t n = strlen(retries_header);
+      j->has_header = true;
+      j->retries_column = (size_t)len - 1 >= n &&
+                          strcmp(line + len - 1 - n, retries_header) == 0;
+    }
+    first = false;
     char *end = NULL;
     unsigned long long seq = line[0] >= '0' && line[0] <= '9'
                                  ? strtoull(line, &end, 10)
@@ -319,8 +333,9 @@ static int read_log(cli_joblog *j, const char *path, bool started) {
   return rc;
 }
 
-int cli_joblog_open(cli_joblog *j, const char *path, bool resume) {
-  *j = (cli_joblog){.fd = -1, .started_fd = -1};
+int cli_joblog_open(cli_joblog *j, const char *path, bool resume,
+                    bool retries) {
+  *j = (cli_joblog){.fd = -1, .started_fd = -1, .retries_column = retries};
   size_t n = strlen(path);
   j->path = malloc(n + sizeof ".started");
   if (!j->path) {
@@ -344,8 +359,14 @@ int cli_joblog_open(cli_joblog *j, const char *path, bool resume) {
     return CLI_EXIT_FAILURE;
   }
   struct stat st;
-  if (fstat(j->fd, &st) == 0 && st.st_size == 0)
-    cli_write_all(j->fd, joblog_header, sizeof joblog_header - 1);
+  if (fstat(j->fd, &st) == 0 && st.st_size == 0) {
+    if (!j->has_header) /* a log emptied since it was read: ours again */
+      j->retries_column = retries;
+    char head[sizeof joblog_header + sizeof retries_header];
+    int hn = snprintf(head, sizeof head, "%s%s\n", joblog_header,
+                     j->retries_column ? retries_header : "");
+    cli_write_all(j->fd, head, (size_t)hn);
+  }
   return 0;
 }
 
@@ -396,7 +417,7 @@ static double real_of(const json_t *fields, const char *key) {
 }
 
 void cli_joblog_line(cli_joblog *j, size_t seq, const json_t *argv,
-                     const json_t *fields) {
+                     const json_t *fields, unsigned retries) {
   if (j->fd < 0)
     return;
   const json_t *code = json_object_get(fields, "exit_code");
@@ -418,7 +439,11 @@ void cli_joblog_line(cli_joblog *j, size_t seq, const json_t *argv,
                                                     : 0));
   sbuf b = {0};
   put(&b, buf, (size_t)n);
-  put_command(&b, argv);
+  put_command(&b, argv); /* tab-free: tabs and newlines are escaped */
+  if (j->retries_column) {
+    n = snprintf(buf, sizeof buf, "\t%u", retries);
+    put(&b, buf, (size_t)n);
+  }
   put(&b, "\n", 1);
   /* One write per line on an O_APPEND descriptor: a SIGKILL leaves whole
    * lines or a torn last one, which resume ignores. */

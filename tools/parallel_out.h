@@ -39,6 +39,8 @@ typedef struct cli_joblog {
   char *path;
   unsigned char *logged, *ok, *started; /* resume: bitmaps by Seq */
   size_t n_bits;
+  bool has_header;     /* the resumed log had GNU parallel's header line */
+  bool retries_column; /* lines end with a tenth column, Retries */
 } cli_joblog;
 
 /* The largest Seq a resume remembers: the bitmaps are sized by the largest
@@ -49,8 +51,11 @@ typedef struct cli_joblog {
 
 /* Open FILE for the job log. Without resume it is truncated and gets GNU
  * parallel's header line; with it, its lines (and FILE.started) are read
- * first. Returns 0 or the exit status after printing why. */
-int cli_joblog_open(cli_joblog *j, const char *path, bool resume);
+ * first. `retries` (--retries given) adds the Retries column to a new log;
+ * a resumed log keeps the columns its header names. Returns 0 or the exit
+ * status after printing why. */
+int cli_joblog_open(cli_joblog *j, const char *path, bool resume,
+                    bool retries);
 
 /* Whether the resumed log already holds item `seq` (1-based) as done (or,
  * only_ok, as done with exit value 0 and no signal). */
@@ -61,10 +66,12 @@ bool cli_joblog_done(const cli_joblog *j, size_t seq, bool only_ok);
 bool cli_joblog_unknown(const cli_joblog *j, size_t seq);
 
 /* Record that `seq` starts (FILE.started), then, when it ended, its line:
- * Seq Host Starttime JobRuntime Send Receive Exitval Signal Command. */
+ * Seq Host Starttime JobRuntime Send Receive Exitval Signal Command, and
+ * Retries (how many times it was run again) when the log has that column.
+ * The line describes the last attempt, as GNU parallel's does. */
 void cli_joblog_started(cli_joblog *j, size_t seq);
 void cli_joblog_line(cli_joblog *j, size_t seq, const json_t *argv,
-                     const json_t *fields);
+                     const json_t *fields, unsigned retries);
 
 /* fsync and close; forget the resume state. Returns 0 or -errno. */
 int cli_joblog_close(cli_joblog *j);

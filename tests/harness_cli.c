@@ -125,10 +125,11 @@ void cli_wrap(const char *const *prefix) { wrapper = prefix; }
 /* CU_CLI_VALGRIND=PATH (set by hand, e.g. `CU_CLI_VALGRIND=$(command -v
  * valgrind) ctest -R test_cli_batch`): cuprum runs under the valgrind at
  * PATH unless a test wraps it in something else. Its findings make it exit
- * 99 and print on its stderr, which the tests check. Not in CI yet: see
- * docs/design.md, "The streaming engine under valgrind and TSan". */
+ * 99 and print on its stderr, which the tests check. --run-libc-freeres=no:
+ * see docs/design.md, "The streaming engine under valgrind and TSan". */
 static const char *valgrind_prefix[] = {
-    NULL, "--quiet", "--error-exitcode=99", "--leak-check=full",
+    NULL, "--quiet", "--error-exitcode=99", "--run-libc-freeres=no",
+    "--leak-check=full",
     "--errors-for-leak-kinds=definite,indirect", "--track-fds=no", NULL};
 
 void cli_start(cli_proc *p, bool with_stdin, int stdin_fd,

@@ -24,6 +24,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-$PWD/build-bench}
 OUT=${CUPRUM_BENCH_OUT:-$PWD/bench/results}
+mkdir -p "$OUT" || exit 1
 CLI=$BUILD/cuprum
 SCALE=${CUPRUM_BENCH_SCALE:-100}
 command -v hyperfine >/dev/null 2>&1 ||

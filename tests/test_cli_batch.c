@@ -330,6 +330,49 @@ static void test_batch_sigkill_then_resume(void **state) {
   cli_free(&r);
 }
 
+/* The job log says an item is done only once its result line is out:
+ * with stdout unwritable (/dev/full), nothing is logged, so --resume runs
+ * every item again instead of skipping items whose results were lost. */
+static void test_batch_joblog_after_output(void **state) {
+  fixture *fx = *state;
+  char file[PATH_MAX], log[PATH_MAX];
+  batch_file(fx, "b.jsonl", "[\"exitcode\", \"0\"]\n[\"exitcode\", \"0\"]\n",
+             file);
+  path_in(fx, "job.log", log);
+  const char *argv[] = {cut_cli(), "parallel", "-j", "1", "--catalogue",
+                        fx->catalogue, "--joblog", log, file, NULL};
+  posix_spawn_file_actions_t fa;
+  assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+  assert_int_equal(
+      posix_spawn_file_actions_addopen(&fa, 1, "/dev/full", O_WRONLY, 0), 0);
+  assert_int_equal(
+      posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0), 0);
+  extern char **environ;
+  pid_t pid;
+  assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL,
+                               (char *const *)argv, environ),
+                   0);
+  posix_spawn_file_actions_destroy(&fa);
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st));
+  assert_int_not_equal(WEXITSTATUS(st), 0); /* the write error */
+  char *text = slurp(log);
+  assert_int_equal(count_lines(text), 1); /* the header only */
+  free(text);
+  cli_result r = cli_run(NULL, ARGS("parallel", "--catalogue", fx->catalogue,
+                                    "--joblog", log, "--resume", file));
+  assert_int_equal(r.status, 0);
+  results again = parse(r.out);
+  assert_non_null(again.item[0]);
+  assert_non_null(again.item[1]);
+  results_free(&again);
+  cli_free(&r);
+  text = slurp(log);
+  assert_int_equal(count_lines(text), 3); /* header and both items */
+  free(text);
+}
+
 /* --resume-failed runs again what ended with a non-zero status. */
 static void test_batch_resume_failed(void **state) {
   fixture *fx = *state;
@@ -464,6 +507,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_batch_joblog_retries_column,
                                     cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_batch_sigkill_then_resume, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_batch_joblog_after_output, cli_setup,
                                     cli_teardown),
     cmocka_unit_test_setup_teardown(test_batch_resume_failed, cli_setup,
                                     cli_teardown),

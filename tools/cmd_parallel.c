@@ -738,14 +738,12 @@ static void sink(void *user, cu_item_result *ir) {
   cli_streams st = {0};
   if (!li || !fields ||
       b->ex->result_fields(b->ex, &li->it, ir, fields, &st) != 0 ||
-      cli_out_item(b->out, &li->it, ir->retries, fields, &st) != 0) {
+      cli_out_item(b->out, &li->it, ir->retries, fields, &st, &b->log) != 0) {
     if (b->error == 0) {
       cli_error("out of memory");
       b->error = CLI_EXIT_FAILURE;
     }
   } else {
-    cli_joblog_line(&b->log, li->it.index + 1, li->it.argv, fields,
-                    ir->retries);
     const char *state = json_string_value(json_object_get(fields, "state"));
     bool ok = json_is_true(json_object_get(fields, "ok"));
     if (ok)

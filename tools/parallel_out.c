@@ -115,9 +115,13 @@ static char *dump(const json_t *v) {
 
 /* ------------------------------------------------------------ writer */
 
+/* A result line and, when the batch keeps a job log, the log line that
+ * may be appended only once the result line is on stdout. */
 typedef struct chunk {
   struct chunk *next;
-  size_t len;
+  int log_fd;   /* -1: no log line */
+  size_t len, log_len;
+  char *log;    /* owned */
   char data[];
 } chunk;
 
@@ -150,7 +154,14 @@ static void *writer(void *arg) {
       chunk *next = c->next;
       if (err == 0)
         err = cli_write_all(STDOUT_FILENO, c->data, c->len);
+      /* The job log says "done" only after the result is out: a SIGKILL in
+       * between leaves the item started but unlogged, which --resume
+       * reports and runs again, rather than logged with its output lost.
+       * A result that could not be written is not logged at all. */
+      if (err == 0 && c->log)
+        cli_write_all(c->log_fd, c->log, c->log_len);
       done += c->len;
+      free(c->log);
       free(c);
       c = next;
     }
@@ -184,12 +195,18 @@ int cli_out_begin(cli_out **ret) {
   return 0;
 }
 
-static int enqueue(cli_out *o, const char *data, size_t len) {
+static int enqueue(cli_out *o, const char *data, size_t len,
+                   const cli_joblog *log, char *log_line) {
   chunk *c = malloc(sizeof *c + len);
-  if (!c)
+  if (!c) {
+    free(log_line);
     return -1;
+  }
   c->next = NULL;
   c->len = len;
+  c->log = log_line;
+  c->log_len = log_line ? strlen(log_line) : 0;
+  c->log_fd = log_line ? log->fd : -1;
   memcpy(c->data, data, len);
   pthread_mutex_lock(&o->mu);
   while (o->queued > CLI_OUT_QUEUE_MAX && !o->err)
@@ -205,8 +222,18 @@ static int enqueue(cli_out *o, const char *data, size_t len) {
   return 0;
 }
 
+static char *joblog_format(const cli_joblog *j, size_t seq,
+                           const json_t *argv, const json_t *fields,
+                           unsigned retries);
+
 int cli_out_item(cli_out *o, const cli_item *item, unsigned retries,
-                 const json_t *fields, const cli_streams *st) {
+                 const json_t *fields, const cli_streams *st,
+                 const cli_joblog *log) {
+  char *log_line = NULL;
+  if (log && log->fd >= 0 &&
+      !(log_line = joblog_format(log, item->index + 1, item->argv, fields,
+                                 retries)))
+    return -1;
   char *argv = dump(item->argv);
   char *rest = dump(fields);
   sbuf b = {0};
@@ -227,7 +254,11 @@ int cli_out_item(cli_out *o, const cli_item *item, unsigned retries,
   put(&b, ",\"stderr\":", 10);
   put_stream(&b, st->err, st->err_len);
   put(&b, "}\n", 2);
-  int rc = !argv || !rest || b.oom ? -1 : enqueue(o, b.data, b.len);
+  int rc = -1;
+  if (!argv || !rest || b.oom)
+    free(log_line);
+  else
+    rc = enqueue(o, b.data, b.len, log, log_line);
   free(argv);
   free(rest);
   free(b.data);
@@ -416,10 +447,11 @@ static double real_of(const json_t *fields, const char *key) {
   return json_is_number(v) ? json_number_value(v) : 0;
 }
 
-void cli_joblog_line(cli_joblog *j, size_t seq, const json_t *argv,
-                     const json_t *fields, unsigned retries) {
-  if (j->fd < 0)
-    return;
+/* The job-log line of one item (NUL-terminated, malloc'd; NULL when out
+ * of memory). */
+static char *joblog_format(const cli_joblog *j, size_t seq,
+                           const json_t *argv, const json_t *fields,
+                           unsigned retries) {
   const json_t *code = json_object_get(fields, "exit_code");
   const json_t *sig = json_object_get(fields, "signal");
   const json_t *status = json_object_get(fields, "status");
@@ -445,11 +477,15 @@ void cli_joblog_line(cli_joblog *j, size_t seq, const json_t *argv,
     put(&b, buf, (size_t)n);
   }
   put(&b, "\n", 1);
-  /* One write per line on an O_APPEND descriptor: a SIGKILL leaves whole
-   * lines or a torn last one, which resume ignores. */
-  if (!b.oom)
-    cli_write_all(j->fd, b.data, b.len);
-  free(b.data);
+  put(&b, "", 1); /* the NUL */
+  /* Written by the output thread with one write per line on an O_APPEND
+   * descriptor: a SIGKILL leaves whole lines or a torn last one, which
+   * resume ignores. */
+  if (b.oom) {
+    free(b.data);
+    return NULL;
+  }
+  return b.data;
 }
 
 int cli_joblog_close(cli_joblog *j) {

@@ -23,10 +23,16 @@ typedef struct cli_out cli_out;
 /* Start the writer. Returns 0 or the exit status after printing why. */
 int cli_out_begin(cli_out **ret);
 
+typedef struct cli_joblog cli_joblog;
+
 /* One result line: index, line, argv, retries, the executor's fields and
- * streams. Returns 0, or -1 out of memory. `fields` is borrowed. */
+ * streams; with a job log (`log` open), its line for the item too, which
+ * the output thread appends to the log only after the result line is on
+ * stdout. Returns 0, or -1 out of memory. `fields` and `log` are
+ * borrowed; `log` must stay open until cli_out_end(). */
 int cli_out_item(cli_out *o, const cli_item *item, unsigned retries,
-                 const json_t *fields, const cli_streams *streams);
+                 const json_t *fields, const cli_streams *streams,
+                 const cli_joblog *log);
 
 /* Wait for the queue to drain, stop the writer, free it. Returns 0 or the
  * exit status of a write error (after printing it). NULL-safe. */
@@ -34,14 +40,14 @@ int cli_out_end(cli_out *o);
 
 /* ------------------------------------------------------------ job log */
 
-typedef struct cli_joblog {
+struct cli_joblog {
   int fd, started_fd; /* the log and FILE.started, O_APPEND; -1 = none */
   char *path;
   unsigned char *logged, *ok, *started; /* resume: bitmaps by Seq */
   size_t n_bits;
   bool has_header;     /* the resumed log had GNU parallel's header line */
   bool retries_column; /* lines end with a tenth column, Retries */
-} cli_joblog;
+};
 
 /* The largest Seq a resume remembers: the bitmaps are sized by the largest
  * Seq read (3 x 32 MiB here), so a corrupt or hostile line must not claim
@@ -65,13 +71,12 @@ bool cli_joblog_done(const cli_joblog *j, size_t seq, bool only_ok);
  * SIGKILLed batch's item whose outcome cannot be known. */
 bool cli_joblog_unknown(const cli_joblog *j, size_t seq);
 
-/* Record that `seq` starts (FILE.started), then, when it ended, its line:
- * Seq Host Starttime JobRuntime Send Receive Exitval Signal Command, and
- * Retries (how many times it was run again) when the log has that column.
- * The line describes the last attempt, as GNU parallel's does. */
+/* Record that `seq` starts (FILE.started). When it has ended,
+ * cli_out_item() queues its line: Seq Host Starttime JobRuntime Send
+ * Receive Exitval Signal Command, and Retries (how many times it was run
+ * again) when the log has that column. The line describes the last
+ * attempt, as GNU parallel's does. */
 void cli_joblog_started(cli_joblog *j, size_t seq);
-void cli_joblog_line(cli_joblog *j, size_t seq, const json_t *argv,
-                     const json_t *fields, unsigned retries);
 
 /* fsync and close; forget the resume state. Returns 0 or -errno. */
 int cli_joblog_close(cli_joblog *j);

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   else
     unlink(started_path);
   cli_joblog j;
-  int rc = cli_joblog_open(&j, log_path, true);
+  int rc = cli_joblog_open(&j, log_path, true, false);
   CHECK(rc == 0 || rc == 125);
   if (rc == 0) {
     for (size_t seq = 0; seq < j.n_bits && seq < 4096; seq++) {

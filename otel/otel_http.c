@@ -134,8 +134,10 @@ static char *make_endpoint(const char *given) {
   return s;
 }
 
-static void url_decode(char *s) {
-  char *o = s;
+/* Percent-decode `s` in place; returns the decoded length (a %00 decodes
+ * to a NUL byte inside it, which the caller refuses). */
+static size_t url_decode(char *s) {
+  char *o = s, *start = s;
   for (; *s; s++) {
     if (*s == '%' && isxdigit((unsigned char)s[1]) &&
         isxdigit((unsigned char)s[2])) {
@@ -147,6 +149,29 @@ static void url_decode(char *s) {
     }
   }
   *o = '\0';
+  return (size_t)(o - start);
+}
+
+/* RFC 9110 §5.6.2: a field name is a token of tchars. */
+static bool http_token(const char *s, size_t len) {
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  if (len == 0)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (!isalnum((unsigned char)s[i]) && !memchr(extra, s[i], sizeof extra - 1))
+      return false;
+  return true;
+}
+
+/* RFC 9110 §5.5: a field value holds visible characters, spaces, tabs and
+ * obs-text (bytes >= 0x80), never CR, LF, NUL or another control byte. */
+static bool http_field_value(const char *s, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      return false;
+  }
+  return true;
 }
 
 /* "k=v,k2=v2" → "k: v" header lines. */
@@ -166,10 +191,21 @@ static int add_headers(cu_otel_http *h, const char *spec) {
     if (!eq || eq == item)
       continue; /* the spec says: skip malformed entries */
     *eq = '\0';
-    url_decode(item);
-    url_decode(eq + 1);
+    size_t klen = url_decode(item), vlen = url_decode(eq + 1);
+    /* A name or value that would change the request's framing (CR, LF, a
+     * NUL from %0D%0A or %00) or is not a field at all is refused, not
+     * skipped: the entry is not merely malformed, and dropping it (an
+     * authorisation header, say) would fail later and less clearly. */
+    if (!http_token(item, klen) || !http_field_value(eq + 1, vlen)) {
+      rc = CU_EINVAL;
+      break;
+    }
     char line[1024];
-    snprintf(line, sizeof line, "%s: %s", item, eq + 1);
+    if (snprintf(line, sizeof line, "%s: %s", item, eq + 1) >=
+        (int)sizeof line) {
+      rc = CU_EINVAL; /* longer than a header line we send */
+      break;
+    }
     struct curl_slist *l = curl_slist_append(h->headers, line);
     if (!l)
       rc = CU_ENOMEM;

@@ -129,6 +129,15 @@ static void test_batch_args_template(void **state) {
   assert_int_equal(r.status, 125);
   assert_string_equal(r.out, "");
   cli_free(&r);
+  /* A line that is not UTF-8 is named before anything runs (it was
+   * reported as "out of memory"). */
+  batch_file(fx, "bad.txt", "fine\n\xff\xfe\n", file);
+  r = cli_run(NULL, ARGS("parallel", "--catalogue", fx->catalogue, "--args",
+                         file, "--", "argvdump", "{}"));
+  assert_int_not_equal(r.status, 0);
+  assert_string_equal(r.out, "");
+  assert_contains(r.err, "bad.txt:2: the line is not valid UTF-8");
+  cli_free(&r);
 }
 
 /* --retries counts in the result and --halt stops pulling; the job log

@@ -84,7 +84,7 @@ static void test_joblog_resume_ignores_bad_seq(void **state) {
   fputs("268435457\t:\t1.0\t0.1\t0\t0\t0\t0\ttrue\n", f);
   assert_int_equal(fclose(f), 0);
   cli_joblog j;
-  assert_int_equal(cli_joblog_open(&j, path, true), 0);
+  assert_int_equal(cli_joblog_open(&j, path, true, false), 0);
   assert_true(cli_joblog_done(&j, 1, true));
   assert_false(cli_joblog_done(&j, 3, false));
   assert_false(cli_joblog_done(&j, 4, false));

@@ -369,6 +369,46 @@ static void test_trace_bad_options(void **state) {
   assert_null(cu_tracer_free(NULL));
 }
 
+/* OTLP headers come from the environment or options, percent-decoded: a
+ * %0D%0A must not split the HTTP request, nor a %00 cut a header short. */
+static void test_trace_otlp_headers_refuse_injection(void **state) {
+  (void)state;
+  const char *bad[] = {
+      "x-a=b%0D%0AHost: evil",     /* CRLF in the value */
+      "x-a%0D%0AHost=evil",        /* CRLF in the name */
+      "x-a=b%00c",                 /* NUL */
+      "x a=b",                     /* not a token */
+      "x-a=b%7F",                  /* DEL */
+      "ok=1,x-a=b%0Ac",            /* the second entry */
+  };
+  char huge[1100];
+  memcpy(huge, "k=", 2);
+  memset(huge + 2, 'v', sizeof huge - 3);
+  huge[sizeof huge - 1] = '\0';
+  for (size_t i = 0; i < sizeof bad / sizeof *bad + 1; i++) {
+    cu_otel_http_opts ho = CU_OTEL_HTTP_OPTS_INIT;
+    ho.endpoint = "http://127.0.0.1:9/v1/traces";
+    ho.headers = i < sizeof bad / sizeof *bad ? bad[i] : huge;
+    cu_otel_http *h = NULL;
+    int fds = cut_fd_count();
+    int rc = cu_otel_http_new(&ho, &h);
+    if (rc == CU_ESYS)
+      skip(); /* no libcurl.so.4 here */
+    if (rc != CU_EINVAL)
+      print_message("headers case %zu: %d\n", i, rc);
+    assert_int_equal(rc, CU_EINVAL);
+    assert_null(h);
+    assert_int_equal(cut_fd_count(), fds);
+  }
+  /* Tabs, spaces, obs-text and percent-encoded commas are values. */
+  cu_otel_http_opts ho = CU_OTEL_HTTP_OPTS_INIT;
+  ho.endpoint = "http://127.0.0.1:9/v1/traces";
+  ho.headers = "x-api-key=a%20b%09c%2Cd\xc3\xa9,broken,=skipped";
+  cu_otel_http *h = NULL;
+  assert_int_equal(cu_otel_http_new(&ho, &h), 0);
+  assert_null(cu_otel_http_free(h));
+}
+
 /* ------------------------------------------------------------- export */
 
 /* A transport that never answers within its budget: it waits out the
@@ -658,6 +698,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_trace_args_redacted_and_line_events),
     cmocka_unit_test(test_trace_timeout_and_spawn_failure),
     cmocka_unit_test(test_trace_bad_options),
+    cmocka_unit_test(test_trace_otlp_headers_refuse_injection),
     cmocka_unit_test(test_trace_stuck_collector_never_slows_runs),
     cmocka_unit_test(test_trace_flush_exports_everything),
     cmocka_unit_test(test_trace_file_matches_official_sdk),

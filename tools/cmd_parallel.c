@@ -521,6 +521,17 @@ static int input_next(const parallel_args *a, input *in, json_t **argv) {
     if (a->template) { /* every line is one argument, blank or not */
       if (len > 0 && in->line[len - 1] == '\n')
         in->line[len - 1] = '\0';
+      /* Result lines and the job log carry argv as JSON text, so an
+       * argument must be UTF-8 (jansson refuses anything else, which used
+       * to surface as "out of memory"). */
+      json_t *probe = json_string(in->line);
+      if (!probe) {
+        cli_error("%s:%u: the line is not valid UTF-8: cuprum parallel "
+                  "takes its arguments as UTF-8 text",
+                  in->name, in->line_no);
+        return -CLI_EXIT_FAILURE;
+      }
+      json_decref(probe);
       *argv = template_argv(a, in->line, in->index + 1);
     } else if (blank(in->line)) {
       continue;

@@ -52,8 +52,15 @@ typedef struct cu_otel_http_opts {
 #define CU_OTEL_HTTP_OPTS_INIT {.size = sizeof(cu_otel_http_opts)}
 
 /**
- * Make a transport. Errors: CU_EINVAL (bad size; an endpoint that is not
- * http:// or https://), CU_ENOMEM, CU_ESYS (libcurl.so.4 could not be
+ * Make a transport. Headers (`headers`, else OTEL_EXPORTER_OTLP_TRACES_HEADERS
+ * or OTEL_EXPORTER_OTLP_HEADERS) are "name=value" pairs separated by commas,
+ * each percent-decoded (W3C Baggage syntax, as the OpenTelemetry exporter
+ * specification says); an entry without "=" or with an empty name is
+ * skipped, as that specification asks for malformed entries.
+ * Errors: CU_EINVAL (bad size; an endpoint that is not http:// or
+ * https://; a header whose decoded name is not an RFC 9110 token, whose
+ * decoded value holds a control byte such as CR, LF or NUL, which could
+ * split the request, or whose line would pass 1023 bytes), CU_ENOMEM, CU_ESYS (libcurl.so.4 could not be
  * loaded, lacks a function this needs, or failed to initialise; libcurl is
  * loaded with dlopen() at the first call, not at program start).
  * Being outside libcuprum, this library does not set cu_last_error():

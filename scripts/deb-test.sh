@@ -54,8 +54,12 @@ test -e "$work/root/usr/share/man/man1/cuprum.1.gz"
 test -e "$work/root/usr/share/man/man3/cu_run.3.gz"
 test -e "$work/root/usr/share/bash-completion/completions/cuprum"
 test -e "$work/root/usr/share/zsh/vendor-completions/_cuprum"
-dpkg-deb -c ./cuprum_*.deb | grep -q 'usr/share/man/man1/cuprum.1'
-dpkg-deb -c ./libcuprum-dev_*.deb | grep -q 'usr/share/man/man3/cu_parallel.3'
+# Listings captured first: `dpkg-deb -c | grep -q` under pipefail fails
+# when grep exits at the first match and dpkg-deb's tar gets SIGPIPE.
+list=$(dpkg-deb -c ./cuprum_*.deb)
+grep -q 'usr/share/man/man1/cuprum.1' <<<"$list"
+list=$(dpkg-deb -c ./libcuprum-dev_*.deb)
+grep -q 'usr/share/man/man3/cu_parallel.3' <<<"$list"
 
 echo "deb-test: debian/tests/smoke against the unpacked packages"
 CUPRUM_ROOT="$work/root" sh "$src/debian/tests/smoke"

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1469,6 +1470,7 @@ struct BatchObject {
   atomic_llong raise_index; /* first item that failed to start or timed out */
   cu_item_result **results; /* by batch index; NULL: never delivered */
   batch_worker *w;
+  unsigned n_w;        /* workers allocated */
   unsigned n_workers;  /* threads started */
   atomic_uint running; /* workers not yet ended */
   int efd;
@@ -1563,7 +1565,7 @@ static void batch_dealloc(BatchObject *b) {
     cu_item_result_free(b->results[i]);
   for (size_t i = 0; b->cmds && i < b->n; i++)
     cu_cmd_free(b->cmds[i]);
-  for (unsigned i = 0; b->w && i < b->n_workers; i++) {
+  for (unsigned i = 0; b->w && i < b->n_w; i++) {
     PyMem_RawFree(b->w[i].map);
     free(b->w[i].msg);
   }
@@ -1617,6 +1619,7 @@ static int batch_spawn_workers(BatchObject *b, unsigned limit,
   b->w = PyMem_RawCalloc(threads, sizeof(*b->w));
   if (!b->w)
     return PyErr_NoMemory(), -1;
+  b->n_w = threads;
   for (unsigned i = 0; i < threads; i++) {
     b->w[i].b = b;
     b->w[i].limit = limit / threads + (i < limit % threads);
@@ -1625,21 +1628,31 @@ static int batch_spawn_workers(BatchObject *b, unsigned limit,
       return PyErr_NoMemory(), -1;
   }
   atomic_store(&b->running, threads);
-  for (unsigned i = 0; i < threads; i++) {
-    int err = pthread_create(&b->w[i].th, NULL, batch_worker_main, &b->w[i]);
-    if (err) { /* stop the ones started; the caller raises after joining */
-      batch_stop(b);
-      if (atomic_fetch_sub(&b->running, threads - i) == threads - i) {
-        uint64_t one = 1;
-        (void)!write(b->efd, &one, sizeof(one));
-      }
-      b->n_workers = i;
-      batch_join(b);
-      errno = err;
-      PyErr_SetFromErrno(PyExc_OSError);
-      return -1;
+  /* The workers block every signal (they inherit the mask): a process-
+   * directed signal such as Ctrl-C is then never taken by a worker, where
+   * it would interrupt nothing, but by a Python thread. Children get an
+   * empty mask from libcuprum whatever the spawning thread's. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = 0;
+  for (unsigned i = 0; i < threads && !err; i++) {
+    err = pthread_create(&b->w[i].th, NULL, batch_worker_main, &b->w[i]);
+    if (!err)
+      b->n_workers = i + 1;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (err) { /* stop the ones started; the caller raises after joining */
+    unsigned missing = threads - b->n_workers;
+    batch_stop(b);
+    if (atomic_fetch_sub(&b->running, missing) == missing) {
+      uint64_t one = 1;
+      (void)!write(b->efd, &one, sizeof(one));
     }
-    b->n_workers = i + 1;
+    batch_join(b);
+    errno = err;
+    PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
   }
   return 0;
 }

@@ -92,6 +92,14 @@ def test_batch_without_hooks_keeps_order_and_results(batches) -> None:
     assert [x.stdout for x in ra.results] == [f"r{i}" for i in range(6)]
 
 
+def test_a_long_batch_keeps_every_result_in_its_place(batches) -> None:
+    # Hundreds per worker thread: each thread's index map grows as it pulls.
+    cmds = [sh.make(ECHO)("-n", str(i)) for i in range(400)]
+    r = run_concurrent_sync(*cmds, config=ConcurrentConfig(concurrency=4))
+    assert batches == [400] and r.ok
+    assert [x.stdout for x in r.results] == [str(i) for i in range(400)]
+
+
 def test_hooks_and_observers_run_per_command_on_the_loop(batches) -> None:
     cmds = [sh.make(ECHO)("-n", f"h{i}") for i in range(4)]
     seen_before: list[str] = []

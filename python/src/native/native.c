@@ -1511,6 +1511,7 @@ typedef struct {
   pthread_t th;
   unsigned limit;
   size_t *map; /* this stream's item index -> the batch's index */
+  size_t map_cap;
   int rc;      /* cu_parallel_stream's return */
   char *msg;   /* its cu_last_error() when rc < 0 */
 } batch_worker;
@@ -1550,6 +1551,14 @@ static int batch_source(void *user, size_t index, cu_batch_item *item) {
   BatchObject *b = w->b;
   if (atomic_load(&b->stop))
     return 0;
+  if (index >= w->map_cap) { /* grows with what this thread pulled */
+    size_t cap = w->map_cap * 2 > index ? w->map_cap * 2 : index + 1;
+    size_t *m = PyMem_RawRealloc(w->map, cap * sizeof(*m));
+    if (!m)
+      return CU_ENOMEM; /* stops this stream; the caller raises */
+    w->map = m;
+    w->map_cap = cap;
+  }
   size_t k = atomic_fetch_add(&b->next, 1);
   if (k >= b->n)
     return 0;
@@ -1683,7 +1692,8 @@ static int batch_spawn_workers(BatchObject *b, unsigned limit,
   for (unsigned i = 0; i < threads; i++) {
     b->w[i].b = b;
     b->w[i].limit = limit / threads + (i < limit % threads);
-    b->w[i].map = PyMem_RawCalloc(b->n + 1, sizeof(size_t));
+    b->w[i].map_cap = 64;
+    b->w[i].map = PyMem_RawCalloc(b->w[i].map_cap, sizeof(size_t));
     if (!b->w[i].map)
       return PyErr_NoMemory(), -1;
   }

@@ -2,8 +2,10 @@
 /*
  * cuprum._native: the CPython extension module under the Python package.
  *
- * It is deliberately thin: catalogues, a loop wrapping cu_loop, and tasks
- * wrapping cu_task (one command or one pipeline). Everything Python-shaped
+ * It is deliberately thin: catalogues, a loop wrapping cu_loop, tasks
+ * wrapping cu_task (one command or one pipeline), and batches (a whole
+ * run_concurrent handed to cu_parallel_stream on worker threads, see
+ * "batches" below). Everything Python-shaped
  * (SafeCmd, contexts, asyncio) lives in the pure-Python package above it
  * (docs/design.md "The Python package").
  *

@@ -17,7 +17,17 @@ Each sample is one worker process (both packages are called `cuprum`, so
 they never share an interpreter), timing only the operation itself, after
 imports. Every implementation runs under the same interpreter (the one
 running this script, 3.12 under scripts/bench.sh, which the Python cuprum
-needs). Figures are seconds, medians; ratios are of medians.
+needs). Figures are seconds, medians. Each ratio is the median of the
+rounds' own ratios (peer / this package, the two measured in the same
+round), so a load swing between rounds moves both sides.
+
+The gate: the script exits 1 when a goal's ratio is below goal x (1 -
+CU_BENCH_TOLERANCE) (0.10 by default: noise on two shared cores), as
+scripts/bench_batch.sh does; a goal whose peer could not run here (the
+Python cuprum offline) is reported as not measured, not as met.
+
+Env: CUPRUM_BENCH_MIB (payload of pipe and lines; 100, the issue's size),
+CUPRUM_BENCH_SCALE (rounds: 5 at 100, at least 3), CU_BENCH_TOLERANCE.
 """
 import json
 import os
@@ -53,7 +63,7 @@ if impl == "subprocess":
         p.wait()
         assert len("".join(kept)) == size
         assert n[0] == size // 64
-    else:
+    elif scenario == "true":
         with ThreadPoolExecutor(2) as ex:
             rs = list(ex.map(lambda _: subprocess.run(["true"]), range(1000)))
         assert all(r.returncode == 0 for r in rs)
@@ -84,7 +94,7 @@ with scoped(ScopeConfig(allowlist=cata.allowlist)):
             r = mk(path).run_sync()  # captured too: the Python cuprum
         assert len(r.stdout) == size  # emits no line events otherwise
         assert n[0] == size // 64, n[0]
-    else:
+    elif scenario == "true":
         t = sh.make(true, catalogue=cata)
         r = run_concurrent_sync(*[t() for _ in range(1000)],
                                 config=ConcurrentConfig(concurrency=2))
@@ -115,6 +125,43 @@ def sample(pypath, impl, scenario, path):
     return float(out.stdout.strip())
 
 
+# (scenario, peer, goal: this package at least goal times as fast); None:
+# reported, no goal.
+GOALS = (("pipe", "pycuprum", 10.0), ("pipe", "subprocess", None),
+         ("lines", "pycuprum", 3.0), ("lines", "subprocess", None),
+         ("true", "pycuprum", 1.0), ("true", "subprocess", 1.0))
+
+
+def tolerance():
+    return float(os.environ.get("CU_BENCH_TOLERANCE", "0.10") or 0.10)
+
+
+def gate(samples):
+    """The ratios (median of same-round ratios) and the goals missed."""
+    floor_k = 1 - tolerance()
+    derived, missed = [], []
+    for scenario, peer, goal in GOALS:
+        name = f"py_{scenario}_vs_{peer}"
+        if (peer, scenario) not in samples:
+            if goal:
+                print(f"  {scenario:<6} vs {peer}: not measured (goal >= "
+                      f"{goal}x NOT checked)")
+            continue
+        ratio = statistics.median(
+            p / n for p, n in zip(samples[(peer, scenario)],
+                                  samples[("native", scenario)]))
+        met = None if goal is None else ratio >= goal * floor_k
+        derived.append({"name": name, "value": ratio, "goal": goal,
+                        "met": met})
+        verdict = ("met" if goal and ratio >= goal else
+                   "within the tolerance" if met else "MISSED")
+        verdict = f" (goal >= {goal}x: {verdict})" if goal else ""
+        print(f"  {scenario:<6} native is {ratio:6.2f}x {peer}{verdict}")
+        if met is False:
+            missed.append(f"{name} = {ratio:.2f} < {goal} x {floor_k:.2f}")
+    return derived, missed
+
+
 def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
@@ -127,17 +174,21 @@ def main():
     impls = {"native": native, "subprocess": None}
     if pyc:
         try:
-            sample(pyc, "pycuprum", "true", path)
+            sample(pyc, "pycuprum", "probe", path)  # imports, runs nothing
             impls["pycuprum"] = pyc
         except RuntimeError as exc:
             print(f"python_pkg: the Python cuprum does not run here: {exc}")
     samples = {(i, s): [] for i in impls for s in ("pipe", "lines", "true")}
+    load = [os.getloadavg()[0]]
+    print(f"python_pkg: {mib} MiB, {rounds} rounds, load {load[0]:.2f}")
     for _ in range(rounds):
         for scenario in ("pipe", "lines", "true"):
             for impl, where in impls.items():
                 samples[(impl, scenario)].append(
                     sample(where, impl, scenario, path))
-    figures, derived = [], []
+    load.append(os.getloadavg()[0])
+    print(f"python_pkg: load at the end {load[1]:.2f}")
+    figures = []
     med = {k: statistics.median(v) for k, v in samples.items()}
     for (impl, scenario), vals in samples.items():
         figures.append({"name": f"py_{scenario}_{impl}", "unit": "s",
@@ -145,21 +196,16 @@ def main():
                         "max": max(vals), "n": len(vals)})
         print(f"  {scenario:<6} {impl:<11} {med[(impl, scenario)]:9.3f} s "
               f"(min {min(vals):.3f}, max {max(vals):.3f}, n={len(vals)})")
-    goals = {"pipe": 10.0, "lines": 3.0, "true": 1.0}
-    for scenario, goal in goals.items():
-        for peer in ("pycuprum", "subprocess"):
-            if (peer, scenario) not in med:
-                continue
-            ratio = med[(peer, scenario)] / med[("native", scenario)]
-            g = goal if peer == "pycuprum" else (1.0 if scenario == "true" else None)
-            derived.append({"name": f"py_{scenario}_vs_{peer}", "value": ratio,
-                            "goal": g})
-            print(f"  {scenario:<6} native is {ratio:6.2f}x {peer}"
-                  + (f" (goal >= {g}x)" if g else ""))
+    derived, missed = gate(samples)
     with open(result, "w") as f:
         json.dump({"bench": "python_pkg", "python": platform.python_version(),
-                   "mib": mib, "figures": figures, "derived": derived}, f,
-                  indent=2)
+                   "mib": mib, "rounds": rounds, "load": load,
+                   "tolerance": tolerance(), "figures": figures,
+                   "derived": derived, "missed": missed}, f, indent=2)
+    if missed:
+        print("python_pkg: GOAL MISSED beyond the noise tolerance: "
+              + ", ".join(missed))
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ def ratio(a, b):
 
 
 def goal_rows(data):
+    pmib = data.get("python_pkg", {}).get("mib", 100)
     py = python_peer(data)
     sp, cap, pip = "spawn", "capture", "pipeline"
     rows = [
@@ -141,6 +142,18 @@ def goal_rows(data):
          derived(data, "peer_libpipeline", "cu 2stage"), "x"),
         ("1,000 /bin/true, limit 2: cu_parallel_run vs xargs -P2 (speed)",
          ">= 1", derived(data, pip, "cu_parallel vs xargs"), "x"),
+        (f"Python package: {pmib} MiB through `cat \\| cat`, captured, vs "
+         "the Python cuprum", ">= 10",
+         derived(data, "python_pkg", "py_pipe_vs_pycuprum"), "x"),
+        (f"Python package: {pmib} MiB of line events to a Python observer "
+         "vs the Python cuprum", ">= 3",
+         derived(data, "python_pkg", "py_lines_vs_pycuprum"), "x"),
+        ("Python package: 1,000 `true`, run_concurrent limit 2, vs the "
+         "Python cuprum", ">= 1",
+         derived(data, "python_pkg", "py_true_vs_pycuprum"), "x"),
+        ("Python package: 1,000 `true`, run_concurrent limit 2, vs "
+         "subprocess.run + ThreadPoolExecutor(2)", ">= 1",
+         derived(data, "python_pkg", "py_true_vs_subprocess"), "x"),
         ("10,000 /bin/true: log + metrics + tracer / no adapter", "<= 1.05",
          data.get("telemetry", {}).get("all_ratio"), "x"),
         ("100 MiB lines: metrics + span events / line observer alone",

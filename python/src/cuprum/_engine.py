@@ -64,11 +64,17 @@ async def wait_async(task: _native.Task) -> None:
     """Wait for ``task``; if the awaiting task is cancelled, cancel the run,
     wait until it has ended, then let the cancellation propagate."""
     drv = _async_drivers[asyncio.get_running_loop()]
-    fut = drv.future(task)
+    await until_done(drv.future(task), task.cancel)
+
+
+async def until_done(fut: asyncio.Future[None], cancel: typ.Callable[[], None]) -> None:
+    """Await ``fut``, the end of a run; if the awaiting task is cancelled,
+    call ``cancel`` (TERM, grace, KILL), still wait for ``fut`` (the run
+    reaped), then let the cancellation propagate."""
     try:
         await asyncio.shield(fut)
     except asyncio.CancelledError:
-        task.cancel()
+        cancel()
         while not fut.done():
             try:
                 await asyncio.shield(fut)

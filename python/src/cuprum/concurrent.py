@@ -1,10 +1,17 @@
 """Many commands at once: ``run_concurrent`` / ``run_concurrent_sync``.
 
-Both run every command on the same libcuprum loop the single runs use (the
-asyncio loop's, or the thread's): a limit of N keeps at most N children
-alive, the next command starting as soon as one ends; no thread or asyncio
-subprocess transport per command. Results come back in submission order;
-hooks and observers fire per command as for single runs.
+A limit of N keeps at most N children alive, the next command starting as
+soon as one ends; results come back in submission order. Two engines:
+
+- the batch (no context hooks, no observers, no echo: nothing to call in
+  Python per command): the whole batch goes to libcuprum at once
+  (``_native.batch_start``), run by worker threads without the GIL, and
+  the results are built once at the end;
+- otherwise each command runs on the libcuprum loop the single runs use
+  (the asyncio loop's, or the thread's), so before/after hooks and
+  observers fire per command exactly as for single runs.
+
+Neither has a thread or asyncio subprocess transport per command.
 """
 
 from __future__ import annotations
@@ -12,10 +19,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses as dc
+import os
 import typing as typ
 
-from cuprum import _engine
-from cuprum.sh import CommandResult, ExecutionContext, RunOutputOptions, SafeCmd, _Run
+from cuprum import _engine, _native
+from cuprum.catalogue import native_name
+from cuprum.context import current_context
+from cuprum.errors import from_native
+from cuprum.sh import (CommandResult, ExecutionContext, RunOutputOptions, SafeCmd,
+                       TimeoutExpired, _Run)
 
 if typ.TYPE_CHECKING:
     from cuprum import _native
@@ -81,10 +93,95 @@ def _make_run(cmd: SafeCmd, cfg: ConcurrentConfig) -> _Run:
     return _Run((cmd,), out, None, cfg.context, None)
 
 
+# ------------------------------------------------------------ the batch
+
+def _batch_run(cmds: tuple[SafeCmd, ...], cfg: ConcurrentConfig) -> _Run | None:
+    """The options the whole batch shares, or None when something must be
+    called in Python per command (hooks, observers, echo): then the batch
+    runs command by command on the loop. Every command is checked against
+    the allowlist here, before any of them runs."""
+    scope = current_context()
+    if cfg.echo or scope.before_hooks or scope.after_hooks or scope.observe_hooks:
+        return None
+    return _Run(cmds, RunOutputOptions(capture=cfg.capture), None, cfg.context, None)
+
+
+def _worker_threads() -> int:
+    """libcuprum threads for a batch: one per CPU this process may use (a
+    spawn holds its thread until the child has exec'd, so one thread
+    starts one command at a time); never more than the limit."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _batch_start(run: _Run, cfg: ConcurrentConfig) -> _native.Batch:
+    stages = [(c.catalogue._native, native_name(c.program)[0], c.argv)
+              for c in run.cmds]
+    try:
+        return _native.batch_start(
+            stages, limit=cfg.concurrency or 0, threads=_worker_threads(),
+            fail_fast=cfg.fail_fast, capture=cfg.capture,
+            **run.native_options())
+    except _native.Error as exc:
+        raise from_native(exc) from None
+
+
+def _batch_result(batch: _native.Batch, run: _Run) -> ConcurrentResult:
+    """The batch's results as the loop engine gives them: a command that
+    could not start raises its error and a timed-out one TimeoutExpired
+    (the batch stopped at once); fail-fast omits the stopped commands."""
+    try:
+        items, first = batch.results(run.ctx.encoding, run.ctx.errors)
+    except _native.Error as exc:
+        raise from_native(exc) from None
+    if first >= 0:
+        item = items[first]
+        if isinstance(item, _native.Error):
+            raise from_native(item)
+        raise TimeoutExpired(run.cmds[first].argv_with_program,
+                             typ.cast("float", run.timeout),
+                             output=item[2], stderr=item[3])
+    done: dict[int, CommandResult] = {}
+    for i, item in enumerate(items):
+        if item is not None:
+            cmd = run.cmds[i]
+            done[i] = CommandResult(cmd.program, cmd.argv_with_program,
+                                    item[0], item[1], item[2], item[3])
+    return _collect(done)
+
+
+async def _batch_wait_async(batch: _native.Batch) -> None:
+    """Wait for the batch through the asyncio loop (its eventfd with
+    add_reader); cancelling the awaiting task cancels the batch and still
+    waits until every command has been reaped."""
+    aloop = asyncio.get_running_loop()
+    fut = aloop.create_future()
+
+    def ready() -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    fd = batch.fd()
+    aloop.add_reader(fd, ready)
+    try:
+        await _engine.until_done(fut, batch.cancel)
+    finally:
+        aloop.remove_reader(fd)
+
+
+# ------------------------------------------------------------ the loop
+
 def run_concurrent_sync(*cmds: SafeCmd,
                         config: ConcurrentConfig | None = None) -> ConcurrentResult:
-    """Run ``cmds`` concurrently on this thread's loop."""
+    """Run ``cmds`` concurrently; blocks this thread (GIL released)."""
     cfg = config or ConcurrentConfig()
+    run = _batch_run(cmds, cfg)
+    if run is not None:
+        batch = _batch_start(run, cfg)
+        batch.wait()
+        return _batch_result(batch, run)
     loop = _engine.sync_loop()
     pending = collections.deque(enumerate(cmds))
     running: dict[_native.Task, tuple[int, _Run]] = {}
@@ -122,8 +219,13 @@ def run_concurrent_sync(*cmds: SafeCmd,
 
 async def run_concurrent(*cmds: SafeCmd,
                          config: ConcurrentConfig | None = None) -> ConcurrentResult:
-    """Run ``cmds`` concurrently on the running asyncio loop."""
+    """Run ``cmds`` concurrently, awaited on the running asyncio loop."""
     cfg = config or ConcurrentConfig()
+    run = _batch_run(cmds, cfg)
+    if run is not None:
+        batch = _batch_start(run, cfg)
+        await _batch_wait_async(batch)
+        return _batch_result(batch, run)
     sem = asyncio.Semaphore(cfg.concurrency or max(1, len(cmds)))
     done: dict[int, CommandResult] = {}
     failed = asyncio.Event()

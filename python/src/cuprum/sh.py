@@ -289,9 +289,20 @@ class _Run:
             for hook in self.scope.before_hooks:
                 hook(cmd)
 
+    def native_options(self) -> dict[str, typ.Any]:
+        """The native options a start of this run shares with a batch of
+        such runs (``_native.start`` and ``_native.batch_start``)."""
+        ctx = self.ctx
+        env = {**self.scope.env_overlay, **(ctx.env or {})}
+        return {"env": [(k, str(v)) for k, v in env.items()] or None,
+                "cwd": None if ctx.cwd is None else str(ctx.cwd),
+                "timeout_ms": _timeout_ms(self.timeout),
+                "grace_ms": _grace_ms(ctx.cancel_grace),
+                "tags": [(k, str(v)) for k, v in (ctx.tags or {}).items()] or None,
+                "backend": _backend_value(ctx.stream_backend)}
+
     def start(self, loop: _native.Loop) -> _native.Task:
         ctx, out = self.ctx, self.output
-        env = {**self.scope.env_overlay, **(ctx.env or {})}
         echo = [None, None]
         if out.echo:
             echo = [_Echo(ctx.stdout_sink, "stdout", ctx.encoding, ctx.errors),
@@ -301,13 +312,8 @@ class _Run:
         try:
             return _native.start(
                 loop, stages, capture=out.capture, echo=out.echo,
-                env=[(k, str(v)) for k, v in env.items()] or None,
-                cwd=None if ctx.cwd is None else str(ctx.cwd),
-                stdin=self.stdin, timeout_ms=_timeout_ms(self.timeout),
-                grace_ms=_grace_ms(ctx.cancel_grace),
-                tags=[(k, str(v)) for k, v in (ctx.tags or {}).items()] or None,
-                observer=self.observer, out_sink=echo[0], err_sink=echo[1],
-                backend=_backend_value(ctx.stream_backend),
+                stdin=self.stdin, observer=self.observer, out_sink=echo[0],
+                err_sink=echo[1], **self.native_options(),
                 line_hooks=self.observer.hooks if self.observer else None)
         except _native.Error as exc:
             raise from_native(exc) from None

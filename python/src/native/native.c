@@ -2,8 +2,10 @@
 /*
  * cuprum._native: the CPython extension module under the Python package.
  *
- * It is deliberately thin: catalogues, a loop wrapping cu_loop, and tasks
- * wrapping cu_task (one command or one pipeline). Everything Python-shaped
+ * It is deliberately thin: catalogues, a loop wrapping cu_loop, tasks
+ * wrapping cu_task (one command or one pipeline), and batches (a whole
+ * run_concurrent handed to cu_parallel_stream on worker threads, see
+ * "batches" below). Everything Python-shaped
  * (SafeCmd, contexts, asyncio) lives in the pure-Python package above it
  * (docs/design.md "The Python package").
  *
@@ -24,8 +26,19 @@
 
 #include <cuprum/cuprum.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ errors */
 
@@ -707,8 +720,66 @@ typedef struct {
   const char *errors;
 } text_mode;
 
+/* Large captures decoded as UTF-8: most are ASCII, and for those the
+ * cost is not the decoding but the fresh str's page faults (one per 4 KiB:
+ * about 0.1-0.2 s for 100 MiB on the benchmark machine, as much as the
+ * pipeline itself). So an ASCII capture is copied into a str whose pages
+ * are asked to be huge (madvise(MADV_HUGEPAGE): 2 MiB per fault where the
+ * kernel has them; advice only, the str is ordinary memory either way),
+ * checking that every byte is ASCII in the same pass; anything else goes
+ * to CPython's decoder. */
+enum { BIG_TEXT = 4 << 20, HUGE_PAGE = 2 << 20 };
+
+static int is_utf8_name(const char *enc) {
+  static const char *const names[] = {"utf-8", "utf8", "utf_8", "ascii"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+    if (strcasecmp(enc, names[i]) == 0)
+      return 1;
+  return 0;
+}
+
+static void advise_huge(void *p, size_t len) {
+  uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+  uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(HUGE_PAGE - 1);
+  if (hi > lo)
+    (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
+/* Copy n bytes; returns non-zero when one of them is not ASCII. */
+static int copy_ascii(char *dst, const char *src, size_t n) {
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, src + i, 8);
+    memcpy(dst + i, &w, 8);
+    acc |= w;
+  }
+  for (; i < n; i++) {
+    dst[i] = src[i];
+    acc |= (unsigned char)src[i];
+  }
+  return (acc & 0x8080808080808080ULL) != 0;
+}
+
+static PyObject *decode_big_utf8(const char *d, size_t len,
+                                 const char *errors) {
+  PyObject *s = PyUnicode_New((Py_ssize_t)len, 127);
+  if (!s)
+    return NULL;
+  char *dst = PyUnicode_DATA(s);
+  advise_huge(dst, len);
+  if (copy_ascii(dst, d, len)) {
+    Py_DECREF(s); /* not ASCII: the real decoder */
+    return PyUnicode_DecodeUTF8(d, (Py_ssize_t)len, errors);
+  }
+  return s;
+}
+
 static PyObject *bytes_of(const cu_bytes *b, const text_mode *tm) {
   const char *d = b->data ? b->data : "";
+  if (tm->encoding && b->len >= BIG_TEXT && is_utf8_name(tm->encoding))
+    return decode_big_utf8(d, b->len, tm->errors);
   if (tm->encoding)
     return PyUnicode_Decode(d, (Py_ssize_t)b->len, tm->encoding, tm->errors);
   return PyBytes_FromStringAndSize(d, (Py_ssize_t)b->len);
@@ -1420,6 +1491,447 @@ static PyObject *stream_backend(PyObject *m, PyObject *args) {
   return Py_BuildValue("(is)", (int)b, cu_stream_backend_name(resolved));
 }
 
+/* ------------------------------------------------------------ batches */
+
+/* run_concurrent's fast path (docs/design.md "run_concurrent: the batch in
+ * C"): a whole batch of commands handed to libcuprum at once and run with
+ * no Python code per command. A spawn blocks its loop thread until the
+ * child has exec'd (vfork), so one loop starts commands one after another;
+ * the batch therefore runs on `threads` worker threads, each a
+ * cu_parallel_stream() with its share of the limit, all pulling the next
+ * command from one shared counter (at most `limit` run at once in all, and
+ * a free slot on any thread takes the next command). The workers run
+ * without the GIL and touch no Python object; the last one to end makes
+ * an eventfd readable, which asyncio watches (add_reader) and wait()
+ * polls. Results are kept in C, by submission index, until results()
+ * turns them into Python values once, on the caller's thread. */
+
+typedef struct BatchObject BatchObject;
+
+typedef struct {
+  BatchObject *b;
+  pthread_t th;
+  unsigned limit;
+  size_t *map; /* this stream's item index -> the batch's index */
+  size_t map_cap;
+  int rc;      /* cu_parallel_stream's return */
+  char *msg;   /* its cu_last_error() when rc < 0 */
+} batch_worker;
+
+struct BatchObject {
+  PyObject_HEAD
+  cu_cmd **cmds;
+  size_t n;
+  cu_run_opts opts; /* shared by every item */
+  opts_mem mem;     /* what opts points to (Python-owned, kept alive) */
+  char *cwd;
+  int capture;
+  int fail_fast;
+  cu_cancel *cancel;
+  atomic_size_t next;
+  atomic_int stop;
+  atomic_llong raise_index; /* first item that failed to start or timed out */
+  cu_item_result **results; /* by batch index; NULL: never delivered */
+  batch_worker *w;
+  unsigned n_w;        /* workers allocated */
+  unsigned n_workers;  /* threads started */
+  atomic_uint running; /* workers not yet ended */
+  int efd;
+  int joined;
+};
+
+static PyTypeObject BatchType;
+
+/* Stop pulling and terminate what runs (TERM, grace, KILL). Any thread. */
+static void batch_stop(BatchObject *b) {
+  atomic_store(&b->stop, 1);
+  cu_cancel_trigger(b->cancel);
+}
+
+static int batch_source(void *user, size_t index, cu_batch_item *item) {
+  batch_worker *w = user;
+  BatchObject *b = w->b;
+  if (atomic_load(&b->stop))
+    return 0;
+  if (index >= w->map_cap) { /* grows with what this thread pulled */
+    size_t cap = w->map_cap * 2 > index ? w->map_cap * 2 : index + 1;
+    size_t *m = PyMem_RawRealloc(w->map, cap * sizeof(*m));
+    if (!m)
+      return CU_ENOMEM; /* stops this stream; the caller raises */
+    w->map = m;
+    w->map_cap = cap;
+  }
+  size_t k = atomic_fetch_add(&b->next, 1);
+  if (k >= b->n)
+    return 0;
+  w->map[index] = k;
+  item->cmd = b->cmds[k];
+  item->opts = &b->opts;
+  return 1;
+}
+
+/* On a worker thread: keep the result; a command that could not start or
+ * timed out stops the batch (the caller raises for it), and so does a
+ * failure under fail-fast. */
+static void batch_sink(void *user, cu_item_result *r) {
+  batch_worker *w = user;
+  BatchObject *b = w->b;
+  size_t k = w->map[r->index];
+  b->results[k] = r;
+  int broken = r->state == CU_ITEM_FAILED_TO_START ||
+               (r->state == CU_ITEM_DONE && !r->result) ||
+               (r->state == CU_ITEM_DONE && r->result->timed_out);
+  long long none = -1;
+  if (broken &&
+      atomic_compare_exchange_strong(&b->raise_index, &none, (long long)k))
+    batch_stop(b);
+  else if (b->fail_fast && r->state == CU_ITEM_DONE && !r->ok)
+    batch_stop(b);
+}
+
+static void *batch_worker_main(void *arg) {
+  batch_worker *w = arg;
+  BatchObject *b = w->b;
+  cu_parallel_stream_opts o = CU_PARALLEL_STREAM_OPTS_INIT;
+  o.source = batch_source;
+  o.source_user = w;
+  o.sink = batch_sink;
+  o.sink_user = w;
+  o.limit = w->limit;
+  o.cancel = b->cancel;
+  cu_parallel_result *sum = NULL;
+  w->rc = cu_parallel_stream(&o, &sum);
+  if (w->rc < 0) {
+    const char *m = cu_last_error();
+    w->msg = strdup(m && *m ? m : cu_strerror(w->rc));
+    batch_stop(b);
+  }
+  cu_parallel_result_free(sum);
+  if (atomic_fetch_sub(&b->running, 1) == 1) {
+    uint64_t one = 1;
+    while (write(b->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+      ;
+  }
+  return NULL;
+}
+
+/* Join the workers once they have all ended (the eventfd said so, or the
+ * caller waits here): without the GIL, it is at most their last steps. */
+static void batch_join(BatchObject *b) {
+  if (b->joined)
+    return;
+  Py_BEGIN_ALLOW_THREADS
+  for (unsigned i = 0; i < b->n_workers; i++)
+    pthread_join(b->w[i].th, NULL);
+  Py_END_ALLOW_THREADS
+  b->joined = 1;
+}
+
+static void batch_dealloc(BatchObject *b) {
+  if (b->cancel && !b->joined) { /* dropped while running: end it first */
+    batch_stop(b);
+    batch_join(b);
+  }
+  for (size_t i = 0; b->results && i < b->n; i++)
+    cu_item_result_free(b->results[i]);
+  for (size_t i = 0; b->cmds && i < b->n; i++)
+    cu_cmd_free(b->cmds[i]);
+  for (unsigned i = 0; b->w && i < b->n_w; i++) {
+    PyMem_RawFree(b->w[i].map);
+    free(b->w[i].msg);
+  }
+  PyMem_RawFree(b->w);
+  PyMem_RawFree(b->results);
+  PyMem_RawFree(b->cmds);
+  PyMem_RawFree(b->cwd);
+  opts_mem_free(&b->mem);
+  cu_cancel_free(b->cancel);
+  if (b->efd >= 0)
+    close(b->efd);
+  Py_TYPE(b)->tp_free((PyObject *)b);
+}
+
+/* An eventfd, close-on-exec and non-blocking from birth, above 2. */
+static int batch_eventfd(void) {
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd >= 0 && fd <= 2) {
+    int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    fd = hi;
+  }
+  return fd;
+}
+
+/* The commands: a sequence of (Catalogue, program, [args]). */
+static int batch_cmds(BatchObject *b, PyObject *cmds) {
+  PyObject *f = PySequence_Fast(cmds, "commands must be a sequence");
+  if (!f)
+    return -1;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(f);
+  b->cmds = PyMem_RawCalloc((size_t)n + 1, sizeof(*b->cmds));
+  b->results = PyMem_RawCalloc((size_t)n + 1, sizeof(*b->results));
+  int rc = b->cmds && b->results ? 0 : (PyErr_NoMemory(), -1);
+  for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
+    rc = build_cmd(PySequence_Fast_GET_ITEM(f, i), &b->cmds[i]);
+    if (rc == 0)
+      b->n++;
+  }
+  Py_DECREF(f);
+  return rc;
+}
+
+/* Start `threads` workers sharing `limit` (0: every command at once). */
+static int batch_spawn_workers(BatchObject *b, unsigned limit,
+                               unsigned threads) {
+  if (limit == 0 || limit > b->n)
+    limit = b->n ? (unsigned)b->n : 1;
+  if (threads == 0 || threads > limit)
+    threads = limit;
+  b->w = PyMem_RawCalloc(threads, sizeof(*b->w));
+  if (!b->w)
+    return PyErr_NoMemory(), -1;
+  b->n_w = threads;
+  for (unsigned i = 0; i < threads; i++) {
+    b->w[i].b = b;
+    b->w[i].limit = limit / threads + (i < limit % threads);
+    b->w[i].map_cap = 64;
+    b->w[i].map = PyMem_RawCalloc(b->w[i].map_cap, sizeof(size_t));
+    if (!b->w[i].map)
+      return PyErr_NoMemory(), -1;
+  }
+  atomic_store(&b->running, threads);
+  /* The workers block every signal (they inherit the mask): a process-
+   * directed signal such as Ctrl-C is then never taken by a worker, where
+   * it would interrupt nothing, but by a Python thread. Children get an
+   * empty mask from libcuprum whatever the spawning thread's. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = 0;
+  for (unsigned i = 0; i < threads && !err; i++) {
+    err = pthread_create(&b->w[i].th, NULL, batch_worker_main, &b->w[i]);
+    if (!err)
+      b->n_workers = i + 1;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (err) { /* stop the ones started; the caller raises after joining */
+    unsigned missing = threads - b->n_workers;
+    batch_stop(b);
+    if (atomic_fetch_sub(&b->running, missing) == missing) {
+      uint64_t one = 1;
+      (void)!write(b->efd, &one, sizeof(one));
+    }
+    batch_join(b);
+    errno = err;
+    PyErr_SetFromErrno(PyExc_OSError);
+    return -1;
+  }
+  return 0;
+}
+
+static char *batch_kw[] = {"commands", "limit", "threads", "fail_fast",
+                           "capture", "env", "cwd", "timeout_ms", "grace_ms",
+                           "tags", "backend", NULL};
+
+/* batch_start(commands, *, limit=0, threads=1, fail_fast=False,
+ * capture=True, env=None, cwd=None, timeout_ms=0, grace_ms=0, tags=None,
+ * backend=0) -> Batch, already running. Each command is (Catalogue,
+ * program, [args]); they share the options. Raises (with nothing started)
+ * when a command cannot be built. */
+static PyObject *batch_start(PyObject *mod, PyObject *args, PyObject *kw) {
+  PyObject *cmds, *env = Py_None, *tags = Py_None;
+  unsigned limit = 0, threads = 1;
+  int fail_fast = 0, capture = 1, backend = 0;
+  const char *cwd = NULL;
+  long long timeout_ms = 0, grace_ms = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$IIppOzLLOi", batch_kw, &cmds,
+                                   &limit, &threads, &fail_fast, &capture,
+                                   &env, &cwd, &timeout_ms, &grace_ms, &tags,
+                                   &backend))
+    return NULL;
+  BatchObject *b = PyObject_New(BatchObject, &BatchType);
+  if (!b)
+    return NULL;
+  memset((char *)b + sizeof(PyObject), 0, sizeof(*b) - sizeof(PyObject));
+  b->efd = -1;
+  b->joined = 1; /* nothing to join until workers start */
+  atomic_store(&b->raise_index, -1);
+  b->capture = capture;
+  b->fail_fast = fail_fast;
+  cu_run_opts o = CU_RUN_OPTS_INIT;
+  b->opts = o;
+  b->opts.out.mode = capture ? CU_STREAM_CAPTURE : CU_STREAM_DISCARD;
+  b->opts.err.mode = b->opts.out.mode;
+  b->opts.timeout_ms = timeout_ms;
+  b->opts.grace_ms = grace_ms;
+  b->opts.backend = (cu_stream_backend)backend;
+  int rc = cu_cancel_new(&b->cancel);
+  if (rc < 0) {
+    Py_DECREF(b);
+    return raise_cu(rc);
+  }
+  if (cwd && !(b->cwd = PyMem_RawMalloc(strlen(cwd) + 1))) {
+    Py_DECREF(b);
+    return PyErr_NoMemory();
+  }
+  if (cwd)
+    b->opts.cwd = strcpy(b->cwd, cwd);
+  if (batch_cmds(b, cmds) < 0 ||
+      pairs_array(env, &b->mem.fenv, &b->mem.env, &b->opts.n_env) < 0 ||
+      pairs_array(tags, &b->mem.ftags, (cu_env_var **)&b->mem.tags,
+                  &b->opts.n_tags) < 0) {
+    Py_DECREF(b);
+    return NULL;
+  }
+  b->opts.env = b->mem.env;
+  b->opts.tags = b->mem.tags;
+  if ((b->efd = batch_eventfd()) < 0) {
+    Py_DECREF(b);
+    return PyErr_SetFromErrno(PyExc_OSError);
+  }
+  b->joined = 0;
+  if (b->n == 0) { /* nothing to run: done at once */
+    uint64_t one = 1;
+    (void)!write(b->efd, &one, sizeof(one));
+    b->joined = 1;
+    return (PyObject *)b;
+  }
+  if (batch_spawn_workers(b, limit, threads) < 0) {
+    Py_DECREF(b);
+    return NULL;
+  }
+  return (PyObject *)b;
+}
+
+static PyObject *batch_fd(BatchObject *b, PyObject *Py_UNUSED(x)) {
+  return PyLong_FromLong(b->efd);
+}
+
+static PyObject *batch_done(BatchObject *b, PyObject *Py_UNUSED(x)) {
+  return PyBool_FromLong(b->joined || atomic_load(&b->running) == 0);
+}
+
+static PyObject *batch_cancel(BatchObject *b, PyObject *Py_UNUSED(x)) {
+  batch_stop(b);
+  Py_RETURN_NONE;
+}
+
+/* wait(): until every worker has ended, without the GIL. A signal runs the
+ * Python handlers; one that raises (Ctrl-C) cancels the batch, which is
+ * still waited for (nothing left running) before the exception leaves. */
+static PyObject *batch_wait(BatchObject *b, PyObject *Py_UNUSED(x)) {
+  int raised = 0;
+  while (!b->joined && atomic_load(&b->running) != 0) {
+    struct pollfd p = {.fd = b->efd, .events = POLLIN};
+    int rc, err;
+    Py_BEGIN_ALLOW_THREADS
+    rc = poll(&p, 1, -1);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    if (rc < 0 && err != EINTR) {
+      errno = err;
+      return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (rc < 0 && !raised && PyErr_CheckSignals() < 0) {
+      raised = 1;
+      batch_stop(b);
+    }
+  }
+  batch_join(b);
+  if (raised)
+    return NULL;
+  Py_RETURN_NONE;
+}
+
+/* One delivered item as Python values: (code, pid, stdout, stderr,
+ * timed_out) for a command that ran (code: the exit status, or -signal),
+ * an Error for one that could not start. */
+static PyObject *batch_item(const BatchObject *b, const cu_item_result *ir,
+                            const text_mode *tm) {
+  const cu_result *r = ir->result;
+  if (ir->state == CU_ITEM_FAILED_TO_START || !r) {
+    int code = ir->error ? ir->error : CU_ENOMEM;
+    return PyObject_CallFunction(NativeError, "iss", code, cu_err_name(code),
+                                 ir->message ? ir->message
+                                             : cu_strerror(code));
+  }
+  PyObject *out = b->capture ? bytes_of(&r->out, tm) : Py_NewRef(Py_None);
+  PyObject *err = b->capture ? bytes_of(&r->err, tm) : Py_NewRef(Py_None);
+  if (!out || !err) {
+    Py_XDECREF(out);
+    Py_XDECREF(err);
+    return NULL;
+  }
+  return Py_BuildValue("(iiNNO)",
+                       r->term_signal ? -r->term_signal : r->exit_code,
+                       (int)r->pid, out, err,
+                       r->timed_out ? Py_True : Py_False);
+}
+
+/* results(encoding=None, errors="strict") -> (items, raise_index): items
+ * in submission order, each a tuple (see batch_item), an Error, or None
+ * for a command the batch stopped (terminated or never started);
+ * raise_index is the first command that could not start or timed out, or
+ * -1. Joins the workers; RuntimeError before the batch has ended. */
+static PyObject *batch_results(BatchObject *b, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"encoding", "errors", NULL};
+  text_mode tm = {NULL, "strict"};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|zs", kwl, &tm.encoding,
+                                   &tm.errors))
+    return NULL;
+  if (!b->joined && atomic_load(&b->running) != 0)
+    return PyErr_Format(PyExc_RuntimeError, "the batch is still running");
+  batch_join(b);
+  for (unsigned i = 0; i < b->n_workers; i++) {
+    const batch_worker *w = &b->w[i];
+    if (w->rc < 0) {
+      PyObject *e = Py_BuildValue("(iss)", w->rc, cu_err_name(w->rc),
+                                  w->msg ? w->msg : cu_strerror(w->rc));
+      if (e)
+        PyErr_SetObject(NativeError, e);
+      Py_XDECREF(e);
+      return NULL;
+    }
+  }
+  PyObject *items = PyList_New((Py_ssize_t)b->n);
+  for (size_t i = 0; items && i < b->n; i++) {
+    const cu_item_result *ir = b->results[i];
+    PyObject *v = !ir || ir->state == CU_ITEM_TERMINATED ||
+                          ir->state == CU_ITEM_SKIPPED
+                      ? Py_NewRef(Py_None)
+                      : batch_item(b, ir, &tm);
+    if (!v)
+      Py_CLEAR(items);
+    else
+      PyList_SET_ITEM(items, (Py_ssize_t)i, v);
+  }
+  if (!items)
+    return NULL;
+  return Py_BuildValue("(NL)", items, (long long)atomic_load(&b->raise_index));
+}
+
+static PyMethodDef batch_methods[] = {
+    {"fd", (PyCFunction)batch_fd, METH_NOARGS,
+     "an eventfd, readable once every command has ended"},
+    {"done", (PyCFunction)batch_done, METH_NOARGS, "whether the batch ended"},
+    {"cancel", (PyCFunction)batch_cancel, METH_NOARGS,
+     "start no more; TERM, grace, KILL of the running ones"},
+    {"wait", (PyCFunction)batch_wait, METH_NOARGS,
+     "wait (GIL released) until the batch has ended"},
+    {"results", (PyCFunction)(void (*)(void))batch_results,
+     METH_VARARGS | METH_KEYWORDS,
+     "results(encoding=None, errors='strict') -> (items, raise_index)"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject BatchType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "cuprum._native.Batch",
+    .tp_basicsize = sizeof(BatchObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A batch of commands running on libcuprum's worker threads.",
+    .tp_dealloc = (destructor)batch_dealloc,
+    .tp_methods = batch_methods,
+};
+
 /* ------------------------------------------------------------- module */
 
 static PyMethodDef module_methods[] = {
@@ -1449,6 +1961,9 @@ static PyMethodDef module_methods[] = {
      METH_VARARGS | METH_KEYWORDS, "cu_rsync -> argv"},
     {"tar", (PyCFunction)(void (*)(void))b_tar, METH_VARARGS | METH_KEYWORDS,
      "cu_tar_create/list/extract -> argv"},
+    {"batch_start", (PyCFunction)(void (*)(void))batch_start,
+     METH_VARARGS | METH_KEYWORDS,
+     "batch_start(commands, **options) -> Batch (run_concurrent's fast path)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef native_module = {
@@ -1459,7 +1974,7 @@ static struct PyModuleDef native_module = {
 PyMODINIT_FUNC PyInit__native(void);
 PyMODINIT_FUNC PyInit__native(void) {
   if (PyType_Ready(&CatalogueType) < 0 || PyType_Ready(&LoopType) < 0 ||
-      PyType_Ready(&TaskType) < 0)
+      PyType_Ready(&TaskType) < 0 || PyType_Ready(&BatchType) < 0)
     return NULL;
   PyObject *m = PyModule_Create(&native_module);
   if (!m)
@@ -1473,6 +1988,7 @@ PyMODINIT_FUNC PyInit__native(void) {
       PyModule_AddObjectRef(m, "Catalogue", (PyObject *)&CatalogueType) < 0 ||
       PyModule_AddObjectRef(m, "Loop", (PyObject *)&LoopType) < 0 ||
       PyModule_AddObjectRef(m, "Task", (PyObject *)&TaskType) < 0 ||
+      PyModule_AddObjectRef(m, "Batch", (PyObject *)&BatchType) < 0 ||
       PyModule_AddStringConstant(m, "version", cu_version()) < 0) {
     Py_DECREF(m);
     return NULL;

@@ -613,3 +613,16 @@ def test_design__pipeline_timeout_stops_every_stage_with_partial_output() -> Non
         (py(code) | CAT()).run_sync(timeout=2 * slack())
     assert info.value.output == "partial\n"
     assert len(pids) == 2 and all(not alive(p) for p in pids)
+
+
+# ------------------------------------------ rust_streams.feature (analogue)
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rust_streams__captured_output_replaces_invalid_utf8(backend: str) -> None:
+    # The design tests its Rust decoder directly; ours decodes captured
+    # output with the context's errors= ("replace" by default).
+    code = "import sys; sys.stdout.buffer.write(b'ok\\xff\\xfe caf\\xc3\\xa9\\n')"
+    r = py(code).run_sync(context=ExecutionContext(stream_backend=backend))
+    assert r.stdout == "ok\ufffd\ufffd café\n"
+    r = py(code).run_sync(context=ExecutionContext(errors="backslashreplace"))
+    assert r.stdout == "ok\\xff\\xfe café\n"

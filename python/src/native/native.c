@@ -1604,10 +1604,6 @@ static PyMethodDef module_methods[] = {
      METH_VARARGS | METH_KEYWORDS, "cu_git_commit -> argv"},
     {"git_init", (PyCFunction)(void (*)(void))b_git_init,
      METH_VARARGS | METH_KEYWORDS, "cu_git_init -> argv"},
-    {"rsync", (PyCFunction)(void (*)(void))b_rsync,
-     METH_VARARGS | METH_KEYWORDS, "cu_rsync -> argv"},
-    {"tar", (PyCFunction)(void (*)(void))b_tar, METH_VARARGS | METH_KEYWORDS,
-     "cu_tar_create/list/extract -> argv"},
     {"git_rev_parse", (PyCFunction)(void (*)(void))b_git_rev_parse,
      METH_VARARGS | METH_KEYWORDS, "cu_git_rev_parse -> argv"},
     {"git_clone", (PyCFunction)(void (*)(void))b_git_clone,
@@ -1620,6 +1616,10 @@ static PyMethodDef module_methods[] = {
      METH_VARARGS | METH_KEYWORDS, "cu_git_diff_stat -> argv"},
     {"git_add", (PyCFunction)(void (*)(void))b_git_add,
      METH_VARARGS | METH_KEYWORDS, "cu_git_add -> argv"},
+    {"rsync", (PyCFunction)(void (*)(void))b_rsync,
+     METH_VARARGS | METH_KEYWORDS, "cu_rsync -> argv"},
+    {"tar", (PyCFunction)(void (*)(void))b_tar, METH_VARARGS | METH_KEYWORDS,
+     "cu_tar_create/list/extract -> argv"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef native_module = {

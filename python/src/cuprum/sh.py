@@ -10,6 +10,7 @@ import inspect
 import math
 import sys
 import typing as typ
+import warnings
 
 from cuprum import _engine, _native
 from cuprum.catalogue import DEFAULT_CATALOGUE, ProgramCatalogue, ProjectSettings, native_name
@@ -181,13 +182,45 @@ class RunOutputOptions:
     echo: bool = False
 
 
+@dc.dataclass(frozen=True, slots=True)
 class IOOptions(RunOutputOptions):
-    """Deprecated alias of RunOutputOptions."""
+    """Deprecated alias of RunOutputOptions: the same fields, a
+    DeprecationWarning on construction. Accepted wherever ``output`` is."""
 
     def __post_init__(self) -> None:
-        import warnings
-        warnings.warn("IOOptions is deprecated; use RunOutputOptions",
+        # A dataclass of its own: the base's generated __init__ knows of no
+        # __post_init__, so without the decorator this never ran.
+        warnings.warn("IOOptions is deprecated; use RunOutputOptions instead",
                       DeprecationWarning, stacklevel=3)
+
+
+_LEGACY_OUTPUT_FLAGS = frozenset({"capture", "echo"})
+
+
+def _pipeline_output(output: RunOutputOptions | None,
+                     flags: dict[str, typ.Any]) -> RunOutputOptions | None:
+    """The output options of a Pipeline.run/run_sync call that may carry
+    the deprecated flat ``capture``/``echo`` keywords: any other keyword is
+    a TypeError (as for any function), either flag with ``output`` a
+    ValueError (the intent is ambiguous), either flag alone a
+    DeprecationWarning pointing at the caller."""
+    unknown = sorted(set(flags) - _LEGACY_OUTPUT_FLAGS)
+    if unknown:
+        msg = ("Pipeline.run/run_sync got unexpected keyword arguments: "
+               + ", ".join(unknown))
+        raise TypeError(msg)
+    if not flags:
+        return output
+    if output is not None:
+        msg = ("Pass either 'output' or the deprecated 'capture'/'echo' "
+               "flags, not both")
+        raise ValueError(msg)
+    warnings.warn("Pipeline.run/run_sync 'capture' and 'echo' keyword "
+                  "arguments are deprecated; pass "
+                  "output=RunOutputOptions(...) instead",
+                  DeprecationWarning, stacklevel=3)
+    return RunOutputOptions(capture=bool(flags.get("capture", True)),
+                            echo=bool(flags.get("echo", False)))
 
 
 # ------------------------------------------------------------------ runs
@@ -450,16 +483,22 @@ class Pipeline:
     async def run(self, *, output: RunOutputOptions | None = None,
                   timeout: float | None = None,  # noqa: ASYNC109
                   context: ExecutionContext | None = None,
-                  stdin: StdinInput | None = None) -> PipelineResult:
-        """Run on the running asyncio loop."""
-        return await _Run(self.parts, output, timeout, context, stdin).run_async()
+                  stdin: StdinInput | None = None,
+                  **deprecated_flags: bool) -> PipelineResult:
+        """Run on the running asyncio loop. ``capture=``/``echo=`` are the
+        deprecated spelling of ``output=RunOutputOptions(...)``
+        (DeprecationWarning; ValueError together with ``output``)."""
+        out = _pipeline_output(output, deprecated_flags)
+        return await _Run(self.parts, out, timeout, context, stdin).run_async()
 
     def run_sync(self, *, output: RunOutputOptions | None = None,
                  timeout: float | None = None,
                  context: ExecutionContext | None = None,
-                 stdin: StdinInput | None = None) -> PipelineResult:
-        """Run to completion on this thread."""
-        return _Run(self.parts, output, timeout, context, stdin).run_sync()
+                 stdin: StdinInput | None = None,
+                 **deprecated_flags: bool) -> PipelineResult:
+        """Run to completion on this thread; keywords as :meth:`run`."""
+        out = _pipeline_output(output, deprecated_flags)
+        return _Run(self.parts, out, timeout, context, stdin).run_sync()
 
 
 SafeCmdBuilder = typ.Callable[..., SafeCmd]

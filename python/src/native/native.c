@@ -1420,6 +1420,165 @@ static PyObject *b_tar(PyObject *m, PyObject *args, PyObject *kw) {
   return argv_of(rc, cmd, &a);
 }
 
+/* The rest of the git builders (issue 15): rev-parse, clone, fetch, log,
+ * diff --stat and add, shaped as the ones above (keywords for the options,
+ * `repo` a path, refs checked by cu_git_ref). */
+
+static PyObject *b_git_rev_parse(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"ref", "quiet", "short_len", "abbrev_ref", "repo",
+                        "allow_relative", NULL};
+  const char *ref;
+  int quiet = 0, abbrev = 0, short_len = 0;
+  PyObject *repo = Py_None;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$pipOp", kwl, &ref, &quiet,
+                                   &short_len, &abbrev, &repo, &a.rel))
+    return NULL;
+  cu_git_rev_parse_opts o = CU_GIT_REV_PARSE_OPTS_INIT;
+  cu_git_ref *r = NULL;
+  cu_safe_path *rp = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (short_len < 0)
+    PyErr_SetString(PyExc_ValueError, "short_len must be 0 or 4..64");
+  else if (a_ref(&a, ref, &r) == 0 && a_path(&a, repo, &rp) == 0) {
+    o.repo = rp;
+    o.quiet = quiet;
+    o.short_len = (unsigned)short_len;
+    o.abbrev_ref = abbrev;
+    rc = cu_git_rev_parse(r, &o, &cmd);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
+static PyObject *b_git_clone(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"url", "dest", "depth", "branch", "bare", "repo",
+                        "allow_relative", NULL};
+  const char *url, *branch = NULL;
+  PyObject *dest, *repo = Py_None;
+  int depth = 0, bare = 0;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$izpOp", kwl, &url, &dest,
+                                   &depth, &branch, &bare, &repo, &a.rel))
+    return NULL;
+  cu_git_clone_opts o = CU_GIT_CLONE_OPTS_INIT;
+  cu_safe_path *d = NULL, *rp = NULL;
+  cu_git_ref *b = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (a_path(&a, dest, &d) == 0 && a_ref(&a, branch, &b) == 0 &&
+      a_path(&a, repo, &rp) == 0) {
+    o.repo = rp;
+    o.depth = depth;
+    o.branch = b;
+    o.bare = bare;
+    rc = d ? cu_git_clone(url, d, &o, &cmd)
+           : (PyErr_SetString(PyExc_TypeError, "dest is required"), -1);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
+static PyObject *b_git_fetch(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"remote", "ref", "prune", "tags", "depth", "repo",
+                        "allow_relative", NULL};
+  const char *remote = NULL, *ref = NULL;
+  int prune = 0, tags = 0, depth = 0;
+  PyObject *repo = Py_None;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|zz$ppiOp", kwl, &remote, &ref,
+                                   &prune, &tags, &depth, &repo, &a.rel))
+    return NULL;
+  cu_git_fetch_opts o = CU_GIT_FETCH_OPTS_INIT;
+  cu_git_ref *rm = NULL, *r = NULL;
+  cu_safe_path *rp = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (a_ref(&a, remote, &rm) == 0 && a_ref(&a, ref, &r) == 0 &&
+      a_path(&a, repo, &rp) == 0) {
+    o.repo = rp;
+    o.remote = rm;
+    o.ref = r;
+    o.prune = prune;
+    o.tags = tags;
+    o.depth = depth;
+    rc = cu_git_fetch(&o, &cmd);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
+static PyObject *b_git_log(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"ref", "format", "max_count", "repo",
+                        "allow_relative", NULL};
+  const char *ref = NULL, *format = NULL;
+  int max_count = 0;
+  PyObject *repo = Py_None;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|z$ziOp", kwl, &ref, &format,
+                                   &max_count, &repo, &a.rel))
+    return NULL;
+  cu_git_log_opts o = CU_GIT_LOG_OPTS_INIT;
+  cu_git_ref *r = NULL;
+  cu_safe_path *rp = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (a_ref(&a, ref, &r) == 0 && a_path(&a, repo, &rp) == 0) {
+    o.repo = rp;
+    o.ref = r;
+    o.format = format;
+    o.max_count = max_count;
+    rc = cu_git_log(&o, &cmd);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
+static PyObject *b_git_diff_stat(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"from_ref", "to_ref", "cached", "repo",
+                        "allow_relative", NULL};
+  const char *from = NULL, *to = NULL;
+  int cached = 0;
+  PyObject *repo = Py_None;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|zz$pOp", kwl, &from, &to,
+                                   &cached, &repo, &a.rel))
+    return NULL;
+  cu_git_diff_opts o = CU_GIT_DIFF_OPTS_INIT;
+  cu_git_ref *f = NULL, *t = NULL;
+  cu_safe_path *rp = NULL;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (a_ref(&a, from, &f) == 0 && a_ref(&a, to, &t) == 0 &&
+      a_path(&a, repo, &rp) == 0) {
+    o.repo = rp;
+    o.cached = cached;
+    o.from = f;
+    o.to = t;
+    rc = cu_git_diff_stat(&o, &cmd);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
+static PyObject *b_git_add(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"paths", "all", "repo", "allow_relative", NULL};
+  PyObject *paths, *repo = Py_None;
+  int all = 0;
+  arena a = {0};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$pOp", kwl, &paths, &all,
+                                   &repo, &a.rel))
+    return NULL;
+  const cu_safe_path *ps[ARENA_MAX / 2];
+  cu_git_add_opts o = CU_GIT_ADD_OPTS_INIT;
+  cu_safe_path *rp = NULL;
+  size_t n = 0;
+  cu_cmd *cmd = NULL;
+  int rc = -1;
+  if (a_paths(&a, paths, ps, &n) == 0 && a_path(&a, repo, &rp) == 0) {
+    o.repo = rp;
+    o.all = all;
+    rc = cu_git_add(ps, n, &o, &cmd);
+  }
+  return argv_of(rc, cmd, &a);
+}
+
 /* ----------------------------------------------------------- redaction */
 
 /* redact_argv(argv, patterns=(), secret_names=(), no_default_names=False)
@@ -1957,6 +2116,18 @@ static PyMethodDef module_methods[] = {
      METH_VARARGS | METH_KEYWORDS, "cu_git_commit -> argv"},
     {"git_init", (PyCFunction)(void (*)(void))b_git_init,
      METH_VARARGS | METH_KEYWORDS, "cu_git_init -> argv"},
+    {"git_rev_parse", (PyCFunction)(void (*)(void))b_git_rev_parse,
+     METH_VARARGS | METH_KEYWORDS, "cu_git_rev_parse -> argv"},
+    {"git_clone", (PyCFunction)(void (*)(void))b_git_clone,
+     METH_VARARGS | METH_KEYWORDS, "cu_git_clone -> argv"},
+    {"git_fetch", (PyCFunction)(void (*)(void))b_git_fetch,
+     METH_VARARGS | METH_KEYWORDS, "cu_git_fetch -> argv"},
+    {"git_log", (PyCFunction)(void (*)(void))b_git_log,
+     METH_VARARGS | METH_KEYWORDS, "cu_git_log -> argv"},
+    {"git_diff_stat", (PyCFunction)(void (*)(void))b_git_diff_stat,
+     METH_VARARGS | METH_KEYWORDS, "cu_git_diff_stat -> argv"},
+    {"git_add", (PyCFunction)(void (*)(void))b_git_add,
+     METH_VARARGS | METH_KEYWORDS, "cu_git_add -> argv"},
     {"rsync", (PyCFunction)(void (*)(void))b_rsync,
      METH_VARARGS | METH_KEYWORDS, "cu_rsync -> argv"},
     {"tar", (PyCFunction)(void (*)(void))b_tar, METH_VARARGS | METH_KEYWORDS,

@@ -47,6 +47,12 @@ class InMemorySpan:
     def set_status(self, *, ok: bool) -> None:
         self.ok = ok
 
+    @property
+    def status_ok(self) -> bool | None:
+        """The status set last (None: never set); the Python design's
+        in-memory span names it so."""
+        return self.ok
+
     def end(self) -> None:
         self.ended = True
 

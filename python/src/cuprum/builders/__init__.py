@@ -4,7 +4,8 @@ Every builder hands its typed values to libcuprum's builder of the same
 name (cuprum/builders.h), which validates them and assembles the argv in
 one reviewed place; the result is an ordinary SafeCmd from the default
 catalogue (git: project ``vcs``, rsync: ``sync``, tar: ``archive``).
-Validation failures raise ValueError naming the rule.
+Validation failures raise ValueError naming the rule (as the Python
+design's builders do); a value of the wrong type raises TypeError.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typing as typ
 
 from cuprum import _native
 from cuprum.catalogue import DEFAULT_CATALOGUE
+from cuprum.errors import from_native
 from cuprum.program import Program
 from cuprum.sh import SafeCmd
 
@@ -28,8 +30,10 @@ _PathLike = typ.Union[str, os.PathLike[str]]
 
 __all__ = [
     "Compression", "GitRef", "RsyncOptions", "SafePath", "TarCreateOptions",
-    "git_checkout", "git_commit", "git_init", "git_ref", "git_status",
-    "rsync_sync", "safe_path", "tar_create", "tar_extract", "tar_list",
+    "git_add", "git_checkout", "git_clone", "git_commit", "git_diff_stat",
+    "git_fetch", "git_init", "git_log", "git_ref", "git_rev_parse",
+    "git_status", "rsync_sync", "safe_path", "tar_create", "tar_extract",
+    "tar_list",
 ]
 
 
@@ -38,7 +42,9 @@ def _call(fn: typ.Callable[..., tuple[str, ...]], *args: typ.Any,
     try:
         return fn(*args, **kw)
     except _native.Error as exc:
-        raise ValueError(exc.args[2]) from None
+        if exc.args[1] in ("EINVAL", "ENULARG"):  # a rule broken: ValueError
+            raise ValueError(exc.args[2]) from None
+        raise from_native(exc) from None  # e.g. git not installed
 
 
 def _cmd(argv: tuple[str, ...]) -> SafeCmd:
@@ -99,6 +105,70 @@ def git_init(directory: _PathLike, *, bare: bool = False, quiet: bool = False,
     return _cmd(_call(_native.git_init, os.fspath(directory), bare=bare,
                       quiet=quiet, initial_branch=initial_branch,
                       allow_relative=allow_relative))
+
+
+def git_rev_parse(ref: str, *, short: int = 0, abbrev_ref: bool = False,
+                  quiet: bool = False, repo: _PathLike | None = None,
+                  allow_relative: bool = False) -> SafeCmd:
+    """``git rev-parse --verify [--quiet] [--short=N | --abbrev-ref]
+    --end-of-options REF``: one object name (``short`` 0 = the full hash,
+    else 4..64 characters; it contradicts ``abbrev_ref``)."""
+    return _cmd(_call(_native.git_rev_parse, ref, quiet=quiet, short_len=short,
+                      abbrev_ref=abbrev_ref, repo=_p(repo),
+                      allow_relative=allow_relative))
+
+
+def git_clone(url: str, destination: _PathLike, *, depth: int = 0,
+              branch: str | None = None, bare: bool = False,
+              repo: _PathLike | None = None,
+              allow_relative: bool = False) -> SafeCmd:
+    """``git clone [--depth=N] [--branch B] [--bare] -- URL DEST``. The URL
+    may not start with ``-`` or use the ``ext::``/``fd::`` transports (they
+    run commands); ``depth`` 0 = the full history."""
+    return _cmd(_call(_native.git_clone, url, os.fspath(destination),
+                      depth=depth, branch=branch, bare=bare, repo=_p(repo),
+                      allow_relative=allow_relative))
+
+
+def git_fetch(remote: str | None = None, ref: str | None = None, *,
+              prune: bool = False, tags: bool = False, depth: int = 0,
+              repo: _PathLike | None = None,
+              allow_relative: bool = False) -> SafeCmd:
+    """``git fetch [--prune] [--tags] [--depth=N] [-- REMOTE [REF]]``;
+    ``remote`` is a one-level name (``origin``) and ``ref`` needs it."""
+    return _cmd(_call(_native.git_fetch, remote, ref, prune=prune, tags=tags,
+                      depth=depth, repo=_p(repo),
+                      allow_relative=allow_relative))
+
+
+def git_log(ref: str | None = None, *,
+            format: str | None = None,  # noqa: A002 (git's own name)
+            max_count: int = 0, repo: _PathLike | None = None,
+            allow_relative: bool = False) -> SafeCmd:
+    """``git log --no-color [--format=F] [--max-count=N] [REF] --``
+    (``max_count`` 0 = all; the format holds no control bytes)."""
+    return _cmd(_call(_native.git_log, ref, format=format, max_count=max_count,
+                      repo=_p(repo), allow_relative=allow_relative))
+
+
+def git_diff_stat(from_ref: str | None = None, to_ref: str | None = None, *,
+                  cached: bool = False, repo: _PathLike | None = None,
+                  allow_relative: bool = False) -> SafeCmd:
+    """``git diff --stat --no-color [--cached] [FROM [TO]] --`` (``to_ref``
+    needs ``from_ref`` and contradicts ``cached``)."""
+    return _cmd(_call(_native.git_diff_stat, from_ref, to_ref, cached=cached,
+                      repo=_p(repo), allow_relative=allow_relative))
+
+
+def git_add(paths: _PathLike | cabc.Sequence[_PathLike] = (), *,
+            all: bool = False,  # noqa: A002 (git's own name)
+            repo: _PathLike | None = None,
+            allow_relative: bool = False) -> SafeCmd:
+    """``git add [--all] -- PATH...``; no paths needs ``all``. Relative
+    paths (to ``repo`` or the run's cwd) need ``allow_relative``."""
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    return _cmd(_call(_native.git_add, [os.fspath(p) for p in items], all=all,
+                      repo=_p(repo), allow_relative=allow_relative))
 
 
 @dc.dataclass(frozen=True, slots=True)

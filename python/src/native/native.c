@@ -37,7 +37,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ errors */
@@ -720,15 +719,16 @@ typedef struct {
   const char *errors;
 } text_mode;
 
-/* Large captures decoded as UTF-8: most are ASCII, and for those the
- * cost is not the decoding but the fresh str's page faults (one per 4 KiB:
- * about 0.1-0.2 s for 100 MiB on the benchmark machine, as much as the
- * pipeline itself). So an ASCII capture is copied into a str whose pages
- * are asked to be huge (madvise(MADV_HUGEPAGE): 2 MiB per fault where the
- * kernel has them; advice only, the str is ordinary memory either way),
- * checking that every byte is ASCII in the same pass; anything else goes
- * to CPython's decoder. */
-enum { BIG_TEXT = 4 << 20, HUGE_PAGE = 2 << 20 };
+/* Large captures decoded as UTF-8: most are ASCII, and for those CPython's
+ * decoder costs more than a copy. So an ASCII capture is copied into a
+ * fresh str, checking that every byte is ASCII in the same pass; anything
+ * else goes to CPython's decoder. The str's pages are NOT advised huge
+ * (MADV_HUGEPAGE): with the common THP setting defrag=madvise, a huge-page
+ * fault may compact memory synchronously, and 100 MiB captures then took
+ * 0.29 s or 0.70 s at random instead of a steady 0.30-0.36 s (measured
+ * 2026-12-01, docs/performance.md). MADV_POPULATE_WRITE on the str gained
+ * nothing measurable either. */
+enum { BIG_TEXT = 4 << 20 };
 
 static int is_utf8_name(const char *enc) {
   static const char *const names[] = {"utf-8", "utf8", "utf_8", "ascii"};
@@ -736,13 +736,6 @@ static int is_utf8_name(const char *enc) {
     if (strcasecmp(enc, names[i]) == 0)
       return 1;
   return 0;
-}
-
-static void advise_huge(void *p, size_t len) {
-  uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-  uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(HUGE_PAGE - 1);
-  if (hi > lo)
-    (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
 /* Copy n bytes; returns non-zero when one of them is not ASCII. */
@@ -768,7 +761,6 @@ static PyObject *decode_big_utf8(const char *d, size_t len,
   if (!s)
     return NULL;
   char *dst = PyUnicode_DATA(s);
-  advise_huge(dst, len);
   if (copy_ascii(dst, d, len)) {
     Py_DECREF(s); /* not ASCII: the real decoder */
     return PyUnicode_DecodeUTF8(d, (Py_ssize_t)len, errors);

@@ -131,14 +131,19 @@ run() { # config
     musl)
       musl_deps || { say "musl: DEPENDENCIES FAILED"; return 1; }
       # libcurl is glibc's: libcuprum-otel (which dlopens it) is not built.
+      # The machine's Python interpreters are glibc programs: an extension
+      # built with musl could not load into them, so cuprum._native is not
+      # built either (its tests run in every glibc configuration).
       PKG_CONFIG_LIBDIR=$OUT/musl-deps/prefix/lib/pkgconfig PKG_CONFIG_PATH= \
         build "$c" -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_BUILD_TYPE=Debug \
-          -DCUPRUM_BUILD_OTEL=OFF -DCUPRUM_TEST_TIMEOUT=300 && check "$c" "${nolint[@]}" ;;
+          -DCUPRUM_BUILD_OTEL=OFF -DCUPRUM_BUILD_PYTHON=OFF -DCUPRUM_TEST_TIMEOUT=300 && check "$c" "${nolint[@]}" ;;
     aarch64)
       binfmt_aarch64 || { say "aarch64: binfmt_misc NOT AVAILABLE"; return 1; }
-      # No arm64 libcurl is installed: libcuprum-otel is not built.
+      # No arm64 libcurl is installed: libcuprum-otel is not built; nor is
+      # cuprum._native (no arm64 Python; CMake also defaults it off when
+      # cross-compiling).
       build "$c" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchain-aarch64.cmake" \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUPRUM_BUILD_OTEL=OFF && check "$c" "${nolint[@]}" ;;
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUPRUM_BUILD_OTEL=OFF -DCUPRUM_BUILD_PYTHON=OFF && check "$c" "${nolint[@]}" ;;
     portable) build "$c" "${sane[@]}" -DCUPRUM_SANITIZE=ON -DCUPRUM_NO_PIDFD=ON \
                 -DCUPRUM_NO_SPLICE=ON -DCUPRUM_NO_CLOSEFROM=ON && check "$c" "${nolint[@]}" ;;
     fork)     build "$c" "${sane[@]}" -DCUPRUM_SANITIZE=ON -DCUPRUM_SPAWN_FORK=ON && check "$c" "${nolint[@]}" ;;

@@ -98,6 +98,20 @@ musl_deps() {
   touch "$pfx/.done"
 }
 
+# The kernel's UAPI headers (linux/landlock.h and what it includes) for
+# musl-gcc, which sees only musl's own include directory: links to the
+# machine's linux-libc-dev headers, as a musl distribution's kernel-headers
+# package provides them (Alpine's linux-headers).
+musl_kernel_headers() {
+  local k=$OUT/musl-deps/kernel-include ma
+  ma=$(gcc -print-multiarch)
+  mkdir -p "$k"
+  ln -sfn /usr/include/linux "$k/linux"
+  ln -sfn /usr/include/asm-generic "$k/asm-generic"
+  ln -sfn "/usr/include/$ma/asm" "$k/asm"
+  echo "$k"
+}
+
 # aarch64 binaries exec'd by the tests (helpers, the CLI, tests re-running
 # themselves) need the kernel to hand them to qemu: binfmt_misc. Registered
 # here when missing (root only; the same entry Debian's qemu-user-binfmt
@@ -136,6 +150,7 @@ run() { # config
       # built either (its tests run in every glibc configuration).
       PKG_CONFIG_LIBDIR=$OUT/musl-deps/prefix/lib/pkgconfig PKG_CONFIG_PATH= \
         build "$c" -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_BUILD_TYPE=Debug \
+          -DCMAKE_C_FLAGS="-isystem $(musl_kernel_headers)" \
           -DCUPRUM_BUILD_OTEL=OFF -DCUPRUM_BUILD_PYTHON=OFF -DCUPRUM_TEST_TIMEOUT=300 && check "$c" "${nolint[@]}" ;;
     aarch64)
       binfmt_aarch64 || { say "aarch64: binfmt_misc NOT AVAILABLE"; return 1; }

@@ -369,6 +369,7 @@ static void test_trace_bad_options(void **state) {
   assert_null(cu_tracer_free(NULL));
 }
 
+#ifdef CUPRUM_HAVE_OTEL
 /* OTLP headers come from the environment or options, percent-decoded: a
  * %0D%0A must not split the HTTP request, nor a %00 cut a header short. */
 static void test_trace_otlp_headers_refuse_injection(void **state) {
@@ -408,6 +409,7 @@ static void test_trace_otlp_headers_refuse_injection(void **state) {
   assert_int_equal(cu_otel_http_new(&ho, &h), 0);
   assert_null(cu_otel_http_free(h));
 }
+#endif
 
 /* ------------------------------------------------------------- export */
 
@@ -698,11 +700,11 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_trace_args_redacted_and_line_events),
     cmocka_unit_test(test_trace_timeout_and_spawn_failure),
     cmocka_unit_test(test_trace_bad_options),
-    cmocka_unit_test(test_trace_otlp_headers_refuse_injection),
     cmocka_unit_test(test_trace_stuck_collector_never_slows_runs),
     cmocka_unit_test(test_trace_flush_exports_everything),
     cmocka_unit_test(test_trace_file_matches_official_sdk),
 #ifdef CUPRUM_HAVE_OTEL
+    cmocka_unit_test(test_trace_otlp_headers_refuse_injection),
     cmocka_unit_test(test_trace_otlp_http_strictly_decoded),
     cmocka_unit_test(test_trace_refusing_and_dead_collector),
     cmocka_unit_test(test_trace_slow_collector_bounded_shutdown),

@@ -153,8 +153,8 @@ static bool all_zero(const uint8_t *p, size_t n) {
  * "00-<32 hex>-<16 hex>-<2 hex>" in lower case; a higher version (not ff)
  * is read by the same prefix, which must end the string or be followed by
  * '-' (section 3.2.4, "Versioning of traceparent"). */
-bool cu__traceparent_parse(const char *s, uint8_t trace[16], uint8_t span[8],
-                           uint8_t *flags) {
+bool cu__traceparent_parse(const char *s, uint8_t trace[16],
+                           uint8_t parent[8], uint8_t *flags) {
   if (!s || strnlen(s, 55) < 55 || s[2] != '-' || s[35] != '-' ||
       s[52] != '-')
     return false;
@@ -165,13 +165,13 @@ bool cu__traceparent_parse(const char *s, uint8_t trace[16], uint8_t span[8],
       all_zero(tr, 16) || all_zero(sp, 8))
     return false;
   memcpy(trace, tr, 16);
-  memcpy(span, sp, 8);
+  memcpy(parent, sp, 8);
   *flags = fl[0];
   return true;
 }
 
 void cu__traceparent_format(char out[CU__TRACEPARENT_LEN + 1],
-                            const uint8_t trace[16], const uint8_t span[8],
+                            const uint8_t trace[16], const uint8_t id[8],
                             uint8_t flags) {
   static const char digits[] = "0123456789abcdef";
   char *o = out;
@@ -182,7 +182,7 @@ void cu__traceparent_format(char out[CU__TRACEPARENT_LEN + 1],
     o[0] = digits[trace[i] >> 4], o[1] = digits[trace[i] & 15];
   *o++ = '-';
   for (size_t i = 0; i < 8; i++, o += 2)
-    o[0] = digits[span[i] >> 4], o[1] = digits[span[i] & 15];
+    o[0] = digits[id[i] >> 4], o[1] = digits[id[i] & 15];
   *o++ = '-';
   *o++ = digits[flags >> 4];
   *o++ = digits[flags & 15];

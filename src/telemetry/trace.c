@@ -612,18 +612,14 @@ static int tracer_observe(void *data, const cu_event *ev) {
 static bool tracer_propagate(void *data, const cu_event *ev, char *tp,
                              size_t tp_cap, char *ts, size_t ts_cap) {
   cu_tracer *t = data;
-  if (!t->propagate || tp_cap < 56)
+  if (!t->propagate || tp_cap < CU__TRACEPARENT_LEN + 1)
     return false;
   span s = {0};
   identify(t, SPAN_CMD, ev, &s);
-  char line[CU__TRACEPARENT_LEN + 1];
-  cu__traceparent_format(line, s.trace, s.id, 0x01); /* sampled */
-  bool ok = sizeof line <= tp_cap;
-  if (ok)
-    memcpy(tp, line, sizeof line);
-  if (ok && t->has_parent && strlen(t->tracestate) < ts_cap)
+  cu__traceparent_format(tp, s.trace, s.id, 0x01); /* sampled */
+  if (t->has_parent && strlen(t->tracestate) < ts_cap)
     strcpy(ts, t->tracestate);
-  return ok;
+  return true;
 }
 
 static void tracer_batch(void *data, uint64_t batch_id, size_t n, bool end) {

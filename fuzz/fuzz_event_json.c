@@ -28,6 +28,8 @@
 #include <cuprum/log.h>
 #include <cuprum/redact.h>
 
+#include "fuzz_input.h"
+
 #define CHECK(c)                                                               \
   do {                                                                         \
     if (!(c))                                                                  \
@@ -46,33 +48,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   o.no_default_names = true;
   CHECK(cu_redact_new(&o, &no_redact) == 0);
   return 0;
-}
-
-/* The reader of the input. */
-typedef struct in {
-  const uint8_t *d;
-  size_t n, at;
-} in;
-
-static uint64_t take_u64(in *r, size_t bytes) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < bytes; i++)
-    v = v << 8 | (r->at < r->n ? r->d[r->at++] : 0);
-  return v;
-}
-
-/* The next NUL-terminated string (copied), or NULL past the end. */
-static char *take_str(in *r) {
-  if (r->at >= r->n)
-    return NULL;
-  const uint8_t *end = memchr(r->d + r->at, '\0', r->n - r->at);
-  size_t len = end ? (size_t)(end - (r->d + r->at)) : r->n - r->at;
-  char *s = malloc(len + 1);
-  CHECK(s);
-  memcpy(s, r->d + r->at, len);
-  s[len] = '\0';
-  r->at += len + 1;
-  return s;
 }
 
 /* Reference: what the encoder must make of raw bytes. */

@@ -9,7 +9,6 @@
  * cuprum CLI among them) load libcurl and its thirty-odd dependencies at
  * start, about 8 ms on every run, traced or not.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <dlfcn.h>
 #include <stdbool.h>
@@ -26,6 +25,7 @@
 
 #include "cuprum/error.h"
 #include "cuprum/otel.h"
+#include "otel_headers.h"
 
 
 struct cu_otel_http {
@@ -134,86 +134,21 @@ static char *make_endpoint(const char *given) {
   return s;
 }
 
-/* Percent-decode `s` in place; returns the decoded length (a %00 decodes
- * to a NUL byte inside it, which the caller refuses). */
-static size_t url_decode(char *s) {
-  char *o = s, *start = s;
-  for (; *s; s++) {
-    if (*s == '%' && isxdigit((unsigned char)s[1]) &&
-        isxdigit((unsigned char)s[2])) {
-      char h[3] = {s[1], s[2], 0};
-      *o++ = (char)strtol(h, NULL, 16);
-      s += 2;
-    } else {
-      *o++ = *s;
-    }
-  }
-  *o = '\0';
-  return (size_t)(o - start);
+static int append_header(void *data, const char *line) {
+  cu_otel_http *h = data;
+  struct curl_slist *l = curl_slist_append(h->headers, line);
+  if (!l)
+    return CU_ENOMEM;
+  h->headers = l;
+  return 0;
 }
 
-/* RFC 9110 §5.6.2: a field name is a token of tchars. */
-static bool http_token(const char *s, size_t len) {
-  static const char extra[] = "!#$%&'*+-.^_`|~";
-  if (len == 0)
-    return false;
-  for (size_t i = 0; i < len; i++)
-    if (!isalnum((unsigned char)s[i]) && !memchr(extra, s[i], sizeof extra - 1))
-      return false;
-  return true;
-}
-
-/* RFC 9110 §5.5: a field value holds visible characters, spaces, tabs and
- * obs-text (bytes >= 0x80), never CR, LF, NUL or another control byte. */
-static bool http_field_value(const char *s, size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
-      return false;
-  }
-  return true;
-}
-
-/* "k=v,k2=v2" → "k: v" header lines. */
+/* Content-Type, then the configured list (otel_headers.c). */
 static int add_headers(cu_otel_http *h, const char *spec) {
   h->headers = curl_slist_append(NULL, "Content-Type: application/json");
   if (!h->headers)
     return CU_ENOMEM;
-  if (!spec)
-    return 0;
-  char *copy = strdup(spec);
-  if (!copy)
-    return CU_ENOMEM;
-  int rc = 0;
-  for (char *save = NULL, *item = strtok_r(copy, ",", &save); item && !rc;
-       item = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(item, '=');
-    if (!eq || eq == item)
-      continue; /* the spec says: skip malformed entries */
-    *eq = '\0';
-    size_t klen = url_decode(item), vlen = url_decode(eq + 1);
-    /* A name or value that would change the request's framing (CR, LF, a
-     * NUL from %0D%0A or %00) or is not a field at all is refused, not
-     * skipped: the entry is not merely malformed, and dropping it (an
-     * authorisation header, say) would fail later and less clearly. */
-    if (!http_token(item, klen) || !http_field_value(eq + 1, vlen)) {
-      rc = CU_EINVAL;
-      break;
-    }
-    char line[1024];
-    if (snprintf(line, sizeof line, "%s: %s", item, eq + 1) >=
-        (int)sizeof line) {
-      rc = CU_EINVAL; /* longer than a header line we send */
-      break;
-    }
-    struct curl_slist *l = curl_slist_append(h->headers, line);
-    if (!l)
-      rc = CU_ENOMEM;
-    else
-      h->headers = l;
-  }
-  free(copy);
-  return rc;
+  return cu__otel_headers_each(spec, append_header, h);
 }
 
 cu_otel_http *cu_otel_http_free(cu_otel_http *h) {

@@ -194,6 +194,43 @@ static void test_metrics_label_escaping_and_redaction(void **state) {
   cu_redact_free(red);
 }
 
+/* Label values are UTF-8 in the exposition format: program names that are
+ * not are written with U+FFFD and share a series once written alike; a
+ * program named like the overflow series is counted in it, never a second
+ * series with the same labels (both found by fuzz_prom_text). */
+static void test_metrics_labels_utf8_and_reserved_other(void **state) {
+  (void)state;
+  cu_metrics_opts o = CU_METRICS_OPTS_INIT;
+  o.max_series = 2;
+  cu_hook *hook = NULL;
+  cu_metrics *m = attach(&o, &hook);
+  emit(CU_EV_START, "bad\xff", 0, 0);
+  emit(CU_EV_START, "bad\xfe", 0, 0);
+  emit(CU_EV_START, "_other", 0, 0);
+  char *s = render(m);
+  assert_non_null(strstr(s, "cuprum_executions_total{program=\"bad\xef\xbf"
+                            "\xbd\",project=\"\"} 2\n"));
+  assert_null(strchr(s, '\xff'));
+  assert_null(strchr(s, '\xfe'));
+  assert_non_null(strstr(s, "cuprum_executions_total{program=\"_other\","
+                            "project=\"\"} 1\n"));
+  assert_non_null(strstr(s, "\ncuprum_series_dropped_total 0\n"));
+  free(s);
+  emit(CU_EV_START, "late", 0, 0); /* fills the table */
+  emit(CU_EV_START, "later", 0, 0); /* dropped */
+  s = render(m);
+  const char *first = strstr(s, "cuprum_executions_total{program=\"_other\"");
+  assert_non_null(first);
+  assert_null(strstr(first + 1, "cuprum_executions_total{program=\"_other\""));
+  assert_non_null(strstr(s, "cuprum_executions_total{program=\"_other\","
+                            "project=\"\"} 2\n"));
+  assert_non_null(strstr(s, "\ncuprum_series_dropped_total 1\n"));
+  check_exposition(s);
+  free(s);
+  detach(&hook);
+  cu_metrics_free(m);
+}
+
 static void test_metrics_custom_buckets(void **state) {
   (void)state;
   const double b[] = {0.5, 2};
@@ -626,6 +663,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_metrics_count_real_runs),
     cmocka_unit_test(test_metrics_exposition_invariants),
     cmocka_unit_test(test_metrics_label_escaping_and_redaction),
+    cmocka_unit_test(test_metrics_labels_utf8_and_reserved_other),
     cmocka_unit_test(test_metrics_custom_buckets),
     cmocka_unit_test(test_metrics_bad_options),
     cmocka_unit_test(test_metrics_series_bounded),

@@ -281,6 +281,40 @@ static void test_trace_parent_from_environment(void **state) {
   unsetenv("TRACEPARENT");
 }
 
+/* W3C Trace Context level 1, section 3.2.4: a higher version is read by
+ * its first 55 characters, which must end the value or be followed by '-';
+ * version 00 is exactly 55 (fuzz_traceparent found "01-...-01x" taken). */
+static void test_trace_parent_future_versions(void **state) {
+  (void)state;
+  static const struct {
+    const char *tp;
+    bool taken;
+  } cases[] = {
+      {"01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", true},
+      {"cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what", true},
+      {"01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x", false},
+      {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-", false},
+      {"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    traced t;
+    cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+    o.traceparent = cases[i].tp;
+    trace_begin(&t, &o);
+    run_cmd(cut_cmd("exitcode", "0", NULL), NULL, NULL);
+    trace_end(&t);
+    json_t *spans = read_spans(t.file);
+    json_t *s = span_named(spans, "exitcode", 0);
+    if (cases[i].taken != (json_object_get(s, "parentSpanId") != NULL))
+      fail_msg("%s: %s", cases[i].tp, cases[i].taken ? "ignored" : "taken");
+    if (cases[i].taken)
+      assert_string_equal(sfield(s, "traceId"),
+                          "0af7651916cd43dd8448eb211c80319c");
+    json_decref(spans);
+    trace_cleanup(&t);
+  }
+}
+
 static void test_trace_no_propagation_leaves_env_alone(void **state) {
   (void)state;
   traced t;
@@ -321,6 +355,37 @@ static void test_trace_args_redacted_and_line_events(void **state) {
   json_t *ev = json_array_get(json_object_get(s, "events"), 0);
   assert_string_equal(json_string_value(json_object_get(ev, "name")),
                       "stdout");
+  json_decref(spans);
+  trace_cleanup(&t);
+}
+
+/* OTLP attribute keys are unique: a tag given twice (a scope's and a
+ * call's, or two names alike once written as UTF-8) is one attribute, the
+ * last value winning as in the event JSON (found by fuzz_otlp_spans). */
+static void test_trace_repeated_tags_one_attribute(void **state) {
+  (void)state;
+  traced t;
+  trace_begin(&t, NULL);
+  const cu_tag tags[] = {{"team", "a"}, {"x\xff", "1"}, {"team", "b"},
+                         {"x\xfe", "2"}};
+  cu_run_opts ro = CU_RUN_OPTS_INIT;
+  ro.tags = tags;
+  ro.n_tags = 4;
+  run_cmd(cut_cmd("exitcode", "0", NULL), &ro, NULL);
+  trace_end(&t);
+  json_t *spans = read_spans(t.file);
+  json_t *s = span_named(spans, "exitcode", 0);
+  size_t i, n_team = 0, n_x = 0;
+  json_t *a;
+  json_array_foreach(json_object_get(s, "attributes"), i, a) {
+    const char *k = json_string_value(json_object_get(a, "key"));
+    n_team += strcmp(k, "cuprum.tag.team") == 0;
+    n_x += strcmp(k, "cuprum.tag.x\xef\xbf\xbd") == 0;
+  }
+  assert_int_equal(n_team, 1);
+  assert_int_equal(n_x, 1);
+  assert_string_equal(sattr(s, "cuprum.tag.team"), "b");
+  assert_string_equal(sattr(s, "cuprum.tag.x\xef\xbf\xbd"), "2");
   json_decref(spans);
   trace_cleanup(&t);
 }
@@ -406,6 +471,12 @@ static void test_trace_otlp_headers_refuse_injection(void **state) {
   ho.endpoint = "http://127.0.0.1:9/v1/traces";
   ho.headers = "x-api-key=a%20b%09c%2Cd\xc3\xa9,broken,=skipped";
   cu_otel_http *h = NULL;
+  assert_int_equal(cu_otel_http_new(&ho, &h), 0);
+  assert_null(cu_otel_http_free(h));
+  /* The OpenTelemetry format is W3C Baggage's: blanks around members,
+   * names and values are allowed, not part of them (fuzz_otlp_headers
+   * found "a=1, b=2" refused as a name " b"). */
+  ho.headers = "a=1, b = 2 ,\tc=3\t,  ,";
   assert_int_equal(cu_otel_http_new(&ho, &h), 0);
   assert_null(cu_otel_http_free(h));
 }
@@ -696,8 +767,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_trace_batch_parent_span),
     cmocka_unit_test(test_trace_context_both_ways),
     cmocka_unit_test(test_trace_parent_from_environment),
+    cmocka_unit_test(test_trace_parent_future_versions),
     cmocka_unit_test(test_trace_no_propagation_leaves_env_alone),
     cmocka_unit_test(test_trace_args_redacted_and_line_events),
+    cmocka_unit_test(test_trace_repeated_tags_one_attribute),
     cmocka_unit_test(test_trace_timeout_and_spawn_failure),
     cmocka_unit_test(test_trace_bad_options),
     cmocka_unit_test(test_trace_stuck_collector_never_slows_runs),

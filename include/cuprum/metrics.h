@@ -20,7 +20,12 @@
  *    program="_other").
  *
  * Label values never include the argv; a program name matching a value
- * pattern of the redactor is written as `***`.
+ * pattern of the redactor is written as `***`. Label values are UTF-8, as
+ * the exposition format requires: each byte of a program or project name
+ * that starts no valid UTF-8 sequence is written as U+FFFD, and names
+ * written alike share one series. A program named `_other` without a
+ * project is counted in the overflow series (the same labels twice would
+ * fail the scrape).
  *
  * Thread-safety: updates are lock-free atomics on a per-(program, project)
  * series found in a lock-free table; only the first event of a new pair

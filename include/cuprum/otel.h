@@ -55,8 +55,10 @@ typedef struct cu_otel_http_opts {
  * Make a transport. Headers (`headers`, else OTEL_EXPORTER_OTLP_TRACES_HEADERS
  * or OTEL_EXPORTER_OTLP_HEADERS) are "name=value" pairs separated by commas,
  * each percent-decoded (W3C Baggage syntax, as the OpenTelemetry exporter
- * specification says); an entry without "=" or with an empty name is
- * skipped, as that specification asks for malformed entries.
+ * specification says: blanks, SP or HTAB, around a pair, its name and its
+ * value are allowed and dropped, so "a=1, b = 2" is two headers); an entry
+ * without "=" or with an empty name is skipped, as that specification asks
+ * for malformed entries.
  * Errors: CU_EINVAL (bad size; an endpoint that is not http:// or
  * https://; a header whose decoded name is not an RFC 9110 token, whose
  * decoded value holds a control byte such as CR, LF or NUL, which could

@@ -76,9 +76,7 @@ void cu__sbuf_free(cu__sbuf *b) {
   *b = (cu__sbuf){0};
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is invalid:
- * bad lead byte, truncated, overlong, surrogate or above U+10FFFF. */
-static size_t utf8_valid_len(const unsigned char *s, size_t n) {
+size_t cu__utf8_seq_len(const unsigned char *s, size_t n) {
   unsigned c = s[0];
   size_t len;
   unsigned min;
@@ -107,6 +105,43 @@ static size_t utf8_valid_len(const unsigned char *s, size_t n) {
   if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
     return 0;
   return len;
+}
+
+bool cu__utf8_valid(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = strlen(s);
+  for (size_t i = 0, len; i < n; i += len)
+    if (!(len = cu__utf8_seq_len(p + i, n - i)))
+      return false;
+  return true;
+}
+
+char *cu__utf8_dup(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = strlen(s), bad = 0;
+  for (size_t i = 0; i < n;) {
+    size_t len = cu__utf8_seq_len(p + i, n - i);
+    bad += len == 0;
+    i += len ? len : 1;
+  }
+  char *out = malloc(n + 2 * bad + 1);
+  if (!out)
+    return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    size_t len = cu__utf8_seq_len(p + i, n - i);
+    if (len) {
+      memcpy(out + o, s + i, len);
+      o += len;
+      i += len;
+    } else {
+      memcpy(out + o, "\xEF\xBF\xBD", 3); /* U+FFFD */
+      o += 3;
+      i++;
+    }
+  }
+  out[o] = '\0';
+  return out;
 }
 
 static const char *short_escape(unsigned char c) {
@@ -152,7 +187,7 @@ static void json_body(cu__sbuf *b, const char *s, size_t n) {
       cu__sbuf_printf(b, "\\u%04x", p[i]);
       i++;
     } else {
-      size_t len = utf8_valid_len(p + i, n - i);
+      size_t len = cu__utf8_seq_len(p + i, n - i);
       if (len == 0) {
         cu__sbuf_puts(b, "\xEF\xBF\xBD"); /* U+FFFD */
         i++;
@@ -204,7 +239,7 @@ static bool printable_text(const char *s, size_t n) {
   for (size_t i = 0; i < n;) {
     if (p[i] < 0x20 || p[i] == 0x7F)
       return false;
-    size_t len = utf8_valid_len(p + i, n - i);
+    size_t len = cu__utf8_seq_len(p + i, n - i);
     if (len == 0)
       return false;
     i += len;
@@ -332,15 +367,13 @@ void cu__kv_argv(cu__kv *kv, const char *key, const char *const *argv,
  * U+FFFD for a byte that starts none. Returns the bytes consumed. */
 static size_t key_char(const char *s, size_t n, const char **ret,
                        size_t *ret_len) {
-  size_t len = utf8_valid_len((const unsigned char *)s, n);
+  size_t len = cu__utf8_seq_len((const unsigned char *)s, n);
   *ret = len ? s : "\xEF\xBF\xBD";
   *ret_len = len ? len : 3;
   return len ? len : 1;
 }
 
-/* Whether two names are written as the same JSON key: equal once each byte
- * that is not UTF-8 is U+FFFD. */
-static bool same_key(const char *a, const char *b) {
+bool cu__json_same_key(const char *a, const char *b) {
   size_t na = strlen(a), nb = strlen(b), i = 0, j = 0;
   while (i < na && j < nb) {
     const char *ca, *cb;
@@ -359,7 +392,7 @@ static bool same_key(const char *a, const char *b) {
 static bool repeated_later(const char *const *names, size_t n, size_t stride,
                            size_t i) {
   for (size_t j = i + 1; j < n; j++)
-    if (same_key(PAIR_AT(names, j, stride), PAIR_AT(names, i, stride)))
+    if (cu__json_same_key(PAIR_AT(names, j, stride), PAIR_AT(names, i, stride)))
       return true;
   return false;
 }

@@ -31,6 +31,20 @@ void cu__sbuf_printf(cu__sbuf *b, const char *fmt, ...) CU__PRINTF(2, 3);
 int cu__sbuf_finish(cu__sbuf *b, char **ret);
 void cu__sbuf_free(cu__sbuf *b);
 
+/* Length of the valid UTF-8 sequence at s (1..4, n > 0 bytes left), or 0
+ * if it is invalid: bad lead byte, truncated, overlong, surrogate or above
+ * U+10FFFF. */
+size_t cu__utf8_seq_len(const unsigned char *s, size_t n);
+/* Whether the string is valid UTF-8 throughout. */
+bool cu__utf8_valid(const char *s);
+/* A copy of s (caller frees) in which each byte that starts no valid UTF-8
+ * sequence is U+FFFD, as cu__json_str writes it. NULL when out of memory. */
+char *cu__utf8_dup(const char *s);
+
+/* Whether two strings are written as the same JSON string: equal once each
+ * byte that starts no valid UTF-8 sequence is U+FFFD. */
+bool cu__json_same_key(const char *a, const char *b);
+
 /* A JSON string literal (quotes included): ", \ and control characters
  * escaped, invalid UTF-8 replaced by U+FFFD. NULL gives `null`. */
 void cu__json_str(cu__sbuf *b, const char *s, size_t n);

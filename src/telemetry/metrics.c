@@ -53,6 +53,7 @@ struct cu_metrics {
   size_t n_series; /* guarded by insert_mu */
   struct series *other;
   counter dropped;
+  atomic_bool other_used; /* a real pair named like the overflow series */
   bool no_lines;
   const cu_redact *redact;
 };
@@ -162,11 +163,16 @@ static struct series *series_get(cu_metrics *m, const cu_event *ev) {
   return s;
 }
 
-static struct series *series_lookup(cu_metrics *m, const cu_event *ev) {
-  const char *program = cu__redact_label(m->redact, ev->program);
-  if (!program)
-    program = "";
-  const char *project = ev->project ? cu_project_name(ev->project) : "";
+/* The overflow series' labels: a real pair equal to them is counted in
+ * that series (two samples with one label set would fail the scrape). */
+static const char other_program[] = "_other";
+
+static struct series *series_find(cu_metrics *m, const char *program,
+                                  const char *project) {
+  if (strcmp(program, other_program) == 0 && !*project) {
+    atomic_store_explicit(&m->other_used, true, memory_order_relaxed);
+    return m->other;
+  }
   uint64_t h = fnv(fnv(14695981039346656037ULL, program), project);
   for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
     struct series *s = atomic_load_explicit(&m->slots[i], memory_order_acquire);
@@ -175,6 +181,31 @@ static struct series *series_lookup(cu_metrics *m, const cu_event *ev) {
     if (series_is(s, h, program, project))
       return s;
   }
+}
+
+/* Label values are UTF-8 in the exposition format (a scrape of anything
+ * else fails): a name with bytes that are not is looked up, and written,
+ * with each such byte as U+FFFD, so "a\xff" and "a\xfe" share a series. */
+static struct series *series_lookup(cu_metrics *m, const cu_event *ev) {
+  const char *program = cu__redact_label(m->redact, ev->program);
+  if (!program)
+    program = "";
+  const char *project = ev->project ? cu_project_name(ev->project) : "";
+  char *prog_copy = NULL, *proj_copy = NULL;
+  if (!cu__utf8_valid(program))
+    program = prog_copy = cu__utf8_dup(program); /* NULL: out of memory */
+  if (!cu__utf8_valid(project))
+    project = proj_copy = cu__utf8_dup(project);
+  struct series *s;
+  if (!program || !project) {
+    atomic_fetch_add_explicit(&m->dropped, 1, memory_order_relaxed);
+    s = m->other; /* out of memory: counted, like any pair not kept */
+  } else {
+    s = series_find(m, program, project);
+  }
+  free(prog_copy);
+  free(proj_copy);
+  return s;
 }
 
 /* ------------------------------------------------------------- observer */
@@ -320,7 +351,7 @@ int cu_metrics_new(const cu_metrics_opts *opts, cu_metrics **ret) {
   m->no_lines = o.no_lines;
   m->redact = o.redact;
   m->slots = calloc(m->cap, sizeof *m->slots);
-  m->other = series_new(m, "_other", "", 0);
+  m->other = series_new(m, other_program, "", 0);
   if (!m->slots || !m->other) {
     metrics_unref(m);
     return cu__fail(CU_ENOMEM, "out of memory making metrics");
@@ -398,7 +429,8 @@ static void each_series(cu__sbuf *b, const cu_metrics *m, const char *name,
     if (s)
       fn(b, m, s, name, off);
   }
-  if (get(&m->dropped))
+  if (get(&m->dropped) ||
+      atomic_load_explicit(&m->other_used, memory_order_relaxed))
     fn(b, m, m->other, name, off);
 }
 

@@ -149,19 +149,51 @@ static bool all_zero(const uint8_t *p, size_t n) {
   return true;
 }
 
-/* W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>" (lower case). */
-static bool parse_traceparent(cu_tracer *t, const char *s) {
-  if (!s || strlen(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-')
+/* W3C Trace Context level 1, section 3.2: version 00 is exactly
+ * "00-<32 hex>-<16 hex>-<2 hex>" in lower case; a higher version (not ff)
+ * is read by the same prefix, which must end the string or be followed by
+ * '-' (section 3.2.4, "Versioning of traceparent"). */
+bool cu__traceparent_parse(const char *s, uint8_t trace[16],
+                           uint8_t parent[8], uint8_t *flags) {
+  if (!s || strnlen(s, 55) < 55 || s[2] != '-' || s[35] != '-' ||
+      s[52] != '-')
     return false;
-  uint8_t ver[1], flags[1];
-  if (unhex(s, ver, 1) || ver[0] == 0xff || (ver[0] == 0 && s[55]) ||
-      unhex(s + 3, t->parent_trace, 16) || unhex(s + 36, t->parent_span, 8) ||
-      unhex(s + 53, flags, 1))
+  uint8_t ver[1], tr[16], sp[8], fl[1];
+  if (unhex(s, ver, 1) || ver[0] == 0xff ||
+      (ver[0] == 0 ? s[55] != '\0' : s[55] != '\0' && s[55] != '-') ||
+      unhex(s + 3, tr, 16) || unhex(s + 36, sp, 8) || unhex(s + 53, fl, 1) ||
+      all_zero(tr, 16) || all_zero(sp, 8))
     return false;
-  if (all_zero(t->parent_trace, 16) || all_zero(t->parent_span, 8))
-    return false;
-  t->has_parent = true;
+  memcpy(trace, tr, 16);
+  memcpy(parent, sp, 8);
+  *flags = fl[0];
   return true;
+}
+
+void cu__traceparent_format(char out[CU__TRACEPARENT_LEN + 1],
+                            const uint8_t trace[16], const uint8_t id[8],
+                            uint8_t flags) {
+  static const char digits[] = "0123456789abcdef";
+  char *o = out;
+  *o++ = '0';
+  *o++ = '0';
+  *o++ = '-';
+  for (size_t i = 0; i < 16; i++, o += 2)
+    o[0] = digits[trace[i] >> 4], o[1] = digits[trace[i] & 15];
+  *o++ = '-';
+  for (size_t i = 0; i < 8; i++, o += 2)
+    o[0] = digits[id[i] >> 4], o[1] = digits[id[i] & 15];
+  *o++ = '-';
+  *o++ = digits[flags >> 4];
+  *o++ = digits[flags & 15];
+  *o = '\0';
+}
+
+static bool parse_traceparent(cu_tracer *t, const char *s) {
+  uint8_t flags;
+  t->has_parent = cu__traceparent_parse(s, t->parent_trace, t->parent_span,
+                                        &flags);
+  return t->has_parent;
 }
 
 /* ------------------------------------------------------------- attrs */
@@ -305,6 +337,9 @@ static void finish(cu_tracer *t, span *s, int64_t end_ns) {
   bool remote = s->has_parent && t->has_parent &&
                 memcmp(s->parent, t->parent_span, 8) == 0;
   cu__sbuf_printf(&b, "},\"flags\":%d}", remote ? 0x301 : 0x101);
+  /* An attribute or event list cut short by a failed allocation would be
+   * broken JSON: the span is dropped (and counted) instead. */
+  b.oom |= s->attrs.oom || s->events.oom;
   span_free(s);
   char *json = NULL;
   if (cu__sbuf_finish(&b, &json) != 0) {
@@ -332,6 +367,21 @@ static void set_error(span *s, const char *type) {
 static const char *base_name(const char *path, const char *fallback) {
   const char *slash = path ? strrchr(path, '/') : NULL;
   return slash ? slash + 1 : path ? path : fallback ? fallback : "";
+}
+
+/* Whether tag i becomes a cuprum.tag.* attribute: not one with an
+ * attribute of its own, and not repeated later (a scope's tag and a call's
+ * of one name: the last wins, as in the event JSON, since OTLP attribute
+ * keys must be unique; "\xff" and "\xfe" are one key once written). */
+static bool tag_attr(const cu_event *ev, size_t i) {
+  const char *k = ev->tags[i].key;
+  if (!k || !strcmp(k, "project") || !strcmp(k, "stage") ||
+      !strcmp(k, "stages"))
+    return false; /* already attributes of their own */
+  for (size_t j = i + 1; j < ev->n_tags; j++)
+    if (ev->tags[j].key && cu__json_same_key(ev->tags[j].key, k))
+      return false;
+  return true;
 }
 
 static void on_plan(cu_tracer *t, const cu_event *ev) {
@@ -374,12 +424,15 @@ static void on_plan(cu_tracer *t, const cu_event *ev) {
     attr_int(a, "cuprum.batch.index", ev->batch_index);
   for (size_t i = 0; i < ev->n_tags; i++) {
     const char *k = ev->tags[i].key;
-    if (!k || !strcmp(k, "project") || !strcmp(k, "stage") ||
-        !strcmp(k, "stages"))
-      continue; /* already attributes of their own */
-    char key[128];
-    snprintf(key, sizeof key, "cuprum.tag.%s", k);
+    if (!tag_attr(ev, i))
+      continue;
+    char *key = cu__asprintf("cuprum.tag.%s", k);
+    if (!key) {
+      a->oom = true; /* the span is dropped and counted */
+      return;
+    }
     attr_str(a, key, cu__redact_label(t->redact, ev->tags[i].value));
+    free(key);
   }
 }
 
@@ -559,23 +612,14 @@ static int tracer_observe(void *data, const cu_event *ev) {
 static bool tracer_propagate(void *data, const cu_event *ev, char *tp,
                              size_t tp_cap, char *ts, size_t ts_cap) {
   cu_tracer *t = data;
-  if (!t->propagate || tp_cap < 56)
+  if (!t->propagate || tp_cap < CU__TRACEPARENT_LEN + 1)
     return false;
   span s = {0};
   identify(t, SPAN_CMD, ev, &s);
-  cu__sbuf b = {0};
-  cu__sbuf_puts(&b, "00-");
-  hex(&b, s.trace, 16);
-  cu__sbuf_putc(&b, '-');
-  hex(&b, s.id, 8);
-  cu__sbuf_puts(&b, "-01");
-  bool ok = !b.oom && b.len < tp_cap;
-  if (ok)
-    memcpy(tp, b.data, b.len + 1);
-  cu__sbuf_free(&b);
-  if (ok && t->has_parent && strlen(t->tracestate) < ts_cap)
+  cu__traceparent_format(tp, s.trace, s.id, 0x01); /* sampled */
+  if (t->has_parent && strlen(t->tracestate) < ts_cap)
     strcpy(ts, t->tracestate);
-  return ok;
+  return true;
 }
 
 static void tracer_batch(void *data, uint64_t batch_id, size_t n, bool end) {

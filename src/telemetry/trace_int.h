@@ -37,6 +37,19 @@ typedef struct cu__exporter {
   char *prefix;           /* request body up to the spans array */
 } cu__exporter;
 
+/* W3C Trace Context level 1 traceparent (section 3.2): version 00 exactly
+ * 55 characters "00-<trace-id>-<parent-id>-<flags>", lower-case hex, ids
+ * not all zero; a higher version (never ff) read by the same 55-character
+ * prefix, followed by the end or '-'. On success fills trace, parent and
+ * flags and returns true; on failure writes nothing. Pure; thread-safe. */
+#define CU__TRACEPARENT_LEN 55
+bool cu__traceparent_parse(const char *s, uint8_t trace[16],
+                           uint8_t parent[8], uint8_t *flags);
+/* The version-00 form of the ids and flags, NUL-terminated. */
+void cu__traceparent_format(char out[CU__TRACEPARENT_LEN + 1],
+                            const uint8_t trace[16], const uint8_t id[8],
+                            uint8_t flags);
+
 /* Start the thread; prefix is taken over. Errors: CU_ESYS, CU_ENOMEM. */
 int cu__exporter_start(cu__exporter *e, char *prefix);
 /* Hand over one encoded span (taken over; freed when dropped). Never

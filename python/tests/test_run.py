@@ -171,3 +171,13 @@ def test_timeout_values_outside_the_reals() -> None:
         sh.make(ECHO)("x").run_sync(context=ExecutionContext(cancel_grace=float("nan")))
     with pytest.raises(TypeError, match="timeout.*str"):
         sh.make(ECHO)("x").run_sync(timeout="5")  # type: ignore[arg-type]
+
+
+def test_nul_in_env_is_refused_not_truncated() -> None:
+    # C would read "A\0B" as "A": the variable A set behind the user's back.
+    probe = py("import os;print(os.environ.get('CU_NUL_A'), os.environ.get('CU_NUL_V'))")
+    for overlay in ({"CU_NUL_A\0B": "1"}, {"CU_NUL_V": "a\0b"}):
+        with pytest.raises(ValueError, match="embedded null character"):
+            probe.run_sync(context=ExecutionContext(env=overlay))
+    ok = probe.run_sync(context=ExecutionContext(env={"CU_NUL_V": "ab"}))
+    assert ok.stdout == "None ab\n"

@@ -26,7 +26,8 @@
 #                           Python package (cuprum._native is built against
 #                           the system Python's headers, pytest runs it,
 #                           setuptools builds it as users do:
-#                           python.setuptools)
+#                           python.setuptools; python3-venv and python3-pip
+#                           for its pip-into-a-venv install)
 #   scripts/deps.sh package + dpkg-dev, debhelper, lintian, fakeroot
 #                           (`make package`)
 #   scripts/deps.sh fuzz    + clang and its libFuzzer runtime
@@ -43,7 +44,7 @@ set -eu
 what=${1:-build}
 pkgs="gcc make cmake pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev scdoc"
 case "$what" in
-  test) pkgs="$pkgs valgrind python3 parallel clang libclang-rt-dev prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck zsh groff-base python3-dev python3-pytest python3-setuptools" ;;
+  test) pkgs="$pkgs valgrind python3 parallel clang libclang-rt-dev prometheus prometheus-node-exporter nodejs npm curl git rsync tar gzip bzip2 xz-utils abigail-tools meson ninja-build dpkg-dev debhelper lintian fakeroot slurmctld slurmd slurm-client munge iproute2 util-linux clang-tidy cppcheck zsh groff-base python3-dev python3-pytest python3-setuptools python3-venv python3-pip" ;;
   package) pkgs="$pkgs dpkg-dev debhelper lintian fakeroot" ;;
   fuzz) pkgs="$pkgs clang libclang-rt-dev time" ;;
   bench) pkgs="$pkgs hyperfine libpipeline-dev python3 parallel time slurmctld slurmd slurm-client munge iproute2 util-linux" ;;

@@ -31,3 +31,17 @@ r = (sh.make(ECHO)("-n", "installed") | sh.make(TR)("a-z", "A-Z")).run_sync()
 assert r.stdout == "INSTALLED", r
 print("python.setuptools: ok against", cuprum.LIBCUPRUM_VERSION)
 PY
+
+# The README's other way: pip into a venv that reuses the system's
+# setuptools, offline (--no-build-isolation --no-index: Debian's python3
+# refuses pip outside a venv, PEP 668, and isolation would fetch from PyPI).
+"$py" -m venv --system-site-packages "$work/venv"
+(cd "$work/pkg" && PKG_CONFIG_PATH="$(echo "$work"/prefix/lib*/pkgconfig)" \
+  "$work/venv/bin/pip" install -q --no-build-isolation --no-index . 2>&1 | grep -v -i warn || true)
+"$work/venv/bin/python" - <<'PY'
+import cuprum
+from cuprum import ECHO, sh
+assert "/venv/" in cuprum.__file__, cuprum.__file__
+assert sh.make(ECHO)("-n", "venv").run_sync().stdout == "venv"
+print("python.setuptools: pip into a venv ok")
+PY

@@ -134,3 +134,50 @@ def test_run_sync_from_many_threads_at_once() -> None:
     for t in threads:
         t.join()
     assert out == {i: f"{i}\n" for i in range(4)}
+
+
+def _event_fds() -> int:
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            n += os.readlink(f"/proc/self/fd/{fd}").startswith("anon_inode:[event")
+        except OSError:
+            pass
+    return n
+
+
+def test_asyncio_run_leaves_no_native_loop_behind() -> None:
+    # Each asyncio loop gets a native loop (epoll fd + eventfd); it used to
+    # be kept alive for ever, two fds leaked per asyncio.run().
+    async def once() -> str | None:
+        return (await sh.make(ECHO)("-n", "x").run()).stdout
+    assert asyncio.run(once()) == "x"
+    before = _event_fds()
+    for _ in range(10):
+        assert asyncio.run(once()) == "x"
+    assert _event_fds() == before
+
+
+def test_timeout_values_outside_the_reals() -> None:
+    # inf is no limit (as in subprocess); huge values are clamped, not an
+    # OverflowError; NaN and non-numbers are refused with the name.
+    assert sh.make(ECHO)("-n", "a").run_sync(timeout=float("inf")).stdout == "a"
+    assert sh.make(ECHO)("-n", "b").run_sync(timeout=1e300).stdout == "b"
+    ctx = ExecutionContext(cancel_grace=1e300)
+    assert sh.make(ECHO)("-n", "c").run_sync(context=ctx).stdout == "c"
+    with pytest.raises(ValueError, match="timeout.*NaN"):
+        sh.make(ECHO)("x").run_sync(timeout=float("nan"))
+    with pytest.raises(ValueError, match="cancel_grace.*NaN"):
+        sh.make(ECHO)("x").run_sync(context=ExecutionContext(cancel_grace=float("nan")))
+    with pytest.raises(TypeError, match="timeout.*str"):
+        sh.make(ECHO)("x").run_sync(timeout="5")  # type: ignore[arg-type]
+
+
+def test_nul_in_env_is_refused_not_truncated() -> None:
+    # C would read "A\0B" as "A": the variable A set behind the user's back.
+    probe = py("import os;print(os.environ.get('CU_NUL_A'), os.environ.get('CU_NUL_V'))")
+    for overlay in ({"CU_NUL_A\0B": "1"}, {"CU_NUL_V": "a\0b"}):
+        with pytest.raises(ValueError, match="embedded null character"):
+            probe.run_sync(context=ExecutionContext(env=overlay))
+    ok = probe.run_sync(context=ExecutionContext(env={"CU_NUL_V": "ab"}))
+    assert ok.stdout == "None ab\n"

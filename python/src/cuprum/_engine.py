@@ -32,7 +32,9 @@ class _AsyncDriver:
     def __init__(self, aloop: asyncio.AbstractEventLoop) -> None:
         self.native = _native.Loop()
         _all_loops.add(self.native)
-        self.aloop = aloop
+        # No reference to ``aloop``: the driver is the value of a
+        # WeakKeyDictionary keyed by it, so one would keep both alive for
+        # ever and leak the native loop (two fds) on every asyncio.run().
         self.futures: dict[_native.Task, asyncio.Future[None]] = {}
         aloop.add_reader(self.native.fd(), self._ready)
 
@@ -43,7 +45,7 @@ class _AsyncDriver:
                 fut.set_result(None)
 
     def future(self, task: _native.Task) -> asyncio.Future[None]:
-        fut = self.aloop.create_future()
+        fut = asyncio.get_running_loop().create_future()
         if task.done():
             fut.set_result(None)
         else:

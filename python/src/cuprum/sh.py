@@ -284,16 +284,35 @@ class _Echo:
         stream.flush()
 
 
+# Longer waits are clamped to libcuprum's bound (one year, its largest
+# timeout_ms/grace_ms) rather than refused: 1e300 s means "no hurry".
+_MAX_MS = 365 * 24 * 3600 * 1000
+
+
+def _seconds(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        msg = f"{name} must be a number of seconds, not {type(value).__name__}"
+        raise TypeError(msg)
+    if math.isnan(value):
+        msg = f"{name} must be a number of seconds, not NaN"
+        raise ValueError(msg)
+    return value
+
+
 def _timeout_ms(timeout: float | None) -> int:
     if timeout is None:
         return 0
+    timeout = _seconds("timeout", timeout)
     if timeout <= 0:
         return 1  # an elapsed deadline: terminate at once
-    return max(1, math.ceil(timeout * 1000))
+    if math.isinf(timeout):
+        return 0  # no limit, as subprocess treats it
+    return min(_MAX_MS, max(1, math.ceil(timeout * 1000)))
 
 
 def _grace_ms(grace: float) -> int:
-    return -1 if grace <= 0 else max(1, round(grace * 1000))
+    grace = _seconds("cancel_grace", grace)
+    return -1 if grace <= 0 else min(_MAX_MS, max(1, round(grace * 1000)))
 
 
 class _Run:

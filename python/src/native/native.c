@@ -102,6 +102,19 @@ static void catalogue_dealloc(CatalogueObject *self) {
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* PyUnicode_AsUTF8 that refuses an embedded NUL (ValueError, as os and
+ * subprocess do) instead of letting C see a silently shortened string: an
+ * env name "A\0B" must not set A. */
+static const char *utf8_nonul(PyObject *s) {
+  Py_ssize_t len;
+  const char *u = PyUnicode_AsUTF8AndSize(s, &len);
+  if (u && strlen(u) != (size_t)len) {
+    PyErr_Format(PyExc_ValueError, "embedded null character in %R", s);
+    return NULL;
+  }
+  return u;
+}
+
 /* A tuple of str as a NULL-free C array of borrowed UTF-8 pointers. */
 static const char **str_array(PyObject *seq, size_t *n) {
   Py_ssize_t len = PySequence_Fast_GET_SIZE(seq);
@@ -109,7 +122,7 @@ static const char **str_array(PyObject *seq, size_t *n) {
   if (!a)
     return (const char **)PyErr_NoMemory();
   for (Py_ssize_t i = 0; i < len; i++) {
-    a[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+    a[i] = utf8_nonul(PySequence_Fast_GET_ITEM(seq, i));
     if (!a[i]) {
       PyMem_Free(a);
       return NULL;
@@ -132,8 +145,8 @@ static cu_program_entry *program_array(PyObject *seq, size_t *n) {
       PyMem_Free(a);
       return NULL;
     }
-    a[i].program = CU_PROGRAM(PyUnicode_AsUTF8(name));
-    a[i].path = path == Py_None ? NULL : PyUnicode_AsUTF8(path);
+    a[i].program = CU_PROGRAM(utf8_nonul(name));
+    a[i].path = path == Py_None ? NULL : utf8_nonul(path);
     if (!a[i].program.name || (path != Py_None && !a[i].path)) {
       PyMem_Free(a);
       return NULL;
@@ -964,8 +977,8 @@ static int pairs_array(PyObject *seq, PyObject **keep, cu_env_var **ret,
     PyObject *k, *v;
     if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(*keep, i), "UO", &k, &v))
       return -1;
-    a[i].name = PyUnicode_AsUTF8(k);
-    a[i].value = v == Py_None ? NULL : PyUnicode_AsUTF8(v);
+    a[i].name = utf8_nonul(k);
+    a[i].value = v == Py_None ? NULL : utf8_nonul(v);
     if (!a[i].name || (v != Py_None && !a[i].value))
       return -1;
   }

@@ -181,3 +181,11 @@ def test_nul_in_env_is_refused_not_truncated() -> None:
             probe.run_sync(context=ExecutionContext(env=overlay))
     ok = probe.run_sync(context=ExecutionContext(env={"CU_NUL_V": "ab"}))
     assert ok.stdout == "None ab\n"
+
+
+def test_nul_in_an_argument_is_a_value_error() -> None:
+    # As subprocess raises it; and nothing is started.
+    with pytest.raises(ValueError, match="embedded null character"):
+        sh.make(ECHO)("a\0b").run_sync()
+    with pytest.raises(ValueError, match="embedded null character"):
+        (sh.make(ECHO)("ok") | sh.make(CAT)("x\0")).run_sync()

@@ -905,15 +905,15 @@ static int build_cmd(PyObject *stage, cu_cmd **ret) {
   cu_cmd *cmd = NULL;
   int rc = cu_cmd_new(cat->view, CU_PROGRAM(name), &cmd);
   for (Py_ssize_t i = 0; rc >= 0 && i < PySequence_Fast_GET_SIZE(fa); i++) {
-    Py_ssize_t len;
-    const char *s = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(fa, i),
-                                            &len);
+    /* A NUL in an argument is a ValueError, as in subprocess and the
+     * pure-Python cuprum (libcuprum would refuse it too, as CuprumError). */
+    const char *s = utf8_nonul(PySequence_Fast_GET_ITEM(fa, i));
     if (!s) {
       Py_DECREF(fa);
       cu_cmd_free(cmd);
       return -1;
     }
-    rc = cu_cmd_argn(cmd, s, (size_t)len);
+    rc = cu_cmd_arg(cmd, s);
   }
   Py_DECREF(fa);
   if (rc < 0) {

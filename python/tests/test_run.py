@@ -189,3 +189,17 @@ def test_nul_in_an_argument_is_a_value_error() -> None:
         sh.make(ECHO)("a\0b").run_sync()
     with pytest.raises(ValueError, match="embedded null character"):
         (sh.make(ECHO)("ok") | sh.make(CAT)("x\0")).run_sync()
+
+
+def test_cwd_errors_are_the_oserror_subprocess_raises(tmp_path) -> None:
+    # subprocess raises the OSError subclass of the chdir errno.
+    afile = tmp_path / "f"
+    afile.write_text("")
+    shut = tmp_path / "shut"
+    shut.mkdir(mode=0o000)
+    cases = [(tmp_path / "missing", FileNotFoundError), (afile, NotADirectoryError)]
+    if os.geteuid() != 0:  # root enters a 000 directory
+        cases.append((shut, PermissionError))
+    for cwd, exc in cases:
+        with pytest.raises(exc, match="working directory"):
+            sh.make(ECHO)("x").run_sync(context=ExecutionContext(cwd=str(cwd)))

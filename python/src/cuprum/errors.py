@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 from cuprum import _native
 
 
@@ -41,6 +44,21 @@ class CuprumError(RuntimeError):
         self.name = name
 
 
+# libcuprum's messages for a failed chdir or exec end in ": " + strerror()
+# (the same libc as os.strerror). OSError(errno, message) then picks the
+# subclass subprocess would raise: NotADirectoryError for a cwd that is a
+# file, PermissionError for one that cannot be entered, and so on.
+_OS_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM,
+              errno.ELOOP, errno.ENAMETOOLONG, errno.EISDIR)
+
+
+def _errno_of(message: str, default: int) -> int:
+    for e in _OS_ERRNOS:
+        if message.endswith(": " + os.strerror(e)):
+            return e
+    return default
+
+
 def from_native(err: _native.Error) -> Exception:
     """The Python exception for a libcuprum error."""
     code, name, message = err.args
@@ -49,7 +67,7 @@ def from_native(err: _native.Error) -> Exception:
     if name == "EFORBIDDEN":
         return ForbiddenProgramError(message)
     if name in ("ENOTFOUND", "ECWD"):
-        return FileNotFoundError(2, message)
+        return OSError(_errno_of(message, errno.ENOENT), message)
     if name == "EACCES":
         return PermissionError(13, message)
     return CuprumError(code, name, message)

@@ -680,9 +680,19 @@ static int low_nofile_body(void *arg) {
     char path[128];
     snprintf(path, sizeof path, "%s/f%d", dir, i);
     const cu_item_result *ir = pr->items[i];
-    if (ir->state != CU_ITEM_DONE || !ir->ok)
+    if (ir->state != CU_ITEM_DONE || !ir->ok) {
       dprintf(diag_fd, "item %d: state %d error %d: %s\n", i,
               (int)ir->state, ir->error, ir->message ? ir->message : "");
+      const cu_pipeline_result *p = ir->pipeline;
+      for (size_t k = 0; p && k < p->n_stages; k++)
+        dprintf(diag_fd, "  stage %zu: exit %d signal %d stderr '%s'\n", k,
+                p->stages[k]->exit_code, p->stages[k]->term_signal,
+                p->stages[k]->err.data ? p->stages[k]->err.data : "");
+      if (p)
+        dprintf(diag_fd, "  pipeline: fail %d error %d spawn %d/%d/%d\n",
+                p->fail_index, p->error, (int)p->spawn_step, p->spawn_errno,
+                p->spawn_index);
+    }
     CHECK(ir->state == CU_ITEM_DONE);
     CHECK(ir->ok);
     CHECK(access(path, F_OK) == 0);
@@ -706,6 +716,17 @@ static void test_parallel_unlimited_low_nofile(void **state) {
 
 static void test_parallel_unlimited_low_nofile_pipelines(void **state) {
   (void)state;
+  /* Out of descriptors the fork spawner (which the probe picks under the
+   * emulator) starts a child with CLONE_VFORK and learns of a failure in
+   * it through a shared page; qemu-user drops CLONE_VFORK, so the parent
+   * reads the page before the child writes it, and a stage that failed in
+   * the child before its exec exits 127 as if it had run, instead of
+   * waiting for descriptors (seen: stage 1 exit 127, no spawn error). */
+  if (cut_emulator()) {
+    print_message("under %s, CLONE_VFORK is a fork: a stage's start failure "
+                  "is not reported: skipped\n", cut_emulator());
+    skip();
+  }
   in_child(low_nofile_body, (void *)1);
 }
 
@@ -791,6 +812,14 @@ static int fork_no_fds_body(void *arg) {
 
 static void test_fork_spawner_no_fds_left(void **state) {
   (void)state;
+  /* With no descriptor for the error pipe the fork spawner reports the
+   * exec error through vfork's shared memory; qemu-user runs vfork as a
+   * plain fork (no shared memory), so the error cannot reach the parent. */
+  if (cut_emulator()) {
+    print_message("under %s, vfork is a fork: the exec error written by the "
+                  "child is not seen: skipped\n", cut_emulator());
+    skip();
+  }
   in_child(fork_no_fds_body, NULL);
 }
 

@@ -156,8 +156,18 @@ static int live_with_arg(const char *arg) {
     size_t len = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[len] = '\0';
-    size_t first = strlen(buf);
-    if (first + 1 >= len || strcmp(buf + first + 1, arg) != 0)
+    /* Under qemu-user via binfmt_misc (flag P) the command line is
+     * qemu, the program's path, then the program's own argv: skip the
+     * first two. */
+    const char *a = buf, *end = buf + len;
+    const char *base = strrchr(buf, '/');
+    if (cut_emulator() && strncmp(base ? base + 1 : buf, "qemu-", 5) == 0)
+      for (int k = 0; k < 2 && a < end; k++)
+        a += strlen(a) + 1;
+    if (a >= end)
+      continue;
+    size_t first = strlen(a);
+    if (a + first + 1 >= end || strcmp(a + first + 1, arg) != 0)
       continue;
     snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
     if ((f = fopen(path, "re"))) {

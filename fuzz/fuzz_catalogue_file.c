@@ -18,12 +18,7 @@
 #include <unistd.h>
 
 #include "catalogue_file.h"
-
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "fuzz_check.h"
 
 static int fd = -1;
 static char path[64];

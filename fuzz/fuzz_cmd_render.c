@@ -28,12 +28,7 @@
 #include <cuprum/cuprum.h>
 
 #include "catalogue/cmd_int.h"
-
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "fuzz_check.h"
 
 #define MAX_ARGS 32
 

@@ -22,11 +22,7 @@
 
 #include <cuprum/cuprum.h>
 
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "fuzz_check.h"
 
 /* [lo, hi) of s without the blanks at either end. */
 static void trim(const char *s, size_t *lo, size_t *hi) {

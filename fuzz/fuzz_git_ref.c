@@ -14,11 +14,7 @@
 #include <cuprum/args.h>
 #include <cuprum/error.h>
 
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "fuzz_check.h"
 
 /* The rules restated over a NUL-terminated refname. */
 static bool ref_ok(const char *s, size_t n, bool onelevel) {

@@ -16,13 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
 #include "parallel_out.h"
-
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c))                                                                  \
-      abort();                                                                 \
-  } while (0)
 
 static char dir[64], log_path[96], started_path[128];
 

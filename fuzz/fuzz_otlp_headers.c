@@ -25,13 +25,8 @@
 
 #include <cuprum/error.h>
 
+#include "fuzz_check.h"
 #include "otel_headers.h"
-
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c))                                                                  \
-      abort();                                                                 \
-  } while (0)
 
 #define STOP_RC 4242
 

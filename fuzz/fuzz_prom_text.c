@@ -40,14 +40,9 @@
 #include <cuprum/metrics.h>
 
 #include "context/scope.h"
+#include "fuzz_check.h"
 #include "fuzz_input.h"
 #include "ref_utf8.h"
-
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c))                                                                  \
-      abort();                                                                 \
-  } while (0)
 
 #define MAX_EVENTS 24
 #define MAX_LABELS 4

@@ -14,11 +14,7 @@
 #include <cuprum/args.h>
 #include <cuprum/error.h>
 
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    if (!(c))                                                                  \
-      abort();                                                                 \
-  } while (0)
+#include "fuzz_check.h"
 
 static bool has_segment(const char *s, const char *seg) {
   size_t n = strlen(seg);

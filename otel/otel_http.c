@@ -134,8 +134,19 @@ static char *make_endpoint(const char *given) {
   return s;
 }
 
+/* libcurl reads "Name: " (no value) as "remove header Name" and sends a
+ * header with an empty value when it is written "Name;" (CURLOPT_HTTPHEADER),
+ * so `name=` in the list becomes that form: the header is sent, empty. */
 static int append_header(void *data, const char *line) {
   cu_otel_http *h = data;
+  char empty[CU__OTEL_HEADER_MAX + 2];
+  size_t n = strlen(line);
+  if (n >= 2 && n <= CU__OTEL_HEADER_MAX && line[n - 2] == ':' &&
+      line[n - 1] == ' ' && !memchr(line, ':', n - 2)) {
+    memcpy(empty, line, n - 2);
+    memcpy(empty + n - 2, ";", 2);
+    line = empty;
+  }
   struct curl_slist *l = curl_slist_append(h->headers, line);
   if (!l)
     return CU_ENOMEM;

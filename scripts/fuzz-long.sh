@@ -12,6 +12,7 @@
 # FUZZ_DIR/summary.tsv has one line per run: date, commit, target, wall
 # seconds, CPU seconds (user+sys, from /usr/bin/time), executions, crashes
 # (artifacts left), corpus size; the figures docs/reliability.md records.
+# It ends with the totals per target over every run in FUZZ_DIR.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 secs=${FUZZ_SECONDS:-3600}
@@ -80,3 +81,13 @@ for t in $targets; do
 done
 wait
 column -t -s "$(printf '\t')" "$dir/summary.tsv" 2>/dev/null || cat "$dir/summary.tsv"
+# The totals over every run recorded in FUZZ_DIR: each run resumes from the
+# corpus the earlier ones grew, so a target's CPU time adds up across runs
+# (docs/reliability.md, "Fuzzing").
+echo
+echo "totals over all runs in $dir/summary.tsv (goal: 3600 CPU seconds each, 0 crashes):"
+printf '%-16s %8s %5s %12s %8s\n' target cpu_s runs execs crashes
+awk -F '\t' 'NR > 1 { cpu[$3] += $5; runs[$3]++; crash[$3] += $7; execs[$3] += $6 }
+  END { for (t in cpu) printf "%-16s %8d %5d %12d %8d%s\n", t, cpu[t], runs[t], execs[t], crash[t],
+                               ((cpu[t] >= 3600 && crash[t] == 0) ? "  done" : "") }' \
+  "$dir/summary.tsv" | sort

@@ -355,6 +355,58 @@ static void test_parallel_list_on_stdin(void **state) {
   cli_free(&r);
 }
 
+/* A list that cannot be read twice (a pipe named as FILE: /dev/stdin
+ * here, /dev/fd/N from <(...) in a shell) is read once and run from a
+ * copy: reading it again for the run found nothing, so no item ran and
+ * the status was still 0. */
+static void test_parallel_list_from_a_pipe(void **state) {
+  fixture *fx = *state;
+  cli_result r =
+      cli_run("[\"echoer\"]\n[\"exitcode\", \"0\"]\n",
+              ARGS("parallel", "--catalogue", fx->catalogue, "/dev/stdin"));
+  assert_status(r, 0);
+  results res = parse_results(r.out);
+  assert_int_equal(res.lines, 2);
+  results_free(&res);
+  cli_free(&r);
+  r = cli_run("a\nb\nc\n", ARGS("parallel", "--catalogue", fx->catalogue,
+                                "--args", "/dev/stdin", "echo", "{}"));
+  assert_status(r, 0);
+  res = parse_results(r.out);
+  assert_int_equal(res.lines, 3);
+  assert_string_equal(str(res.item[2], "stdout"), "c\n");
+  results_free(&res);
+  cli_free(&r);
+}
+
+/* FILE rewritten while its items run (here by its first item, at -j1):
+ * the items checked still run, nothing beyond them does, and the run
+ * fails saying why rather than running unchecked lines. */
+static void test_parallel_list_grows_while_running(void **state) {
+  fixture *fx = *state;
+  char list[PATH_MAX], longer[PATH_MAX], lines[3 * PATH_MAX];
+  path_in(fx, "batch.jsonl", list);
+  path_in(fx, "longer.jsonl", longer);
+  char *text = malloc(40 * 20 + 1);
+  assert_non_null(text);
+  text[0] = '\0';
+  for (int i = 0; i < 40; i++)
+    strcat(text, "[\"exitcode\", \"0\"]\n");
+  write_file(longer, text, 0644);
+  free(text);
+  snprintf(lines, sizeof lines, "[\"cp\", \"%s\", \"%s\"]\n[\"echoer\"]\n",
+           longer, list);
+  cli_result r = BATCH(fx, lines, "-j1");
+  assert_status(r, 125);
+  assert_contains(r.err, "changed while its items ran");
+  results res = parse_results(r.out);
+  assert_int_equal(res.lines, 2); /* the two checked items, no more */
+  assert_state(res.item[0], "done");
+  assert_state(res.item[1], "done");
+  results_free(&res);
+  cli_free(&r);
+}
+
 /* (Usage errors of parallel: test_exit_125_usage in test_cli.c.) */
 static void test_parallel_help(void **state) {
   (void)state;
@@ -386,6 +438,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_parallel_missing_and_unexecutable,
                                     cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_parallel_output_is_valid_json,
+                                    cli_setup, cli_teardown),
+    cmocka_unit_test_setup_teardown(test_parallel_list_from_a_pipe, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_parallel_list_grows_while_running,
                                     cli_setup, cli_teardown),
     cmocka_unit_test_setup_teardown(test_parallel_list_on_stdin, cli_setup,
                                     cli_teardown),

@@ -281,6 +281,89 @@ static void test_trace_parent_from_environment(void **state) {
   unsetenv("TRACEPARENT");
 }
 
+/* W3C Trace Context level 1, section 3.3: a tracestate that is not a
+ * valid list is dropped, not passed on; a valid one is recorded and handed
+ * to children in its canonical form; one too long for the 512 characters
+ * vendors must carry loses members over 128 characters first, then members
+ * from the end (3.3.1.5). */
+static void test_trace_tracestate_checked(void **state) {
+  (void)state;
+  char many[33 * 8 + 1] = "", long4[4 * 204 + 1] = "", mixed[900] = "";
+  for (int i = 0; i < 33; i++) /* 33 members: one too many */
+    snprintf(many + strlen(many), sizeof many - strlen(many), "%sk%02d=v",
+             i ? "," : "", i);
+  for (int i = 0; i < 4; i++) { /* four 202-character members */
+    size_t at = strlen(long4);
+    snprintf(long4 + at, sizeof long4 - at, "%sl%d=", i ? "," : "", i);
+    at = strlen(long4);
+    memset(long4 + at, 'a' + i, 199);
+    long4[at + 199] = '\0';
+  }
+  snprintf(mixed, sizeof mixed, "s=1,%s,t=2", long4);
+  char mixed_cut[420];
+  snprintf(mixed_cut, sizeof mixed_cut, "s=1,%.405s,t=2", long4);
+  char many32[33 * 8];
+  snprintf(many32, sizeof many32, "%.*s", 32 * 5 + 31, many);
+  char long4_cut[2 * 203];
+  snprintf(long4_cut, sizeof long4_cut, "%.405s", long4);
+  static const char *const plain[][2] = {
+      {"vendor=x", "vendor=x"},
+      {" a=1, b=2 ,,\tc@sys=3\t,", "a=1,b=2,c@sys=3"},
+      {"a= b", "a= b"},                  /* leading blank in a value */
+      {"1t@s=x,k_-*/9=y", "1t@s=x,k_-*/9=y"},
+      {"", NULL},                        /* empty: allowed, nothing sent */
+      {"A=1", NULL},                     /* keys are lower case */
+      {"1a=x", NULL},                    /* a simple key starts a-z */
+      {"t@s23456789012345=x", NULL},     /* system-id over 14 */
+      {"a=1,a=2", NULL},                 /* duplicate key */
+      {"a =1", NULL},
+      {"a=1=2", NULL},
+      {"a=", NULL},                      /* empty value */
+      {"a=x\x7f", NULL},
+      {"a=1,junk", NULL},                /* the whole list goes */
+  };
+  struct {
+    const char *in, *want;
+  } cases[sizeof plain / sizeof *plain + 4];
+  size_t n = 0;
+  for (; n < sizeof plain / sizeof *plain; n++)
+    cases[n].in = plain[n][0], cases[n].want = plain[n][1];
+  cases[n].in = many, cases[n++].want = NULL;
+  cases[n].in = many32, cases[n++].want = many32;
+  cases[n].in = long4, cases[n++].want = long4_cut;
+  cases[n].in = mixed, cases[n++].want = mixed_cut; /* long ones, last first */
+  assert_true(strlen(long4) > 511 && strlen(long4_cut) <= 511);
+  for (size_t i = 0; i < n; i++) {
+    traced t;
+    cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+    o.traceparent = PARENT;
+    o.tracestate = cases[i].in;
+    trace_begin(&t, &o);
+    cu_result *r = NULL;
+    run_cmd(cut_cmd("envdump", "TRACESTATE", NULL), NULL, &r);
+    char child[700];
+    snprintf(child, sizeof child, "TRACESTATE=%s\n",
+             cases[i].want ? cases[i].want : "");
+    if (!cases[i].want)
+      snprintf(child, sizeof child, "TRACESTATE unset\n");
+    if (strcmp(r->out.data, child) != 0)
+      fail_msg("case %zu: the child got %s", i, r->out.data);
+    r = cu_result_free(r);
+    trace_end(&t);
+    json_t *spans = read_spans(t.file);
+    json_t *s = span_named(spans, "envdump", 0);
+    json_t *ts = json_object_get(s, "traceState");
+    if (cases[i].want)
+      assert_string_equal(json_string_value(ts), cases[i].want);
+    else
+      assert_null(ts);
+    /* The parent is kept either way. */
+    assert_string_equal(sfield(s, "parentSpanId"), "b7ad6b7169203331");
+    json_decref(spans);
+    trace_cleanup(&t);
+  }
+}
+
 /* W3C Trace Context level 1, section 3.2.4: a higher version is read by
  * its first 55 characters, which must end the value or be followed by '-';
  * version 00 is exactly 55 (fuzz_traceparent found "01-...-01x" taken). */
@@ -650,11 +733,14 @@ static void receiver_stop(receiver *r) {
   waitpid(r->pid, NULL, 0);
 }
 
-static cu_otel_http *transport(int port) {
+/* An OTLP/HTTP transport to the receiver on `port`, with `headers` as
+ * OTEL_EXPORTER_OTLP_HEADERS would give them (NULL: none). */
+static cu_otel_http *transport(int port, const char *headers) {
   char url[128];
   snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", port);
   cu_otel_http_opts ho = CU_OTEL_HTTP_OPTS_INIT;
   ho.endpoint = url;
+  ho.headers = headers;
   cu_otel_http *h = NULL;
   assert_int_equal(cu_otel_http_new(&ho, &h), 0);
   return h;
@@ -667,7 +753,7 @@ static void test_trace_otlp_http_strictly_decoded(void **state) {
     skip();
   receiver rcv;
   receiver_start(&rcv, dir, "ok");
-  cu_otel_http *h = transport(rcv.port);
+  cu_otel_http *h = transport(rcv.port, NULL);
   traced t;
   cu_tracer_opts o = CU_TRACER_OPTS_INIT;
   o.export_fn = cu_otel_http_export;
@@ -702,6 +788,48 @@ static void test_trace_otlp_http_strictly_decoded(void **state) {
   trace_cleanup(&t);
 }
 
+/* OTEL_EXPORTER_OTLP_HEADERS reaches the collector as written, decoded:
+ * a percent-encoded blank and tab, and an empty value, which libcurl
+ * would drop as "Name: " unless it is sent as "Name;". */
+static void test_trace_otlp_headers_sent(void **state) {
+  (void)state;
+  const char *dir = otel_dir_or_skip();
+  if (!dir)
+    skip();
+  receiver rcv;
+  receiver_start(&rcv, dir, "ok");
+  cu_otel_http *h =
+      transport(rcv.port, "x-api-key=a%20b, x-empty=,x-tab=c%09d");
+  traced t;
+  cu_tracer_opts o = CU_TRACER_OPTS_INIT;
+  o.export_fn = cu_otel_http_export;
+  o.export_data = h;
+  trace_begin(&t, &o);
+  run_cmd(cut_cmd("exitcode", "0", NULL), NULL, NULL);
+  assert_int_equal(cu_tracer_flush(t.tracer, 30000), 0);
+  assert_int_equal(cu_tracer_exported(t.tracer), 1);
+  trace_end(&t);
+  cu_otel_http_free(h);
+  char *headers = NULL;
+  assert_int_equal(tu_http_get(rcv.port, "/headers", &headers), 0);
+  receiver_stop(&rcv);
+  json_t *all = json_loads(headers, 0, NULL);
+  assert_non_null(all);
+  assert_true(json_array_size(all) >= 1);
+  json_t *first = json_array_get(all, 0);
+  assert_string_equal(json_string_value(json_object_get(first, "x-api-key")),
+                      "a b");
+  assert_string_equal(json_string_value(json_object_get(first, "x-tab")),
+                      "c\td");
+  json_t *empty = json_object_get(first, "x-empty");
+  if (!empty)
+    fail_msg("x-empty not sent: %s", headers);
+  assert_string_equal(json_string_value(empty), "");
+  json_decref(all);
+  free(headers);
+  trace_cleanup(&t);
+}
+
 static void test_trace_refusing_and_dead_collector(void **state) {
   (void)state;
   const char *dir = otel_dir_or_skip();
@@ -712,7 +840,7 @@ static void test_trace_refusing_and_dead_collector(void **state) {
   int dead_port = tu_free_port(); /* nobody listens there */
   int ports[2] = {rcv.port, dead_port};
   for (int k = 0; k < 2; k++) {
-    cu_otel_http *h = transport(ports[k]);
+    cu_otel_http *h = transport(ports[k], NULL);
     traced t;
     cu_tracer_opts o = CU_TRACER_OPTS_INIT;
     o.export_fn = cu_otel_http_export;
@@ -737,7 +865,7 @@ static void test_trace_slow_collector_bounded_shutdown(void **state) {
     skip();
   receiver rcv;
   receiver_start(&rcv, dir, "slow"); /* answers after SLOW_ANSWER_MS */
-  cu_otel_http *h = transport(rcv.port);
+  cu_otel_http *h = transport(rcv.port, NULL);
   traced t;
   cu_tracer_opts o = CU_TRACER_OPTS_INIT;
   o.export_fn = cu_otel_http_export;
@@ -768,6 +896,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_trace_context_both_ways),
     cmocka_unit_test(test_trace_parent_from_environment),
     cmocka_unit_test(test_trace_parent_future_versions),
+    cmocka_unit_test(test_trace_tracestate_checked),
     cmocka_unit_test(test_trace_no_propagation_leaves_env_alone),
     cmocka_unit_test(test_trace_args_redacted_and_line_events),
     cmocka_unit_test(test_trace_repeated_tags_one_attribute),
@@ -779,6 +908,7 @@ static const struct CMUnitTest tests[] = {
 #ifdef CUPRUM_HAVE_OTEL
     cmocka_unit_test(test_trace_otlp_headers_refuse_injection),
     cmocka_unit_test(test_trace_otlp_http_strictly_decoded),
+    cmocka_unit_test(test_trace_otlp_headers_sent),
     cmocka_unit_test(test_trace_refusing_and_dead_collector),
     cmocka_unit_test(test_trace_slow_collector_bounded_shutdown),
 #endif

@@ -372,7 +372,10 @@ static int parse_args(int argc, char **argv, parallel_args *a) {
 typedef struct input {
   const char *name; /* FILE, or "<stdin>", for messages */
   FILE *f;
-  FILE *spool;      /* stdin copied while checking, read back to run */
+  FILE *spool;      /* a list that cannot be read twice (stdin, a pipe,
+                       a FIFO, /dev/fd/N from <(...)), copied while
+                       checking and read back to run */
+  struct stat st;   /* a regular FILE as checked: it must not change */
   char *line;
   size_t cap;
   unsigned line_no;
@@ -398,12 +401,22 @@ static FILE *spool_new(void) {
   return f;
 }
 
+static bool same_file(const struct stat *a, const struct stat *b) {
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+         a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+         a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The list is read twice: once to check every item, then to run them. A
+ * regular FILE is opened again (and must not have changed in between);
+ * anything else is copied to a spool while checking and run from there,
+ * since reading it again would find nothing (a pipe) or block (a FIFO). */
 static int input_open(input *in, const char *path, bool checking) {
   bool is_stdin = strcmp(path, "-") == 0;
   in->name = is_stdin ? "<stdin>" : path;
   in->line_no = 0;
   in->index = 0;
-  if (is_stdin && !checking) { /* the spool, from the start */
+  if (!checking && in->spool) { /* the spool, from the start */
     in->f = in->spool;
     in->spool = NULL;
     if (fseek(in->f, 0, SEEK_SET) != 0) {
@@ -413,12 +426,23 @@ static int input_open(input *in, const char *path, bool checking) {
     return 0;
   }
   in->f = is_stdin ? stdin : fopen(path, "re");
-  if (!in->f) {
+  struct stat st;
+  if (!in->f || fstat(fileno(in->f), &st) != 0) {
     cli_error("%s: %s", path, strerror(errno));
     return CLI_EXIT_FAILURE;
   }
-  if (is_stdin && !(in->spool = spool_new())) {
-    cli_error("a temporary file for the list on stdin: %s", strerror(errno));
+  if (!checking) {
+    if (!same_file(&st, &in->st)) {
+      cli_error("%s: the file changed after its items were checked; "
+                "nothing was run", in->name);
+      return CLI_EXIT_FAILURE;
+    }
+    return 0;
+  }
+  in->st = st;
+  if ((is_stdin || !S_ISREG(st.st_mode)) && !(in->spool = spool_new())) {
+    cli_error("%s: a temporary file for the list: %s", in->name,
+              strerror(errno));
     return CLI_EXIT_FAILURE;
   }
   return 0;
@@ -506,7 +530,7 @@ static int input_next(const parallel_args *a, input *in, json_t **argv) {
     in->line_no++;
     if (in->spool && fwrite(in->line, 1, (size_t)len, in->spool) !=
                          (size_t)len) {
-      cli_error("a temporary file for the list on stdin: %s",
+      cli_error("%s: a temporary file for the list: %s", in->name,
                 strerror(errno));
       return -CLI_EXIT_FAILURE;
     }
@@ -552,6 +576,14 @@ static int input_next(const parallel_args *a, input *in, json_t **argv) {
   return 0;
 }
 
+/* Whether anything but blank lines (in --args mode, any line) is left. */
+static bool input_more(const parallel_args *a, input *in) {
+  while (getline(&in->line, &in->cap, in->f) >= 0)
+    if (a->template || !blank(in->line))
+      return true;
+  return ferror(in->f) != 0;
+}
+
 /* ------------------------------------------------------------ the batch */
 
 /* One item pulled by the library, alive until its result is written. */
@@ -575,6 +607,7 @@ typedef struct batch {
   cli_joblog log;
   cli_progress progress;
   size_t total;          /* items to run (after resume) */
+  size_t checked;        /* items in the list when it was checked */
   size_t n_ok, n_failed, n_skipped_resume, n_unknown;
   int error;             /* an exit status that stops the batch */
   int first_status;      /* the first failure's status, or -1 */
@@ -625,9 +658,11 @@ static int check_all(batch *b) {
     cli_error("%s: %zu items in all were started but never logged",
               b->in.name, b->n_unknown);
   if (status == 0 && b->in.spool && fflush(b->in.spool) != 0) {
-    cli_error("a temporary file for the list on stdin: %s", strerror(errno));
+    cli_error("%s: a temporary file for the list: %s", b->in.name,
+              strerror(errno));
     status = CLI_EXIT_FAILURE;
   }
+  b->checked = b->in.index;
   input_close(&b->in);
   return status;
 }
@@ -669,13 +704,32 @@ static void live_free(live_item *li) {
   free(li);
 }
 
+static int list_changed(const batch *b, const char *how) {
+  cli_error("%s: the file changed while its items ran (%zu were checked, "
+            "%s now); nothing after the change was run",
+            b->in.name, b->checked, how);
+  return -CLI_EXIT_FAILURE;
+}
+
 static int source(void *user, size_t pull, cu_batch_item *item) {
   batch *b = user;
   json_t *argv = NULL;
   int rc;
-  while ((rc = input_next(b->a, &b->in, &argv)) > 0 &&
-         skip_resumed(b, b->in.index))
+  /* A regular FILE written to while it runs: exactly the items that were
+   * checked run, and a list that grew or shrank is an error, not more
+   * items run unchecked or fewer run in silence. */
+  for (;;) {
+    if (b->in.index == b->checked) { /* every checked item is out */
+      rc = input_more(b->a, &b->in) ? list_changed(b, "more") : 0;
+      break;
+    }
+    rc = input_next(b->a, &b->in, &argv);
+    if (rc == 0)
+      rc = list_changed(b, "fewer");
+    if (rc <= 0 || !skip_resumed(b, b->in.index))
+      break;
     argv = (json_decref(argv), NULL);
+  }
   if (rc <= 0) {
     b->error = rc < 0 ? -rc : 0;
     return rc < 0 ? CU_EINVAL : 0;
@@ -781,7 +835,8 @@ static unsigned default_jobs(void) {
 }
 
 static int batch_status(batch *b, const cu_parallel_result *r) {
-  size_t skipped = b->total - r->n_items + r->n_skipped;
+  size_t skipped = r->n_skipped +
+                   (r->n_items < b->total ? b->total - r->n_items : 0);
   if (b->n_failed == 0 && skipped == 0)
     return CLI_EXIT_OK;
   cli_error("%s: %zu of %zu ok, %zu failed, %zu skipped", b->in.name,

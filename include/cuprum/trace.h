@@ -26,7 +26,11 @@
  * variables when the tracer is made), and every child process gets
  * TRACEPARENT (and TRACESTATE) naming its own span, so a traced child's
  * spans join the trace. A malformed parent is ignored (a new trace starts),
- * as the W3C specification requires.
+ * as the W3C specification requires. TRACESTATE (or `tracestate`) is kept
+ * only with a valid parent and only when it is a valid list (section
+ * 3.3.1: at most 32 members, unique keys); it is recorded and passed on
+ * in its canonical form (no blanks or empty members), and one longer than
+ * 511 characters loses whole members as section 3.3.1.5 says.
  *
  * Export: finished spans go to a bounded queue; a background thread batches
  * them into OTLP/JSON ExportTraceServiceRequest bodies and hands each to

@@ -712,8 +712,10 @@ static int setup(cu_tracer *t, const cu_tracer_opts *o) {
     tp = getenv("TRACEPARENT");
     ts = getenv("TRACESTATE");
   }
+  /* The list is kept only with a valid parent, and only when it parses
+   * (W3C Trace Context level 1, section 3.3). */
   if (tp && parse_traceparent(t, tp) && ts)
-    snprintf(t->tracestate, sizeof t->tracestate, "%s", ts);
+    cu__tracestate_normalize(ts, t->tracestate, sizeof t->tracestate);
   t->propagate = !o->no_propagate;
   t->command_args = o->command_args;
   t->line_events = o->line_events;

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cuprum/trace.h"
@@ -49,6 +50,17 @@ bool cu__traceparent_parse(const char *s, uint8_t trace[16],
 void cu__traceparent_format(char out[CU__TRACEPARENT_LEN + 1],
                             const uint8_t trace[16], const uint8_t id[8],
                             uint8_t flags);
+
+/* W3C Trace Context level 1 tracestate (section 3.3.1): a list of at most
+ * 32 "key=value" members with unique keys, separated by "," with optional
+ * blanks (SP, HTAB) around members; empty members allowed. When s is
+ * valid, writes its canonical form to out (members joined by "," without
+ * blanks or empty members; when that does not fit in cap - 1 characters,
+ * members over 128 characters are dropped first, then members from the
+ * end, as section 3.3.1.5 asks) and returns true. Otherwise (or s NULL)
+ * out is "" and returns false: a tracestate that cannot be parsed is not
+ * passed on. cap >= 1. Pure; thread-safe. */
+bool cu__tracestate_normalize(const char *s, char *out, size_t cap);
 
 /* Start the thread; prefix is taken over. Errors: CU_ESYS, CU_ENOMEM. */
 int cu__exporter_start(cu__exporter *e, char *prefix);

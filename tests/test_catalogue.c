@@ -444,6 +444,50 @@ static void test_bad_noise_rule(void **state) {
   cu_catalogue_unref(cat);
 }
 
+/* Rules whose compiled form would be huge are refused before regcomp:
+ * glibc copies each repeated part per bound, and fuzz_catalogue_file found
+ * a rule of 66 '+' that took 2 GB. Ordinary rules, bounds included, pass. */
+static void test_noise_rule_size_bounded(void **state) {
+  (void)state;
+  char plus[80] = "x";
+  memset(plus + 1, '+', 66);
+  char long_rule[1100];
+  memset(long_rule, 'a', sizeof long_rule - 1);
+  long_rule[sizeof long_rule - 1] = '\0';
+  const struct {
+    const char *rule, *why;
+  } bad[] = {
+      {plus, "repeats a repetition"},
+      {"a*{2}", "repeats a repetition"},
+      {"((a{255}){255}){255}", "too large"},
+      {"(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))",
+       "nested too deep"},
+      {long_rule, "longer than 1024"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    const char *rules[] = {bad[i].rule};
+    cu_project_spec spec = {.size = sizeof(cu_project_spec), .name = "p",
+                            .noise_rules = rules, .n_noise_rules = 1};
+    cu_catalogue *cat = new_catalogue();
+    assert_int_equal(cu_catalogue_add_project(cat, &spec), CU_EINVAL);
+    assert_error_mentions(bad[i].why);
+    assert_null(cu_catalogue_project(cat, "p"));
+    cu_catalogue_unref(cat);
+  }
+  static const char *const good[] = {
+      "^warning: [0-9]+ files?$", "(ab){3}", "^x{2,5}[]a-z[:digit:]]+$",
+      "a{1000}", "(a|b)*c\\+", "^[^:]+: [0-9]{1,4} (ms|s)$"};
+  cu_project_spec spec = {.size = sizeof(cu_project_spec), .name = "p",
+                          .noise_rules = good,
+                          .n_noise_rules = sizeof good / sizeof *good};
+  cu_catalogue *cat = new_catalogue();
+  assert_int_equal(cu_catalogue_add_project(cat, &spec), 0);
+  const cu_project *p = cu_catalogue_project(cat, "p");
+  assert_true(cu_project_is_noise(p, "xx]9q", 5));
+  assert_true(cu_project_is_noise(p, "ab: 12 ms", 9));
+  cu_catalogue_unref(cat);
+}
+
 /* ------------------------------------------------------------ default */
 
 static void test_default_excludes_runners(void **state) {
@@ -660,6 +704,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_entry_at),
     cmocka_unit_test(test_noise_rules),
     cmocka_unit_test(test_bad_noise_rule),
+    cmocka_unit_test(test_noise_rule_size_bounded),
     cmocka_unit_test(test_default_excludes_runners),
     cmocka_unit_test(test_default_contents),
     cmocka_unit_test(test_default_is_immutable),

@@ -158,17 +158,15 @@ static void test_parallel_limit(void **state) {
   assert_status(r, 0);
   results res = parse_results(r.out);
   assert_int_equal(res.n, 4);
-  double busy = 0; /* the sum of the four runs' own durations */
-  for (size_t i = 0; i < res.n; i++)
-    busy += json_number_value(json_object_get(res.item[i], "duration_ms"));
   results_free(&res);
   cli_free(&r);
   assert_true(one >= 1200);
   assert_true(two >= 600);
-  /* Not one after another: run one after another, the batch would take at
-   * least the sum of its runs' own durations. Both are measured in the same
-   * run, so a loaded machine slows them alike. */
-  assert_true((double)unlimited < busy);
+  /* Not one after another: at -j 1 the same four took 1200 ms more than
+   * one run's 300. Both batches pay the same start-up (cuprum's own, which
+   * under valgrind is longer than the runs: comparing with the sum of the
+   * runs' durations failed there), so a loaded machine slows them alike. */
+  assert_true(unlimited < one);
 }
 
 /* --fail-fast: the failure stops the running command (terminated) and the

@@ -59,7 +59,8 @@ typedef struct cu_project_spec {
   size_t n_programs;
   const char *const *docs; /**< documentation locations (URLs, paths) */
   size_t n_docs;
-  const char *const *noise_rules; /**< POSIX EREs for droppable lines */
+  const char *const *noise_rules; /**< POSIX EREs for droppable lines;
+                                       bounded in size (users' guide) */
   size_t n_noise_rules;
   const struct cu_confine *confine; /**< confinement of every program of
                                          the project (cuprum/confine.h;

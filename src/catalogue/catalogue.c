@@ -444,6 +444,94 @@ static int validate_spec(const cu_catalogue *cat, const cu_project_spec *spec) {
   return 0;
 }
 
+/* A bound on what regcomp makes of a rule. glibc copies a repeated
+ * subexpression once per bound (and once for '+'), so nested bounds
+ * ("((a{255}){255}){255}") or a run of '+' grow its memory exponentially:
+ * fuzz_catalogue_file found a catalogue file whose one rule took 2 GB.
+ * Repeating a repetition ("a++", "a*{2}") is undefined in POSIX EREs
+ * (XBD 9.4.6) and refused; otherwise the rule's size with every repetition
+ * expanded must stay under NOISE_MAX_COST. Returns NULL or why not. */
+#define NOISE_MAX_LEN 1024
+#define NOISE_MAX_COST 20000.0
+#define NOISE_MAX_DEPTH 32
+
+static size_t bracket_end(const char *s, size_t i, size_t len) {
+  size_t j = i + 1; /* after '[' */
+  if (j < len && s[j] == '^')
+    j++;
+  if (j < len && s[j] == ']')
+    j++;
+  while (j < len && s[j] != ']') {
+    if (s[j] == '[' && j + 1 < len &&
+        (s[j + 1] == ':' || s[j + 1] == '=' || s[j + 1] == '.')) {
+      const char *close = strstr(s + j + 2, (char[]){s[j + 1], ']', '\0'});
+      j = close ? (size_t)(close - s) + 2 : len;
+      continue;
+    }
+    j++;
+  }
+  return j; /* at ']' (or len: regcomp reports it) */
+}
+
+static const char *noise_too_large(const char *s) {
+  size_t len = strlen(s);
+  if (len > NOISE_MAX_LEN)
+    return "longer than 1024 bytes";
+  double sum[NOISE_MAX_DEPTH + 1] = {0}, last[NOISE_MAX_DEPTH + 1] = {0};
+  int depth = 0;
+  bool repeated = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    double times = 0;
+    if (c == '*' || c == '+' || c == '?') {
+      times = 2;
+    } else if (c == '{' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9') {
+      char *end;
+      unsigned long lo = strtoul(s + i + 1, &end, 10), hi = lo;
+      if (*end == ',')
+        hi = end[1] >= '0' && end[1] <= '9' ? strtoul(end + 1, &end, 10)
+                                            : (end++, lo + 1);
+      if (*end != '}')
+        return NULL; /* not a bound: regcomp says what is wrong */
+      times = (double)(hi > lo ? hi : lo) + 1;
+      i = (size_t)(end - s);
+    }
+    if (times > 0) {
+      if (repeated)
+        return "repeats a repetition (undefined in a POSIX ERE)";
+      sum[depth] += last[depth] * (times - 1);
+      last[depth] *= times;
+      repeated = true;
+    } else {
+      double atom = 1;
+      if (c == '(') {
+        if (depth == NOISE_MAX_DEPTH)
+          return "groups nested too deep";
+        depth++;
+        sum[depth] = last[depth] = 0;
+        repeated = false;
+        continue;
+      }
+      if (c == ')' && depth > 0) {
+        atom = sum[depth] + 1;
+        depth--;
+      } else if (c == '\\' && i + 1 < len) {
+        i++;
+      } else if (c == '[') {
+        i = bracket_end(s, i, len);
+      } else if (c == '|') {
+        atom = 0;
+      }
+      sum[depth] += atom;
+      last[depth] = atom;
+      repeated = false;
+    }
+    if (sum[depth] > NOISE_MAX_COST)
+      return "too large once its repetitions are expanded";
+  }
+  return NULL;
+}
+
 /* Add a rule; a caller's rule is compiled now, so a bad one is an error
  * here, a trusted one (`lazy`) when first needed (noise_ensure). */
 static int compile_rule(cu_project *p, const char *pattern, bool lazy) {
@@ -451,6 +539,11 @@ static int compile_rule(cu_project *p, const char *pattern, bool lazy) {
     return cu__fail(CU_EINVAL, "project '%s': noise rule %zu is NULL",
                     p->name, p->n_noise);
   size_t i = p->n_noise;
+  const char *huge = lazy ? NULL : noise_too_large(pattern);
+  if (huge)
+    return cu__fail(CU_EINVAL, "project '%s': bad noise rule '%.80s%s': %s",
+                    p->name, pattern, strlen(pattern) > 80 ? "..." : "",
+                    huge);
   if (!lazy) {
     int rc = regcomp(&p->noise[i], pattern, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {

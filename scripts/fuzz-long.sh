@@ -50,7 +50,11 @@ run_one() {
     -print_final_stats=1 -artifact_prefix="$art/" $dict \
     "$corpus" "$here/fuzz/corpus/$t" >"$dir/$t.log" 2>&1
   rc=$?
-  read -r wall user sys <"$dir/$t.time" 2>/dev/null || { wall=0 user=0 sys=0; }
+  # The times are GNU time's last line (a failed target adds "Command
+  # exited with non-zero status N" before it).
+  read -r wall user sys <<EOF_TIME || { wall=0 user=0 sys=0; }
+$(tail -n 1 "$dir/$t.time" 2>/dev/null)
+EOF_TIME
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/$t.log" | tail -n1)
   crashes=$(ls "$art" 2>/dev/null | wc -l)
   size=$(ls "$corpus" | wc -l)

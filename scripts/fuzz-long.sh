@@ -12,7 +12,9 @@
 # default FUZZ_DIR/summary.tsv): start, commit, target, wall seconds, CPU
 # seconds (user+sys, from /usr/bin/time), executions, crashes (artifacts
 # left), corpus size, exit status (72: libFuzzer stopped by SIGINT, as
-# when the goal below is reached; 0: FUZZ_SECONDS ran out). The script ends with the totals per
+# when the goal below is reached; 0: FUZZ_SECONDS ran out; 70: an input
+# took longer than FUZZ_TIMEOUT; "starved": it did only because the fuzzer
+# got no CPU, see attempt()). The script ends with the totals per
 # target over the whole ledger: each run resumes from the corpus the
 # earlier ones grew, so a target's CPU time adds up across runs.
 #
@@ -27,8 +29,13 @@
 # coverage edges (-merge=1 -use_counters=0) into fuzz/corpus/NAME, so the
 # next clone resumes from them (commit them; docs/design.md "Fuzzing").
 #
-# On SIGTERM/SIGINT each target stops, prints its final stats and is
-# still recorded; the targets not started yet are skipped.
+# FUZZ_TIMEOUT (seconds, default 10) is libFuzzer's -timeout for one
+# input; a run it stops is replayed to tell a slow input from a starved
+# fuzzer (attempt(), below).
+#
+# Run it from a checkout nobody edits meanwhile: bash reads a script as
+# it runs it. On SIGTERM each target stops, prints its final stats and
+# is still recorded; the targets not started yet are skipped.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 goal=${FUZZ_GOAL:-}
@@ -38,6 +45,7 @@ dir=${FUZZ_DIR:-$HOME/cuprum-fuzz}
 ledger=${FUZZ_LEDGER:-$dir/summary.tsv}
 keep=${FUZZ_KEEP:-}
 build=${FUZZ_BUILD:-$here/build-fuzz}
+timeout=${FUZZ_TIMEOUT:-10}
 case $goal in *[!0-9]*) echo "fuzz-long.sh: FUZZ_GOAL must be CPU seconds, not '$goal'" >&2; exit 2 ;; esac
 mkdir -p "$dir"
 if [ ! -x /usr/bin/time ]; then
@@ -78,17 +86,20 @@ proc_cpu() {
     "/proc/$1/stat" 2>/dev/null
 }
 
-run_one() {
-  t=$1
-  corpus=$dir/corpus/$t art=$dir/artifacts/$t
-  mkdir -p "$corpus" "$art"
-  dict=
-  [ -f "$here/fuzz/dict/$t.dict" ] && dict=-dict=$here/fuzz/dict/$t.dict
+# One run of target $t; sets rc, cpu and crashes, appends its ledger line.
+# A timeout (libFuzzer's exit status 70) is replayed at once at normal
+# priority (setsid: a session, so an autogroup, of its own): libFuzzer's
+# -timeout is wall time, and at nice 19 beside a
+# build a fast input can wait longer than that for the CPU. An input that
+# replays within the timeout is moved to FUZZ_DIR/starved/NAME and the
+# run recorded with status "starved" and no crash; one that times out
+# again stays a finding.
+attempt() {
   start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   # -fork would lose /usr/bin/time's view of the children's CPU; one
   # process, -ignore_crashes=0: the first crash ends that target's run.
   /usr/bin/time -f '%e %U %S' -o "$dir/$t.time" \
-    nice -n 19 "$build/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 \
+    nice -n 19 "$build/fuzz/fuzz_$t" -max_total_time="$secs" -timeout="$timeout" \
     -rss_limit_mb=2048 -malloc_limit_mb=1024 -close_fd_mask=3 \
     -print_final_stats=1 -artifact_prefix="$art/" $dict \
     "$corpus" "$here/fuzz/corpus/$t" >"$dir/$t.log" 2>&1 &
@@ -108,6 +119,15 @@ run_one() {
   fi
   wait "$tpid"
   rc=$?
+  if [ "$rc" -eq 70 ]; then
+    slow=$(ls -t "$art"/timeout-* 2>/dev/null | head -n 1)
+    if [ -n "$slow" ] && setsid -w "$build/fuzz/fuzz_$t" -timeout="$timeout" -rss_limit_mb=2048 \
+         -malloc_limit_mb=1024 -close_fd_mask=3 "$slow" >"$dir/$t.replay.log" 2>&1; then
+      mkdir -p "$dir/starved/$t"
+      mv "$slow" "$dir/starved/$t/"
+      rc=starved
+    fi
+  fi
   # The times are GNU time's last line (a failed target adds "Command
   # exited with non-zero status N" before it).
   read -r wall user sys <<EOF_TIME || { wall=0 user=0 sys=0; }
@@ -120,19 +140,41 @@ EOF_TIME
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$start" "$commit" "$t" \
     "${wall%.*}" "$cpu" "${execs:-?}" "$crashes" "$size" "$rc" \
     >>"$ledger"
+}
+
+run_one() {
+  t=$1
+  corpus=$dir/corpus/$t art=$dir/artifacts/$t
+  mkdir -p "$corpus" "$art"
+  dict=
+  [ -f "$here/fuzz/dict/$t.dict" ] && dict=-dict=$here/fuzz/dict/$t.dict
+  attempt
+  # A starved run goes on from where it stopped (towards the goal, or
+  # for the rest of FUZZ_SECONDS).
+  while [ "$rc" = starved ]; do
+    if [ -n "$goal" ]; then
+      [ "$(ledger_cpu "$t")" -lt "$goal" ] || break
+    else
+      secs=$((secs - ${wall%.*}))
+      [ "$secs" -gt 0 ] || break
+    fi
+    attempt
+  done
   if [ -n "$keep" ] && [ "$crashes" -eq 0 ]; then
     before=$(ls "$here/fuzz/corpus/$t" | wc -l)
-    nice -n 19 "$build/fuzz/fuzz_$t" -merge=1 -use_counters=0 -timeout=10 \
+    nice -n 19 "$build/fuzz/fuzz_$t" -merge=1 -use_counters=0 -timeout=60 \
       -rss_limit_mb=2048 -malloc_limit_mb=1024 -close_fd_mask=3 \
       "$here/fuzz/corpus/$t" "$corpus" >"$dir/$t.merge.log" 2>&1
     echo "fuzz-long.sh: $t: fuzz/corpus/$t $before -> $(ls "$here/fuzz/corpus/$t" | wc -l) inputs"
   fi
 }
 
-# Stopping early: SIGINT or SIGTERM to this script goes on as SIGINT to
-# its process group (run it with setsid, or from a shell with job
-# control), so each fuzzer prints its final stats and exits and its line
-# is still recorded; the targets not started yet are skipped.
+# Stopping early: SIGTERM (or SIGINT, where the shell that started the
+# script left it deliverable: a background job's SIGINT is ignored, and
+# bash cannot trap a signal ignored on entry) goes on as SIGINT to the
+# process group (run it with setsid), so each fuzzer prints its final
+# stats and exits and its line is still recorded; the targets not started
+# yet are skipped.
 stopping=
 trap 'stopping=1; trap "" INT TERM; kill -INT 0' INT TERM
 # FUZZ_JOBS at a time: the next target starts as soon as one ends.

@@ -431,7 +431,17 @@ static void test_contain_cpu_accounting(void **state) {
   assert_int_equal(cu_run(cmd, &o, &r), 0);
   assert_true(r->contained);
   assert_true(r->cgroup_cpu_us >= 150000);
-  assert_true(r->cgroup_cpu_us >= r->user_cpu_us + r->sys_cpu_us - 20000);
+  /* The cgroup counts the child's CPU time, and nobody else's: never more
+   * than its rusage. A child born in its cgroup (clone3 with
+   * CLONE_INTO_CGROUP) is counted whole, so the two agree within tick
+   * rounding. A forked child joins it only after the fork, and its time
+   * before that is in its rusage alone: under valgrind, whose forked
+   * child runs instrumented until the exec, that was over 20 ms on a
+   * loaded machine (CI, 2026-12-01). */
+  int64_t rusage_us = r->user_cpu_us + r->sys_cpu_us;
+  assert_true(r->cgroup_cpu_us <= rusage_us + 20000);
+  if (strcmp(cu__spawn_child_method(), "clone3+cgroup") == 0)
+    assert_true(r->cgroup_cpu_us >= rusage_us - 20000);
   char first[4096];
   snprintf(first, sizeof first, "%s", cu_result_contain_note(r));
   cu_result_free(r);

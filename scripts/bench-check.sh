@@ -18,7 +18,7 @@
 # The ratio is a property of the machine as much as of the code: the
 # kernel build and its mitigations set the price of a system call, which
 # is nearly all the splice pump pays, while the readwrite pump pays for
-# copies too (measured: 29-39 on kernel 6.18.44-fc-v657, 10.4-11.5 on
+# copies too (measured: 29-39 on kernel 6.18.44-fc-v657, 9.8-12.0 on
 # 6.18.44-fc-v1045 with Meltdown's page-table isolation). So each machine
 # kind has its own baseline, named by MACHINE: the kernel release, the
 # architecture and "-pti" when page-table isolation is on. On a machine

@@ -46,6 +46,8 @@ ledger=${FUZZ_LEDGER:-$dir/summary.tsv}
 keep=${FUZZ_KEEP:-}
 build=${FUZZ_BUILD:-$here/build-fuzz}
 timeout=${FUZZ_TIMEOUT:-10}
+# The bounds every libFuzzer call here runs under (run, replay, merge).
+limits="-rss_limit_mb=2048 -malloc_limit_mb=1024 -close_fd_mask=3"
 case $goal in *[!0-9]*) echo "fuzz-long.sh: FUZZ_GOAL must be CPU seconds, not '$goal'" >&2; exit 2 ;; esac
 mkdir -p "$dir"
 if [ ! -x /usr/bin/time ]; then
@@ -89,8 +91,8 @@ proc_cpu() {
 # One run of target $t; sets rc, cpu and crashes, appends its ledger line.
 # A timeout (libFuzzer's exit status 70) is replayed at once at normal
 # priority (setsid: a session, so an autogroup, of its own): libFuzzer's
-# -timeout is wall time, and at nice 19 beside a
-# build a fast input can wait longer than that for the CPU. An input that
+# -timeout is wall time, and at nice 19 beside a build a fast input can
+# wait longer than that for the CPU. An input that
 # replays within the timeout is moved to FUZZ_DIR/starved/NAME and the
 # run recorded with status "starved" and no crash; one that times out
 # again stays a finding.
@@ -100,8 +102,7 @@ attempt() {
   # process, -ignore_crashes=0: the first crash ends that target's run.
   /usr/bin/time -f '%e %U %S' -o "$dir/$t.time" \
     nice -n 19 "$build/fuzz/fuzz_$t" -max_total_time="$secs" -timeout="$timeout" \
-    -rss_limit_mb=2048 -malloc_limit_mb=1024 -close_fd_mask=3 \
-    -print_final_stats=1 -artifact_prefix="$art/" $dict \
+    $limits -print_final_stats=1 -artifact_prefix="$art/" $dict \
     "$corpus" "$here/fuzz/corpus/$t" >"$dir/$t.log" 2>&1 &
   tpid=$!
   if [ -n "$goal" ]; then
@@ -121,8 +122,8 @@ attempt() {
   rc=$?
   if [ "$rc" -eq 70 ]; then
     slow=$(ls -t "$art"/timeout-* 2>/dev/null | head -n 1)
-    if [ -n "$slow" ] && setsid -w "$build/fuzz/fuzz_$t" -timeout="$timeout" -rss_limit_mb=2048 \
-         -malloc_limit_mb=1024 -close_fd_mask=3 "$slow" >"$dir/$t.replay.log" 2>&1; then
+    if [ -n "$slow" ] && setsid -w "$build/fuzz/fuzz_$t" -timeout="$timeout" $limits \
+         "$slow" >"$dir/$t.replay.log" 2>&1; then
       mkdir -p "$dir/starved/$t"
       mv "$slow" "$dir/starved/$t/"
       rc=starved
@@ -162,8 +163,7 @@ run_one() {
   done
   if [ -n "$keep" ] && [ "$crashes" -eq 0 ]; then
     before=$(ls "$here/fuzz/corpus/$t" | wc -l)
-    nice -n 19 "$build/fuzz/fuzz_$t" -merge=1 -use_counters=0 -timeout=60 \
-      -rss_limit_mb=2048 -malloc_limit_mb=1024 -close_fd_mask=3 \
+    nice -n 19 "$build/fuzz/fuzz_$t" -merge=1 -use_counters=0 -timeout=60 $limits \
       "$here/fuzz/corpus/$t" "$corpus" >"$dir/$t.merge.log" 2>&1
     echo "fuzz-long.sh: $t: fuzz/corpus/$t $before -> $(ls "$here/fuzz/corpus/$t" | wc -l) inputs"
   fi

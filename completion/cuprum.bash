@@ -20,7 +20,7 @@ _cuprum_opts_parallel='--jobs --keep-order --halt --fail-fast --retries
  --joblog --resume --resume-failed --progress --no-progress --args
  --catalogue --allow --contain --limit --cgroup-parent --landlock
  --landlock-ro --landlock-rw --landlock-exec --connect --bind
- --no-new-privs --confine-best-effort --time --events --log --xtrace
+ --no-new-privs --confine-best-effort --events --log --xtrace
  --metrics --trace-endpoint --trace-file --trace-args --redact --help'
 _cuprum_opts_catalogue='--names --catalogue --allow --help'
 _cuprum_opts_doctor='--json --help'

@@ -162,7 +162,8 @@ run() { # config
       build "$c" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchain-aarch64.cmake" \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUPRUM_BUILD_OTEL=OFF -DCUPRUM_BUILD_PYTHON=OFF && check "$c" "${nolint[@]}" ;;
     portable) build "$c" "${sane[@]}" -DCUPRUM_SANITIZE=ON -DCUPRUM_NO_PIDFD=ON \
-                -DCUPRUM_NO_SPLICE=ON -DCUPRUM_NO_CLOSEFROM=ON && check "$c" "${nolint[@]}" ;;
+                -DCUPRUM_NO_SPLICE=ON -DCUPRUM_NO_CLOSEFROM=ON -DCUPRUM_NO_CLONE3=ON &&
+                check "$c" "${nolint[@]}" ;;
     fork)     build "$c" "${sane[@]}" -DCUPRUM_SANITIZE=ON -DCUPRUM_SPAWN_FORK=ON && check "$c" "${nolint[@]}" ;;
     valgrind) build "$c" "${sane[@]}" -DCUPRUM_VALGRIND=ON && check "$c" -E 'cli|compile_fail|lint' -LE ownbuild ;;
     tsan)     build "$c" "${sane[@]}" -DCUPRUM_TSAN=ON && check "$c" -L threads ;;

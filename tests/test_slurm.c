@@ -227,6 +227,17 @@ static void test_slurm_exact_argv(void **state) {
     assert_string_equal(str(b.item[i], "host"), host);
     assert_true(atoi(str(b.item[i], "slurm_job_id")) > 0);
     assert_null(json_object_get(a.item[i], "host"));
+    /* A Slurm line has every key a local one has (docs/scale-out.md),
+     * the node's accounting figures included. */
+    const char *key;
+    json_t *v;
+    json_object_foreach(a.item[i], key, v) {
+      (void)v;
+      if (!json_object_get(b.item[i], key))
+        fail_msg("the Slurm result line lacks '%s'", key);
+    }
+    assert_true(json_integer_value(json_object_get(b.item[i], "max_rss_kb")) >
+                0);
   }
   assert_contains(str(b.item[0], "stdout"), "5:$(id)\n");
   lines_free(&a);

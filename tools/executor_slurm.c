@@ -264,10 +264,14 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
     bad |= json_object_set_new(
         o, "ok", json_boolean(done && ir->ok &&
                               json_is_true(json_object_get(node, "ok"))));
+    /* The accounting keys are the node's rusage and cgroup figures for
+     * the item itself (cmd_exec_item.c), not srun's. */
     static const char *const keys[] = {
-        "timed_out",    "duration_ms",  "stdout_truncated",
+        "timed_out",     "duration_ms",  "stdout_truncated",
         "stderr_truncated", "stdout_total", "stderr_total",
-        "error",        "host",         "slurm_job_id"};
+        "user_cpu_us",   "sys_cpu_us",   "max_rss_kb",
+        "contained",     "cgroup_cpu_us", "error",
+        "host",          "slurm_job_id"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
       bad |= copy(o, node, keys[k]);
   } else {
@@ -280,6 +284,11 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
     bad |= json_object_set_new(o, "ok", json_false());
     bad |= json_object_set_new(o, "timed_out", json_false());
     bad |= json_object_set_new(o, "duration_ms", json_null());
+    static const char *const unknown[] = {"user_cpu_us", "sys_cpu_us",
+                                          "max_rss_kb", "contained",
+                                          "cgroup_cpu_us"};
+    for (size_t k = 0; k < sizeof unknown / sizeof *unknown; k++)
+      bad |= json_object_set_new(o, unknown[k], json_null());
     bad |= json_object_set_new(o, "host", json_null());
     bad |= json_object_set_new(o, "slurm_job_id", json_null());
     if (ir->state == CU_ITEM_FAILED_TO_START)

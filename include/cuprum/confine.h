@@ -65,8 +65,9 @@ enum {
  *  - Filesystem: restricted when `restrict_fs` is set or `n_paths` > 0.
  *    Then only the listed paths are reachable (plus, unless
  *    `no_system_paths`, read and execute access to /usr, /bin, /sbin,
- *    /lib*, /etc and /proc, read and write to /dev/null, and read and
- *    execute access to the program itself, which the dynamic loader and
+ *    /lib*, read access to /etc, /proc, /dev/zero and /dev/urandom, read
+ *    and write to /dev/null, and read and execute access to the program
+ *    itself, which the dynamic loader and
  *    most programs need).
  *  - Network: connecting to TCP ports is restricted when
  *    `restrict_connect` is set or `n_connect` > 0 (only the listed ports

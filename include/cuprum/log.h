@@ -5,8 +5,10 @@
  *
  * cu_log_attach() registers, in the current scope, an observer plus an after
  * hook that write one record when a command starts and one when it ends
- * (program, argv, pid, exit code, signal, duration, output sizes), one
- * when a spawn fails, and (at debug) one when a command is planned.
+ * (program, argv, pid, exit code, signal, duration, CPU times and peak
+ * RSS, output sizes), one when a spawn fails, one (warn) when a command is
+ * stopped by a signal the run then waits on, and (at debug) one when a
+ * command is planned.
  * Levels, each configurable per phase: plan and output lines debug, start
  * and a clean exit info; a non-zero exit / signal / timeout / cancel is at
  * least warn, a spawn failure error. Argv elements and environment values
@@ -15,9 +17,11 @@
  * rule are dropped from output logging and counted in the exit record.
  *
  * Record fields (logfmt and JSON keys): level, event (plan|start|exit|
- * spawn_failed|stdout|stderr), exec_id, program, argv, pid, exit_code,
- * signal, duration_ms, stdout_bytes, stderr_bytes, timed_out, cancelled,
- * noise_dropped, error, errno, line, unsafe, tags.
+ * spawn_failed|stopped|stdout|stderr), exec_id, program, argv, pid,
+ * exit_code, signal, duration_ms, user_cpu_ms, sys_cpu_ms, max_rss_kb
+ * (getrusage(2) of the reaped process), contained and cgroup_cpu_ms (a
+ * contained run's cgroup), stdout_bytes, stderr_bytes, timed_out,
+ * cancelled, noise_dropped, error, errno, line, unsafe, tags.
  *
  * Thread-safety: the hook may be called concurrently from several runs; it
  * serialises its writes to the sink. cu_event_format() is reentrant.
@@ -40,7 +44,7 @@ extern "C" {
 
 /** Output formats of log records and serialized events. */
 typedef enum cu_log_format {
-  CU_LOG_HUMAN = 0, /**< "cuprum: exit git status pid=12 code=0 1.2ms" */
+  CU_LOG_HUMAN = 0, /**< "cuprum: info exit exec_id=1 program=true ..." */
   CU_LOG_LOGFMT,    /**< key=value pairs, values quoted when needed */
   CU_LOG_JSON,      /**< one JSON object per line (JSON Lines) */
 } cu_log_format;

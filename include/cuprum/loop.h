@@ -54,9 +54,9 @@ cu_loop *cu_loop_free(cu_loop *loop);
  * Start `cmd` on the loop. The current thread's scoped context is captured
  * now. On success *ret is a task owned by the caller (cu_task_free()); its
  * completion callback fires exactly once. Errors are those of cu_run(); on
- * error nothing is left running and *ret is untouched. `cmd` (and any
- * stdin bytes in `opts`) must outlive the task; the rest of `opts` is
- * copied.
+ * error nothing is left running and *ret is untouched. `cmd` must
+ * outlive the task; `opts` is copied, stdin bytes included (as for
+ * cu_run(): the buffer may be reused as soon as this returns).
  */
 int cu_loop_spawn(cu_loop *loop, const cu_cmd *cmd, const cu_run_opts *opts,
                   cu_task **ret) CU_NODISCARD CU_NONNULL(1);

@@ -15,6 +15,8 @@
  *  - cuprum_signals_sent_total{signal="TERM"|"KILL"}
  *  - cuprum_spawn_failures_total{reason="<error name>"}: e.g. ENOTFOUND
  *  - cuprum_in_flight (gauge): commands spawned and not yet exited
+ *  - cuprum_command_cpu_seconds_total{mode="user"|"system"}: CPU time of
+ *    the reaped commands (getrusage(2)), in seconds
  *  - cuprum_series_dropped_total (no labels): events of a new (program,
  *    project) pair once `max_series` pairs exist (they are counted under
  *    program="_other").

@@ -3,8 +3,9 @@
  * @file cuprum/otel.h
  * @brief libcuprum-otel: the OTLP/HTTP transport for cuprum/trace.h.
  *
- * A separate library (link `-lcuprum-otel -lcuprum`, which pulls in
- * libcurl) so the core stays libc-only. It is built when libcurl's
+ * A separate library (link `-lcuprum-otel -lcuprum`; libcurl.so.4 is
+ * loaded with dlopen() when the first transport is made) so the core stays
+ * libc-only. It is built when libcurl's
  * development files are present. Not included by cuprum/cuprum.h.
  *
  * Usage: make a transport with cu_otel_http_new(), then pass

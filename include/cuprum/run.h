@@ -330,7 +330,11 @@ typedef enum cu_stream_id { CU_STDOUT = 1, CU_STDERR = 2 } cu_stream_id;
  * that is 0 or names fields this library does not know; a count with a
  * NULL array, e.g. n_tags > 0 and tags NULL, or a NULL tag key or value),
  * sticky command errors (and, for a NULL cmd, the thread's last constructor
- * failure: cuprum/cmd.h), CU_EFORBIDDEN, CU_EVETO, CU_E2BIG, CU_EBADENV, CU_ECWD, CU_ESTDIN,
+ * failure: cuprum/cmd.h), CU_EFORBIDDEN, CU_EPOLICY (an unsafe command
+ * while the policy denies it; an invalid CUPRUM_POLICY), CU_EVETO, CU_E2BIG,
+ * CU_EBADENV, CU_ECWD, CU_ESTDIN, CU_EBACKEND (a forced backend this host
+ * lacks; an invalid CUPRUM_STREAM_BACKEND), CU_EUNSUPPORTED (containment
+ * or confinement required and not available: cuprum/confine.h),
  * CU_ENOTFOUND / CU_EACCES / CU_ENOEXEC (exec failed; result->spawn_errno),
  * CU_ECANCELED (o->cancel was already triggered: nothing was started),
  * CU_ESPAWN, CU_ESYS, CU_ENOMEM.

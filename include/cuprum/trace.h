@@ -13,8 +13,14 @@
  * failed, with status ERROR, and `process.command_args` only when
  * `command_args` is set (redacted, cuprum/redact.h). `cuprum.*` attributes
  * add what the conventions lack: cuprum.project, cuprum.tag.<key>,
- * cuprum.timed_out, cuprum.cancelled, cuprum.signal, cuprum.stage.index,
- * cuprum.stage.count, cuprum.exec_id. A pipeline is a parent span
+ * cuprum.unsafe, cuprum.timed_out, cuprum.cancelled, cuprum.signal,
+ * cuprum.errno (a failed spawn), cuprum.stage.index, cuprum.stage.count,
+ * cuprum.exec_id, cuprum.batch.index (an item of a batch) and
+ * cuprum.batch.size (on the batch span); and, from the kernel's rusage of
+ * the reaped command (OpenTelemetry has process CPU time only as a
+ * metric), cuprum.cpu.user_time and cuprum.cpu.system_time (seconds) and
+ * cuprum.memory.max_rss (bytes), plus for a contained run cuprum.contained,
+ * cuprum.cgroup.cpu_time (seconds) and cuprum.cgroup.memory_peak (bytes). A pipeline is a parent span
  * ("pipeline", INTERNAL) with one child span per stage; a cu_parallel_run()
  * batch is a parent span ("batch", INTERNAL) with one child per item.
  * Output lines become span events ("stdout"/"stderr", attribute `line`)

@@ -425,6 +425,7 @@ static void test_null_arguments_are_einval(void **state) {
       cu_task_wait(NULL, NULL),
       cu_pipeline_new(NULL),
       cu_pipeline_add(NULL, cmd),
+      cu_pipeline_of(NULL, cmd, (const cu_cmd *)NULL),
       cu_pipeline_run(NULL, NULL, NULL),
       cu_parallel_run(NULL, 1, NULL, NULL),
       cu_cancel_new(NULL),

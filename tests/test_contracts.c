@@ -246,6 +246,9 @@ static void test_chain_reports_the_first_error(void **state) {
   assert_int_equal(cu_cmd_arg(cmd, "x"), CU_EUNKNOWN_PROGRAM);
   assert_non_null(strstr(cu_last_error(), "no-such-program-xyz"));
   assert_int_equal(cu_cmd_flag(cmd, "verbose", NULL), CU_EUNKNOWN_PROGRAM);
+  /* Checked once at the end: the constructor's code, not CU_EINVAL. */
+  assert_int_equal(cu_cmd_status(cmd), CU_EUNKNOWN_PROGRAM);
+  assert_non_null(strstr(cu_last_error(), "no-such-program-xyz"));
   cu_result *r = NULL;
   assert_int_equal(cu_run(cmd, NULL, &r), CU_EUNKNOWN_PROGRAM);
   assert_int_equal(r->error, CU_EUNKNOWN_PROGRAM);

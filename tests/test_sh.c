@@ -67,6 +67,7 @@ static void test_unregistered_name_runs_nothing(void **state) {
   cu_result *res = (cu_result *)1;
   assert_int_equal(cu_sh_run("cu_sh_marker", NULL, NULL, &res),
                    CU_EUNKNOWN_PROGRAM);
+  assert_null(res); /* written, so cu_result_free(res) is always safe */
   /* Catalogued, but not registered: still refused. */
   assert_int_equal(cu_sh("echo", "x", (char *)NULL), CU_EUNKNOWN_PROGRAM);
   /* Registering it is refused too: it is not in the catalogue. */

@@ -146,7 +146,9 @@ const char *cu_git_ref_str(const cu_git_ref *r);
 cu_git_ref *cu_git_ref_free(cu_git_ref *r);
 
 /**
- * Check `ref` by the rules of cu_git_ref_new() without allocating.
+ * Check `ref` by the rules of cu_git_ref_new() without allocating. Unlike
+ * cu_git_ref_new(), an `opts` from a newer header with fields this library
+ * does not know is checked as if those fields were zero.
  * Returns 0 or the negative code; on failure writes the rule name to
  * *ret_rule (a static string) when ret_rule is not NULL. Does not touch
  * cu_last_error(). Thread-safe.

@@ -83,7 +83,9 @@ typedef struct cu_catalogue_entry {
 #define CU_PROJECT_CORE_OPS "core-ops"
 
 /**
- * Create an empty catalogue. Errors: CU_EINVAL (ret NULL), CU_ENOMEM.
+ * Create an empty catalogue. *ret holds one reference, the caller's
+ * (release with cu_catalogue_unref()). Errors: CU_EINVAL (ret NULL),
+ * CU_ENOMEM.
  */
 int cu_catalogue_new(cu_catalogue **ret) CU_NODISCARD CU_NONNULL(1);
 
@@ -99,7 +101,10 @@ int cu_catalogue_new(cu_catalogue **ret) CU_NODISCARD CU_NONNULL(1);
  */
 int cu_catalogue_default(const cu_catalogue **ret) CU_NODISCARD CU_NONNULL(1);
 
-/** A mutable copy of `cat` (for example of the default, to extend it). */
+/** A mutable copy of `cat` (for example of the default, to extend it).
+ * *ret holds one reference, the caller's (cu_catalogue_unref()); its
+ * programs are resolved again on first use. Errors: CU_EINVAL (NULL
+ * argument), CU_ENOMEM. */
 int cu_catalogue_clone(const cu_catalogue *cat, cu_catalogue **ret)
     CU_NODISCARD CU_NONNULL(2);
 
@@ -136,7 +141,8 @@ int cu_catalogue_allow(cu_catalogue *cat, cu_program program,
  * NULL). Resolution happens once per program and catalogue, on first use;
  * its outcome, failure included, is kept. Errors:
  * CU_EUNKNOWN_PROGRAM (message names the program), CU_ENOTFOUND (allowed
- * but no executable found; message names the program), CU_EINVAL.
+ * but no executable found; message names the program), CU_EINVAL,
+ * CU_ENOMEM (kept like any resolution failure).
  */
 int cu_catalogue_lookup(const cu_catalogue *cat, cu_program program,
                         const cu_project **ret_project, const char **ret_path)

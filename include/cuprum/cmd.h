@@ -50,6 +50,14 @@ typedef struct cu_cmd cu_cmd;
 int cu_cmd_new(const cu_catalogue *cat, cu_program program, cu_cmd **ret)
     CU_NONNULL(3);
 
+/*
+ * Every builder call below appends to `cmd` and returns 0 or a sticky
+ * error (recorded in cmd; see above): CU_EINVAL (a NULL argument or
+ * format, a bad flag name), CU_ENULARG (cu_cmd_argn: a NUL byte),
+ * CU_ENOMEM; an earlier call's code once one failed; for a NULL cmd, the
+ * thread's last constructor failure, else CU_EINVAL. Arguments are copied.
+ */
+
 /** Append one argument (copied). NULL → CU_EINVAL. */
 int cu_cmd_arg(cu_cmd *cmd, const char *arg) CU_NONNULL(2);
 
@@ -80,7 +88,9 @@ int cu_cmd_arg_int(cu_cmd *cmd, long long value);
 int cu_cmd_flag_int(cu_cmd *cmd, const char *name, long long value)
     CU_NONNULL(2);
 
-/** The command's sticky error: 0 if every builder call succeeded. */
+/** The command's sticky error: 0 if every builder call succeeded. For a
+ * NULL cmd, the thread's last constructor failure (its code and message),
+ * else CU_EINVAL: so a chain can be checked once, here. */
 int cu_cmd_status(const cu_cmd *cmd) CU_NODISCARD;
 
 /** The program this command runs. */

@@ -145,7 +145,9 @@ typedef struct cu_scope_config {
 /**
  * Push a scope configured by `cfg` (NULL = inherit everything) on the
  * calling thread's stack. Everything is copied. Errors: CU_EINVAL (bad
- * field: message names it; bad size), CU_EPOLICY (a restriction while the
+ * field: message names it; bad size), CU_EBADENV (env[i] without a name,
+ * or with '=' in it; names are checked in full when a run uses them),
+ * CU_EPOLICY (a restriction while the
  * policy forbids narrowing; a security switch looser than the parent's),
  * CU_ENOMEM. On error nothing is pushed.
  */
@@ -176,7 +178,8 @@ bool cu_scope_permits(cu_program program);
 /**
  * Register a before hook in the current scope. `ret` may be NULL (no
  * handle; the hook lives until the scope is popped). Errors: CU_EINVAL,
- * CU_ENOMEM.
+ * CU_ENOMEM, CU_EPOLICY (CUPRUM_POLICY is invalid: read the first time a
+ * thread uses its scopes; the same for cu_after_hook() and cu_observe()).
  */
 int cu_before_hook(cu_before_fn fn, void *userdata, cu_hook **ret)
     CU_NODISCARD CU_NONNULL(1);

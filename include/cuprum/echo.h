@@ -51,7 +51,8 @@ typedef struct cu_echo {
  * Change the current scope's echo settings (the thread's root scope when
  * no scope is pushed). Non-zero fields replace the scope's own settings.
  * Errors: CU_EINVAL (NULL, out-of-range value, invalid CUPRUM_ECHO),
- * CU_ENOMEM.
+ * CU_EPOLICY (invalid CUPRUM_POLICY, read the first time a thread uses its
+ * scopes), CU_ENOMEM.
  */
 int cu_echo_set(const cu_echo *changes) CU_NODISCARD CU_NONNULL(1);
 

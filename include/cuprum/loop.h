@@ -41,7 +41,8 @@ typedef struct cu_task cu_task;
 typedef void (*cu_task_done_fn)(void *userdata, cu_task *task,
                                 const cu_result *result);
 
-/** Create a loop. Errors: CU_ESYS (epoll/eventfd), CU_ENOMEM. */
+/** Create a loop; *ret is the caller's (cu_loop_free()). Errors: CU_EINVAL
+ * (ret NULL), CU_ESYS (epoll/eventfd), CU_ENOMEM. */
 int cu_loop_new(cu_loop **ret) CU_NODISCARD CU_NONNULL(1);
 
 /**
@@ -70,11 +71,13 @@ int cu_loop_fd(const cu_loop *loop);
 /**
  * Process ready events, waiting at most timeout_ms (-1 = until something
  * happens, 0 = do not wait). Returns the number of tasks that completed in
- * this step (>= 0) or a negative error.
+ * this step (>= 0) or a negative error: CU_EINVAL (loop NULL), CU_ESYS
+ * (epoll_wait failed; an interrupted wait returns 0).
  */
 int cu_loop_step(cu_loop *loop, int timeout_ms) CU_NODISCARD;
 
-/** Drive the loop until no task is running. Returns 0 or an error. */
+/** Drive the loop until no task is running. Returns 0 or an error, as
+ * cu_loop_step(). */
 int cu_loop_run(cu_loop *loop) CU_NODISCARD;
 
 /** Number of tasks still running. */

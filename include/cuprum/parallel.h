@@ -104,8 +104,15 @@ typedef struct cu_parallel_result {
  * (*ret)->ok and the items), or a negative CU_E* when nothing ran (bad
  * options, an item refused by the pre-flight check: the message names the
  * item and the program). *ret is a new result owned by the caller on
- * success; on error it is NULL (nothing ran, there is nothing to report
- * beyond the code and cu_last_error()). Release with
+ * success; on error it is NULL (there is nothing to report beyond the code
+ * and cu_last_error()). Errors: CU_EINVAL (ret NULL, bad opts, items NULL
+ * with n > 0, an item with both or neither of cmd and pipeline, so a NULL
+ * cmd from a failed constructor), the pre-flight's CU_EUNKNOWN_PROGRAM,
+ * CU_EFORBIDDEN, CU_EPOLICY or an item's sticky builder code, CU_ENOMEM,
+ * CU_ESYS (the event loop: creating it, or epoll_wait failing mid-batch,
+ * which stops the batch after items may have run; no result then). Per-item
+ * problems (environment, cwd, stdin, exec) are not errors here: the item
+ * reports CU_ITEM_FAILED_TO_START. Release with
  * cu_parallel_result_free().
  */
 int cu_parallel_run(const cu_batch_item *items, size_t n,
@@ -218,7 +225,10 @@ typedef struct cu_parallel_stream_opts {
  * cu_parallel_result_free()), or a negative CU_E*: CU_EINVAL (bad
  * options: no source or sink, halt_count 0 or halt_percent above 100 with a
  * halt, halt_percent without total_hint, out-of-range timeouts), CU_ENOMEM,
- * or the source's own error (after every pulled item was delivered).
+ * CU_ESYS (the event loop could not be made, or epoll_wait failed: then
+ * items already pulled may never reach the sink, and their borrowed
+ * objects are the caller's again once this returns), or the source's own
+ * error (after every pulled item was delivered).
  * Thread-safety: reentrant; any number of threads may run batches.
  */
 int cu_parallel_stream(const cu_parallel_stream_opts *opts,

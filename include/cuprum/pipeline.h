@@ -103,10 +103,20 @@ typedef struct cu_pipeline_result {
 /** An empty pipeline. Errors: CU_EINVAL, CU_ENOMEM. */
 int cu_pipeline_new(cu_pipeline **ret) CU_NODISCARD CU_NONNULL(1);
 
-/** Append a stage (borrowed). Errors: CU_EINVAL (NULL), CU_ENOMEM. */
+/** Append a stage (borrowed: it must outlive the pipeline). Errors:
+ * CU_EINVAL (NULL pipeline), a NULL command's failed constructor code
+ * (cuprum/cmd.h; CU_EINVAL when none failed), CU_ENOMEM. */
 int cu_pipeline_add(cu_pipeline *p, const cu_cmd *cmd) CU_NODISCARD;
 
-/** A pipeline of the given commands; the list ends with NULL. */
+/**
+ * A pipeline of the given commands (borrowed, as by cu_pipeline_add()); the
+ * list ends with NULL. *ret is the caller's (cu_pipeline_free()). Errors:
+ * CU_EINVAL (ret NULL), CU_ENOMEM. The first NULL ends the list, so a
+ * command whose constructor failed (left NULL) would end the pipeline
+ * there: check each constructor's return first, or build with
+ * cu_pipeline_add(), which returns that constructor's code for a NULL
+ * command. Running a pipeline of fewer than two stages is CU_EINVAL.
+ */
 int cu_pipeline_of(cu_pipeline **ret, const cu_cmd *first, ...)
     CU_NODISCARD CU_NONNULL(1) CU_SENTINEL;
 

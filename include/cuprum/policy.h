@@ -127,15 +127,18 @@ int cu_policy_floor(cu_policy *ret) CU_NODISCARD CU_NONNULL(1);
 /**
  * Parse a policy string in the CUPRUM_POLICY syntax. Fields not named stay
  * zero. Errors: CU_EINVAL with a message naming the bad item and listing the
- * valid keys and values. NULL or "" gives an all-zero policy.
+ * valid keys and values (also when out of memory, with that message). NULL
+ * or "" gives an all-zero policy.
  */
 int cu_policy_parse(const char *spec, cu_policy *ret)
     CU_NODISCARD CU_NONNULL(2);
 
 /**
  * The operator's policy, parsed from CUPRUM_POLICY on first use (the value
- * is cached for the life of the process). Errors: CU_EPOLICY when the
- * variable is invalid (message as for cu_policy_parse()).
+ * is cached for the life of the process). Errors: CU_EINVAL (ret NULL),
+ * CU_EPOLICY when the variable is invalid (message as for
+ * cu_policy_parse(); also when memory ran out on that first read, which is
+ * cached too).
  */
 int cu_policy_operator(cu_policy *ret) CU_NODISCARD CU_NONNULL(1);
 

@@ -202,8 +202,10 @@ typedef struct cu_run_opts {
   size_t n_env;
   bool clear_env;              /**< start from an empty environment */
   const char *cwd;             /**< working directory; NULL = parent's */
-  int64_t timeout_ms;          /**< 0 = none; else 1..CU_TIMEOUT_MAX_MS */
-  int64_t grace_ms;            /**< 0 = 500 ms; CU_GRACE_NONE = KILL now */
+  int64_t timeout_ms;          /**< 0 = the scope's timeout_ms (context.h),
+                                    else none; else 1..CU_TIMEOUT_MAX_MS */
+  int64_t grace_ms;            /**< 0 = the scope's grace_ms, else 500 ms;
+                                    CU_GRACE_NONE = KILL now */
   size_t max_capture;          /**< per stream; 0 = unlimited */
   cu_overflow_policy overflow; /**< when max_capture is exceeded */
   const cu_tag *tags;          /**< copied into the result; keys and

@@ -37,7 +37,9 @@ typedef struct cu_pump_opts {
   size_t buffer_size;        /**< readwrite buffer; 0 = 64 KiB */
   size_t pipe_size;          /**< >0: raise pipe fds' buffers to this
                                   (F_SETPIPE_SZ) up front; best effort */
-  bool keep_pipe_size;       /**< never resize pipes (see below) */
+  bool keep_pipe_size;       /**< no automatic raise after 1 MiB (see
+                                  below); an explicit pipe_size still
+                                  applies */
 } cu_pump_opts;
 
 /** Initialiser of a cu_pump_opts with every default. */
@@ -140,8 +142,8 @@ typedef struct cu_line_splitter cu_line_splitter;
 int cu_line_splitter_new(cu_line_fn fn, void *userdata,
                          cu_line_splitter **ret) CU_NODISCARD CU_NONNULL(1, 3);
 
-/** Feed bytes; calls fn for every completed line. Errors: CU_ENOMEM (the
- * splitter stays usable; the bytes of the failed call are dropped). */
+/** Feed bytes; calls fn for every completed line. Never allocates.
+ * Errors: CU_EINVAL (s NULL, or data NULL with len > 0). */
 int cu_line_splitter_feed(cu_line_splitter *s, const void *data, size_t len)
     CU_NODISCARD CU_NONNULL(1) CU_ACCESS_RO(2, 3);
 

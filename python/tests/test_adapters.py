@@ -48,6 +48,18 @@ def test_structured_logging_json_without_secrets() -> None:
     assert all(SECRET not in json.dumps(r["cuprum_argv"]) for r in records)
 
 
+def test_redaction_env_uses_the_instance_rules() -> None:
+    # Environment overlays follow the same rules as argv: the caller's
+    # value globs and extra names, and no_default_names.
+    env = {"MYVAR": "x", "OTHER": "hunter2", "API_KEY": "k", "PLAIN": "v"}
+    assert Redaction().env(env) == {"MYVAR": "x", "OTHER": "hunter2",
+                                    "API_KEY": "***", "PLAIN": "v"}
+    r = Redaction(secret_names=("MYVAR",), patterns=("hunter*",))
+    assert r.env(env) == {"MYVAR": "***", "OTHER": "***", "API_KEY": "***",
+                          "PLAIN": "v"}
+    assert Redaction(no_default_names=True).env(env)["API_KEY"] == "k"
+
+
 def test_metrics_hook() -> None:
     m = InMemoryMetrics()
     with observe(MetricsHook(m)):

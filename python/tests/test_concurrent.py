@@ -67,3 +67,22 @@ def test_fail_fast_cancels_the_rest() -> None:
         assert not alive(res.pid)
     ra = asyncio.run(run_concurrent(slow, sh.make(FALSE)(), config=cfg))
     assert not ra.ok and 1 in ra.failure_submission_indices
+
+
+def test_fail_fast_does_not_wait_for_the_others_on_an_exception() -> None:
+    # With a before hook the commands run one by one on the loop; a command
+    # that raises (a NUL in an argument) ends the batch at once, the others
+    # cancelled and reaped, as a failure with fail_fast does.
+    import time
+    slow = py("import time;time.sleep(30)")
+    bad = sh.make(ECHO)("a\0b")
+    cfg = ConcurrentConfig(fail_fast=True)
+    with before(lambda c: None):
+        t0 = time.monotonic()
+        try:
+            asyncio.run(run_concurrent(slow, bad, config=cfg))
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("the NUL argument did not raise")
+        assert time.monotonic() - t0 < 20

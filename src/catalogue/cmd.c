@@ -244,7 +244,11 @@ int cu_cmd_flag_int(cu_cmd *cmd, const char *name, long long value) {
 
 /* ------------------------------------------------------------ accessors */
 
-int cu_cmd_status(const cu_cmd *cmd) { return cmd ? cmd->status : CU_EINVAL; }
+int cu_cmd_status(const cu_cmd *cmd) {
+  /* A NULL command is a failed constructor's (cmd.h): its code, so a chain
+   * checked once at the end reports why it failed. */
+  return cmd ? cmd->status : cu__cmd_null("cu_cmd_status");
+}
 
 cu_program cu_cmd_program(const cu_cmd *cmd) {
   return cmd ? cmd->program : CU_PROGRAM(NULL);

@@ -98,10 +98,13 @@ int cu__loop_new(cu_loop **ret, bool wakeable) {
                              .kind = CU__W_WAKE};
   if (loop->epfd < 0 || (wakeable && loop->w_wake.fd < 0) ||
       (wakeable && cu__loop_watch(loop, &loop->w_wake, EPOLLIN) != 0)) {
-    int err = wakeable && !loop->waker ? ENOMEM : errno;
+    bool no_memory = loop->epfd >= 0 && wakeable && !loop->waker;
+    int err = errno;
     cu__close(loop->epfd);
     waker_unref(loop->waker);
     free(loop);
+    if (no_memory)
+      return cu__fail(CU_ENOMEM, "allocating the event loop's waker");
     return cu__fail_errno(CU_ESYS, err, "creating the event loop");
   }
   *ret = loop;

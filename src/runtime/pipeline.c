@@ -41,6 +41,8 @@ int cu_pipeline_add(cu_pipeline *p, const cu_cmd *cmd) {
 }
 
 int cu_pipeline_of(cu_pipeline **ret, const cu_cmd *first, ...) {
+  if (!ret)
+    return cu__fail(CU_EINVAL, "cu_pipeline_of: ret is NULL");
   cu_pipeline *p = NULL;
   int rc = cu_pipeline_new(&p);
   va_list ap;

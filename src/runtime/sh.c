@@ -134,6 +134,7 @@ int cu_sh_run(const char *name, const char *const *args,
               const cu_run_opts *opts, cu_result **ret) {
   if (!ret)
     return cu__fail(CU_EINVAL, "cu_sh_run: ret is NULL");
+  *ret = NULL; /* as documented, when no command could be made */
   cu_cmd *cmd = NULL;
   int rc = sh_cmd(name, &cmd);
   if (rc != 0)

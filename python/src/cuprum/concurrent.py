@@ -234,7 +234,13 @@ async def run_concurrent(*cmds: SafeCmd,
         async with sem:
             if failed.is_set():
                 return
-            result = await _make_run(cmd, cfg).run_async()
+            try:
+                result = await _make_run(cmd, cfg).run_async()
+            except BaseException:
+                # It leaves run_concurrent: with fail_fast the others are
+                # cancelled and reaped first, not waited for.
+                failed.set()
+                raise
             done[i] = result
             if cfg.fail_fast and not result.ok:
                 failed.set()

@@ -35,8 +35,10 @@ class DuplicateProgramError(ValueError):
 
 class CuprumError(RuntimeError):
     """A libcuprum failure with no more specific Python exception: the
-    command could not be started (spawn, cwd, stdin, environment). ``code``
-    is the negative CU_E* code, ``name`` its name (``"ENOTFOUND"``)."""
+    command could not be started (spawn, stdin, environment, ENOEXEC, ...);
+    a missing executable or an unusable cwd is an ``OSError`` subclass
+    instead, a permission problem a ``PermissionError``. ``code`` is the
+    negative CU_E* code, ``name`` its name (e.g. ``"EBADENV"``)."""
 
     def __init__(self, code: int, name: str, message: str) -> None:
         super().__init__(message)

@@ -4,7 +4,9 @@ The pure-Python cuprum logs argv verbatim (its docs warn about it). Here
 every adapter writes argv and environment overlays through libcuprum's
 redaction (cuprum/redact.h): elements matching ``*TOKEN*``, ``*SECRET*``,
 ``*PASSWORD*`` or ``*KEY*`` as ``NAME=value``, ``--name=value`` or
-``--name value`` become ``***``, as do values matching the caller's globs.
+``--name value`` become ``***``, as do values matching the caller's globs;
+environment overlays follow the same rules (a ``Redaction``'s own globs and
+names included).
 The child always gets the real values.
 """
 
@@ -39,7 +41,11 @@ class Redaction:
         """An environment overlay with secret values replaced by ``***``."""
         if env is None:
             return None
-        return {k: "***" if _native.redact_env(k, v) else v for k, v in env.items()}
+        return {k: "***" if _native.redact_env(
+                    k, v, patterns=list(self.patterns),
+                    secret_names=list(self.secret_names),
+                    no_default_names=self.no_default_names) else v
+                for k, v in env.items()}
 
 
 DEFAULT_REDACTION = Redaction()

@@ -1586,6 +1586,32 @@ static PyObject *b_git_add(PyObject *m, PyObject *args, PyObject *kw) {
 
 /* ----------------------------------------------------------- redaction */
 
+/* A redactor from the Python-side rules (cu_redact_new copies them):
+ * patterns and secret_names are sequences of str or NULL. NULL with a
+ * Python exception set on failure. */
+static cu_redact *redactor(PyObject *pats, PyObject *names, int nodef) {
+  PyObject *fp = pats ? PySequence_Fast(pats, "patterns") : NULL;
+  PyObject *fn = names ? PySequence_Fast(names, "secret_names") : NULL;
+  cu_redact_opts o = CU_REDACT_OPTS_INIT;
+  const char **pa = NULL, **na = NULL;
+  cu_redact *r = NULL;
+  if ((!pats || fp) && (!names || fn) &&
+      (!fp || (pa = str_array(fp, &o.n_patterns))) &&
+      (!fn || (na = str_array(fn, &o.n_secret_names)))) {
+    o.patterns = pa;
+    o.secret_names = na;
+    o.no_default_names = nodef;
+    int rc = cu_redact_new(&o, &r);
+    if (rc < 0)
+      raise_cu(rc);
+  }
+  PyMem_Free(pa);
+  PyMem_Free(na);
+  Py_XDECREF(fp);
+  Py_XDECREF(fn);
+  return r;
+}
+
 /* redact_argv(argv, patterns=(), secret_names=(), no_default_names=False)
  * -> tuple: libcuprum's redaction (cuprum/redact.h) for what the Python
  * adapters write about a run; the child always gets the real argv. */
@@ -1598,42 +1624,40 @@ static PyObject *redact_argv(PyObject *m, PyObject *args, PyObject *kw) {
                                    &names, &nodef))
     return NULL;
   PyObject *fa = PySequence_Fast(argv, "argv must be a sequence");
-  PyObject *fp = fa && pats ? PySequence_Fast(pats, "patterns") : NULL;
-  PyObject *fn = fa && names ? PySequence_Fast(names, "secret_names") : NULL;
-  cu_redact_opts o = CU_REDACT_OPTS_INIT;
-  const char **av = NULL, **pa = NULL, **na = NULL;
+  const char **av = NULL;
   size_t n = 0;
   cu_redact *r = NULL;
   char **out = NULL;
   PyObject *ret = NULL;
-  if (fa && (!pats || fp) && (!names || fn) && (av = str_array(fa, &n)) &&
-      (!fp || (pa = str_array(fp, &o.n_patterns))) &&
-      (!fn || (na = str_array(fn, &o.n_secret_names)))) {
-    o.patterns = pa;
-    o.secret_names = na;
-    o.no_default_names = nodef;
-    int rc = cu_redact_new(&o, &r);
-    if (rc >= 0)
-      rc = cu_redact_argv(r, av, n, &out);
+  if (fa && (av = str_array(fa, &n)) && (r = redactor(pats, names, nodef))) {
+    int rc = cu_redact_argv(r, av, n, &out);
     ret = rc < 0 ? raise_cu(rc) : argv_tuple((const char *const *)out, n);
   }
   free(out);
   cu_redact_free(r);
   PyMem_Free(av);
-  PyMem_Free(pa);
-  PyMem_Free(na);
   Py_XDECREF(fa);
-  Py_XDECREF(fp);
-  Py_XDECREF(fn);
   return ret;
 }
 
-/* redact_env(name, value) -> bool: whether the value is to be hidden. */
-static PyObject *redact_env(PyObject *m, PyObject *args) {
+/* redact_env(name, value, patterns=(), secret_names=(),
+ * no_default_names=False) -> bool: whether the value is to be hidden, by
+ * the same rules as redact_argv(). */
+static PyObject *redact_env(PyObject *m, PyObject *args, PyObject *kw) {
+  static char *kwl[] = {"name", "value", "patterns", "secret_names",
+                        "no_default_names", NULL};
   const char *name, *value;
-  if (!PyArg_ParseTuple(args, "ss", &name, &value))
+  PyObject *pats = NULL, *names = NULL;
+  int nodef = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|$OOp", kwl, &name, &value,
+                                   &pats, &names, &nodef))
     return NULL;
-  return PyBool_FromLong(cu_redact_env(NULL, name, value));
+  cu_redact *r = redactor(pats, names, nodef);
+  if (!r)
+    return NULL;
+  PyObject *ret = PyBool_FromLong(cu_redact_env(r, name, value));
+  cu_redact_free(r);
+  return ret;
 }
 
 /* ------------------------------------------------------------ backends */
@@ -2112,7 +2136,8 @@ static PyMethodDef module_methods[] = {
      "stream_backend(name='auto') -> (value, resolved name)"},
     {"redact_argv", (PyCFunction)(void (*)(void))redact_argv,
      METH_VARARGS | METH_KEYWORDS, "redact_argv(argv, ...) -> tuple"},
-    {"redact_env", redact_env, METH_VARARGS, "redact_env(name, value) -> bool"},
+    {"redact_env", (PyCFunction)(void (*)(void))redact_env,
+     METH_VARARGS | METH_KEYWORDS, "redact_env(name, value, ...) -> bool"},
     {"git_checkout", (PyCFunction)(void (*)(void))b_git_checkout,
      METH_VARARGS | METH_KEYWORDS, "cu_git_checkout -> argv"},
     {"git_status", (PyCFunction)(void (*)(void))b_git_status,

@@ -1,7 +1,8 @@
 """Builders for git, rsync and tar, and the typed arguments they take.
 
-Every builder hands its typed values to libcuprum's builder of the same
-name (cuprum/builders.h), which validates them and assembles the argv in
+Every builder hands its typed values to the matching libcuprum builder
+(cuprum/builders.h: ``git_*`` to ``cu_git_*``, ``rsync_sync`` to
+``cu_rsync``, ``tar_*`` to ``cu_tar_*``), which validates them and assembles the argv in
 one reviewed place; the result is an ordinary SafeCmd from the default
 catalogue (git: project ``vcs``, rsync: ``sync``, tar: ``archive``).
 Validation failures raise ValueError naming the rule (as the Python
@@ -73,7 +74,7 @@ def git_checkout(ref: str, *, create_branch: bool = False, detach: bool = False,
                  force: bool = False, start_point: str | None = None,
                  repo: _PathLike | None = None,
                  allow_relative: bool = False) -> SafeCmd:
-    """``git checkout [-b] REF [START] --``."""
+    """``git checkout [-b|-B] [--detach] [--force] REF [START] --``."""
     return _cmd(_call(_native.git_checkout, ref, create=create_branch,
                       detach=detach, force=force, start=start_point,
                       repo=_p(repo), allow_relative=allow_relative))
@@ -92,7 +93,8 @@ def git_commit(message: str, *, all: bool = False,  # noqa: A002
                allow_empty: bool = False, quiet: bool = False,
                repo: _PathLike | None = None,
                allow_relative: bool = False) -> SafeCmd:
-    """``git commit -m MESSAGE`` (no control bytes but newline and tab)."""
+    """``git commit [--all] [--allow-empty] [--quiet] --message=MESSAGE``
+    (not empty; no control bytes but newline and tab)."""
     return _cmd(_call(_native.git_commit, message, all=all,
                       allow_empty=allow_empty, quiet=quiet, repo=_p(repo),
                       allow_relative=allow_relative))
@@ -232,7 +234,7 @@ def tar_create(archive: _PathLike, members: cabc.Sequence[_PathLike], *,
 
 def tar_list(archive: _PathLike, *, compression: Compression = Compression.AUTO,
              allow_relative: bool = False) -> SafeCmd:
-    """``tar -t -f ARCHIVE``."""
+    """``tar -t [-z|-j|-J] -f ARCHIVE``."""
     return _cmd(_call(_native.tar, "t", os.fspath(archive),
                       compression=int(compression), allow_relative=allow_relative))
 
@@ -240,7 +242,7 @@ def tar_list(archive: _PathLike, *, compression: Compression = Compression.AUTO,
 def tar_extract(archive: _PathLike, *, destination: _PathLike,
                 compression: Compression = Compression.AUTO,
                 allow_relative: bool = False) -> SafeCmd:
-    """``tar -x -f ARCHIVE -C DEST`` without ownership, permissions or
+    """``tar -x [-z|-j|-J] -f ARCHIVE -C DEST`` without ownership, permissions or
     paths escaping DEST (libcuprum's containment rules)."""
     return _cmd(_call(_native.tar, "x", os.fspath(archive),
                       dest=os.fspath(destination), compression=int(compression),

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +186,20 @@ int cli_out_begin(cli_out **ret) {
   }
   pthread_mutex_init(&o->mu, NULL);
   pthread_cond_init(&o->cv, NULL);
+  /* The signals that cancel the batch (run_support.c) are taken by the
+   * main thread only: the writer is born with them blocked, so the handler
+   * never runs on it, beside the main thread that frees the cancel token
+   * (ThreadSanitizer reported that race, and a handler run late on this
+   * thread could lose the cancel). SIGPIPE stays with the writer: a reader
+   * that went away ends cuprum, as for any filter. */
+  sigset_t cancelling, old;
+  sigemptyset(&cancelling);
+  sigaddset(&cancelling, SIGINT);
+  sigaddset(&cancelling, SIGTERM);
+  sigaddset(&cancelling, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &cancelling, &old);
   int rc = pthread_create(&o->thread, NULL, writer, o);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc != 0) {
     cli_error("starting the output thread: %s", strerror(rc));
     free(o);

@@ -159,6 +159,12 @@ EOF_TIME
 }
 
 run_one() {
+  # This subshell outlives the SIGINT the stop sends to the process group
+  # (below), to record the fuzzer's line: bash resets a trapped signal to
+  # its default in a subshell, so without this a stop started where
+  # SIGINT was deliverable killed the subshells first and their runs were
+  # lost from the ledger.
+  trap '' INT
   t=$1
   corpus=$dir/corpus/$t art=$dir/artifacts/$t
   mkdir -p "$corpus" "$art"

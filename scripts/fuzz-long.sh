@@ -33,6 +33,11 @@
 # input; a run it stops is replayed to tell a slow input from a starved
 # fuzzer (attempt(), below).
 #
+# The crashes column counts what libFuzzer left in FUZZ_DIR/artifacts/NAME
+# (crash-, leak-, oom-, timeout- files); its slow-unit- notes (an input
+# slower than 10 s of wall time, the run going on) are moved to
+# FUZZ_DIR/slow/NAME and not counted.
+#
 # Run it from a checkout nobody edits meanwhile: bash reads a script as
 # it runs it. On SIGTERM each target stops, prints its final stats and
 # is still recorded; the targets not started yet are skipped.
@@ -135,6 +140,16 @@ attempt() {
 $(tail -n 1 "$dir/$t.time" 2>/dev/null)
 EOF_TIME
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/$t.log" | tail -n1)
+  # slow-unit-* files are libFuzzer's notes of an input that took more
+  # than -report_slow_units (10 s) of wall time, the run going on: not a
+  # failure (and, at nice 19, mostly a wait for the CPU). They are kept
+  # apart, in FUZZ_DIR/slow/NAME, to be replayed by hand; everything else
+  # left in the artifacts (crash-, leak-, oom-, timeout-) is a finding.
+  for f in "$art"/slow-unit-*; do
+    [ -e "$f" ] || continue
+    mkdir -p "$dir/slow/$t"
+    mv "$f" "$dir/slow/$t/"
+  done
   crashes=$(ls "$art" 2>/dev/null | wc -l)
   size=$(ls "$corpus" | wc -l)
   cpu=$(echo "$user $sys" | awk '{printf "%.0f", $1 + $2}')
@@ -144,6 +159,12 @@ EOF_TIME
 }
 
 run_one() {
+  # This subshell outlives the SIGINT the stop sends to the process group
+  # (below), to record the fuzzer's line: bash resets a trapped signal to
+  # its default in a subshell, so without this a stop started where
+  # SIGINT was deliverable killed the subshells first and their runs were
+  # lost from the ledger.
+  trap '' INT
   t=$1
   corpus=$dir/corpus/$t art=$dir/artifacts/$t
   mkdir -p "$corpus" "$art"

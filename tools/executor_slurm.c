@@ -204,6 +204,14 @@ static json_t *int_or_null(bool present, int value) {
 }
 
 /* Copy `key` from the node's result when it is there. */
+/* The node's accounting keys (result_fields.c): the rusage and cgroup
+ * figures of the item itself, measured by cuprum exec-item, not srun's;
+ * null when no result line came back. */
+static const char *const accounting[] = {"user_cpu_us", "sys_cpu_us",
+                                         "max_rss_kb", "contained",
+                                         "cgroup_cpu_us"};
+#define N_ACCOUNTING (sizeof accounting / sizeof *accounting)
+
 static int copy(json_t *to, const json_t *node, const char *key) {
   json_t *v = json_object_get(node, key);
   return v ? json_object_set(to, key, v) : 0;
@@ -264,16 +272,16 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
     bad |= json_object_set_new(
         o, "ok", json_boolean(done && ir->ok &&
                               json_is_true(json_object_get(node, "ok"))));
-    /* The accounting keys are the node's rusage and cgroup figures for
-     * the item itself (cmd_exec_item.c), not srun's. */
     static const char *const keys[] = {
-        "timed_out",     "duration_ms",  "stdout_truncated",
-        "stderr_truncated", "stdout_total", "stderr_total",
-        "user_cpu_us",   "sys_cpu_us",   "max_rss_kb",
-        "contained",     "cgroup_cpu_us", "error",
-        "host",          "slurm_job_id"};
+        "timed_out",    "duration_ms",  "stdout_truncated",
+        "stderr_truncated", "stdout_total", "stderr_total"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
       bad |= copy(o, node, keys[k]);
+    for (size_t k = 0; k < N_ACCOUNTING; k++)
+      bad |= copy(o, node, accounting[k]);
+    static const char *const last[] = {"error", "host", "slurm_job_id"};
+    for (size_t k = 0; k < sizeof last / sizeof *last; k++)
+      bad |= copy(o, node, last[k]);
   } else {
     /* No result line: srun failed, or the step was killed before cuprum
      * on the node could write one. srun's own exit is no item's. */
@@ -284,11 +292,8 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
     bad |= json_object_set_new(o, "ok", json_false());
     bad |= json_object_set_new(o, "timed_out", json_false());
     bad |= json_object_set_new(o, "duration_ms", json_null());
-    static const char *const unknown[] = {"user_cpu_us", "sys_cpu_us",
-                                          "max_rss_kb", "contained",
-                                          "cgroup_cpu_us"};
-    for (size_t k = 0; k < sizeof unknown / sizeof *unknown; k++)
-      bad |= json_object_set_new(o, unknown[k], json_null());
+    for (size_t k = 0; k < N_ACCOUNTING; k++)
+      bad |= json_object_set_new(o, accounting[k], json_null());
     bad |= json_object_set_new(o, "host", json_null());
     bad |= json_object_set_new(o, "slurm_job_id", json_null());
     if (ir->state == CU_ITEM_FAILED_TO_START)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "parallel_out.h"
+#include "run.h"
 #include "write_all.h"
 
 /* ------------------------------------------------------------ buffers */
@@ -193,10 +194,7 @@ int cli_out_begin(cli_out **ret) {
    * thread could lose the cancel). SIGPIPE stays with the writer: a reader
    * that went away ends cuprum, as for any filter. */
   sigset_t cancelling, old;
-  sigemptyset(&cancelling);
-  sigaddset(&cancelling, SIGINT);
-  sigaddset(&cancelling, SIGTERM);
-  sigaddset(&cancelling, SIGHUP);
+  cli_cancel_sigset(&cancelling);
   pthread_sigmask(SIG_BLOCK, &cancelling, &old);
   int rc = pthread_create(&o->thread, NULL, writer, o);
   pthread_sigmask(SIG_SETMASK, &old, NULL);

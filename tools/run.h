@@ -8,6 +8,7 @@
 #ifndef CUPRUM_TOOLS_RUN_H
 #define CUPRUM_TOOLS_RUN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -76,6 +77,11 @@ cu_run_opts cli_make_run_opts(const run_args *a);
  * after printing why. cli_cancel_end() restores the handlers and frees it. */
 int cli_cancel_begin(cu_cancel **ret);
 void cli_cancel_end(void);
+
+/* The signals cli_cancel_begin() handles, as a set: a thread of the CLI
+ * other than the main one is created with them blocked, so the handler
+ * only ever runs on the main thread. */
+void cli_cancel_sigset(sigset_t *set);
 
 /* The forwarded signal that triggered the cancel, or 0. */
 int cli_caught_signal(void);

@@ -52,6 +52,12 @@ static void on_signal(int sig) {
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP};
 static struct sigaction saved[3];
 
+void cli_cancel_sigset(sigset_t *set) {
+  sigemptyset(set);
+  for (size_t i = 0; i < 3; i++)
+    sigaddset(set, forwarded[i]);
+}
+
 int cli_cancel_begin(cu_cancel **ret) {
   if (cu_cancel_new(&cancel_token) != 0) {
     cli_error("%s", cu_last_error());

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from conftest import alive, py
 from cuprum import (
@@ -73,7 +74,6 @@ def test_fail_fast_does_not_wait_for_the_others_on_an_exception() -> None:
     # With a before hook the commands run one by one on the loop; a command
     # that raises (a NUL in an argument) ends the batch at once, the others
     # cancelled and reaped, as a failure with fail_fast does.
-    import time
     slow = py("import time;time.sleep(30)")
     bad = sh.make(ECHO)("a\0b")
     cfg = ConcurrentConfig(fail_fast=True)

@@ -41,11 +41,11 @@ class Redaction:
         """An environment overlay with secret values replaced by ``***``."""
         if env is None:
             return None
-        return {k: "***" if _native.redact_env(
-                    k, v, patterns=list(self.patterns),
-                    secret_names=list(self.secret_names),
-                    no_default_names=self.no_default_names) else v
-                for k, v in env.items()}
+        pairs = list(env.items())
+        hidden = _native.redact_env(pairs, patterns=list(self.patterns),
+                                    secret_names=list(self.secret_names),
+                                    no_default_names=self.no_default_names)
+        return {k: "***" if h else v for (k, v), h in zip(pairs, hidden)}
 
 
 DEFAULT_REDACTION = Redaction()

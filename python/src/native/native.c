@@ -1640,23 +1640,33 @@ static PyObject *redact_argv(PyObject *m, PyObject *args, PyObject *kw) {
   return ret;
 }
 
-/* redact_env(name, value, patterns=(), secret_names=(),
- * no_default_names=False) -> bool: whether the value is to be hidden, by
- * the same rules as redact_argv(). */
+/* redact_env(pairs, patterns=(), secret_names=(), no_default_names=False)
+ * -> tuple of bool: for each (name, value) of an environment overlay,
+ * whether the value is to be hidden, by the same rules as redact_argv();
+ * one redactor for the whole overlay. */
 static PyObject *redact_env(PyObject *m, PyObject *args, PyObject *kw) {
-  static char *kwl[] = {"name", "value", "patterns", "secret_names",
+  static char *kwl[] = {"pairs", "patterns", "secret_names",
                         "no_default_names", NULL};
-  const char *name, *value;
-  PyObject *pats = NULL, *names = NULL;
+  PyObject *pairs, *pats = NULL, *names = NULL;
   int nodef = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|$OOp", kwl, &name, &value,
-                                   &pats, &names, &nodef))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OOp", kwl, &pairs, &pats,
+                                   &names, &nodef))
     return NULL;
-  cu_redact *r = redactor(pats, names, nodef);
-  if (!r)
-    return NULL;
-  PyObject *ret = PyBool_FromLong(cu_redact_env(r, name, value));
+  PyObject *fp = PySequence_Fast(pairs, "pairs must be a sequence");
+  cu_redact *r = fp ? redactor(pats, names, nodef) : NULL;
+  Py_ssize_t n = r ? PySequence_Fast_GET_SIZE(fp) : 0;
+  PyObject *ret = r ? PyTuple_New(n) : NULL;
+  for (Py_ssize_t i = 0; ret && i < n; i++) {
+    const char *name, *value;
+    if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fp, i), "ss", &name,
+                          &value))
+      Py_CLEAR(ret);
+    else
+      PyTuple_SET_ITEM(ret, i,
+                       PyBool_FromLong(cu_redact_env(r, name, value)));
+  }
   cu_redact_free(r);
+  Py_XDECREF(fp);
   return ret;
 }
 

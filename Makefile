@@ -1,7 +1,8 @@
 # Thin wrapper over CMake/CTest. See README.md.
 #   make          build (release with debug info) into build/
-#   make test     build and run the whole suite: sanitizer build (ASan+UBSan),
-#                 portable build (no pidfd, no splice), valgrind subset
+#   make test     build and run the whole suite in four builds (portable
+#                 ASan, valgrind, TSan thread tests, default ASan) plus a
+#                 clang compile-only build (scripts/test.sh)
 #   make demo     the main job: a short real demonstration
 #   make bench    benchmarks; results in bench/results/, docs/performance.md
 #   make soak     soak and scale run (SOAK_SCALE=1 by default; 0.1 = quick)

@@ -11,9 +11,13 @@
  *
  * The item (item_json() in executor_slurm.c writes it):
  *   {"v": 1, "program": NAME, "path": "/abs/NAME", "argv": [NAME, ARG...],
- *    "timeout_ms": N, "max_output": N[, "grace_ms": N]}
+ *    "timeout_ms": N, "max_output": N[, "grace_ms": N][, "confine": {...}]}
  * (timeout_ms and max_output 0 = none; grace_ms as --grace, absent = the
- * default)
+ * default; confine: the program's project's confinement, in the catalogue
+ * file's form, kept by the pinned catalogue). The containment and
+ * confinement options of `cuprum parallel` (--contain, --limit,
+ * --landlock-*, ...) come as this command's own arguments and apply to
+ * the item as they would locally.
  * argv never passes through a shell or Slurm's tokenisers: it is JSON on
  * stdin, read here, handed to execve() as is.
  */
@@ -24,6 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <getopt.h>
+
+#include "catalogue_file.h"
 #include "result_fields.h"
 #include "run.h"
 #include "write_all.h"
@@ -38,7 +45,14 @@ typedef struct exec_item {
   int64_t timeout_ms;
   int64_t grace_ms;
   size_t max_output;
+  json_t *confine;     /* the project's confinement, or NULL (borrowed) */
 } exec_item;
+
+/* The options `cuprum parallel` forwards (executor_slurm.c). */
+typedef struct exec_args {
+  cli_contain_opts contain;
+  cli_confine_opts confine;
+} exec_args;
 
 static int bad_item(const char *why) {
   cli_error("%s: the item on stdin %s", SUB, why);
@@ -92,27 +106,31 @@ static int decode_item(const json_t *o, exec_item *it) {
   }
   if (it->argc == 0 || strcmp(it->argv[0], it->program) != 0)
     return bad_item("names a program other than its argv[0]");
+  it->confine = json_object_get(o, "confine");
+  if (it->confine && !json_is_object(it->confine))
+    return bad_item("has a \"confine\" that is not an object");
   return 0;
 }
 
 /* The catalogue on this node: the one program, pinned to the path the
- * submitting host resolved. Nothing else can run. */
+ * submitting host resolved, with its project's confinement. Nothing else
+ * can run. Built as a one-project catalogue file would be, so "confine"
+ * is read by the same code as on the submitting host. */
 static int pinned_catalogue(const exec_item *it, cu_catalogue **ret) {
-  cu_program_entry entry = {.program = CU_PROGRAM(it->program),
-                            .path = it->path};
-  cu_project_spec spec = CU_PROJECT_SPEC_INIT;
-  spec.name = "pinned-at-submission";
-  spec.programs = &entry;
-  spec.n_programs = 1;
-  int rc = cu_catalogue_new(ret);
-  if (rc == 0)
-    rc = cu_catalogue_add_project(*ret, &spec);
-  if (rc != 0) {
-    cli_error("%s: %s", SUB, cu_last_error());
-    *ret = cu_catalogue_unref(*ret);
+  json_t *doc = json_pack("{s:b, s:[{s:s, s:[{s:s, s:s}]}]}",
+                          "include_default", 0, "projects", "name",
+                          "pinned-at-submission", "programs", "name",
+                          it->program, "path", it->path);
+  json_t *project = json_array_get(json_object_get(doc, "projects"), 0);
+  if (!project ||
+      (it->confine && json_object_set(project, "confine", it->confine))) {
+    json_decref(doc);
+    cli_error("%s: out of memory", SUB);
     return CLI_EXIT_FAILURE;
   }
-  return 0;
+  int rc = catalogue_file_load_json(doc, SUB ": the item", ret);
+  json_decref(doc);
+  return rc == 0 ? 0 : CLI_EXIT_FAILURE;
 }
 
 static json_t *stream_json(const cu_result *r, cu_stream_id which) {
@@ -167,7 +185,7 @@ static int write_result(json_t *o) {
   return err ? cli_write_error(err) : 0;
 }
 
-static int run_item(const exec_item *it) {
+static int run_item(const exec_item *it, const exec_args *a) {
   cu_catalogue *cat = NULL;
   int status = pinned_catalogue(it, &cat);
   cu_cmd *cmd = NULL;
@@ -197,6 +215,8 @@ static int run_item(const exec_item *it) {
                    .overflow = CU_OVERFLOW_TRUNCATE,
                    .cancel = cancel,
                    .new_session = true};
+  cli_contain_apply(&a->contain, &o);
+  cli_confine_apply(&a->confine, &o);
   cu_result *r = NULL;
   int rc = cu_run(cmd, &o, &r);
   cli_cancel_end();
@@ -211,20 +231,44 @@ static int run_item(const exec_item *it) {
   return wrote ? wrote : status;
 }
 
+static void print_help(void) {
+  fputs("usage: cuprum exec-item [CONTAIN/CONFINE OPTIONS] < ITEM.json\n"
+        "\n"
+        "The node side of `cuprum parallel --executor slurm` (see\n"
+        "docs/scale-out.md): run the one item read from stdin against a\n"
+        "catalogue pinned to its absolute path; print one result JSON\n"
+        "line; exit with the item's status. The options are `cuprum\n"
+        "parallel`'s containment and confinement options, which it passes\n"
+        "on:\n"
+        "\n" CLI_CONTAIN_HELP CLI_CONFINE_HELP,
+        stdout);
+}
+
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    CLI_CONTAIN_LONG_OPTIONS,
+    CLI_CONFINE_LONG_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_option(void *ctx, int opt, const char *arg) {
+  exec_args *a = ctx;
+  int rc = cli_contain_option(&a->contain, SUB, opt, arg);
+  if (rc < 0)
+    rc = cli_confine_option(&a->confine, SUB, opt, arg);
+  return rc >= 0 ? rc : cli_usage_error(SUB, "unexpected option");
+}
+
 int cli_cmd_exec_item(int argc, char **argv) {
-  if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
-                    strcmp(argv[1], "--help") == 0)) {
-    fputs("usage: cuprum exec-item < ITEM.json\n"
-          "\n"
-          "The node side of `cuprum parallel --executor slurm` (see\n"
-          "docs/scale-out.md): run the one item read from stdin against a\n"
-          "catalogue pinned to its absolute path; print one result JSON\n"
-          "line; exit with the item's status.\n",
-          stdout);
-    return CLI_EXIT_OK;
-  }
-  if (argc != 1)
-    return cli_usage_error(SUB, "takes no arguments (the item is on stdin)");
+  exec_args a = {0};
+  int rc = cli_parse_options(argc, argv, SUB, "+:h", long_options,
+                             parse_option, &a, print_help);
+  if (rc < 0)
+    return CLI_EXIT_OK; /* --help */
+  if (rc != 0)
+    return rc;
+  if (optind < argc)
+    return cli_usage_error(SUB, "takes no operands (the item is on stdin)");
   json_error_t err;
   json_t *o = json_loadf(stdin, JSON_REJECT_DUPLICATES, &err);
   if (!o) {
@@ -234,7 +278,7 @@ int cli_cmd_exec_item(int argc, char **argv) {
   exec_item it = {0};
   int status = decode_item(o, &it);
   if (status == 0)
-    status = run_item(&it);
+    status = run_item(&it, &a);
   free(it.argv);
   json_decref(o);
   return status;

@@ -10,14 +10,16 @@
  * item), so srun's own exit status is the item's.
  *
  * The item (item_json() in executor_slurm.c writes it):
- *   {"v": 1, "program": NAME, "path": "/abs/NAME", "argv": [NAME, ARG...],
+ *   {"v": 2, "program": NAME, "path": "/abs/NAME", "argv": [NAME, ARG...],
  *    "timeout_ms": N, "max_output": N[, "grace_ms": N][, "confine": {...}]}
  * (timeout_ms and max_output 0 = none; grace_ms as --grace, absent = the
  * default; confine: the program's project's confinement, in the catalogue
  * file's form, kept by the pinned catalogue). The containment and
  * confinement options of `cuprum parallel` (--contain, --limit,
  * --landlock-*, ...) come as this command's own arguments and apply to
- * the item as they would locally.
+ * the item as they would locally. Version 2 added "confine"; an unknown
+ * key is refused, so a node older than its item never runs it with less
+ * than it asks for.
  * argv never passes through a shell or Slurm's tokenisers: it is JSON on
  * stdin, read here, handed to execve() as is.
  */
@@ -79,8 +81,24 @@ static int decode_item(const json_t *o, exec_item *it) {
   if (!json_is_object(o))
     return bad_item("is not a JSON object");
   const json_t *v = json_object_get(o, "v");
-  if (!json_is_integer(v) || json_integer_value(v) != 1)
-    return bad_item("has no \"v\": 1 (written by another cuprum version?)");
+  if (!json_is_integer(v) || json_integer_value(v) != 2)
+    return bad_item("has no \"v\": 2 (written by another cuprum version?)");
+  static const char *const known[] = {"v",          "program",    "path",
+                                      "argv",       "timeout_ms", "max_output",
+                                      "grace_ms",   "confine"};
+  const char *key;
+  const json_t *value;
+  json_object_foreach((json_t *)o, key, value) {
+    (void)value;
+    bool ok = false;
+    for (size_t k = 0; k < sizeof known / sizeof *known && !ok; k++)
+      ok = strcmp(key, known[k]) == 0;
+    if (!ok) {
+      cli_error("%s: the item on stdin has an unknown key \"%s\" (written "
+                "by a newer cuprum?)", SUB, key);
+      return CLI_EXIT_FAILURE;
+    }
+  }
   it->program = json_string_value(json_object_get(o, "program"));
   it->path = json_string_value(json_object_get(o, "path"));
   if (!it->program || !it->path || it->path[0] != '/')
@@ -134,6 +152,8 @@ static int pinned_catalogue(const exec_item *it, cu_catalogue **ret) {
 }
 
 static json_t *stream_json(const cu_result *r, cu_stream_id which) {
+  if (!r)
+    return json_string("");
   size_t len = 0;
   const char *text = cu_result_text_len(r, which, &len);
   return text ? json_stringn(text, len) : json_string("");
@@ -141,12 +161,12 @@ static json_t *stream_json(const cu_result *r, cu_stream_id which) {
 
 /* The result line: the fields `cuprum parallel` prints for a local item
  * (result_fields.h), plus where it ran. */
-static json_t *result_json(const cu_result *r, int rc) {
+static json_t *result_json(const cu_result *r, const char *error) {
   char host[256] = "";
   if (gethostname(host, sizeof host - 1) != 0)
     host[0] = '\0';
   const char *job = getenv("SLURM_JOB_ID");
-  bool ran = r && r->pid > 0 && rc == 0;
+  bool ran = r && r->pid > 0 && !error;
   json_t *o = json_object();
   if (!o)
     return NULL;
@@ -161,8 +181,8 @@ static json_t *result_json(const cu_result *r, int rc) {
   bad |= json_object_set_new(o, "stdout", stream_json(r, CU_STDOUT));
   bad |= json_object_set_new(o, "stderr", stream_json(r, CU_STDERR));
   bad |= cli_usage_fields(o, r);
-  if (rc != 0)
-    bad |= json_object_set_new(o, "error", json_string(cu_last_error()));
+  if (error)
+    bad |= json_object_set_new(o, "error", json_string(error));
   if (bad) {
     json_decref(o);
     return NULL;
@@ -185,6 +205,16 @@ static int write_result(json_t *o) {
   return err ? cli_write_error(err) : 0;
 }
 
+/* The result line of an item that could not even be started here: the
+ * driver reports it failed to start, with this process's stderr (which
+ * says why) as its stderr. Returns `status`, or a write error's. */
+static int not_run(int status) {
+  int wrote = write_result(result_json(
+      NULL, "cuprum exec-item could not run the item on this node (its "
+            "stderr says why)"));
+  return wrote ? wrote : status;
+}
+
 static int run_item(const exec_item *it, const exec_args *a) {
   cu_catalogue *cat = NULL;
   int status = pinned_catalogue(it, &cat);
@@ -202,7 +232,7 @@ static int run_item(const exec_item *it, const exec_args *a) {
   if (status != 0) {
     cu_cmd_free(cmd);
     cu_catalogue_unref(cat);
-    return status;
+    return not_run(status);
   }
   /* As `cuprum parallel` runs a local item: /dev/null in, a session of its
    * own, output captured; Slurm's scancel --signal=TERM reaches this
@@ -220,7 +250,7 @@ static int run_item(const exec_item *it, const exec_args *a) {
   cu_result *r = NULL;
   int rc = cu_run(cmd, &o, &r);
   cli_cancel_end();
-  int wrote = write_result(result_json(r, rc));
+  int wrote = write_result(result_json(r, rc != 0 ? cu_last_error() : NULL));
   if (rc != 0)
     status = cli_status_not_run(rc, r ? r->spawn_step : CU_STEP_NONE);
   else
@@ -273,12 +303,14 @@ int cli_cmd_exec_item(int argc, char **argv) {
   json_t *o = json_loadf(stdin, JSON_REJECT_DUPLICATES, &err);
   if (!o) {
     cli_error("%s: stdin:%d:%d: %s", SUB, err.line, err.column, err.text);
-    return CLI_EXIT_FAILURE;
+    return not_run(CLI_EXIT_FAILURE);
   }
   exec_item it = {0};
   int status = decode_item(o, &it);
   if (status == 0)
     status = run_item(&it, &a);
+  else
+    status = not_run(status);
   free(it.argv);
   json_decref(o);
   return status;

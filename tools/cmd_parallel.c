@@ -141,7 +141,8 @@ static void print_help(void) {
         "                     (repeatable), e.g. --slurm-opt=--mem=1G\n"
         "  --slurm-cuprum PATH  cuprum on the nodes (default: this one)\n"
         "  --results DIR      also write each command's whole output to\n"
-        "                     DIR/SEQ/stdout and DIR/SEQ/stderr\n"
+        "                     DIR/SEQ/stdout and DIR/SEQ/stderr (slurm: what\n"
+        "                     the node sent back, --max-output at most)\n"
         "  --joblog FILE      log each ended command in GNU parallel's job\n"
         "                     log format (and FILE.started: those started)\n"
         "  --resume           skip the commands FILE's log holds as done\n"
@@ -781,7 +782,9 @@ static int source(void *user, size_t pull, cu_batch_item *item) {
     li->opts = *b->ex->run_opts(b->ex, &li->it);
   if (status == 0 && b->ex->remote_timeout)
     li->opts.timeout_ms = 0; /* the node enforces it (executor.h) */
-  if (status == 0 && b->a->results_dir)
+  /* A remote item's files are opened when its result arrives
+   * (write_results): no descriptors held while it runs elsewhere. */
+  if (status == 0 && b->a->results_dir && !b->ex->remote_streams)
     status = open_results(b, li);
   if (status != 0) { /* the file changed since it was checked */
     live_free(li);
@@ -816,11 +819,14 @@ static void note_first_failure(batch *b, const live_item *li, int status) {
 }
 
 /* --results for an executor with remote streams: the item's output as its
- * result carried it (bounded by --max-output, as the result line says). */
-static int write_results(batch *b, const live_item *li,
-                         const cli_streams *st) {
-  if (!b->ex->remote_streams || li->out_fd < 0)
+ * result carried it (bounded by --max-output, as the result line says);
+ * with --retries, the last attempt's. */
+static int write_results(batch *b, live_item *li, const cli_streams *st) {
+  if (!b->ex->remote_streams || !b->a->results_dir)
     return 0;
+  int status = open_results(b, li);
+  if (status != 0)
+    return status;
   int err = cli_write_all(li->out_fd, st->out, st->out_len);
   if (err == 0)
     err = cli_write_all(li->err_fd, st->err, st->err_len);

@@ -123,7 +123,7 @@ static int self_path(const slurm_opts *so, char *buf, size_t size) {
 static char *item_json(const slurm_state *s, const cli_item *item,
                        const cu_cmd *local, const char *where, int *status) {
   *status = CLI_EXIT_FAILURE;
-  json_t *o = json_pack("{s:i, s:O, s:s, s:O, s:I, s:I}", "v", 1, "program",
+  json_t *o = json_pack("{s:i, s:O, s:s, s:O, s:I, s:I}", "v", 2, "program",
                         json_array_get(item->argv, 0), "path",
                         cu_cmd_path(local), "argv", item->argv, "timeout_ms",
                         (json_int_t)item->timeout_ms, "max_output",
@@ -298,7 +298,8 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
   static const cu_result none;
   const cu_result *res = ir->result ? ir->result : &none;
   json_t *node = res->out.len > 0
-                     ? json_loadb(res->out.data, res->out.len, 0, NULL)
+                     ? json_loadb(res->out.data, res->out.len,
+                                  JSON_ALLOW_NUL, NULL)
                      : NULL;
   if (!json_is_object(node)) {
     json_decref(node);
@@ -339,8 +340,8 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
     if (cancelled_outside && !json_object_get(node, "error"))
       bad |= json_object_set_new(
           o, "error",
-          json_string("cancelled on the node by Slurm (scancel, or the "
-                      "--time backstop), not by cuprum"));
+          json_string("cancelled on the node from outside cuprum (scancel, "
+                      "Slurm's --time backstop, preemption)"));
     static const char *const last[] = {"error", "host", "slurm_job_id"};
     for (size_t k = 0; k < sizeof last / sizeof *last; k++)
       bad |= copy(o, node, last[k]);
@@ -385,6 +386,13 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
   bad |= json_object_set_new(o, "status", json_integer(status));
   if (node) {
     lend(streams, node);
+    /* Not run on the node: what cuprum exec-item said about why is on
+     * srun's stderr. */
+    if (!ran && streams->err_len == 0 && res->err.data)
+      *streams = (cli_streams){.out = streams->out,
+                               .out_len = streams->out_len,
+                               .err = res->err.data,
+                               .err_len = res->err.len};
     s->current = node;
   } else {
     *streams = (cli_streams){

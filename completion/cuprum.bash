@@ -24,7 +24,9 @@ _cuprum_opts_parallel='--jobs --keep-order --halt --fail-fast --retries
  --metrics --trace-endpoint --trace-file --trace-args --redact --help'
 _cuprum_opts_catalogue='--names --catalogue --allow --help'
 _cuprum_opts_doctor='--json --help'
-_cuprum_opts_exec_item='--help'
+_cuprum_opts_exec_item='--contain --limit --cgroup-parent --landlock
+ --landlock-ro --landlock-rw --landlock-exec --connect --bind
+ --no-new-privs --confine-best-effort --help'
 
 # Options that take a value in the next word.
 _cuprum_valued='--catalogue --allow --timeout --grace --cwd --env --unset

@@ -7,9 +7,14 @@
  * the file, read through a memfd as the tool reads any file.
  * Checks: the load succeeds with a catalogue or fails with -1, one
  * diagnostic and *ret untouched; every entry of a loaded catalogue is
- * named, owned by a project the catalogue has, and contained; no crash,
- * leak or UB.
+ * named, owned by a project the catalogue has, and contained; a project's
+ * confinement written back in the file's form (catalogue_file_confine_json,
+ * what `cuprum parallel --executor slurm` sends to the node) loads again
+ * (catalogue_file_load_json, what `cuprum exec-item` does) as the same
+ * rules, nothing widened or narrowed; no crash, leak or UB.
  */
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,43 @@
 
 static int fd = -1;
 static char path[64];
+
+static bool same_confine(const cu_confine *a, const cu_confine *b) {
+  if (a->no_new_privs != b->no_new_privs ||
+      (a->restrict_fs || a->n_paths > 0) != (b->restrict_fs || b->n_paths > 0) ||
+      a->no_system_paths != b->no_system_paths ||
+      a->restrict_connect != b->restrict_connect ||
+      a->restrict_bind != b->restrict_bind || a->best_effort != b->best_effort ||
+      a->n_paths != b->n_paths || a->n_connect != b->n_connect ||
+      a->n_bind != b->n_bind)
+    return false;
+  for (size_t i = 0; i < a->n_paths; i++)
+    if (strcmp(a->paths[i].path, b->paths[i].path) != 0 ||
+        a->paths[i].access != b->paths[i].access)
+      return false;
+  return (a->n_connect == 0 ||
+          memcmp(a->connect, b->connect, a->n_connect * sizeof *a->connect) ==
+              0) &&
+         (a->n_bind == 0 ||
+          memcmp(a->bind, b->bind, a->n_bind * sizeof *a->bind) == 0);
+}
+
+/* The round trip of a loaded project's confinement through the form the
+ * Slurm item carries it in. */
+static void check_round_trip(const cu_confine *c) {
+  const char *why = NULL;
+  json_t *cj = catalogue_file_confine_json(c, &why);
+  CHECK(cj != NULL && why == NULL); /* from a file: always expressible */
+  json_t *doc = json_pack("{s:b, s:[{s:s, s:[], s:o}]}", "include_default", 0,
+                          "projects", "name", "p", "programs", "confine", cj);
+  CHECK(doc != NULL);
+  cu_catalogue *again = NULL;
+  CHECK(catalogue_file_load_json(doc, "round trip", &again) == 0);
+  const cu_confine *d = cu_project_confine(cu_catalogue_project(again, "p"));
+  CHECK(d != NULL && same_confine(c, d));
+  cu_catalogue_unref(again);
+  json_decref(doc);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -40,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   CHECK(cat != NULL && cat != marker);
   size_t n = cu_catalogue_count(cat);
+  const char *checked = NULL;
   for (size_t i = 0; i < n && i < 64; i++) {
     cu_catalogue_entry e;
     CHECK(cu_catalogue_entry_at(cat, i, &e) == 0);
@@ -47,6 +90,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(cu_catalogue_project(cat, e.project) != NULL);
     CHECK(cu_catalogue_contains(cat, CU_PROGRAM(e.program)));
     CHECK((e.path == NULL) == (e.resolve_error != 0));
+    if (!checked || strcmp(checked, e.project) != 0) {
+      const cu_confine *c =
+          cu_project_confine(cu_catalogue_project(cat, e.project));
+      if (c)
+        check_round_trip(c);
+      checked = e.project;
+    }
   }
   cu_catalogue_unref(cat);
   return 0;

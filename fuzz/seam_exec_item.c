@@ -17,8 +17,21 @@ int fuzz_exec_item_decode(const char *text, size_t len) {
     if (!it.program || !it.path || it.path[0] != '/' || it.argc < 1 ||
         !it.argv || it.argv[it.argc] != NULL ||
         strcmp(it.argv[0], it.program) != 0 || it.timeout_ms < 0 ||
-        it.grace_ms < -1)
+        it.grace_ms < -1 || (it.confine && !json_is_object(it.confine)))
       abort();
+    /* A version-2 item with only the keys it knows. */
+    if (json_integer_value(json_object_get(o, "v")) != 2)
+      abort();
+    const char *key;
+    json_t *value;
+    json_object_foreach(o, key, value) {
+      (void)value;
+      if (strcmp(key, "v") && strcmp(key, "program") && strcmp(key, "path") &&
+          strcmp(key, "argv") && strcmp(key, "timeout_ms") &&
+          strcmp(key, "max_output") && strcmp(key, "grace_ms") &&
+          strcmp(key, "confine"))
+        abort();
+    }
     for (size_t i = 0; i < it.argc; i++)
       if (!it.argv[i])
         abort();

@@ -43,6 +43,27 @@ void write_file(const char *path, const char *text, mode_t mode) {
   assert_int_equal(close(fd), 0);
 }
 
+char *cli_slurp(const char *path, const char *if_missing) {
+  FILE *f = fopen(path, "re");
+  if (!f) {
+    if (!if_missing)
+      fail_msg("cannot open %s: %s", path, strerror(errno));
+    char *copy = strdup(if_missing);
+    assert_non_null(copy);
+    return copy;
+  }
+  char *s = NULL;
+  size_t cap = 0;
+  ssize_t n = getdelim(&s, &cap, '\0', f);
+  fclose(f);
+  if (n < 0) { /* empty */
+    free(s);
+    s = strdup("");
+  }
+  assert_non_null(s);
+  return s;
+}
+
 void path_in(const fixture *fx, const char *name, char *buf) {
   int n = snprintf(buf, PATH_MAX, "%s/%s", fx->dir, name);
   assert_true(n > 0 && n < PATH_MAX);

@@ -48,6 +48,10 @@ const char *helper(const char *name);
 /* Write `text` to `path` (created or truncated) with `mode`. Asserts. */
 void write_file(const char *path, const char *text, mode_t mode);
 
+/* The whole file at `path` (caller frees). When it cannot be opened:
+ * a copy of `if_missing`, or a test failure when that is NULL. */
+char *cli_slurp(const char *path, const char *if_missing);
+
 /* buf (PATH_MAX bytes) = the fixture's directory / name. Asserts. */
 void path_in(const fixture *fx, const char *name, char *buf);
 

@@ -60,18 +60,6 @@ static void results_free(results *r) {
     json_decref(r->item[i]);
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "re");
-  if (!f)
-    return strdup("");
-  char *buf = calloc(1, 1 << 16);
-  assert_non_null(buf);
-  size_t n = fread(buf, 1, (1 << 16) - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 static size_t count_lines(const char *s) {
   size_t n = 0;
   for (; *s; s++)
@@ -165,7 +153,7 @@ static void test_batch_retries_halt_joblog(void **state) {
                    0);
   results_free(&res);
   cli_free(&r);
-  char *text = slurp(log);
+  char *text = cli_slurp(log, NULL);
   assert_true(strncmp(text, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\t"
                             "Exitval\tSignal\tCommand\tRetries\n", 72) == 0);
   assert_int_equal(count_lines(text), 3);
@@ -234,7 +222,7 @@ static void test_batch_joblog_retries_column(void **state) {
                          "--joblog", plain, "--resume-failed", file));
   assert_int_equal(r.status, 5);
   cli_free(&r);
-  char *text = slurp(plain);
+  char *text = cli_slurp(plain, NULL);
   assert_int_equal(count_lines(text), 4); /* header, 2 items, 1 again */
   assert_int_equal(columns(text), 9);
   assert_null(strstr(text, "Retries"));
@@ -248,7 +236,7 @@ static void test_batch_joblog_retries_column(void **state) {
                          "--joblog", counted, "--resume-failed", file));
   assert_int_equal(r.status, 5);
   cli_free(&r);
-  text = slurp(counted);
+  text = cli_slurp(counted, NULL);
   assert_int_equal(count_lines(text), 4);
   assert_int_equal(columns(text), 10);
   assert_non_null(strstr(text, "\t5\t0\texitcode 5\t1\n")); /* run 1 */
@@ -265,7 +253,7 @@ static void test_batch_joblog_retries_column(void **state) {
                                   "--joblog", counted, "true", ":::", "a",
                                   "b")),
                    0);
-  text = slurp(counted);
+  text = cli_slurp(counted, NULL);
   assert_int_equal(count_lines(text), 5);
   assert_non_null(strstr(text, "\n2\t:\t"));
   assert_non_null(strstr(text, "true b\n"));
@@ -276,7 +264,7 @@ static void test_batch_joblog_retries_column(void **state) {
 static void wait_for_lines(const char *path, size_t n) {
   int64_t deadline = cut_now_ms() + CLI_DEADLINE_MS;
   for (;;) {
-    char *text = slurp(path);
+    char *text = cli_slurp(path, ""); /* not there yet: no lines */
     size_t have = count_lines(text);
     free(text);
     if (have >= n)
@@ -325,7 +313,7 @@ static void test_batch_sigkill_then_resume(void **state) {
       assert_true(!first.item[i] != !second.item[i]);
   }
   assert_null(first.item[2]);
-  char *text = slurp(log);
+  char *text = cli_slurp(log, NULL);
   assert_int_equal(count_lines(text), 6); /* header and 5 items */
   free(text);
   results_free(&first);
@@ -366,7 +354,7 @@ static void test_batch_joblog_after_output(void **state) {
   assert_int_equal(waitpid(pid, &st, 0), pid);
   assert_true(WIFEXITED(st));
   assert_int_not_equal(WEXITSTATUS(st), 0); /* the write error */
-  char *text = slurp(log);
+  char *text = cli_slurp(log, NULL);
   assert_int_equal(count_lines(text), 1); /* the header only */
   free(text);
   cli_result r = cli_run(NULL, ARGS("parallel", "--catalogue", fx->catalogue,
@@ -377,7 +365,7 @@ static void test_batch_joblog_after_output(void **state) {
   assert_non_null(again.item[1]);
   results_free(&again);
   cli_free(&r);
-  text = slurp(log);
+  text = cli_slurp(log, NULL);
   assert_int_equal(count_lines(text), 3); /* header and both items */
   free(text);
 }

@@ -4,7 +4,9 @@
  * a catalogue file, and `cuprum doctor`, as real processes: a write outside
  * --landlock-rw is refused, a catalogue project's "confine" rules apply,
  * a bad value is a usage error, and doctor's JSON says what the kernel
- * says (cu_landlock_abi(), /proc/sys/fs/pipe-max-size).
+ * says (cu_landlock_abi(), /proc/sys/fs/pipe-max-size); `cuprum
+ * exec-item` (the Slurm node side) applies an item's "confine" and the
+ * options given to it, and refuses an item it must not run.
  */
 #include "harness_cli.h"
 
@@ -171,6 +173,94 @@ static void test_cli_doctor(void **state) {
   cli_free(&r);
 }
 
+/* The one result line `cuprum exec-item` printed. */
+static json_t *exec_item_line(const cli_result *r) {
+  json_error_t err;
+  json_t *o = json_loads(r->out, 0, &err);
+  if (!json_is_object(o))
+    fail_msg("not one JSON object (%s): %s", err.text, r->out);
+  return o;
+}
+
+/* `cuprum exec-item`, the Slurm node side, without Slurm: the project's
+ * "confine" in the item (the catalogue file's form) and the confinement
+ * options given as its arguments apply to the item. */
+static void test_exec_item_confine(void **state) {
+  fixture *fx = *state;
+  if (!landlock_ok())
+    skip();
+  char sub[PATH_MAX], in[PATH_MAX + 8], out[PATH_MAX], item[6 * PATH_MAX];
+  path_in(fx, "allowed", sub);
+  assert_int_equal(mkdir(sub, 0755), 0);
+  snprintf(in, sizeof in, "%s/f", sub);
+  path_in(fx, "outside", out);
+  snprintf(item, sizeof item,
+           "{\"v\": 2, \"program\": \"prober\", \"path\": \"%s\", "
+           "\"argv\": [\"prober\", \"write\", \"%s\", \"write\", \"%s\", "
+           "\"status\", \"NoNewPrivs:\"], \"timeout_ms\": 0, "
+           "\"max_output\": 0, \"confine\": {\"write\": [\"%s\"]}}",
+           helper("prober"), in, out, sub);
+  cli_result r = cli_run(item, ARGS("exec-item"));
+  assert_status(r, 1);
+  json_t *o = exec_item_line(&r);
+  assert_true(json_is_true(json_object_get(o, "ran")));
+  char want[3 * PATH_MAX];
+  snprintf(want, sizeof want, "write %s: ok\nwrite %s: EACCES\n"
+           "NoNewPrivs:\t1\n", in, out);
+  assert_string_equal(json_string_value(json_object_get(o, "stdout")), want);
+  json_decref(o);
+  cli_free(&r);
+  unlink(in);
+  /* No "confine": the options as arguments do the same. */
+  snprintf(item, sizeof item,
+           "{\"v\": 2, \"program\": \"prober\", \"path\": \"%s\", "
+           "\"argv\": [\"prober\", \"write\", \"%s\", \"write\", \"%s\", "
+           "\"status\", \"NoNewPrivs:\"], \"timeout_ms\": 0, "
+           "\"max_output\": 0}",
+           helper("prober"), in, out);
+  char rw[PATH_MAX + 32];
+  snprintf(rw, sizeof rw, "--landlock-rw=%s", sub);
+  r = cli_run(item, ARGS("exec-item", rw));
+  assert_status(r, 1);
+  o = exec_item_line(&r);
+  assert_string_equal(json_string_value(json_object_get(o, "stdout")), want);
+  json_decref(o);
+  cli_free(&r);
+  unlink(in);
+}
+
+/* An item exec-item must not run: another version, an unknown key (a
+ * newer driver's), a "confine" the catalogue file's rules refuse. Each:
+ * 125, a result line with "ran": false and an "error", nothing ran. */
+static void test_exec_item_refuses(void **state) {
+  fixture *fx = *state;
+  char marker[PATH_MAX], item[4 * PATH_MAX];
+  path_in(fx, "ran", marker);
+  const char *extra[] = {"\"v\": 1", "\"v\": 2, \"retries\": 3",
+                         "\"v\": 2, \"confine\": {\"read\": \"/tmp\"}",
+                         "\"v\": 2, \"confine\": {\"network\": true}"};
+  for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) {
+    snprintf(item, sizeof item,
+             "{%s, \"program\": \"prober\", \"path\": \"%s\", "
+             "\"argv\": [\"prober\", \"write\", \"%s\"], "
+             "\"timeout_ms\": 0, \"max_output\": 0}",
+             extra[i], helper("prober"), marker);
+    cli_result r = cli_run(item, ARGS("exec-item"));
+    assert_status(r, 125);
+    json_t *o = exec_item_line(&r);
+    assert_false(json_is_true(json_object_get(o, "ran")));
+    assert_non_null(json_string_value(json_object_get(o, "error")));
+    assert_true(r.err[0] != '\0');
+    json_decref(o);
+    cli_free(&r);
+    assert_int_equal(access(marker, F_OK), -1);
+  }
+  /* And an option exec-item does not take is a usage error. */
+  cli_result r = cli_run("{}", ARGS("exec-item", "--timeout=1"));
+  assert_status(r, 125);
+  cli_free(&r);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_cli_landlock_rw, cli_setup,
                                     cli_teardown),
@@ -181,6 +271,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_cli_catalogue_project_rules,
                                     cli_setup, cli_teardown),
     cmocka_unit_test(test_cli_doctor),
+    cmocka_unit_test_setup_teardown(test_exec_item_confine, cli_setup,
+                                    cli_teardown),
+    cmocka_unit_test_setup_teardown(test_exec_item_refuses, cli_setup,
+                                    cli_teardown),
 };
 
 CU_TEST_MAIN(tests)

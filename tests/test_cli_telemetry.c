@@ -12,21 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "re");
-  if (!f)
-    return NULL;
-  char *s = NULL;
-  size_t cap = 0;
-  ssize_t n = getdelim(&s, &cap, '\0', f);
-  fclose(f);
-  if (n < 0) {
-    free(s);
-    return strdup("");
-  }
-  return s;
-}
-
 static void test_cli_metrics_file_run(void **state) {
   fixture *fx = *state;
   char prom[PATH_MAX];
@@ -35,7 +20,7 @@ static void test_cli_metrics_file_run(void **state) {
                                     "--metrics", prom, "--", "exitcode", "4"));
   assert_status(r, 4);
   cli_free(&r);
-  char *m = slurp(prom);
+  char *m = cli_slurp(prom, NULL);
   assert_non_null(m);
   assert_non_null(strstr(m, "\ncuprum_executions_total{program=\"exitcode\","
                             "project=\"test-helpers\"} 1\n"));
@@ -55,13 +40,13 @@ static void test_cli_metrics_and_trace_parallel(void **state) {
                               "--metrics", prom, "--trace-file", spans, "-"));
   assert_status(r, 0);
   cli_free(&r);
-  char *m = slurp(prom);
+  char *m = cli_slurp(prom, NULL);
   assert_non_null(strstr(m, "cuprum_executions_total{program=\"exitcode\","
                             "project=\"test-helpers\"} 2\n"));
   assert_non_null(strstr(m, "cuprum_stdout_lines_total{program=\"writer\","
                             "project=\"test-helpers\"} 2\n"));
   free(m);
-  char *t = slurp(spans);
+  char *t = cli_slurp(spans, NULL);
   /* One batch span and three children in one trace. */
   json_t *req = json_loads(t, JSON_DISABLE_EOF_CHECK, NULL);
   assert_non_null(req);
@@ -94,12 +79,12 @@ static void test_cli_redact_everywhere(void **state) {
   assert_non_null(strstr(r.err, "\"argv\":[\"envdump\",\"***\",\"--password\","
                                 "\"***\"]"));
   cli_free(&r);
-  char *t = slurp(spans);
+  char *t = cli_slurp(spans, NULL);
   assert_non_null(strstr(t, "process.command_args"));
   assert_null(strstr(t, "\"s3cr3t-value\""));
   assert_null(strstr(t, "pw-2"));
   free(t);
-  char *e = slurp(events);
+  char *e = cli_slurp(events, NULL);
   assert_null(strstr(e, "tok-1"));
   assert_non_null(strstr(e, "\"API_TOKEN\":\"***\""));
   assert_null(strstr(e, "\"s3cr3t-value\""));

@@ -8,7 +8,9 @@
  * a program outside the catalogue refused before anything is submitted,
  * the per-item timeout enforced on the node, --fail-fast and a signal
  * terminating the running steps with nothing left, results naming the
- * node.
+ * node, --limit and a project's confinement applied to the item on the
+ * node, --results holding the item's output, and a step cancelled by
+ * someone else counted as a failure.
  *
  * ctest-labels: slurm heavy
  */
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Skip (saying why) when there is no private cluster. */
@@ -346,6 +349,131 @@ static void test_slurm_signal_cancels(void **state) {
   assert_nothing_left("30004");
 }
 
+/* The line of `text` that starts with `prefix` (a copy), or NULL. */
+static char *line_of(const char *text, const char *prefix) {
+  for (const char *p = text; *p;) {
+    size_t len = strcspn(p, "\n");
+    if (strncmp(p, prefix, strlen(prefix)) == 0)
+      return strndup(p, len);
+    p += len + (p[len] == '\n');
+  }
+  return NULL;
+}
+
+/* What applies to an item locally applies to it on the node: --limit
+ * (forwarded to `cuprum exec-item`, not applied to the local srun) and
+ * its project's own "confine" (kept by the node's pinned catalogue); and
+ * --results DIR holds the item's output, not srun's. */
+static void test_slurm_item_options_on_node(void **state) {
+  need_cluster();
+  if (cu_landlock_abi() < 4) { /* "connect": [] needs ABI 4 */
+    printf("[ SKIPPED  ] Landlock ABI %d here, 4 needed (cuprum doctor)\n",
+           cu_landlock_abi());
+    skip();
+  }
+  fixture *fx = *state;
+  char cat[PATH_MAX], file[PATH_MAX], results[PATH_MAX], path[PATH_MAX + 32];
+  char open_dir[PATH_MAX], secret[PATH_MAX], text[4 * PATH_MAX];
+  /* The confined project may read open/ (Landlock) and nothing else of
+   * the fixture's directory; no_new_privs and an empty connect list too:
+   * every kind of rule makes the round trip through the item. */
+  path_in(fx, "open", open_dir);
+  assert_int_equal(mkdir(open_dir, 0755), 0);
+  snprintf(path, sizeof path, "%s/ok", open_dir);
+  write_file(path, "x\n", 0644);
+  path_in(fx, "secret", secret);
+  write_file(secret, "x\n", 0644);
+  path_in(fx, "confined.json", cat);
+  snprintf(text, sizeof text,
+           "{\"projects\": [\n"
+           "  {\"name\": \"plain\", \"programs\": [\"cat\"]},\n"
+           "  {\"name\": \"confined\", \"programs\": [\"grep\"],\n"
+           "   \"confine\": {\"no_new_privs\": true, \"read\": [\"%s\"],\n"
+           "                \"connect\": []}}]}\n",
+           open_dir);
+  write_file(cat, text, 0644);
+  path_in(fx, "batch.jsonl", file);
+  snprintf(text, sizeof text,
+           "[\"cat\", \"/proc/self/limits\"]\n"
+           "[\"grep\", \"NoNewPrivs\", \"/proc/self/status\"]\n"
+           "[\"cat\", \"/proc/self/status\"]\n"
+           "[\"grep\", \"x\", \"%s/ok\"]\n"
+           "[\"grep\", \"x\", \"%s\"]\n",
+           open_dir, secret);
+  write_file(file, text, 0644);
+  path_in(fx, "results", results);
+  cli_result r = cli_run(
+      NULL, ARGS("parallel", "--catalogue", cat, "--executor", "slurm",
+                 "--limit", "nofile=77", "--results", results, file));
+  assert_status(r, 2); /* grep of the secret: refused by Landlock */
+  lines l = parse(r.out);
+  assert_int_equal(l.n, 5);
+  assert_string_equal(str(l.item[3], "stdout"), "x\n");
+  assert_int_equal(json_integer_value(json_object_get(l.item[4], "exit_code")),
+                   2);
+  assert_contains(str(l.item[4], "stderr"), "Permission denied");
+  char *nofile = line_of(str(l.item[0], "stdout"), "Max open files");
+  assert_non_null(nofile);
+  assert_contains(nofile, " 77 ");
+  free(nofile);
+  /* The confined project's item has no_new_privs, the other not. */
+  assert_contains(str(l.item[1], "stdout"), "NoNewPrivs:\t1");
+  char *nnp = line_of(str(l.item[2], "stdout"), "NoNewPrivs:");
+  assert_non_null(nnp);
+  assert_string_equal(nnp, "NoNewPrivs:\t0");
+  free(nnp);
+  for (size_t i = 0; i < 5; i++) {
+    snprintf(path, sizeof path, "%s/%zu/stdout", results, i + 1);
+    char *kept = cli_slurp(path, NULL);
+    assert_string_equal(kept, str(l.item[i], "stdout"));
+    free(kept);
+    snprintf(path, sizeof path, "%s/%zu/stderr", results, i + 1);
+    kept = cli_slurp(path, NULL);
+    assert_string_equal(kept, str(l.item[i], "stderr"));
+    free(kept);
+  }
+  lines_free(&l);
+  cli_free(&r);
+}
+
+/* An item cancelled on the node by someone else (scancel) was ended from
+ * outside, as a local item killed by kill(1) is: "done", not ok, a
+ * failure of the batch; only the items cuprum stops are "terminated".
+ * The item ignores TERM, so Slurm's TERM reaches `cuprum exec-item`,
+ * which cancels the run (KILL after the 0.2 s grace, well within the
+ * cluster's KillWait of 2 s) and reports it cancelled. */
+static void test_slurm_outside_cancel_is_a_failure(void **state) {
+  need_cluster();
+  fixture *fx = *state;
+  char file[PATH_MAX];
+  path_in(fx, "batch.jsonl", file);
+  write_file(file, "[\"sleeper\", \"30005\", \"--ignore-term\"]\n", 0644);
+  cli_proc p;
+  cli_start(&p, false, -1,
+            ARGS("parallel", "--catalogue", fx->catalogue, "--executor",
+                 "slurm", "--grace", "0.2", file));
+  int64_t until = cut_now_ms() + 20000 + cut_slack_ms();
+  while (live_with_arg("30005") < 1 && cut_now_ms() < until)
+    usleep(20 * 1000);
+  assert_int_equal(live_with_arg("30005"), 1);
+  char *ids = client("squeue", ARGS("--noheader", "--format=%i"));
+  ids[strcspn(ids, "\n")] = '\0';
+  assert_true(atoi(ids) > 0);
+  free(client("scancel", ARGS(ids)));
+  free(ids);
+  cli_result r = cli_finish(&p);
+  assert_true(r.status != 0);
+  lines l = parse(r.out);
+  assert_int_equal(l.n, 1);
+  assert_string_equal(str(l.item[0], "state"), "done");
+  assert_false(json_is_true(json_object_get(l.item[0], "ok")));
+  assert_contains(str(l.item[0], "error"), "cancelled on the node");
+  assert_contains(r.err, "first failure");
+  lines_free(&l);
+  cli_free(&r);
+  assert_nothing_left("30005");
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_slurm_exact_argv, setup, teardown),
@@ -357,6 +485,10 @@ int main(int argc, char **argv) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_slurm_signal_cancels, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_slurm_item_options_on_node, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_slurm_outside_cancel_is_a_failure,
+                                      setup, teardown),
   };
   return cut_main(argc, argv, tests, sizeof tests / sizeof *tests, __FILE__);
 }

@@ -336,6 +336,75 @@ static int load_document(loader *l, json_t *root) {
   return 0;
 }
 
+int catalogue_file_load_json(json_t *root, const char *name,
+                             cu_catalogue **ret) {
+  loader l = {.file = name};
+  if (load_document(&l, root) != 0) {
+    cu_catalogue_unref(l.cat);
+    return -1;
+  }
+  *ret = l.cat;
+  return 0;
+}
+
+/* Append `port`s to the array `key` of `o` (created even when empty: an
+ * empty list restricts to nothing). */
+static int ports_json(json_t *o, const char *key, const uint16_t *ports,
+                      size_t n) {
+  json_t *arr = json_array();
+  for (size_t i = 0; arr && i < n; i++)
+    if (json_array_append_new(arr, json_integer(ports[i])) != 0) {
+      json_decref(arr);
+      arr = NULL;
+    }
+  return arr ? json_object_set_new(o, key, arr) : -1;
+}
+
+json_t *catalogue_file_confine_json(const cu_confine *c, const char **why) {
+  *why = NULL;
+  json_t *o = json_object();
+  json_t *arr[3] = {json_array(), json_array(), json_array()};
+  static const char *const keys[3] = {"read", "write", "exec"};
+  bool bad = !o || !arr[0] || !arr[1] || !arr[2];
+  for (size_t i = 0; !bad && i < c->n_paths; i++) {
+    unsigned a = c->paths[i].access;
+    int k = a == CU_ACCESS_READ                     ? 0
+            : a == (CU_ACCESS_READ | CU_ACCESS_WRITE) ? 1
+            : a == (CU_ACCESS_READ | CU_ACCESS_EXEC)  ? 2
+                                                      : -1;
+    if (k < 0) {
+      /* Not one of the file's three kinds: never widened or narrowed. */
+      *why = "has a path rule the catalogue file cannot express";
+      bad = true;
+    } else {
+      bad = json_array_append_new(arr[k], json_string(c->paths[i].path)) != 0;
+    }
+  }
+  bool fs = c->restrict_fs || c->n_paths > 0;
+  for (size_t k = 0; k < 3; k++) {
+    /* An empty "read" keeps a filesystem restriction with no path. */
+    bool want = json_array_size(arr[k]) > 0 || (k == 0 && fs);
+    if (!bad && want)
+      bad = json_object_set(o, keys[k], arr[k]) != 0;
+    json_decref(arr[k]);
+  }
+  if (!bad && (c->restrict_connect || c->n_connect > 0))
+    bad = ports_json(o, "connect", c->connect, c->n_connect) != 0;
+  if (!bad && (c->restrict_bind || c->n_bind > 0))
+    bad = ports_json(o, "bind", c->bind, c->n_bind) != 0;
+  if (!bad && c->no_new_privs)
+    bad = json_object_set_new(o, "no_new_privs", json_true()) != 0;
+  if (!bad && c->best_effort)
+    bad = json_object_set_new(o, "best_effort", json_true()) != 0;
+  if (!bad && c->no_system_paths)
+    bad = json_object_set_new(o, "system_paths", json_false()) != 0;
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
 /* The whole file in one buffer, read in large blocks: json_loadfd() reads
  * one byte per system call (770,000 reads for a 60,000-program file). */
 static int read_all(int fd, char **ret, size_t *ret_len) {

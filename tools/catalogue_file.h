@@ -21,6 +21,7 @@
 #define CUPRUM_TOOLS_CATALOGUE_FILE_H
 
 #include <cuprum/cuprum.h>
+#include <jansson.h>
 
 /*
  * Load the catalogue file at `path` into a new catalogue (*ret, caller frees
@@ -29,5 +30,22 @@
  * "FILE: projects[I] 'NAME': reason", and returns -1 (*ret untouched).
  */
 int catalogue_file_load(const char *path, cu_catalogue **ret);
+
+/*
+ * The same, from a document already parsed (`root`, borrowed); `name`
+ * stands for the file in diagnostics. `cuprum exec-item` loads the pinned
+ * one-project catalogue it builds this way, so a project's "confine"
+ * means on a Slurm node what it means here.
+ */
+int catalogue_file_load_json(json_t *root, const char *name,
+                             cu_catalogue **ret);
+
+/*
+ * A project's confinement as the file's "confine" object (a new
+ * reference), so that loading it gives the same rules: NULL when out of
+ * memory, or with *why set when a rule has no form in the file (an
+ * access other than read, read+write or read+exec: never rounded).
+ */
+json_t *catalogue_file_confine_json(const cu_confine *c, const char **why);
 
 #endif /* CUPRUM_TOOLS_CATALOGUE_FILE_H */

@@ -10,10 +10,16 @@
  * item), so srun's own exit status is the item's.
  *
  * The item (item_json() in executor_slurm.c writes it):
- *   {"v": 1, "program": NAME, "path": "/abs/NAME", "argv": [NAME, ARG...],
- *    "timeout_ms": N, "max_output": N[, "grace_ms": N]}
+ *   {"v": 2, "program": NAME, "path": "/abs/NAME", "argv": [NAME, ARG...],
+ *    "timeout_ms": N, "max_output": N[, "grace_ms": N][, "confine": {...}]}
  * (timeout_ms and max_output 0 = none; grace_ms as --grace, absent = the
- * default)
+ * default; confine: the program's project's confinement, in the catalogue
+ * file's form, kept by the pinned catalogue). The containment and
+ * confinement options of `cuprum parallel` (--contain, --limit,
+ * --landlock-*, ...) come as this command's own arguments and apply to
+ * the item as they would locally. Version 2 added "confine"; an unknown
+ * key is refused, so a node older than its item never runs it with less
+ * than it asks for.
  * argv never passes through a shell or Slurm's tokenisers: it is JSON on
  * stdin, read here, handed to execve() as is.
  */
@@ -24,6 +30,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <getopt.h>
+
+#include "catalogue_file.h"
 #include "result_fields.h"
 #include "run.h"
 #include "write_all.h"
@@ -38,7 +47,14 @@ typedef struct exec_item {
   int64_t timeout_ms;
   int64_t grace_ms;
   size_t max_output;
+  json_t *confine;     /* the project's confinement, or NULL (borrowed) */
 } exec_item;
+
+/* The options `cuprum parallel` forwards (executor_slurm.c). */
+typedef struct exec_args {
+  cli_contain_opts contain;
+  cli_confine_opts confine;
+} exec_args;
 
 static int bad_item(const char *why) {
   cli_error("%s: the item on stdin %s", SUB, why);
@@ -65,8 +81,24 @@ static int decode_item(const json_t *o, exec_item *it) {
   if (!json_is_object(o))
     return bad_item("is not a JSON object");
   const json_t *v = json_object_get(o, "v");
-  if (!json_is_integer(v) || json_integer_value(v) != 1)
-    return bad_item("has no \"v\": 1 (written by another cuprum version?)");
+  if (!json_is_integer(v) || json_integer_value(v) != 2)
+    return bad_item("has no \"v\": 2 (written by another cuprum version?)");
+  static const char *const known[] = {"v",          "program",    "path",
+                                      "argv",       "timeout_ms", "max_output",
+                                      "grace_ms",   "confine"};
+  const char *key;
+  const json_t *value;
+  json_object_foreach((json_t *)o, key, value) {
+    (void)value;
+    bool ok = false;
+    for (size_t k = 0; k < sizeof known / sizeof *known && !ok; k++)
+      ok = strcmp(key, known[k]) == 0;
+    if (!ok) {
+      cli_error("%s: the item on stdin has an unknown key \"%s\" (written "
+                "by a newer cuprum?)", SUB, key);
+      return CLI_EXIT_FAILURE;
+    }
+  }
   it->program = json_string_value(json_object_get(o, "program"));
   it->path = json_string_value(json_object_get(o, "path"));
   if (!it->program || !it->path || it->path[0] != '/')
@@ -92,30 +124,36 @@ static int decode_item(const json_t *o, exec_item *it) {
   }
   if (it->argc == 0 || strcmp(it->argv[0], it->program) != 0)
     return bad_item("names a program other than its argv[0]");
+  it->confine = json_object_get(o, "confine");
+  if (it->confine && !json_is_object(it->confine))
+    return bad_item("has a \"confine\" that is not an object");
   return 0;
 }
 
 /* The catalogue on this node: the one program, pinned to the path the
- * submitting host resolved. Nothing else can run. */
+ * submitting host resolved, with its project's confinement. Nothing else
+ * can run. Built as a one-project catalogue file would be, so "confine"
+ * is read by the same code as on the submitting host. */
 static int pinned_catalogue(const exec_item *it, cu_catalogue **ret) {
-  cu_program_entry entry = {.program = CU_PROGRAM(it->program),
-                            .path = it->path};
-  cu_project_spec spec = CU_PROJECT_SPEC_INIT;
-  spec.name = "pinned-at-submission";
-  spec.programs = &entry;
-  spec.n_programs = 1;
-  int rc = cu_catalogue_new(ret);
-  if (rc == 0)
-    rc = cu_catalogue_add_project(*ret, &spec);
-  if (rc != 0) {
-    cli_error("%s: %s", SUB, cu_last_error());
-    *ret = cu_catalogue_unref(*ret);
+  json_t *doc = json_pack("{s:b, s:[{s:s, s:[{s:s, s:s}]}]}",
+                          "include_default", 0, "projects", "name",
+                          "pinned-at-submission", "programs", "name",
+                          it->program, "path", it->path);
+  json_t *project = json_array_get(json_object_get(doc, "projects"), 0);
+  if (!project ||
+      (it->confine && json_object_set(project, "confine", it->confine))) {
+    json_decref(doc);
+    cli_error("%s: out of memory", SUB);
     return CLI_EXIT_FAILURE;
   }
-  return 0;
+  int rc = catalogue_file_load_json(doc, SUB ": the item", ret);
+  json_decref(doc);
+  return rc == 0 ? 0 : CLI_EXIT_FAILURE;
 }
 
 static json_t *stream_json(const cu_result *r, cu_stream_id which) {
+  if (!r)
+    return json_string("");
   size_t len = 0;
   const char *text = cu_result_text_len(r, which, &len);
   return text ? json_stringn(text, len) : json_string("");
@@ -123,12 +161,12 @@ static json_t *stream_json(const cu_result *r, cu_stream_id which) {
 
 /* The result line: the fields `cuprum parallel` prints for a local item
  * (result_fields.h), plus where it ran. */
-static json_t *result_json(const cu_result *r, int rc) {
+static json_t *result_json(const cu_result *r, const char *error) {
   char host[256] = "";
   if (gethostname(host, sizeof host - 1) != 0)
     host[0] = '\0';
   const char *job = getenv("SLURM_JOB_ID");
-  bool ran = r && r->pid > 0 && rc == 0;
+  bool ran = r && r->pid > 0 && !error;
   json_t *o = json_object();
   if (!o)
     return NULL;
@@ -143,8 +181,8 @@ static json_t *result_json(const cu_result *r, int rc) {
   bad |= json_object_set_new(o, "stdout", stream_json(r, CU_STDOUT));
   bad |= json_object_set_new(o, "stderr", stream_json(r, CU_STDERR));
   bad |= cli_usage_fields(o, r);
-  if (rc != 0)
-    bad |= json_object_set_new(o, "error", json_string(cu_last_error()));
+  if (error)
+    bad |= json_object_set_new(o, "error", json_string(error));
   if (bad) {
     json_decref(o);
     return NULL;
@@ -167,7 +205,17 @@ static int write_result(json_t *o) {
   return err ? cli_write_error(err) : 0;
 }
 
-static int run_item(const exec_item *it) {
+/* The result line of an item that could not even be started here: the
+ * driver reports it failed to start, with this process's stderr (which
+ * says why) as its stderr. Returns `status`, or a write error's. */
+static int not_run(int status) {
+  int wrote = write_result(result_json(
+      NULL, "cuprum exec-item could not run the item on this node (its "
+            "stderr says why)"));
+  return wrote ? wrote : status;
+}
+
+static int run_item(const exec_item *it, const exec_args *a) {
   cu_catalogue *cat = NULL;
   int status = pinned_catalogue(it, &cat);
   cu_cmd *cmd = NULL;
@@ -184,7 +232,7 @@ static int run_item(const exec_item *it) {
   if (status != 0) {
     cu_cmd_free(cmd);
     cu_catalogue_unref(cat);
-    return status;
+    return not_run(status);
   }
   /* As `cuprum parallel` runs a local item: /dev/null in, a session of its
    * own, output captured; Slurm's scancel --signal=TERM reaches this
@@ -197,10 +245,12 @@ static int run_item(const exec_item *it) {
                    .overflow = CU_OVERFLOW_TRUNCATE,
                    .cancel = cancel,
                    .new_session = true};
+  cli_contain_apply(&a->contain, &o);
+  cli_confine_apply(&a->confine, &o);
   cu_result *r = NULL;
   int rc = cu_run(cmd, &o, &r);
   cli_cancel_end();
-  int wrote = write_result(result_json(r, rc));
+  int wrote = write_result(result_json(r, rc != 0 ? cu_last_error() : NULL));
   if (rc != 0)
     status = cli_status_not_run(rc, r ? r->spawn_step : CU_STEP_NONE);
   else
@@ -211,30 +261,56 @@ static int run_item(const exec_item *it) {
   return wrote ? wrote : status;
 }
 
+static void print_help(void) {
+  fputs("usage: cuprum exec-item [CONTAIN/CONFINE OPTIONS] < ITEM.json\n"
+        "\n"
+        "The node side of `cuprum parallel --executor slurm` (see\n"
+        "docs/scale-out.md): run the one item read from stdin against a\n"
+        "catalogue pinned to its absolute path; print one result JSON\n"
+        "line; exit with the item's status. The options are `cuprum\n"
+        "parallel`'s containment and confinement options, which it passes\n"
+        "on:\n"
+        "\n" CLI_CONTAIN_HELP CLI_CONFINE_HELP,
+        stdout);
+}
+
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    CLI_CONTAIN_LONG_OPTIONS,
+    CLI_CONFINE_LONG_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_option(void *ctx, int opt, const char *arg) {
+  exec_args *a = ctx;
+  int rc = cli_contain_option(&a->contain, SUB, opt, arg);
+  if (rc < 0)
+    rc = cli_confine_option(&a->confine, SUB, opt, arg);
+  return rc >= 0 ? rc : cli_usage_error(SUB, "unexpected option");
+}
+
 int cli_cmd_exec_item(int argc, char **argv) {
-  if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
-                    strcmp(argv[1], "--help") == 0)) {
-    fputs("usage: cuprum exec-item < ITEM.json\n"
-          "\n"
-          "The node side of `cuprum parallel --executor slurm` (see\n"
-          "docs/scale-out.md): run the one item read from stdin against a\n"
-          "catalogue pinned to its absolute path; print one result JSON\n"
-          "line; exit with the item's status.\n",
-          stdout);
-    return CLI_EXIT_OK;
-  }
-  if (argc != 1)
-    return cli_usage_error(SUB, "takes no arguments (the item is on stdin)");
+  exec_args a = {0};
+  int rc = cli_parse_options(argc, argv, SUB, "+:h", long_options,
+                             parse_option, &a, print_help);
+  if (rc < 0)
+    return CLI_EXIT_OK; /* --help */
+  if (rc != 0)
+    return rc;
+  if (optind < argc)
+    return cli_usage_error(SUB, "takes no operands (the item is on stdin)");
   json_error_t err;
   json_t *o = json_loadf(stdin, JSON_REJECT_DUPLICATES, &err);
   if (!o) {
     cli_error("%s: stdin:%d:%d: %s", SUB, err.line, err.column, err.text);
-    return CLI_EXIT_FAILURE;
+    return not_run(CLI_EXIT_FAILURE);
   }
   exec_item it = {0};
   int status = decode_item(o, &it);
   if (status == 0)
-    status = run_item(&it);
+    status = run_item(&it, &a);
+  else
+    status = not_run(status);
   free(it.argv);
   json_decref(o);
   return status;

@@ -20,6 +20,7 @@
 #include "parallel_out.h"
 #include "run.h"
 #include "executor_slurm.h"
+#include "write_all.h"
 
 #define SUB "parallel"
 #define MAX_JOBS 4096u
@@ -140,7 +141,8 @@ static void print_help(void) {
         "                     (repeatable), e.g. --slurm-opt=--mem=1G\n"
         "  --slurm-cuprum PATH  cuprum on the nodes (default: this one)\n"
         "  --results DIR      also write each command's whole output to\n"
-        "                     DIR/SEQ/stdout and DIR/SEQ/stderr\n"
+        "                     DIR/SEQ/stdout and DIR/SEQ/stderr (slurm: what\n"
+        "                     the node sent back, --max-output at most)\n"
         "  --joblog FILE      log each ended command in GNU parallel's job\n"
         "                     log format (and FILE.started: those started)\n"
         "  --resume           skip the commands FILE's log holds as done\n"
@@ -251,13 +253,26 @@ static int parse_halt(const char *text, parallel_args *a) {
   return 0;
 }
 
+/* A containment or confinement option as given, kept for `cuprum
+ * exec-item` on a Slurm node (the only place it applies then). */
+static int keep_for_node(parallel_args *a, int opt, const char *arg) {
+  for (const struct option *o = long_options; o->name; o++)
+    if (o->val == opt)
+      return slurm_opts_node_arg(&a->so, o->name,
+                                 o->has_arg == no_argument ? NULL : arg);
+  return 0;
+}
+
 static int parse_option(void *ctx, int opt, const char *arg) {
   parallel_args *a = ctx;
   int rc = cli_observe_option(&a->observe, SUB, opt, arg);
-  if (rc < 0)
+  if (rc < 0) {
     rc = cli_contain_option(&a->contain, SUB, opt, arg);
-  if (rc < 0)
-    rc = cli_confine_option(&a->confine, SUB, opt, arg);
+    if (rc < 0)
+      rc = cli_confine_option(&a->confine, SUB, opt, arg);
+    if (rc == 0)
+      rc = keep_for_node(a, opt, arg);
+  }
   if (rc >= 0)
     return rc;
   switch (opt) {
@@ -684,8 +699,13 @@ static int open_results(batch *b, live_item *li) {
   li->err_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (li->err_fd < 0)
     goto fail;
-  li->opts.out = (cu_output_opts){.mode = CU_STREAM_TEE, .echo_fd = li->out_fd};
-  li->opts.err = (cu_output_opts){.mode = CU_STREAM_TEE, .echo_fd = li->err_fd};
+  /* A remote item's output arrives in its result (write_results). */
+  if (!b->ex->remote_streams) {
+    li->opts.out =
+        (cu_output_opts){.mode = CU_STREAM_TEE, .echo_fd = li->out_fd};
+    li->opts.err =
+        (cu_output_opts){.mode = CU_STREAM_TEE, .echo_fd = li->err_fd};
+  }
   return 0;
 fail:
   cli_error("--results: %s: %s", path, strerror(errno));
@@ -762,7 +782,9 @@ static int source(void *user, size_t pull, cu_batch_item *item) {
     li->opts = *b->ex->run_opts(b->ex, &li->it);
   if (status == 0 && b->ex->remote_timeout)
     li->opts.timeout_ms = 0; /* the node enforces it (executor.h) */
-  if (status == 0 && b->a->results_dir)
+  /* A remote item's files are opened when its result arrives
+   * (write_results): no descriptors held while it runs elsewhere. */
+  if (status == 0 && b->a->results_dir && !b->ex->remote_streams)
     status = open_results(b, li);
   if (status != 0) { /* the file changed since it was checked */
     live_free(li);
@@ -796,6 +818,25 @@ static void note_first_failure(batch *b, const live_item *li, int status) {
       strdup(json_string_value(json_array_get(li->it.argv, 0)));
 }
 
+/* --results for an executor with remote streams: the item's output as its
+ * result carried it (bounded by --max-output, as the result line says);
+ * with --retries, the last attempt's. */
+static int write_results(batch *b, live_item *li, const cli_streams *st) {
+  if (!b->ex->remote_streams || !b->a->results_dir)
+    return 0;
+  int status = open_results(b, li);
+  if (status != 0)
+    return status;
+  int err = cli_write_all(li->out_fd, st->out, st->out_len);
+  if (err == 0)
+    err = cli_write_all(li->err_fd, st->err, st->err_len);
+  if (err == 0)
+    return 0;
+  cli_error("--results %s/%zu: %s", b->a->results_dir, li->it.index + 1,
+            strerror(err));
+  return CLI_EXIT_FAILURE;
+}
+
 static void sink(void *user, cu_item_result *ir) {
   batch *b = user;
   live_item *li = take_live(b, ir->index);
@@ -809,6 +850,9 @@ static void sink(void *user, cu_item_result *ir) {
       b->error = CLI_EXIT_FAILURE;
     }
   } else {
+    int wrote = write_results(b, li, &st);
+    if (wrote != 0 && b->error == 0)
+      b->error = wrote;
     const char *state = json_string_value(json_object_get(fields, "state"));
     bool ok = json_is_true(json_object_get(fields, "ok"));
     if (ok)
@@ -929,8 +973,12 @@ static int run_parallel(parallel_args *a) {
                          .max_capture = a->max_output,
                          .overflow = CU_OVERFLOW_TRUNCATE,
                          .new_session = has_terminal()};
-  cli_contain_apply(&a->contain, &b.opts);
-  cli_confine_apply(&a->confine, &b.opts);
+  /* Under Slurm they are the item's, applied by `cuprum exec-item` on the
+   * node (keep_for_node); the local srun runs with neither. */
+  if (!a->slurm) {
+    cli_contain_apply(&a->contain, &b.opts);
+    cli_confine_apply(&a->confine, &b.opts);
+  }
   b.progress.on = a->progress < 0 ? isatty(STDERR_FILENO) : a->progress > 0;
   cu_catalogue *cat = NULL;
   int status = cli_catalogue_build(&a->cat, &cat);

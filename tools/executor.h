@@ -69,6 +69,11 @@ struct cli_executor {
   /* The executor enforces each item's timeout itself (Slurm: cuprum on the
    * node does): the runner must then set no local per-item timeout. */
   bool remote_timeout;
+  /* The command's own stdout and stderr are not the item's (Slurm: srun
+   * prints the node's result line): --results then writes the streams
+   * result_fields lends, the item's capture as the node sent it, instead
+   * of teeing the command's output. */
+  bool remote_streams;
 };
 
 /* The executor that runs items on this machine (static; nothing to free). */

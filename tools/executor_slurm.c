@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalogue_file.h"
 #include "executor_slurm.h"
 #include "run.h"
 
@@ -23,10 +24,33 @@ int slurm_opts_extra(slurm_opts *so, const char *value) {
   return 0;
 }
 
+int slurm_opts_node_arg(slurm_opts *so, const char *name, const char *arg) {
+  char **v = realloc(so->node_args, (so->n_node_args + 1) * sizeof *v);
+  char *text = NULL;
+  if (v) {
+    so->node_args = v;
+    size_t n = strlen(name) + (arg ? strlen(arg) : 0) + 4;
+    text = malloc(n);
+    if (text)
+      snprintf(text, n, arg ? "--%s=%s" : "--%s", name, arg);
+  }
+  if (!text) {
+    cli_error("out of memory");
+    return CLI_EXIT_FAILURE;
+  }
+  v[so->n_node_args++] = text;
+  return 0;
+}
+
 void slurm_opts_free(slurm_opts *so) {
   free(so->extra);
   so->extra = NULL;
   so->n_extra = 0;
+  for (size_t i = 0; i < so->n_node_args; i++)
+    free(so->node_args[i]);
+  free(so->node_args);
+  so->node_args = NULL;
+  so->n_node_args = 0;
 }
 
 /* What one item needs between make_cmd and result_fields. */
@@ -92,12 +116,16 @@ static int self_path(const slurm_opts *so, char *buf, size_t size) {
   return 0;
 }
 
-/* The item handed to `cuprum exec-item` on the node (cmd_exec_item.c). */
+/* The item handed to `cuprum exec-item` on the node (cmd_exec_item.c),
+ * with the confinement of the command's project in the catalogue file's
+ * own form (the node's pinned catalogue keeps it). NULL with *status set
+ * when it cannot be written. */
 static char *item_json(const slurm_state *s, const cli_item *item,
-                       const char *path) {
-  json_t *o = json_pack("{s:i, s:O, s:s, s:O, s:I, s:I}", "v", 1, "program",
-                        json_array_get(item->argv, 0), "path", path, "argv",
-                        item->argv, "timeout_ms",
+                       const cu_cmd *local, const char *where, int *status) {
+  *status = CLI_EXIT_FAILURE;
+  json_t *o = json_pack("{s:i, s:O, s:s, s:O, s:I, s:I}", "v", 2, "program",
+                        json_array_get(item->argv, 0), "path",
+                        cu_cmd_path(local), "argv", item->argv, "timeout_ms",
                         (json_int_t)item->timeout_ms, "max_output",
                         (json_int_t)s->so->max_output);
   if (o && s->so->grace_ms >= 0 &&
@@ -105,8 +133,28 @@ static char *item_json(const slurm_state *s, const cli_item *item,
     json_decref(o);
     o = NULL;
   }
+  const cu_project *project = cu_cmd_project(local);
+  const cu_confine *c = project ? cu_project_confine(project) : NULL;
+  if (o && c) {
+    const char *why = NULL;
+    json_t *cj = catalogue_file_confine_json(c, &why);
+    if (!cj && why) {
+      cli_error("%s--executor slurm: project '%s': its confinement %s", where,
+                cu_project_name(project), why);
+      json_decref(o);
+      return NULL;
+    }
+    if (!cj || json_object_set_new(o, "confine", cj) != 0) {
+      json_decref(o);
+      o = NULL;
+    }
+  }
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
+  if (!text)
+    cli_error("out of memory");
+  else
+    *status = 0;
   return text;
 }
 
@@ -152,13 +200,14 @@ static int slurm_make_cmd(cli_executor *ex, const cu_catalogue *cat,
   slot *sl = slot_at(s, item->index);
   if (sl) {
     free(sl->item);
-    sl->item = item_json(s, item, cu_cmd_path(local));
+    sl->item = item_json(s, item, local, where ? where : "", &status);
+  } else {
+    cli_error("out of memory");
+    status = CLI_EXIT_FAILURE;
   }
   cu_cmd_free(local);
-  if (!sl || !sl->item) {
-    cli_error("out of memory");
-    return CLI_EXIT_FAILURE;
-  }
+  if (status != 0)
+    return status;
   int rc = cu_cmd_new(s->cat, CU_PROGRAM("srun"), ret);
   if (rc == 0) {
     cu_cmd_args(*ret, "--quiet", "--nodes=1", "--ntasks=1", NULL);
@@ -171,6 +220,10 @@ static int slurm_make_cmd(cli_executor *ex, const cu_catalogue *cat,
     for (size_t i = 0; i < s->so->n_extra; i++)
       cu_cmd_arg(*ret, s->so->extra[i]);
     cu_cmd_args(*ret, s->cuprum, "exec-item", NULL);
+    /* Containment and confinement are the item's, applied on the node;
+     * srun itself runs with neither. */
+    for (size_t i = 0; i < s->so->n_node_args; i++)
+      cu_cmd_arg(*ret, s->so->node_args[i]);
     rc = cu_cmd_status(*ret);
   }
   if (rc != 0) {
@@ -245,21 +298,26 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
   static const cu_result none;
   const cu_result *res = ir->result ? ir->result : &none;
   json_t *node = res->out.len > 0
-                     ? json_loadb(res->out.data, res->out.len, 0, NULL)
+                     ? json_loadb(res->out.data, res->out.len,
+                                  JSON_ALLOW_NUL, NULL)
                      : NULL;
   if (!json_is_object(node)) {
     json_decref(node);
     node = NULL;
   }
   bool ran = node && json_is_true(json_object_get(node, "ran"));
+  /* Only the items the driver stopped are "terminated". One the node saw
+   * cancelled otherwise (an operator's scancel, Slurm's --time backstop)
+   * was ended from outside, as a local item killed by someone's kill(1):
+   * "done", its signal, not ok, and an "error" saying so. */
+  bool cancelled_outside = ir->state != CU_ITEM_TERMINATED &&
+                           json_is_true(json_object_get(node, "cancelled"));
   const char *state =
       ir->state == CU_ITEM_SKIPPED           ? "skipped"
       : ir->state == CU_ITEM_FAILED_TO_START ? "failed_to_start"
-      : ir->state == CU_ITEM_TERMINATED ||
-              json_is_true(json_object_get(node, "cancelled"))
-          ? "terminated"
-      : node && !ran ? "failed_to_start"
-                     : "done";
+      : ir->state == CU_ITEM_TERMINATED      ? "terminated"
+      : node && !ran                         ? "failed_to_start"
+                                             : "done";
   bool done = strcmp(state, "done") == 0;
   double start = (double)res->start_wall.tv_sec +
                  round((double)res->start_wall.tv_nsec / 1e3) / 1e6;
@@ -279,6 +337,11 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
       bad |= copy(o, node, keys[k]);
     for (size_t k = 0; k < N_ACCOUNTING; k++)
       bad |= copy(o, node, accounting[k]);
+    if (cancelled_outside && !json_object_get(node, "error"))
+      bad |= json_object_set_new(
+          o, "error",
+          json_string("cancelled on the node from outside cuprum (scancel, "
+                      "Slurm's --time backstop, preemption)"));
     static const char *const last[] = {"error", "host", "slurm_job_id"};
     for (size_t k = 0; k < sizeof last / sizeof *last; k++)
       bad |= copy(o, node, last[k]);
@@ -292,6 +355,12 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
     bad |= json_object_set_new(o, "ok", json_false());
     bad |= json_object_set_new(o, "timed_out", json_false());
     bad |= json_object_set_new(o, "duration_ms", json_null());
+    /* What the item wrote is unknown: null, not a count of 0. */
+    static const char *const unknown[] = {"stdout_truncated",
+                                          "stderr_truncated", "stdout_total",
+                                          "stderr_total"};
+    for (size_t k = 0; k < sizeof unknown / sizeof *unknown; k++)
+      bad |= json_object_set_new(o, unknown[k], json_null());
     for (size_t k = 0; k < N_ACCOUNTING; k++)
       bad |= json_object_set_new(o, accounting[k], json_null());
     bad |= json_object_set_new(o, "host", json_null());
@@ -317,6 +386,13 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
   bad |= json_object_set_new(o, "status", json_integer(status));
   if (node) {
     lend(streams, node);
+    /* Not run on the node: what cuprum exec-item said about why is on
+     * srun's stderr. */
+    if (!ran && streams->err_len == 0 && res->err.data)
+      *streams = (cli_streams){.out = streams->out,
+                               .out_len = streams->out_len,
+                               .err = res->err.data,
+                               .err_len = res->err.len};
     s->current = node;
   } else {
     *streams = (cli_streams){
@@ -418,7 +494,8 @@ int cli_executor_slurm_new(const slurm_opts *so, cli_executor **ret) {
                          .state = s,
                          .run_opts = slurm_run_opts,
                          .finish = slurm_finish,
-                         .remote_timeout = true};
+                         .remote_timeout = true,
+                         .remote_streams = true};
   *ret = &s->ex;
   return 0;
 }

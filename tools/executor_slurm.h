@@ -26,10 +26,20 @@ typedef struct slurm_opts {
                             executable's absolute path */
   int64_t grace_ms;      /* --grace; -1 = the default */
   size_t max_output;     /* --max-output; 0 = unlimited */
+  char **node_args;      /* the containment and confinement options as
+                            given ("--limit=nofile=64", ...), in order:
+                            passed to `cuprum exec-item`, which applies
+                            them to the item on the node (owned) */
+  size_t n_node_args;
 } slurm_opts;
 
 /* Append one --slurm-opt. Returns 0 or CLI_EXIT_FAILURE (out of memory). */
 int slurm_opts_extra(slurm_opts *so, const char *value);
+
+/* Append one containment or confinement option for the node, as
+ * "--NAME" (arg NULL) or "--NAME=ARG". Returns 0 or CLI_EXIT_FAILURE (out
+ * of memory). */
+int slurm_opts_node_arg(slurm_opts *so, const char *name, const char *arg);
 void slurm_opts_free(slurm_opts *so);
 
 /* Create the executor: resolves srun, scancel and squeue (a catalogue of

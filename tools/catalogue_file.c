@@ -40,24 +40,30 @@ fail(const loader *l, const char *where, const char *fmt, ...) {
 
 /* Every key of `obj` must be one of `allowed` (NULL-terminated): a typo such
  * as "program" must not silently drop a project's allowlist. */
-static int check_keys(const loader *l, const char *where, json_t *obj,
-                      const char *const *allowed) {
+const char *cli_json_unknown_key(const json_t *obj,
+                                 const char *const *allowed) {
   const char *key;
   json_t *value;
-  json_object_foreach(obj, key, value) {
+  json_object_foreach((json_t *)obj, key, value) {
     bool known = false;
     for (const char *const *a = allowed; *a && !known; a++)
       known = strcmp(key, *a) == 0;
-    if (!known) {
-      char list[256] = "";
-      for (const char *const *a = allowed; *a; a++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                 a == allowed ? "" : ", ", *a);
-      return fail(l, where, "unknown key '%s' (expected one of: %s)", key,
-                  list);
-    }
+    if (!known)
+      return key;
   }
-  return 0;
+  return NULL;
+}
+
+static int check_keys(const loader *l, const char *where, json_t *obj,
+                      const char *const *allowed) {
+  const char *key = cli_json_unknown_key(obj, allowed);
+  if (!key)
+    return 0;
+  char list[256] = "";
+  for (const char *const *a = allowed; *a; a++)
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+             a == allowed ? "" : ", ", *a);
+  return fail(l, where, "unknown key '%s' (expected one of: %s)", key, list);
 }
 
 /* An optional array of strings: borrowed pointers into the JSON document,

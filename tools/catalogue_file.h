@@ -48,4 +48,12 @@ int catalogue_file_load_json(json_t *root, const char *name,
  */
 json_t *catalogue_file_confine_json(const cu_confine *c, const char **why);
 
+/*
+ * The first key of the JSON object `obj` not in `allowed` (a NULL-ended
+ * list), or NULL: the closed-object rule of the catalogue file, which
+ * `cuprum exec-item`'s item follows too. The key is borrowed from `obj`.
+ */
+const char *cli_json_unknown_key(const json_t *obj,
+                                 const char *const *allowed);
+
 #endif /* CUPRUM_TOOLS_CATALOGUE_FILE_H */

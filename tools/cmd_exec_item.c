@@ -28,9 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
 #include <getopt.h>
+#include <unistd.h>
 
 #include "catalogue_file.h"
 #include "result_fields.h"
@@ -83,21 +82,15 @@ static int decode_item(const json_t *o, exec_item *it) {
   const json_t *v = json_object_get(o, "v");
   if (!json_is_integer(v) || json_integer_value(v) != 2)
     return bad_item("has no \"v\": 2 (written by another cuprum version?)");
-  static const char *const known[] = {"v",          "program",    "path",
-                                      "argv",       "timeout_ms", "max_output",
-                                      "grace_ms",   "confine"};
-  const char *key;
-  const json_t *value;
-  json_object_foreach((json_t *)o, key, value) {
-    (void)value;
-    bool ok = false;
-    for (size_t k = 0; k < sizeof known / sizeof *known && !ok; k++)
-      ok = strcmp(key, known[k]) == 0;
-    if (!ok) {
-      cli_error("%s: the item on stdin has an unknown key \"%s\" (written "
-                "by a newer cuprum?)", SUB, key);
-      return CLI_EXIT_FAILURE;
-    }
+  static const char *const known[] = {"v",          "program",  "path",
+                                      "argv",       "timeout_ms",
+                                      "max_output", "grace_ms", "confine",
+                                      NULL};
+  const char *unknown = cli_json_unknown_key(o, known);
+  if (unknown) {
+    cli_error("%s: the item on stdin has an unknown key \"%s\" (written "
+              "by a newer cuprum?)", SUB, unknown);
+    return CLI_EXIT_FAILURE;
   }
   it->program = json_string_value(json_object_get(o, "program"));
   it->path = json_string_value(json_object_get(o, "path"));

@@ -256,15 +256,17 @@ static json_t *int_or_null(bool present, int value) {
   return present ? json_integer(value) : json_null();
 }
 
-/* Copy `key` from the node's result when it is there. */
-/* The node's accounting keys (result_fields.c): the rusage and cgroup
- * figures of the item itself, measured by cuprum exec-item, not srun's;
- * null when no result line came back. */
-static const char *const accounting[] = {"user_cpu_us", "sys_cpu_us",
-                                         "max_rss_kb", "contained",
-                                         "cgroup_cpu_us"};
-#define N_ACCOUNTING (sizeof accounting / sizeof *accounting)
+/* The node's figures of the item itself (result_fields.c): its streams'
+ * truncation and byte counts, and the rusage and cgroup figures measured
+ * by cuprum exec-item, not srun's. Null when no result line came back:
+ * not known, rather than 0. */
+static const char *const figures[] = {
+    "stdout_truncated", "stderr_truncated", "stdout_total", "stderr_total",
+    "user_cpu_us",      "sys_cpu_us",       "max_rss_kb",   "contained",
+    "cgroup_cpu_us"};
+#define N_FIGURES (sizeof figures / sizeof *figures)
 
+/* Copy `key` from the node's result when it is there. */
 static int copy(json_t *to, const json_t *node, const char *key) {
   json_t *v = json_object_get(node, key);
   return v ? json_object_set(to, key, v) : 0;
@@ -330,13 +332,10 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
     bad |= json_object_set_new(
         o, "ok", json_boolean(done && ir->ok &&
                               json_is_true(json_object_get(node, "ok"))));
-    static const char *const keys[] = {
-        "timed_out",    "duration_ms",  "stdout_truncated",
-        "stderr_truncated", "stdout_total", "stderr_total"};
-    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
-      bad |= copy(o, node, keys[k]);
-    for (size_t k = 0; k < N_ACCOUNTING; k++)
-      bad |= copy(o, node, accounting[k]);
+    bad |= copy(o, node, "timed_out");
+    bad |= copy(o, node, "duration_ms");
+    for (size_t k = 0; k < N_FIGURES; k++)
+      bad |= copy(o, node, figures[k]);
     if (cancelled_outside && !json_object_get(node, "error"))
       bad |= json_object_set_new(
           o, "error",
@@ -355,14 +354,8 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
     bad |= json_object_set_new(o, "ok", json_false());
     bad |= json_object_set_new(o, "timed_out", json_false());
     bad |= json_object_set_new(o, "duration_ms", json_null());
-    /* What the item wrote is unknown: null, not a count of 0. */
-    static const char *const unknown[] = {"stdout_truncated",
-                                          "stderr_truncated", "stdout_total",
-                                          "stderr_total"};
-    for (size_t k = 0; k < sizeof unknown / sizeof *unknown; k++)
-      bad |= json_object_set_new(o, unknown[k], json_null());
-    for (size_t k = 0; k < N_ACCOUNTING; k++)
-      bad |= json_object_set_new(o, accounting[k], json_null());
+    for (size_t k = 0; k < N_FIGURES; k++)
+      bad |= json_object_set_new(o, figures[k], json_null());
     bad |= json_object_set_new(o, "host", json_null());
     bad |= json_object_set_new(o, "slurm_job_id", json_null());
     if (ir->state == CU_ITEM_FAILED_TO_START)
@@ -388,11 +381,10 @@ static int slurm_result_fields(cli_executor *ex, const cli_item *item,
     lend(streams, node);
     /* Not run on the node: what cuprum exec-item said about why is on
      * srun's stderr. */
-    if (!ran && streams->err_len == 0 && res->err.data)
-      *streams = (cli_streams){.out = streams->out,
-                               .out_len = streams->out_len,
-                               .err = res->err.data,
-                               .err_len = res->err.len};
+    if (!ran && streams->err_len == 0 && res->err.data) {
+      streams->err = res->err.data;
+      streams->err_len = res->err.len;
+    }
     s->current = node;
   } else {
     *streams = (cli_streams){
